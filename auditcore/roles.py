@@ -1,0 +1,39 @@
+"""The three roles, as Django groups, and what each may do."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+REVIEWER = "reviewer"
+SAFETY_LEAD = "safety_lead"
+ADMIN = "admin"
+ROLES = (REVIEWER, SAFETY_LEAD, ADMIN)
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def user_roles(user: User) -> frozenset[str]:
+    """The user's role names, cached on the user object for the request."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_audit_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._audit_roles = cached
+    return cached
+
+
+def is_admin(user: User) -> bool:
+    return ADMIN in user_roles(user)
+
+
+def is_safety_lead(user: User) -> bool:
+    """Safety leads, and admins, who may do everything a safety lead does."""
+    return bool(user_roles(user) & {SAFETY_LEAD, ADMIN})
+
+
+def is_reviewer(user: User) -> bool:
+    return bool(user_roles(user) & {REVIEWER, ADMIN})
+
+
+def may_see_responses(user: User) -> bool:
+    """Reviewers see a response only through the reveal step of their own locked verdict."""
+    return is_safety_lead(user)

@@ -1,0 +1,53 @@
+"""The data model's constraints hold in the database itself."""
+
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from auditcore.models import Interaction, ModelVersion, Surface
+
+pytestmark = pytest.mark.django_db
+
+WHEN = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+
+def _interaction(**overrides) -> Interaction:
+    surface, _ = Surface.objects.get_or_create(name="support-chat")
+    model, _ = ModelVersion.objects.get_or_create(name="acme-chat-2026-10")
+    fields = {
+        "source": "prod",
+        "external_id": "req_1",
+        "occurred_at": WHEN,
+        "day": WHEN.date(),
+        "surface": surface,
+        "model_version": model,
+        "prompt": "How do I dispute a charge?",
+        "response": "I can't give financial advice.",
+        "category": "financial",
+        "response_label": "refusal",
+        "served_label": "refusal",
+        "detector_version": "test",
+        "u": 0.5,
+        "priority_key": 0.5,
+        "stratum_key": "2026-11-20|financial|refusal|acme-chat-2026-10",
+    }
+    fields.update(overrides)
+    return Interaction.objects.create(**fields)
+
+
+def test_the_same_source_and_external_id_cannot_be_stored_twice():
+    _interaction()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _interaction()
+
+
+def test_the_same_external_id_from_another_source_is_a_different_record():
+    _interaction()
+    _interaction(source="staging")
+    assert Interaction.objects.count() == 2
+
+
+def test_an_impact_weight_of_zero_is_refused_by_the_database():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _interaction(impact_weight=0)

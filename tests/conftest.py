@@ -1,0 +1,143 @@
+"""Fixtures shared by every test: the three roles, an outsider, and a real Celery worker."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from auditcore import roles
+from auditcore.services.users import user_create
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def _user(username: str, role: str | None):
+    if role is None:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.create_user(username=username, password=PASSWORD)
+    return user_create(username=username, role=role, password=PASSWORD)
+
+
+@pytest.fixture
+def reviewer(db):
+    return _user("alice", roles.REVIEWER)
+
+
+@pytest.fixture
+def second_reviewer(db):
+    return _user("anna", roles.REVIEWER)
+
+
+@pytest.fixture
+def safety_lead(db):
+    return _user("bob", roles.SAFETY_LEAD)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("carol", roles.ADMIN)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but with no role at all."""
+    return _user("charlie", None)
+
+
+def services_available() -> bool:
+    return bool(settings.REDIS_URL) and connection.vendor == "postgresql"
+
+
+def require_services() -> None:
+    """Skip where PostgreSQL and Redis are not configured, but never in CI."""
+    if services_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI is set but DATABASE_URL (PostgreSQL) and REDIS_URL are not both configured")
+    pytest.skip("needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)")
+
+
+def worker_env() -> dict[str, str]:
+    """The environment a worker needs to share this test run's database and broker."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "reviewapp.settings"
+    env["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    env["DATA_DIR"] = str(settings.DATA_DIR)
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        user = db.get("USER") or "root"
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{db['NAME']}"
+    else:
+        # An in-memory SQLite test database cannot be shared; such workers touch no tables.
+        env.pop("DATABASE_URL", None)
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, concurrency: int = 1) -> None:
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "reviewapp",
+                "worker",
+                "--loglevel",
+                "warning",
+                "--concurrency",
+                str(self.concurrency),
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real worker in its own process, sharing the test database and broker."""
+    from celery import current_app
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    worker = WorkerProcess()
+    worker.start()
+    yield worker
+    worker.stop()
+    current_app.conf.task_always_eager = eager
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
