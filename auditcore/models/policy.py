@@ -1,0 +1,83 @@
+"""The central policy: versions and their help-when / decline-when categories."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Policy(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PolicyVersion(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["policy", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "number"], name="policy_version_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(published_at__isnull=False),
+                name="policy_version_published_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} v{self.number}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class Category(models.Model):
+    """A policy category written as help-when / decline-when conditions."""
+
+    policy_version = models.ForeignKey(
+        PolicyVersion, on_delete=models.CASCADE, related_name="categories"
+    )
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    help_when = models.JSONField(default=list, blank=True)
+    decline_when = models.JSONField(default=list, blank=True)
+    # [{"code": "...", "label": "..."}]
+    reason_codes = models.JSONField(default=list, blank=True)
+    # [{"prompt": "...", "expected": "help" | "decline"}]
+    examples = models.JSONField(default=list, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    high_stakes = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["policy_version", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy_version", "slug"], name="category_slug_unique_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.policy_version})"

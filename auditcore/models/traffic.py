@@ -1,0 +1,132 @@
+"""Production traffic: surfaces, model versions, interactions and their per-stratum counts."""
+
+from django.db import models
+
+from auditcore.models.ingest import IngestJob
+
+
+class Label(models.TextChoices):
+    """What the model (or the system, after the gateway) did with a request."""
+
+    COMPLIANCE = "compliance", "Complied"
+    REFUSAL = "refusal", "Refused"
+    PARTIAL_REFUSAL = "partial_refusal", "Partially refused"
+
+
+class GatewayAction(models.TextChoices):
+    NONE = "none", "None"
+    BLOCKED = "blocked", "Blocked"
+    REPLACED = "replaced", "Replaced"
+    MODIFIED = "modified", "Modified"
+
+
+class Surface(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Interaction(models.Model):
+    """One assistant turn from production, PII-redacted, classified and keyed for sampling."""
+
+    source = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    day = models.DateField()
+    surface = models.ForeignKey(Surface, on_delete=models.PROTECT, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    conversation_id = models.CharField(max_length=200, blank=True)
+    turn = models.PositiveIntegerField(default=1)
+    prompt = models.TextField()
+    earlier_turns = models.JSONField(default=list, blank=True)
+    response = models.TextField()
+    # NULL means no gateway touched the response; "" would be a served empty answer.
+    served_response = models.TextField(null=True, blank=True)  # noqa: DJ001
+    gateway_action = models.CharField(
+        max_length=10, choices=GatewayAction.choices, default=GatewayAction.NONE
+    )
+    user_ref = models.CharField(max_length=64, blank=True)
+    user_segment = models.CharField(max_length=64, default="unknown")
+    impact_weight = models.FloatField(default=1.0)
+    category = models.SlugField(max_length=50)
+    category_score = models.FloatField(default=0.0)
+    response_label = models.CharField(max_length=16, choices=Label.choices)
+    response_score = models.FloatField(default=0.0)
+    served_label = models.CharField(max_length=16, choices=Label.choices)
+    detector_version = models.CharField(max_length=40)
+    # Sampling: u in (0, 1] from a keyed hash of the record's key, k = u / x.
+    u = models.FloatField()
+    priority_key = models.FloatField()
+    stratum_key = models.CharField(max_length=200)
+    ingest_job = models.ForeignKey(
+        IngestJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    redaction_count = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="interaction_idempotency_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(impact_weight__gt=0), name="interaction_impact_weight_positive"
+            ),
+        ]
+        indexes = [
+            # The draw reads the smallest priority keys of a stratum.
+            models.Index(fields=["stratum_key", "priority_key"], name="interaction_draw"),
+            # Dashboards and round scoping filter by period, surface and model version.
+            models.Index(fields=["day", "surface", "model_version"], name="interaction_day_scope"),
+            models.Index(fields=["conversation_id", "turn"], name="interaction_conversation"),
+            models.Index(fields=["ingest_job"], name="interaction_ingest_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+class StratumCount(models.Model):
+    """Population counts per day × surface × model version × category × outcome.
+
+    Kept current by ingest so that previews and estimates never count the big table.
+    """
+
+    day = models.DateField()
+    surface = models.ForeignKey(Surface, on_delete=models.PROTECT, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    category = models.SlugField(max_length=50)
+    outcome = models.CharField(max_length=16, choices=Label.choices)
+    count = models.PositiveBigIntegerField(default=0)
+    # Sums of the impact weight and its square, for the size measure's design effect.
+    impact_sum = models.FloatField(default=0.0)
+    impact_sq_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "surface", "model_version", "category", "outcome"],
+                name="stratum_count_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.category}/{self.outcome}: {self.count}"
