@@ -3,6 +3,15 @@
 from auditcore.models.audit import AuditEvent
 from auditcore.models.ingest import IngestJob, QuarantinedRecord
 from auditcore.models.policy import Category, Policy, PolicyVersion
+from auditcore.models.review import Adjudication, Lease, Verdict
+from auditcore.models.rounds import (
+    AuditRound,
+    Decision,
+    RoundItem,
+    RoundQuota,
+    RoundStratum,
+    SizeMeasure,
+)
 from auditcore.models.traffic import (
     GatewayAction,
     Interaction,
@@ -13,16 +22,25 @@ from auditcore.models.traffic import (
 )
 
 __all__ = [
+    "Adjudication",
     "AuditEvent",
+    "AuditRound",
     "Category",
+    "Decision",
     "GatewayAction",
     "IngestJob",
     "Interaction",
     "Label",
+    "Lease",
     "ModelVersion",
     "Policy",
     "PolicyVersion",
     "QuarantinedRecord",
+    "RoundItem",
+    "RoundQuota",
+    "RoundStratum",
+    "SizeMeasure",
     "StratumCount",
     "Surface",
+    "Verdict",
 ]

@@ -1,0 +1,80 @@
+"""Blind review: leases on items, locked verdicts, what reviewers saw revealed, adjudications."""
+
+from django.conf import settings
+from django.db import models
+
+from auditcore.models.policy import PolicyVersion
+from auditcore.models.rounds import Decision, RoundItem
+from auditcore.models.traffic import Label
+
+
+class Lease(models.Model):
+    """A reviewer's hold on an item while its page is open."""
+
+    item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="leases")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    taken_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="lease_unique_per_reviewer"),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="lease_expiry")]
+
+    def __str__(self) -> str:
+        return f"lease on {self.item_id} by {self.reviewer_id}"
+
+
+class Verdict(models.Model):
+    """One reviewer's locked call on an item, stamped with the policy version it was made under."""
+
+    item = models.ForeignKey(RoundItem, on_delete=models.PROTECT, related_name="verdicts")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason_code = models.CharField(max_length=50, blank=True)
+    policy_clause = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    seconds_spent = models.PositiveIntegerField(default=0)
+    locked_at = models.DateTimeField()
+    # After the reveal: what the reviewer saw the model do.
+    observed_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    observed_at = models.DateTimeField(null=True, blank=True)
+    # A re-review under a newer policy version keeps the old verdict, marked superseded.
+    superseded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "reviewer", "policy_version"],
+                name="verdict_once_per_reviewer_and_version",
+            ),
+        ]
+        indexes = [models.Index(fields=["reviewer", "locked_at"], name="verdict_by_reviewer")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} on item {self.item_id} by {self.reviewer_id}"
+
+
+class Adjudication(models.Model):
+    """A safety lead's final call on an item whose verdicts disagree."""
+
+    item = models.ForeignKey(RoundItem, on_delete=models.PROTECT, related_name="adjudications")
+    adjudicator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} on item {self.item_id}"

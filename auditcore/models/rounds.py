@@ -1,0 +1,164 @@
+"""Audit rounds: scope, quotas, the strata drawn and the items sampled, with design weights."""
+
+from django.conf import settings
+from django.db import models
+
+from auditcore.models.policy import PolicyVersion
+from auditcore.models.traffic import Interaction, Label, ModelVersion, Surface
+
+
+class SizeMeasure(models.TextChoices):
+    UNIFORM = "uniform", "Uniform"
+    IMPACT = "impact", "User impact"
+    SQRT_IMPACT = "sqrt_impact", "Square root of impact"
+
+
+class Decision(models.TextChoices):
+    """What a well-calibrated assistant should have done."""
+
+    HELP = "help", "Should help"
+    DECLINE = "decline", "Should decline"
+    UNSURE = "unsure", "Unsure"
+
+
+class AuditRound(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        DRAWING = "drawing", "Drawing"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200, unique=True)
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    # Empty means every surface / model version in the period.
+    surfaces = models.ManyToManyField(Surface, blank=True, related_name="+")
+    model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="+")
+    size_measure = models.CharField(
+        max_length=12, choices=SizeMeasure.choices, default=SizeMeasure.UNIFORM
+    )
+    double_review_share = models.FloatField(default=0.2)
+    gold_rate = models.FloatField(default=0.0)
+    budget = models.PositiveIntegerField(default=0)
+    salt = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    draw_progress = models.FloatField(default=0.0)
+    draw_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    drawn_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_start__lte=models.F("period_end")),
+                name="round_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(double_review_share__gte=0, double_review_share__lte=1),
+                name="round_double_review_share_is_a_share",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_rate__gte=0, gold_rate__lt=1),
+                name="round_gold_rate_is_a_share",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoundQuota(models.Model):
+    """A safety lead's floor: at least this many items of a category with this model outcome."""
+
+    round = models.ForeignKey(AuditRound, on_delete=models.CASCADE, related_name="quotas")
+    category = models.SlugField(max_length=50)
+    outcome = models.CharField(max_length=16, choices=Label.choices)
+    min_items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "category", "outcome"], name="round_quota_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round}: {self.category}/{self.outcome} ≥ {self.min_items}"
+
+
+class RoundStratum(models.Model):
+    """One stratum as drawn. N, n, τ and the salt are stored and never recomputed."""
+
+    round = models.ForeignKey(AuditRound, on_delete=models.CASCADE, related_name="strata")
+    stratum_key = models.CharField(max_length=200)
+    day = models.DateField()
+    category = models.SlugField(max_length=50)
+    outcome = models.CharField(max_length=16, choices=Label.choices)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    surface = models.ForeignKey(
+        Surface, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    population = models.PositiveBigIntegerField()
+    planned = models.PositiveIntegerField()
+    sampled = models.PositiveIntegerField(default=0)
+    # The (n+1)-th smallest priority key; NULL when the whole stratum was taken (π = 1).
+    tau = models.FloatField(null=True, blank=True)
+    salt = models.CharField(max_length=64)
+    drawn = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "stratum_key"], name="round_stratum_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round}: {self.stratum_key} ({self.sampled}/{self.population})"
+
+
+class RoundItem(models.Model):
+    """A sampled interaction (or a gold item) in a round, with its inclusion probability."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for verdicts"
+        ADJUDICATION = "adjudication", "Needs adjudication"
+        DONE = "done", "Final"
+
+    round = models.ForeignKey(AuditRound, on_delete=models.CASCADE, related_name="items")
+    interaction = models.ForeignKey(Interaction, on_delete=models.PROTECT, related_name="+")
+    stratum = models.ForeignKey(
+        RoundStratum, on_delete=models.CASCADE, null=True, blank=True, related_name="items"
+    )
+    inclusion_probability = models.FloatField(default=1.0)
+    weight = models.FloatField(default=1.0)
+    required_reviews = models.PositiveSmallIntegerField(default=1)
+    verdict_count = models.PositiveSmallIntegerField(default=0)
+    is_gold = models.BooleanField(default=False)
+    gold_decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    # The policy version the verdicts should be made under (moves on re-review).
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    final_decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    # Shuffles queue order so reviewers do not see strata in sequence.
+    queue_order = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "interaction"], name="round_item_unique"),
+            models.CheckConstraint(
+                condition=models.Q(inclusion_probability__gt=0, inclusion_probability__lte=1),
+                name="round_item_probability_in_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["round", "status", "queue_order"], name="round_item_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round} item {self.pk}"
