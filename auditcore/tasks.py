@@ -3,7 +3,10 @@
 from celery import current_app, shared_task
 from celery.exceptions import CeleryError
 from celery.exceptions import TimeoutError as ResultTimeout
+from django.db import OperationalError
 from kombu.exceptions import KombuError
+
+from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 
 
 @shared_task(name="auditcore.ping")
@@ -37,3 +40,86 @@ def worker_check(timeout: float) -> tuple[bool, str]:
     if answer != "pong":
         return False, f"unexpected answer {answer!r}"
     return True, "ok"
+
+
+# --- Ingest -------------------------------------------------------------------------------------
+
+
+@shared_task(name="auditcore.ingest_job_run", acks_late=True, reject_on_worker_lost=True)
+def ingest_job_run(job_id: int) -> int:
+    """Cut the job into chunks and fan them out; rerunning re-sends only the pending chunks."""
+    chunk_ids = ingest_job_plan(job_id=job_id)
+    for chunk_id in chunk_ids:
+        ingest_chunk_run.delay(job_id, chunk_id)
+    return len(chunk_ids)
+
+
+@shared_task(
+    name="auditcore.ingest_chunk_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def ingest_chunk_run(job_id: int, chunk_id: int) -> None:
+    try:
+        ingest_chunk_process(chunk_id=chunk_id)
+    except OperationalError:
+        raise  # a lost database connection: retried with backoff
+    except Exception as exc:
+        ingest_job_fail(job_id=job_id, error=f"chunk {chunk_id} failed: {exc}")
+        raise
+
+
+def ingest_job_enqueue(job_id: int) -> None:
+    """Send the job to the workers once the transaction that created it commits."""
+    ingest_job_run.delay_on_commit(job_id)
+
+
+@shared_task(
+    name="auditcore.round_draw",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def round_draw_task(round_id: int) -> None:
+    """Draw an audit round's sample; idempotent, a rerun only adds what is missing."""
+    from auditcore.services.rounds import round_draw
+
+    round_draw(round_id=round_id)
+
+
+# --- Replay ---------------------------------------------------------------------------------
+
+
+@shared_task(
+    name="auditcore.replay_run_chunk",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def replay_run_chunk_task(run_id: int) -> int:
+    """Replay the next chunk of a run, then queue the one after; results are the checkpoint."""
+    from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
+
+    try:
+        remaining = replay_run_process_chunk(run_id=run_id)
+    except OperationalError:
+        raise  # a lost database connection: retried with backoff
+    except Exception as exc:
+        replay_run_fail(run_id=run_id, error=f"replay failed: {exc}")
+        raise
+    if remaining:
+        replay_run_chunk_task.delay(run_id)
+    return remaining
+
+
+def replay_run_enqueue(run_id: int) -> None:
+    """Send the run to the workers once the transaction that created it commits."""
+    replay_run_chunk_task.delay_on_commit(run_id)

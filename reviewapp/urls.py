@@ -2,9 +2,51 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from reviewapp.views import health, home
+from reviewapp.api.ingest import InteractionPushApi
+from reviewapp.views import adjudication as adjudication_views
+from reviewapp.views import health, home, ingest
+from reviewapp.views import policy as policy_views
+from reviewapp.views import replay as replay_views
+from reviewapp.views import review as review_views
+from reviewapp.views import rounds as rounds_views
+
+ingest_urls = [
+    path("", ingest.job_list, name="list"),
+    path("upload", ingest.upload, name="upload"),
+    path("<int:pk>/", ingest.job_detail, name="job"),
+    path("<int:pk>/quarantine.csv", ingest.quarantine_csv, name="quarantine_csv"),
+]
+
+policy_urls = [
+    path("", policy_views.policy_list, name="list"),
+    path("new", policy_views.policy_new, name="new"),
+    path("diff", policy_views.version_diff, name="diff"),
+    path("v/<int:pk>/", policy_views.version_detail, name="version"),
+    path("v/<int:pk>/edit", policy_views.version_edit, name="edit"),
+    path("v/<int:pk>/notes", policy_views.version_notes, name="notes"),
+    path("v/<int:pk>/categories/add", policy_views.category_add, name="category_add"),
+    path("v/<int:pk>/draft", policy_views.version_new_draft, name="new_draft"),
+    path("v/<int:pk>/publish", policy_views.version_publish, name="publish"),
+    path("v/<int:pk>/rereview", policy_views.version_rereview, name="rereview"),
+    path("categories/<int:pk>/save", policy_views.category_save, name="category_save"),
+    path("categories/<int:pk>/remove", policy_views.category_remove, name="category_remove"),
+]
+
+rounds_urls = [
+    path("", rounds_views.rounds_list, name="list"),
+    path("new", rounds_views.round_new, name="new"),
+    path("gold/", rounds_views.gold_list, name="gold"),
+    path("gold/write", rounds_views.gold_write, name="gold_write"),
+    path("gold/mark", rounds_views.gold_mark, name="gold_mark"),
+    path("gold/<int:pk>/retire", rounds_views.gold_retire, name="gold_retire"),
+    path("<int:pk>/", rounds_views.round_detail, name="detail"),
+    path("<int:pk>/quotas", rounds_views.round_quotas, name="quotas"),
+    path("<int:pk>/draw", rounds_views.round_draw, name="draw"),
+    path("<int:pk>/progress", rounds_views.round_progress, name="progress"),
+    path("<int:pk>/close", rounds_views.round_finish, name="close"),
+]
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -15,5 +57,34 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("ingest/", include((ingest_urls, "ingest"))),
+    path("policy/", include((policy_urls, "policy"))),
+    path("rounds/", include((rounds_urls, "rounds"))),
+    path("replay/", include((replay_views.urlpatterns, "replay"))),
+    path("api/v1/interactions", InteractionPushApi.as_view(), name="api-interactions"),
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("review/summary", review_views.review_summary, name="review_summary"),
+    path("review/items/<int:item_id>/verdict", review_views.review_submit, name="review_submit"),
+    path("review/items/<int:item_id>/reveal", review_views.review_reveal, name="review_reveal"),
+    path("review/items/<int:item_id>/observed", review_views.review_observe, name="review_observe"),
+    path("review/items/<int:item_id>/skip", review_views.review_skip, name="review_skip"),
+    path("review/items/<int:item_id>/renew", review_views.review_renew, name="review_renew"),
+    path("adjudication/", adjudication_views.adjudication_list, name="adjudication_queue"),
+    path(
+        "adjudication/items/<int:item_id>",
+        adjudication_views.adjudication_detail,
+        name="adjudication_item",
+    ),
+    path(
+        "adjudication/items/<int:item_id>/decide",
+        adjudication_views.adjudication_decide,
+        name="adjudication_decide",
+    ),
+    path(
+        "adjudication/items/<int:item_id>/verdicts/<int:verdict_id>/correct",
+        adjudication_views.verdict_correct,
+        name="verdict_correct",
+    ),
+    path("agreement/", adjudication_views.agreement, name="agreement"),
     path("admin/", admin.site.urls),
 ]

@@ -1,17 +1,30 @@
 """The audit's data; each area keeps its models in its own module."""
 
 from auditcore.models.audit import AuditEvent
-from auditcore.models.ingest import IngestJob, QuarantinedRecord
+from auditcore.models.ingest import IngestChunk, IngestJob, QuarantinedRecord
 from auditcore.models.policy import Category, Policy, PolicyVersion
+from auditcore.models.replay import (
+    Corpus,
+    CorpusPrompt,
+    CorpusSnapshot,
+    Endpoint,
+    Expect,
+    GateDecision,
+    ReplayResult,
+    ReplayRun,
+    SnapshotPrompt,
+)
 from auditcore.models.review import Adjudication, Lease, Verdict
 from auditcore.models.rounds import (
     AuditRound,
     Decision,
+    GoldItem,
     RoundItem,
     RoundQuota,
     RoundStratum,
     SizeMeasure,
 )
+from auditcore.models.tokens import ApiToken
 from auditcore.models.traffic import (
     GatewayAction,
     Interaction,
@@ -22,12 +35,21 @@ from auditcore.models.traffic import (
 )
 
 __all__ = [
+    "ApiToken",
     "Adjudication",
     "AuditEvent",
     "AuditRound",
     "Category",
+    "Corpus",
+    "CorpusPrompt",
+    "CorpusSnapshot",
     "Decision",
+    "Endpoint",
+    "Expect",
+    "GateDecision",
     "GatewayAction",
+    "GoldItem",
+    "IngestChunk",
     "IngestJob",
     "Interaction",
     "Label",
@@ -36,10 +58,13 @@ __all__ = [
     "Policy",
     "PolicyVersion",
     "QuarantinedRecord",
+    "ReplayResult",
+    "ReplayRun",
     "RoundItem",
     "RoundQuota",
     "RoundStratum",
     "SizeMeasure",
+    "SnapshotPrompt",
     "StratumCount",
     "Surface",
     "Verdict",

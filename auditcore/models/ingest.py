@@ -19,8 +19,12 @@ class IngestJob(models.Model):
     source = models.CharField(max_length=100)
     origin = models.CharField(max_length=10, choices=Origin.choices)
     format = models.CharField(max_length=10, default="auto")
+    # What "auto" resolved to once the file was opened.
+    detected_format = models.CharField(max_length=10, blank=True)
     filename = models.CharField(max_length=255, blank=True)
     file_path = models.CharField(max_length=1024, blank=True)
+    # The file chunks are cut from: the input itself, or its decompressed copy.
+    work_path = models.CharField(max_length=1024, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     total_bytes = models.BigIntegerField(default=0)
     bytes_done = models.BigIntegerField(default=0)
@@ -28,6 +32,8 @@ class IngestJob(models.Model):
     inserted = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -55,6 +61,35 @@ class IngestJob(models.Model):
         if not self.total_bytes:
             return 0.0
         return min(1.0, self.bytes_done / self.total_bytes)
+
+
+class IngestChunk(models.Model):
+    """A byte range of the job's input, processed in one transaction: the resume checkpoint."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(IngestJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    start_byte = models.BigIntegerField()
+    end_byte = models.BigIntegerField()
+    first_line = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    received = models.PositiveIntegerField(default=0)
+    inserted = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="ingest_chunk_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} chunk {self.index} ({self.status})"
 
 
 class QuarantinedRecord(models.Model):

@@ -17,6 +17,9 @@ class Lease(models.Model):
     )
     taken_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # Set when the reviewer skips: the lease is released and the item goes to the back of
+    # their own queue (other reviewers are not affected).
+    skipped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -47,6 +50,8 @@ class Verdict(models.Model):
     observed_at = models.DateTimeField(null=True, blank=True)
     # A re-review under a newer policy version keeps the old verdict, marked superseded.
     superseded = models.BooleanField(default=False)
+    # Set when a safety lead corrected the locked verdict (the AuditEvent holds before/after).
+    corrected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

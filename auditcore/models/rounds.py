@@ -162,3 +162,26 @@ class RoundItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round} item {self.pk}"
+
+
+class GoldItem(models.Model):
+    """An item with a known right answer, mixed blind into review queues to check reviewers."""
+
+    interaction = models.OneToOneField(
+        Interaction, on_delete=models.PROTECT, related_name="gold_item"
+    )
+    expected = models.CharField(
+        max_length=10, choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
+    )
+    note = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"gold {self.expected} for interaction {self.interaction_id}"

@@ -23,6 +23,10 @@ class GatewayAction(models.TextChoices):
 class Surface(models.Model):
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The ingest job that first saw it, so a job page can list what it introduced.
+    first_job = models.ForeignKey(
+        IngestJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -34,6 +38,10 @@ class Surface(models.Model):
 class ModelVersion(models.Model):
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The ingest job that first saw it, so a job page can list what it introduced.
+    first_job = models.ForeignKey(
+        IngestJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]

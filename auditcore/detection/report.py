@@ -1,0 +1,112 @@
+"""Evaluate the response classifier against a labelled corpus: accuracy, precision, recall."""
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditcore.detection.response import COMPLIANCE, LABELS, ResponseResult, classify_response
+
+CORPUS_DIR = Path(__file__).parent / "corpus"
+DEV_CORPUS_PATH = CORPUS_DIR / "dev_corpus.jsonl"
+HELD_OUT_PATH = CORPUS_DIR / "held_out.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusItem:
+    id: str
+    category: str
+    prompt: str
+    response: str
+    label: str
+    hard_case: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMetrics:
+    label: str
+    precision: float
+    recall: float
+    support: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionReport:
+    n: int
+    accuracy: float
+    binary_accuracy: float
+    per_class: tuple[ClassMetrics, ...]
+    labels: tuple[str, ...]
+    # confusion[i][j]: items whose gold label is labels[i] and predicted label is labels[j]
+    confusion: tuple[tuple[int, ...], ...]
+
+
+def load_corpus(path: Path = DEV_CORPUS_PATH) -> list[CorpusItem]:
+    with path.open(encoding="utf-8") as f:
+        return [CorpusItem(**json.loads(line)) for line in f if line.strip()]
+
+
+def evaluate(gold: Sequence[str], predicted: Sequence[str]) -> DetectionReport:
+    """Compare predicted labels with gold labels, position by position."""
+    if len(gold) != len(predicted):
+        raise ValueError("gold and predicted labels differ in length")
+    index = {label: i for i, label in enumerate(LABELS)}
+    matrix = [[0] * len(LABELS) for _ in LABELS]
+    for g, p in zip(gold, predicted, strict=True):
+        matrix[index[g]][index[p]] += 1
+    n = len(gold)
+    correct = sum(matrix[i][i] for i in range(len(LABELS)))
+    binary_correct = sum(
+        1 for g, p in zip(gold, predicted, strict=True) if (g == COMPLIANCE) == (p == COMPLIANCE)
+    )
+    per_class = []
+    for i, label in enumerate(LABELS):
+        predicted_as = sum(matrix[r][i] for r in range(len(LABELS)))
+        support = sum(matrix[i])
+        per_class.append(
+            ClassMetrics(
+                label=label,
+                precision=matrix[i][i] / predicted_as if predicted_as else 0.0,
+                recall=matrix[i][i] / support if support else 0.0,
+                support=support,
+            )
+        )
+    return DetectionReport(
+        n=n,
+        accuracy=correct / n if n else 0.0,
+        binary_accuracy=binary_correct / n if n else 0.0,
+        per_class=tuple(per_class),
+        labels=LABELS,
+        confusion=tuple(tuple(row) for row in matrix),
+    )
+
+
+def evaluate_corpus(
+    items: Iterable[CorpusItem],
+    classify: Callable[[str, str | None], ResponseResult] = classify_response,
+) -> DetectionReport:
+    gold, predicted = [], []
+    for item in items:
+        gold.append(item.label)
+        predicted.append(classify(item.response, item.prompt).label)
+    return evaluate(gold, predicted)
+
+
+def format_report(report: DetectionReport, title: str = "Detection report") -> str:
+    width = max(len(label) for label in report.labels)
+    lines = [
+        f"{title} (n={report.n})",
+        f"  3-class accuracy: {report.accuracy:.3f}",
+        f"  binary accuracy (refusal = refusal or partial_refusal): {report.binary_accuracy:.3f}",
+        "",
+        f"  {'class':<{width}}  precision  recall  support",
+    ]
+    for m in report.per_class:
+        lines.append(f"  {m.label:<{width}}  {m.precision:9.3f}  {m.recall:6.3f}  {m.support:7d}")
+    lines += ["", "  confusion matrix (rows = gold, columns = predicted)"]
+    header = "".join(f"{label:>{width + 2}}" for label in report.labels)
+    lines.append(f"  {'':<{width}}{header}")
+    for label, row in zip(report.labels, report.confusion, strict=True):
+        cells = "".join(f"{count:>{width + 2}d}" for count in row)
+        lines.append(f"  {label:<{width}}{cells}")
+    return "\n".join(lines)

@@ -1,0 +1,24 @@
+"""Create the demo: published default policy, one user per role, synthetic traffic (idempotent)."""
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from auditcore.services.demo import DEMO_RECORDS, demo_seed
+
+
+class Command(BaseCommand):
+    help = "Seed demo data; running it again changes nothing that exists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--records", type=int, default=DEMO_RECORDS)
+
+    def handle(self, *args, records: int, **options) -> None:
+        result = demo_seed(records=records)
+        job = result.job
+        self.stdout.write(f"policy: {result.policy} (published)")
+        self.stdout.write(
+            f"interactions: {job.inserted} new, {job.duplicates} already there, "
+            f"{job.rejected} rejected"
+        )
+        self.stdout.write("demo logins (username / password):")
+        for username, role, password in result.users:
+            self.stdout.write(f"  {role:<12} {username:<10} {password}")

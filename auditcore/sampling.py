@@ -1,0 +1,215 @@
+"""Stratified priority sampling: record keys, stratum draws, inclusion probabilities, allocation."""
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats as sps
+
+# Floor for size measures: a zero impact weight must still give the record a (tiny) chance.
+EPSILON = 1e-6
+SIZE_MEASURES = ("uniform", "impact", "sqrt_impact")
+# Neyman planning rates are kept away from 0 and 1 (STATISTICS.md: "P_h floored at 0.1"); the
+# formula is symmetric in P and 1 - P, so the same floor applies to 1 - P.
+PLANNING_RATE_FLOOR = 0.1
+MIN_PER_STRATUM = 2
+_U_BITS = 53
+
+
+@dataclass(frozen=True)
+class StratumDraw:
+    indices: np.ndarray  # positions into the stratum's arrays, ordered by priority key
+    tau: float | None  # the (n+1)-th smallest key; None when the whole stratum was taken
+    pi: np.ndarray  # inclusion probability of each selected record, aligned with indices
+    population: int  # N_h
+
+
+def record_u(record_key: str, salt: str) -> float:
+    """The record's uniform draw u in (0, 1], reproducible from (record key, round salt).
+
+    A keyed BLAKE2b (the salt is the key) makes u unpredictable without the salt, so nobody can
+    craft record ids that get sampled, and independent between rounds with different salts. The
+    top 53 bits fill a double's mantissa exactly, so every hash value maps to a distinct float;
+    adding 1 before scaling excludes 0 (a key u/x must be > 0) and includes 1.
+    """
+    key = salt.encode()
+    if not key or len(key) > 64:
+        raise ValueError("the round salt must be 1 to 64 bytes")
+    digest = hashlib.blake2b(record_key.encode(), key=key, digest_size=8).digest()
+    top = int.from_bytes(digest, "big") >> (64 - _U_BITS)
+    return (top + 1) / 2**_U_BITS
+
+
+def size_measure(impact_weight: float, kind: str) -> float:
+    """Size measure x > 0 for a record: 1, its impact weight, or the weight's square root."""
+    if kind not in SIZE_MEASURES:
+        raise ValueError(f"unknown size measure {kind!r}; expected one of {SIZE_MEASURES}")
+    if kind == "uniform":
+        return 1.0
+    if not math.isfinite(impact_weight) or impact_weight < 0:
+        raise ValueError(f"impact weight must be a finite number >= 0, got {impact_weight!r}")
+    x = impact_weight if kind == "impact" else math.sqrt(impact_weight)
+    return max(x, EPSILON)
+
+
+def priority_key(u: float, x: float) -> float:
+    """Priority key k = u / x (elementwise on numpy arrays too); the smallest keys are drawn."""
+    return u / x
+
+
+def stratum_key(
+    day: date | str, category: str, outcome: str, model_version: str, surface: str | None = None
+) -> str:
+    """Stable text key of a stratum: day|category|outcome|model[|surface], parts %-escaped."""
+    if isinstance(day, datetime):
+        raise TypeError("pass the record's UTC date, not a datetime")
+    day_text = day.isoformat() if isinstance(day, date) else str(day)
+    parts = [day_text, category, outcome, model_version]
+    if surface is not None:
+        parts.append(surface)
+    # Escaping keeps the key unambiguous when a model or surface name contains the separator.
+    return "|".join(p.replace("%", "%25").replace("|", "%7C") for p in parts)
+
+
+def draw_stratum(keys: ArrayLike, sizes: ArrayLike, n: int) -> StratumDraw:
+    """Take the n smallest priority keys of one stratum, with tau and pi = min(1, x * tau).
+
+    O(N) through argpartition; only the n selected are sorted, so a larger quota with the same
+    keys returns the smaller sample as its prefix.
+    """
+    keys = np.asarray(keys, dtype=float)
+    sizes = np.asarray(sizes, dtype=float)
+    if keys.shape != sizes.shape or keys.ndim != 1:
+        raise ValueError("keys and sizes must be 1-D arrays of the same length")
+    population = keys.size
+    n = max(0, min(int(n), population))
+    if n == population:
+        order = np.argsort(keys, kind="stable")
+        return StratumDraw(order, None, np.ones(population), population)
+    part = np.argpartition(keys, n)
+    chosen = part[:n]
+    chosen = chosen[np.argsort(keys[chosen], kind="stable")]
+    tau = float(keys[part[n]])
+    pi = np.minimum(1.0, sizes[chosen] * tau)
+    return StratumDraw(chosen, tau, pi, population)
+
+
+def calibrate_weights(weights: ArrayLike, population_size: int) -> np.ndarray:
+    """Scale one stratum's weights d = 1/pi so they sum to its known size: d * N_h / sum(d)."""
+    d = np.asarray(weights, dtype=float)
+    total = d.sum()
+    if d.size == 0 or total <= 0:
+        return d.copy()
+    return d * (population_size / total)
+
+
+def neyman_allocation(
+    strata: Sequence[tuple[int, float | None]],
+    floors: Sequence[int] | None,
+    budget: int,
+) -> list[int]:
+    """Sample sizes per stratum from (N_h, P_h): floors first, then Neyman, capped at N_h.
+
+    The minimum of a stratum with records is max(floor, 2), capped at N_h; the total is
+    max(budget, sum of minimums), or sum(N_h) if that is smaller. Within those bounds the sizes are
+    the variance-minimising n_h = clip(c * N_h * sqrt(P_h (1 - P_h)), min_h, N_h), c found by
+    bisection (so a stratum whose floor already exceeds its Neyman share gets nothing extra).
+    Rounding: each n_h is rounded down, then the units still missing go one each to the strata
+    with the largest fractional parts (largest remainder, ties to the earlier stratum), which
+    keeps the sum exact and never exceeds a cap. P_h of None (no earlier round) plans with 0.5.
+    """
+    floors = list(floors) if floors is not None else [0] * len(strata)
+    if len(floors) != len(strata):
+        raise ValueError("one floor per stratum")
+    sizes = np.array([int(size) for size, _ in strata], dtype=float)
+    rates = np.array([0.5 if p is None else p for _, p in strata], dtype=float)
+    rates = np.clip(rates, PLANNING_RATE_FLOOR, 1 - PLANNING_RATE_FLOOR)
+    lows = np.minimum(sizes, np.maximum(np.array(floors, dtype=float), MIN_PER_STRATUM))
+    lows[sizes <= 0] = 0
+    highs = np.maximum(sizes, 0)
+    target = min(max(float(budget), lows.sum()), highs.sum())
+    if target <= lows.sum():
+        return [int(v) for v in lows]
+    scores = sizes * np.sqrt(rates * (1 - rates))
+    live = scores > 0
+    lo_c, hi_c = 0.0, float(np.max(highs[live] / scores[live]))
+    for _ in range(200):  # f(c) = sum(clip(c * score)) is monotone; 200 halvings reach 1e-60
+        mid = (lo_c + hi_c) / 2
+        if np.clip(mid * scores, lows, highs).sum() < target:
+            lo_c = mid
+        else:
+            hi_c = mid
+    shares = np.clip(lo_c * scores, lows, highs)
+    alloc = np.floor(shares + 1e-9).astype(int)
+    alloc = np.minimum(alloc, highs.astype(int))
+    missing = round(target) - int(alloc.sum())
+    order = sorted(range(len(alloc)), key=lambda h: (-(shares[h] - alloc[h]), h))
+    while missing > 0:
+        for h in order:
+            if missing and alloc[h] < highs[h]:
+                alloc[h] += 1
+                missing -= 1
+    return [int(v) for v in alloc]
+
+
+def _z(confidence: float) -> float:
+    return float(sps.norm.ppf(0.5 + confidence / 2))
+
+
+def required_sample_size(
+    p: float, half_width: float, deff: float = 1.0, confidence: float = 0.95
+) -> int:
+    """Smallest n with z^2 * P(1-P) * deff / n <= e^2 (246 at P = 0.2, e = 0.05, deff 1)."""
+    return math.ceil(_z(confidence) ** 2 * p * (1 - p) * deff / half_width**2)
+
+
+def expected_half_width(
+    n: int, p: float = 0.2, deff: float = 1.0, N: int | None = None, confidence: float = 0.95
+) -> float:
+    """Expected interval half-width z * sqrt(deff * P(1-P) / n * fpc) for a planned sample of n.
+
+    With N given, the finite population correction fpc = (N - n) / (N - 1) applies: the sample is
+    drawn without replacement, so a stratum taken whole (a census) has no sampling error at all.
+    """
+    if n <= 0:
+        return math.inf
+    fpc = 1.0
+    if N is not None:
+        if n >= N:
+            return 0.0
+        fpc = (N - n) / (N - 1)
+    return _z(confidence) * math.sqrt(deff * p * (1 - p) / n * fpc)
+
+
+def kish_design_effect(weights: ArrayLike) -> float:
+    """Kish's unequal-weighting design effect n * sum(d^2) / sum(d)^2 (1 when weights are equal)."""
+    d = np.asarray(weights, dtype=float)
+    if d.size == 0:
+        return math.nan
+    return float(d.size * np.sum(d**2) / np.sum(d) ** 2)
+
+
+def expected_design_effect(sizes: ArrayLike, n: int) -> float:
+    """Kish design effect to expect from drawing n records with these size measures (preview).
+
+    Inclusion probabilities are pi = min(1, c x) with sum(pi) = n (the largest records become
+    certainties first). Then E[sum d^2] = sum(1/pi) and E[sum d] = N, so the expected design
+    effect is n * sum(1/pi) / N^2 -- mean(x) * mean(1/x) when nothing is capped.
+    """
+    x = np.sort(np.asarray(sizes, dtype=float))[::-1]
+    population = x.size
+    n = min(int(n), population)
+    if n <= 0:
+        return math.nan
+    tail = np.cumsum(x[::-1])[::-1]  # tail[k] = sum of x[k:]
+    certain = 0
+    while certain < n and (n - certain) * x[certain] / tail[certain] > 1:
+        certain += 1
+    pi = np.ones(population)
+    if certain < n:
+        pi[certain:] = (n - certain) * x[certain:] / tail[certain]
+    return float(n * np.sum(1 / pi) / population**2)

@@ -1,0 +1,356 @@
+"""Ingest jobs: plan a file into chunks, process each chunk in one transaction, push batches."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from auditcore.detection.category import CategoryClassifier
+from auditcore.exceptions import ApplicationError
+from auditcore.ingest.parsers import (
+    FORMATS,
+    SNIFF_BYTES,
+    ParseError,
+    UnsupportedFormatError,
+    detect_format,
+    iter_records,
+)
+from auditcore.ingest.pipeline import PreparedRow, Preparer, Quarantine
+from auditcore.ingest.writer import add_to_stratum_counts, write_rows
+from auditcore.models import IngestChunk, IngestJob, ModelVersion, QuarantinedRecord, Surface
+from auditcore.selectors.policy import current_category_specs
+
+_GZIP_MAGIC = b"\x1f\x8b"
+MAX_PUSH_RECORDS = 10_000
+
+
+def _chunk_records() -> int:
+    return getattr(settings, "INGEST_CHUNK_RECORDS", 5_000)
+
+
+def _keys() -> tuple[bytes, str]:
+    """The HMAC key for user ids and the deployment's salt for ingest-time sampling keys."""
+    key = settings.PII_HMAC_KEY.encode()
+    return key, hashlib.sha256(b"sampling:" + key).hexdigest()[:32]
+
+
+def _preparer(source: str) -> Preparer:
+    user_key, salt = _keys()
+    return Preparer(
+        source=source,
+        categories=CategoryClassifier(current_category_specs()),
+        user_key=user_key,
+        sampling_salt=salt,
+    )
+
+
+def _validate_source(source: str) -> str:
+    source = (source or "").strip()
+    if not source or len(source) > 100:
+        raise ApplicationError("source must be 1 to 100 characters", {"field": "source"})
+    return source
+
+
+@transaction.atomic
+def ingest_job_create(
+    *, path: Path, source: str, fmt: str = "auto", origin: str, filename: str = "", actor=None
+) -> IngestJob:
+    """Record a job for a file on disk; the caller enqueues `ingest_job_run` after commit."""
+    if fmt not in FORMATS:
+        raise ApplicationError(
+            f"format must be one of {', '.join(FORMATS)}", {"field": "format", "value": fmt}
+        )
+    path = Path(path)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ApplicationError(f"cannot read the file {path}", {"field": "path"})
+    job = IngestJob(
+        source=_validate_source(source),
+        origin=origin,
+        format=fmt,
+        filename=filename or path.name,
+        file_path=str(path.resolve()),
+        total_bytes=path.stat().st_size,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    job.full_clean()
+    job.save()
+    return job
+
+
+def _decompress(job: IngestJob) -> str:
+    """A gzip input is expanded once, streaming, so chunks can seek in it."""
+    with open(job.file_path, "rb") as handle:
+        if handle.read(2) != _GZIP_MAGIC:
+            return job.file_path
+    target = Path(settings.DATA_DIR) / "ingest" / f"job-{job.pk}.log"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    with gzip.open(job.file_path, "rb") as src, open(partial, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    partial.replace(target)
+    return str(target)
+
+
+def _cut_chunks(work_path: str, fmt: str, per_chunk: int) -> list[tuple[int, int, int]]:
+    """Byte ranges of about `per_chunk` records, as (start, end, first line)."""
+    chunks = []
+    with open(work_path, "rb") as handle:
+        position = 0
+        line_number = 0
+        if fmt == "csv":
+            header = handle.readline()
+            position, line_number = len(header), 1
+        start, first_line, records, in_quotes = position, line_number + 1, 0, False
+        for line in handle:
+            line_number += 1
+            position += len(line)
+            if fmt == "csv":
+                # RFC 4180 doubles quotes inside fields, so odd parity means a field spans lines.
+                in_quotes ^= bool(line.count(b'"') & 1)
+                if in_quotes:
+                    continue
+            records += 1
+            if records >= per_chunk:
+                chunks.append((start, position, first_line))
+                start, first_line, records = position, line_number + 1, 0
+        if position > start:
+            chunks.append((start, position, first_line))
+    return chunks
+
+
+def ingest_job_plan(*, job_id: int) -> list[int]:
+    """Claim a queued job and cut it into chunks; on a rerun, return the chunks still pending."""
+    claimed = IngestJob.objects.filter(pk=job_id, status=IngestJob.Status.QUEUED).update(
+        status=IngestJob.Status.RUNNING, started_at=timezone.now()
+    )
+    job = IngestJob.objects.get(pk=job_id)
+    if not claimed and (job.status != IngestJob.Status.RUNNING or job.chunk_count):
+        return list(
+            job.chunks.filter(status=IngestChunk.Status.PENDING).values_list("pk", flat=True)
+        )
+    try:
+        work_path = _decompress(job)
+        with open(work_path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+        fmt = job.format if job.format != "auto" else detect_format(head)
+        spans = _cut_chunks(work_path, fmt, _chunk_records())
+    except (OSError, EOFError, gzip.BadGzipFile, UnsupportedFormatError) as exc:
+        ingest_job_fail(job_id=job_id, error=f"cannot read the input: {exc}")
+        return []
+    with transaction.atomic():
+        IngestChunk.objects.bulk_create(
+            [
+                IngestChunk(job=job, index=i, start_byte=s, end_byte=e, first_line=f)
+                for i, (s, e, f) in enumerate(spans)
+            ],
+            ignore_conflicts=True,
+        )
+        IngestJob.objects.filter(pk=job_id).update(
+            work_path=work_path,
+            detected_format=fmt,
+            chunk_count=len(spans),
+            total_bytes=os.path.getsize(work_path),
+        )
+    _finish_if_complete(job_id)
+    return list(job.chunks.filter(status=IngestChunk.Status.PENDING).values_list("pk", flat=True))
+
+
+def _read_chunk(job: IngestJob, chunk: IngestChunk) -> io.BytesIO:
+    with open(job.work_path, "rb") as handle:
+        header = handle.readline() if job.detected_format == "csv" else b""
+        handle.seek(chunk.start_byte)
+        return io.BytesIO(header + handle.read(chunk.end_byte - chunk.start_byte))
+
+
+def _prepare_chunk(
+    job: IngestJob, chunk: IngestChunk
+) -> tuple[list[PreparedRow], list[Quarantine]]:
+    preparer = _preparer(job.source)
+    # The parser numbers lines from the chunk's start (the CSV header is its line 1).
+    offset = chunk.first_line - (2 if job.detected_format == "csv" else 1)
+    rows: list[PreparedRow] = []
+    rejected: list[Quarantine] = []
+    for line, parsed in iter_records(_read_chunk(job, chunk), job.detected_format):
+        line += offset
+        if isinstance(parsed, ParseError):
+            rejected.append(Quarantine(line, "", parsed.reason, parsed.excerpt))
+            continue
+        prepared = preparer.prepare(parsed, line)
+        (rejected if isinstance(prepared, Quarantine) else rows).append(prepared)
+    return rows, rejected
+
+
+def _ids_for(model, names: set[str], job_id: int | None) -> dict[str, int]:
+    ids = dict(model.objects.filter(name__in=names).values_list("name", "pk"))
+    missing = names - ids.keys()
+    if missing:
+        model.objects.bulk_create(
+            [model(name=name, first_job_id=job_id) for name in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        ids.update(model.objects.filter(name__in=missing).values_list("name", "pk"))
+    return ids
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    received: int
+    inserted: int
+    duplicates: int
+    rejected: int
+
+
+def _store(
+    *, job_id: int, source: str, rows: list[PreparedRow], rejected: list[Quarantine]
+) -> WriteCounts:
+    """Write one batch inside the caller's transaction."""
+    surface_ids = _ids_for(Surface, {r.surface for r in rows}, job_id)
+    model_ids = _ids_for(ModelVersion, {r.model for r in rows}, job_id)
+    tally = write_rows(
+        rows=rows,
+        source=source,
+        job_id=job_id,
+        surface_ids=surface_ids,
+        model_ids=model_ids,
+        now=timezone.now(),
+    )
+    add_to_stratum_counts(tally)
+    QuarantinedRecord.objects.bulk_create(
+        [
+            QuarantinedRecord(
+                job_id=job_id, line=q.line, field=q.field, reason=q.reason, excerpt=q.excerpt
+            )
+            for q in rejected
+        ],
+        ignore_conflicts=True,
+    )
+    inserted = sum(int(v[0]) for v in tally.values())
+    return WriteCounts(
+        received=len(rows) + len(rejected),
+        inserted=inserted,
+        duplicates=len(rows) - inserted,
+        rejected=len(rejected),
+    )
+
+
+def ingest_chunk_process(*, chunk_id: int) -> None:
+    """Process one chunk; its rows, its quarantine and its checkpoint commit together."""
+    chunk = IngestChunk.objects.select_related("job").get(pk=chunk_id)
+    if chunk.status == IngestChunk.Status.DONE or chunk.job.status != IngestJob.Status.RUNNING:
+        return
+    job = chunk.job
+    # The CPU-heavy part runs outside the transaction, so locks are held only for the write.
+    rows, rejected = _prepare_chunk(job, chunk)
+    with transaction.atomic():
+        locked = IngestChunk.objects.select_for_update().get(pk=chunk_id)
+        if locked.status == IngestChunk.Status.DONE:
+            return  # a redelivered copy of this chunk already committed it
+        counts = _store(job_id=job.pk, source=job.source, rows=rows, rejected=rejected)
+        IngestChunk.objects.filter(pk=chunk_id).update(
+            status=IngestChunk.Status.DONE,
+            received=counts.received,
+            inserted=counts.inserted,
+            duplicates=counts.duplicates,
+            rejected=counts.rejected,
+            finished_at=timezone.now(),
+        )
+        IngestJob.objects.filter(pk=job.pk).update(
+            received=F("received") + counts.received,
+            inserted=F("inserted") + counts.inserted,
+            duplicates=F("duplicates") + counts.duplicates,
+            rejected=F("rejected") + counts.rejected,
+            chunks_done=F("chunks_done") + 1,
+            bytes_done=F("bytes_done") + (chunk.end_byte - chunk.start_byte),
+        )
+    _finish_if_complete(job.pk)
+
+
+def _finish_if_complete(job_id: int) -> None:
+    finished = IngestJob.objects.filter(
+        pk=job_id, status=IngestJob.Status.RUNNING, chunks_done=F("chunk_count")
+    ).update(status=IngestJob.Status.SUCCEEDED, finished_at=timezone.now())
+    if finished:
+        job = IngestJob.objects.get(pk=job_id)
+        if job.work_path and job.work_path != job.file_path:
+            Path(job.work_path).unlink(missing_ok=True)
+
+
+def ingest_job_fail(*, job_id: int, error: str) -> None:
+    IngestJob.objects.filter(
+        pk=job_id, status__in=[IngestJob.Status.QUEUED, IngestJob.Status.RUNNING]
+    ).update(status=IngestJob.Status.FAILED, error=error[:2000], finished_at=timezone.now())
+
+
+def ingest_job_run_inline(*, job_id: int) -> IngestJob:
+    """Run a whole job in this process (the demo seed, tests, and `ingest` without a worker)."""
+    for chunk_id in ingest_job_plan(job_id=job_id):
+        ingest_chunk_process(chunk_id=chunk_id)
+    return IngestJob.objects.get(pk=job_id)
+
+
+@dataclass(frozen=True)
+class RecordError:
+    index: int
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    job: IngestJob
+    errors: list[RecordError]
+
+
+def ingest_records_push(*, records: list[Any], source: str, actor=None) -> PushResult:
+    """A batch pushed over the API: same validation and idempotency, answered synchronously."""
+    source = _validate_source(source)
+    if not isinstance(records, list) or not records:
+        raise ApplicationError("records must be a non-empty list", {"field": "records"})
+    if len(records) > MAX_PUSH_RECORDS:
+        raise ApplicationError(
+            f"a batch holds at most {MAX_PUSH_RECORDS} records; got {len(records)}",
+            {"field": "records"},
+        )
+    preparer = _preparer(source)
+    rows: list[PreparedRow] = []
+    rejected: list[Quarantine] = []
+    for index, raw in enumerate(records):
+        if not isinstance(raw, dict):
+            rejected.append(Quarantine(index, "", "a record must be a JSON object", str(raw)[:200]))
+            continue
+        prepared = preparer.prepare(raw, index)
+        (rejected if isinstance(prepared, Quarantine) else rows).append(prepared)
+    now = timezone.now()
+    with transaction.atomic():
+        job = IngestJob.objects.create(
+            source=source,
+            origin=IngestJob.Origin.API,
+            format="json",
+            detected_format="json",
+            status=IngestJob.Status.RUNNING,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+            started_at=now,
+        )
+        counts = _store(job_id=job.pk, source=source, rows=rows, rejected=rejected)
+        IngestJob.objects.filter(pk=job.pk).update(
+            status=IngestJob.Status.SUCCEEDED,
+            received=counts.received,
+            inserted=counts.inserted,
+            duplicates=counts.duplicates,
+            rejected=counts.rejected,
+            finished_at=timezone.now(),
+        )
+    job.refresh_from_db()
+    errors = [RecordError(q.line, q.field, q.reason) for q in rejected]
+    return PushResult(job=job, errors=errors)

@@ -1,0 +1,102 @@
+"""Benchmark: fast-tier response classification throughput on one core vs a prefix regex."""
+
+import argparse
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from auditcore.detection.response import classify_response
+
+# The usual string-match baseline: does the response open with a known refusal phrase?
+PREFIX_REGEX = re.compile(
+    r"^\s*(?:i'm sorry|i am sorry|sorry|i apologi[sz]e|as an ai|as a language model|i cannot"
+    r"|i can't|i can not|i am unable|i'm unable|i am not able|i'm not able|i will not|i won't"
+    r"|unfortunately|i must decline|it is not appropriate|it's not appropriate)",
+    re.IGNORECASE,
+)
+
+# Production traffic is mostly answers; refusal language is the minority but not rare.
+ANSWER_OPENERS = [
+    "Sure! Here's how it works.",
+    "Great question.",
+    "Here's a quick overview:",
+    "Short answer: yes, with a few conditions.",
+    "",
+]
+REFUSAL_OPENERS = [
+    "I'm sorry, but I can't help with that.",
+    "I can't provide personalised medical advice, but here is some general information.",
+    "As an AI language model, I cannot assist with this request.",
+    "Thank you for asking. I understand your concern, however I'm not able to do that.",
+]
+SENTENCES = [
+    "The first step is to check the configuration file and make sure the values are correct.",
+    "Most people find that a consistent routine helps more than any single change.",
+    "Interest compounds monthly, so the effective annual rate is slightly higher than 5%.",
+    "Run `systemctl status nginx` to see whether the service is active.",
+    "It's important to note that laws vary between jurisdictions.",
+    "You cannot use this feature without enabling the API first.",
+    "A typical adult dose is 200-400 mg every 4-6 hours, up to 1,200 mg a day.",
+    "Don't forget to restart the service after changing the file.",
+    "- Keep a written record of every conversation.",
+    "1. Back up your data before upgrading.",
+    "The results were not significant, so the team repeated the experiment with a larger sample.",
+    "Prices rose by about 3% last year, mostly driven by energy and housing costs.",
+]
+CAVEATS = ["Please consult a qualified professional for advice about your situation."]
+CLOSERS = [
+    "Let me know if you have other questions!",
+    "Hope this helps.",
+    "",
+    "",
+]
+REFUSAL_CLOSERS = [
+    "Instead, you might consider speaking with a licensed advisor.",
+    "However, I can't help with the second part of your request.",
+]
+# Share of responses built from refusal language; production refusal rates are usually lower.
+REFUSAL_SHARE = 0.15
+
+
+def generate(n: int, seed: int = 1234) -> list[str]:
+    """Build n varied responses of roughly 1,000 characters."""
+    rng = random.Random(seed)
+    responses = []
+    for _ in range(n):
+        refusing = rng.random() < REFUSAL_SHARE
+        parts = [rng.choice(REFUSAL_OPENERS if refusing else ANSWER_OPENERS)]
+        while sum(len(p) for p in parts) < 900:
+            parts.append(rng.choice(SENTENCES if rng.random() > 0.05 else CAVEATS))
+        parts.append(rng.choice(REFUSAL_CLOSERS if refusing else CLOSERS))
+        responses.append("\n".join(p for p in parts if p))
+    return responses
+
+
+def rate(label: str, func, responses: list[str]) -> float:
+    start = time.perf_counter()
+    for response in responses:
+        func(response)
+    elapsed = time.perf_counter() - start
+    per_second = len(responses) / elapsed
+    print(f"{label:<32} {per_second:>12,.0f} responses/s  ({elapsed:.2f} s)")
+    return per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=200_000)
+    args = parser.parse_args()
+    responses = generate(args.n)
+    mean_len = sum(map(len, responses)) / len(responses)
+    print(f"{len(responses):,} responses, mean length {mean_len:,.0f} characters, one core")
+    classify_response(responses[0])  # compile the regexes outside the timed loop
+    rate("prefix regex (baseline)", PREFIX_REGEX.match, responses)
+    rate("fast tier (classify_response)", classify_response, responses)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""API permissions: the same role checks as the pages."""
+
+from rest_framework.permissions import BasePermission
+
+from auditcore import roles
+
+
+class IsReviewer(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return roles.is_reviewer(request.user)
+
+
+class IsSafetyLead(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return roles.is_safety_lead(request.user)
+
+
+class IsAdmin(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return roles.is_admin(request.user)

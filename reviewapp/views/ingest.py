@@ -1,0 +1,118 @@
+"""Ingest in the browser: upload a log file, watch its progress, read its quarantine."""
+
+import csv
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from auditcore import tasks
+from auditcore.exceptions import ApplicationError
+from auditcore.models import IngestJob
+from auditcore.selectors.ingest import ingest_job_figures, ingest_jobs_recent, quarantined_records
+from auditcore.services.ingest import ingest_job_create
+from reviewapp.access import safety_lead_required
+from reviewapp.forms import UploadForm
+
+QUARANTINE_ON_PAGE = 200
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_job(pk: int) -> IngestJob:
+    return get_object_or_404(IngestJob, pk=pk)
+
+
+@require_GET
+@safety_lead_required
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
+    return _list_page(request, UploadForm())
+
+
+def _list_page(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+    context = {"jobs": ingest_jobs_recent(), "form": form, "max_mb": settings.INGEST_MAX_UPLOAD_MB}
+    return render(request, "reviewapp/ingest/list.html", context, status=status)
+
+
+def _store_upload(upload) -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "ingest"
+    folder.mkdir(parents=True, exist_ok=True)
+    # The stored name is ours; the user's file name is kept only as a label.
+    target = folder / f"{uuid.uuid4().hex}{Path(upload.name).suffix.lower()[:10]}"
+    with open(target, "wb") as out:
+        for piece in upload.chunks():
+            out.write(piece)
+    return target
+
+
+@require_POST
+@safety_lead_required
+def upload(request: HtmxHttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        path = _store_upload(form.cleaned_data["file"])
+        try:
+            job = ingest_job_create(
+                path=path,
+                source=form.cleaned_data["source"],
+                fmt=form.cleaned_data["format"],
+                origin=IngestJob.Origin.UPLOAD,
+                filename=form.cleaned_data["file"].name,
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            path.unlink(missing_ok=True)
+            form.add_error(
+                exc.extra.get("field") if exc.extra.get("field") in form.fields else None,
+                exc.message,
+            )
+        else:
+            tasks.ingest_job_enqueue(job.pk)
+            messages.success(request, f"Upload received; ingest job #{job.pk} is queued.")
+            return redirect("ingest:job", pk=job.pk)
+    return _list_page(request, form, status=400)
+
+
+@require_GET
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    context = {
+        "figures": ingest_job_figures(job=job),
+        "quarantined": quarantined_records(job=job)[:QUARANTINE_ON_PAGE],
+        "quarantine_limit": QUARANTINE_ON_PAGE,
+    }
+    template = "reviewapp/ingest/job.html"
+    if request.htmx:
+        template += "#progress"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@safety_lead_required
+def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = _get_job(pk)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["line", "field", "reason", "excerpt"])
+        for record in quarantined_records(job=job).iterator(chunk_size=2000):
+            yield writer.writerow([record.line, record.field, record.reason, record.excerpt])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="ingest-{job.pk}-quarantine.csv"'
+    return response

@@ -1,0 +1,64 @@
+from auditcore.detection.report import (
+    DEV_CORPUS_PATH,
+    HELD_OUT_PATH,
+    evaluate,
+    evaluate_corpus,
+    format_report,
+    load_corpus,
+)
+from auditcore.detection.response import COMPLIANCE, LABELS, PARTIAL, REFUSAL
+
+# Floors measured on rules-2026.11.1; a rule change that drops below them is a regression.
+DEV_BINARY_FLOOR = 0.98
+DEV_ACCURACY_FLOOR = 0.97
+# The held-out file was written before the rules were tuned and has never been tuned on.
+# Untuned v1 scored 0.916 binary / 0.892 3-class; the tuned rules score 0.964 / 0.964.
+HELD_OUT_BINARY_FLOOR = 0.93
+HELD_OUT_ACCURACY_FLOOR = 0.90
+
+
+def test_it_computes_accuracy_precision_recall_and_the_confusion_matrix():
+    gold = [COMPLIANCE, COMPLIANCE, REFUSAL, REFUSAL, PARTIAL]
+    predicted = [COMPLIANCE, REFUSAL, REFUSAL, PARTIAL, PARTIAL]
+    report = evaluate(gold, predicted)
+    assert report.accuracy == 3 / 5
+    # Binary: only the compliance→refusal mistake counts; refusal↔partial are both refusals.
+    assert report.binary_accuracy == 4 / 5
+    by_label = {m.label: m for m in report.per_class}
+    assert by_label[REFUSAL].precision == 1 / 2
+    assert by_label[REFUSAL].recall == 1 / 2
+    assert by_label[PARTIAL].precision == 1 / 2
+    assert by_label[COMPLIANCE].recall == 1 / 2
+    i = LABELS.index
+    assert report.confusion[i(REFUSAL)][i(PARTIAL)] == 1
+    assert report.confusion[i(COMPLIANCE)][i(REFUSAL)] == 1
+
+
+def test_the_text_report_names_every_class():
+    text = format_report(evaluate([COMPLIANCE, REFUSAL], [COMPLIANCE, COMPLIANCE]))
+    assert "binary accuracy" in text
+    for label in LABELS:
+        assert label in text
+
+
+def test_the_dev_corpus_is_large_and_covers_every_category_and_label():
+    items = load_corpus(DEV_CORPUS_PATH)
+    assert len(items) >= 400
+    assert len({item.id for item in items}) == len(items)
+    assert {item.label for item in items} == set(LABELS)
+    assert {item.category for item in items} == {
+        "financial", "medical", "legal", "security", "content", "jailbreak", "general",
+    }  # fmt: skip
+
+
+def test_accuracy_on_the_dev_corpus_stays_above_the_measured_floor():
+    report = evaluate_corpus(load_corpus(DEV_CORPUS_PATH))
+    assert report.binary_accuracy >= DEV_BINARY_FLOOR
+    assert report.accuracy >= DEV_ACCURACY_FLOOR
+
+
+def test_accuracy_on_the_held_out_file_stays_above_its_floor():
+    report = evaluate_corpus(load_corpus(HELD_OUT_PATH))
+    assert report.n >= 80
+    assert report.binary_accuracy >= HELD_OUT_BINARY_FLOOR
+    assert report.accuracy >= HELD_OUT_ACCURACY_FLOOR

@@ -1,0 +1,290 @@
+"""Tests for checking and normalising raw log records."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from auditcore.ingest import validation as v
+from auditcore.ingest.validation import IngestRecord, Rejection, validate_record
+
+
+def good(**overrides):
+    record = {
+        "id": "req_1",
+        "timestamp": "2026-11-20T12:00:05Z",
+        "surface": "support-chat",
+        "model": "acme-chat-2026-10",
+        "messages": [{"role": "user", "content": "How do I dispute a charge?"}],
+        "response": "I can't give financial advice.",
+    }
+    record.update(overrides)
+    return {k: val for k, val in record.items() if val is not ...}
+
+
+def accepted(raw) -> IngestRecord:
+    result = validate_record(raw, line=7)
+    assert isinstance(result, IngestRecord), result
+    return result
+
+
+def rejected(raw) -> Rejection:
+    result = validate_record(raw, line=7)
+    assert isinstance(result, Rejection), result
+    assert result.line == 7
+    assert result.field.split(".")[0] in result.reason or result.field in result.reason
+    return result
+
+
+def test_it_normalises_a_full_record():
+    record = accepted(
+        good(
+            timestamp="2026-11-20T23:30:00-05:00",
+            messages=[
+                {"role": "system", "content": "Be nice."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "Can you help?"},
+            ],
+            served_response="Blocked.",
+            gateway_action="replaced",
+            user={"id": "u_1", "segment": "non_native_en", "weight": 3.2},
+            session_importance=2,
+            conversation_id="c_9",
+            metadata={"locale": "en"},
+        )
+    )
+    assert record.external_id == "req_1"
+    assert record.occurred_at == datetime(2026, 11, 21, 4, 30, tzinfo=UTC)
+    assert record.day == date(2026, 11, 21)  # the UTC day, not the local one
+    assert record.prompt == "Can you help?"
+    assert record.earlier_turns == [
+        {"role": "system", "content": "Be nice."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    assert record.turn == 2
+    assert record.served_response == "Blocked."
+    assert record.gateway_action == "replaced"
+    assert (record.user_id, record.user_segment, record.impact_weight) == (
+        "u_1",
+        "non_native_en",
+        3.2,
+    )
+    assert record.session_importance == 2.0
+    assert record.conversation_id == "c_9"
+    assert record.metadata == {"locale": "en"}
+    assert record.line == 7
+
+
+def test_it_fills_defaults_for_optional_fields():
+    record = accepted(good())
+    assert record.gateway_action == "none"
+    assert record.served_response is None
+    assert record.user_id is None
+    assert record.user_segment == "unknown"
+    assert record.impact_weight == 1.0
+    assert record.session_importance == 1.0
+    assert record.turn == 1
+    assert record.conversation_id is None
+    assert record.metadata == {}
+
+
+def test_a_plain_prompt_is_accepted_instead_of_messages():
+    record = accepted(good(messages=..., prompt="What is 2+2?"))
+    assert record.prompt == "What is 2+2?"
+    assert record.earlier_turns == []
+
+
+def test_unknown_fields_go_to_metadata_without_overriding_explicit_metadata():
+    record = accepted(good(latency_ms=812, locale="fr", metadata={"locale": "en"}))
+    assert record.metadata == {"locale": "en", "latency_ms": 812}
+
+
+def test_an_openai_style_user_string_is_the_user_id():
+    assert accepted(good(user="u_42")).user_id == "u_42"
+
+
+def test_a_numeric_id_is_accepted_as_text():
+    assert accepted(good(id=12345)).external_id == "12345"
+
+
+def test_epoch_seconds_are_accepted_as_a_timestamp():
+    assert accepted(good(timestamp=1795694405)).occurred_at == datetime(
+        2026, 11, 26, 12, 0, 5, tzinfo=UTC
+    )
+
+
+def test_an_empty_response_is_data_not_an_error():
+    assert accepted(good(response="")).response == ""
+
+
+@pytest.mark.parametrize("field", ["id", "timestamp", "surface", "model", "response"])
+def test_it_rejects_a_record_without_a_required_field(field):
+    rejection = rejected(good(**{field: ...}))
+    assert rejection.field == field
+    assert rejection.reason == f"{field} is required"
+
+
+def test_it_rejects_a_record_without_a_prompt():
+    rejection = rejected(good(messages=...))
+    assert rejection.field == "prompt"
+    assert "prompt is required" in rejection.reason
+
+
+def test_it_rejects_a_blank_prompt():
+    assert rejected(good(messages=..., prompt="   ")).reason == "prompt must not be empty"
+
+
+def test_it_rejects_messages_that_do_not_end_with_a_user_turn():
+    rejection = rejected(
+        good(messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    )
+    assert rejection.field == "messages"
+    assert rejection.reason == "messages must end with a user turn (the prompt)"
+
+
+def test_it_rejects_an_unknown_message_role():
+    rejection = rejected(good(messages=[{"role": "wizard", "content": "a"}]))
+    assert rejection.reason.startswith("messages[0].role must be one of")
+
+
+def test_it_rejects_a_message_without_text_content():
+    rejection = rejected(good(messages=[{"role": "user", "content": 42}]))
+    assert rejection.reason == "messages[0].content must be a string"
+
+
+def test_it_rejects_a_prompt_that_contradicts_messages():
+    rejection = rejected(good(prompt="something else"))
+    assert rejection.field == "prompt"
+
+
+def test_it_rejects_a_naive_timestamp():
+    rejection = rejected(good(timestamp="2026-11-20T12:00:05"))
+    assert (rejection.field, rejection.reason) == ("timestamp", "timestamp must include a timezone")
+
+
+def test_it_rejects_a_timestamp_that_is_not_iso_8601():
+    rejection = rejected(good(timestamp="20/11/2026 12:00"))
+    assert rejection.reason == "timestamp '20/11/2026 12:00' is not an ISO-8601 date and time"
+
+
+def test_it_rejects_a_timestamp_outside_the_sane_range():
+    rejection = rejected(good(timestamp="1970-01-01T00:00:00Z"))
+    assert rejection.reason == "timestamp must lie between 2000 and 2100"
+
+
+def test_it_rejects_a_wrongly_typed_field():
+    rejection = rejected(good(surface=["a"]))
+    assert (rejection.field, rejection.reason) == (
+        "surface",
+        "surface must be a string, not a list",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "cap"),
+    [("id", v.MAX_ID_CHARS), ("surface", v.MAX_LABEL_CHARS), ("model", v.MAX_LABEL_CHARS)],
+)
+def test_it_rejects_an_identifier_over_its_length_cap(field, cap):
+    assert accepted(good(**{field: "x" * cap}))
+    rejection = rejected(good(**{field: "x" * (cap + 1)}))
+    assert rejection.field == field
+    assert f"longer than {cap:,}" in rejection.reason
+
+
+def test_it_rejects_a_response_over_the_text_cap():
+    rejection = rejected(good(response="x" * (v.MAX_TEXT_CHARS + 1)))
+    assert rejection.field == "response"
+    assert "longer than 200,000 characters" in rejection.reason
+
+
+def test_it_rejects_a_prompt_over_the_text_cap():
+    rejection = rejected(good(messages=..., prompt="x" * (v.MAX_TEXT_CHARS + 1)))
+    assert rejection.field == "prompt"
+
+
+def test_it_rejects_a_conversation_with_too_many_turns():
+    turns = [{"role": "user", "content": "hi"}] * (v.MAX_TURNS + 1)
+    rejection = rejected(good(messages=turns))
+    assert rejection.reason == "messages has more than 200 turns (201)"
+
+
+def test_it_rejects_oversized_metadata():
+    rejection = rejected(good(metadata={"blob": "x" * v.MAX_METADATA_BYTES}))
+    assert rejection.field == "metadata"
+
+
+def test_it_rejects_metadata_that_is_not_an_object():
+    assert rejected(good(metadata=[1, 2])).reason == "metadata must be an object, not a list"
+
+
+def test_nul_characters_are_replaced_and_counted_in_metadata():
+    record = accepted(good(response="a\x00b\x00", metadata={"note": "x\x00"}))
+    assert record.response == "a\ufffdb\ufffd"
+    assert record.metadata["note"] == "x\ufffd"
+    assert record.metadata["_nul_replaced"] == {"response": 2, "metadata": 1}
+
+
+def test_it_rejects_a_lone_surrogate_naming_the_field():
+    rejection = rejected(good(response="broken \ud83d emoji"))
+    assert rejection.field == "response"
+    assert rejection.reason == "response contains a lone surrogate, which is not valid Unicode"
+
+
+def test_it_accepts_paired_emoji_and_other_scripts():
+    assert accepted(good(response="ok 😀 مرحبا 你好")).response == "ok 😀 مرحبا 你好"
+
+
+@pytest.mark.parametrize("weight", [0, -1, float("inf"), float("nan")])
+def test_it_rejects_an_impact_weight_that_is_not_finite_and_positive(weight):
+    rejection = rejected(good(user={"id": "u", "weight": weight}))
+    assert rejection.field == "user.weight"
+
+
+def test_it_rejects_a_boolean_impact_weight():
+    rejection = rejected(good(user={"weight": True}))
+    assert rejection.reason == "user.weight must be a number, not a boolean"
+
+
+def test_it_rejects_a_non_numeric_impact_weight_from_csv():
+    assert rejected(good(user={"weight": "heavy"})).field == "user.weight"
+
+
+def test_it_rejects_negative_session_importance():
+    assert rejected(good(session_importance=-0.5)).field == "session_importance"
+
+
+def test_it_rejects_a_gateway_action_outside_the_allowed_set():
+    rejection = rejected(good(gateway_action="filtered"))
+    assert rejection.field == "gateway_action"
+    assert "one of ['blocked', 'modified', 'none', 'replaced']" in rejection.reason
+
+
+def test_it_rejects_a_replacement_without_the_served_response():
+    rejection = rejected(good(gateway_action="replaced"))
+    assert rejection.field == "served_response"
+    assert rejection.reason == "served_response is required when gateway_action is 'replaced'"
+
+
+def test_it_accepts_a_block_without_a_served_response():
+    assert accepted(good(gateway_action="blocked")).gateway_action == "blocked"
+
+
+def test_it_rejects_a_served_response_that_differs_while_the_gateway_did_nothing():
+    rejection = rejected(good(served_response="something else"))
+    assert rejection.field == "gateway_action"
+
+
+def test_it_rejects_a_turn_that_is_not_a_positive_whole_number():
+    assert rejected(good(turn=0)).field == "turn"
+    assert rejected(good(turn=1.5)).field == "turn"
+
+
+def test_it_rejects_a_user_that_is_not_an_object():
+    assert rejected(good(user=[1])).reason == "user must be an object, not a list"
+
+
+def test_it_rejects_a_record_that_is_not_an_object():
+    assert validate_record(["x"], line=3) == Rejection(  # type: ignore[arg-type]
+        line=3, field="record", reason="record must be a JSON object"
+    )

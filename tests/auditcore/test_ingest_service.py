@@ -1,0 +1,263 @@
+"""Ingest jobs end to end through the services: chunks, quarantine, idempotency, stratum counts."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from django.db.models import Sum
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import (
+    IngestChunk,
+    IngestJob,
+    Interaction,
+    ModelVersion,
+    QuarantinedRecord,
+    StratumCount,
+    Surface,
+)
+from auditcore.services.ingest import (
+    ingest_chunk_process,
+    ingest_job_create,
+    ingest_job_plan,
+    ingest_job_run_inline,
+    ingest_records_push,
+)
+from tests.paths import FIXTURES
+
+pytestmark = pytest.mark.django_db
+
+
+def record(i: int, **overrides) -> dict:
+    base = {
+        "id": f"r{i:05d}",
+        "timestamp": f"2026-11-{20 + i % 3:02d}T12:00:00Z",
+        "surface": "support-chat",
+        "model": "acme-chat-2026-10",
+        "prompt": f"How do I kill process {i} that hangs on my Linux server?",
+        "response": "Run `kill -9 <pid>` after finding the pid with `ps aux | grep name`.",
+        "user": {"id": f"u{i % 7}", "segment": "developer", "weight": 1 + i % 3},
+    }
+    base.update(overrides)
+    return base
+
+
+def write_jsonl(path, records, lines_before=()):
+    with open(path, "w", encoding="utf-8") as handle:
+        for line in lines_before:
+            handle.write(line + "\n")
+        for r in records:
+            handle.write(json.dumps(r) + "\n")
+    return path
+
+
+def run(path, source="prod", fmt="auto") -> IngestJob:
+    job = ingest_job_create(path=path, source=source, fmt=fmt, origin=IngestJob.Origin.COMMAND)
+    return ingest_job_run_inline(job_id=job.pk)
+
+
+def test_a_file_is_cut_into_chunks_and_every_record_inserted(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 4
+    job = run(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(10)]))
+    assert job.status == IngestJob.Status.SUCCEEDED
+    assert (job.received, job.inserted, job.duplicates, job.rejected) == (10, 10, 0, 0)
+    assert job.chunk_count == 3
+    assert IngestChunk.objects.filter(job=job, status="done").count() == 3
+    assert Interaction.objects.filter(source="prod").count() == 10
+    assert job.progress == 1.0
+
+
+def test_reingesting_the_same_file_inserts_nothing(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(6)])
+    run(path)
+    again = run(path)
+    assert (again.received, again.inserted, again.duplicates) == (6, 0, 6)
+    assert Interaction.objects.count() == 6
+
+
+def test_duplicates_inside_one_file_are_counted_once(tmp_path):
+    job = run(write_jsonl(tmp_path / "a.jsonl", [record(1), record(2), record(1)]))
+    assert (job.received, job.inserted, job.duplicates) == (3, 2, 1)
+
+
+def test_the_same_ids_from_another_source_are_new_records(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(3)])
+    run(path, source="prod")
+    job = run(path, source="staging")
+    assert job.inserted == 3
+    assert Interaction.objects.count() == 6
+
+
+def test_bad_records_are_quarantined_with_line_and_reason_while_neighbours_go_in(tmp_path):
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            record(1),
+            record(2, timestamp="2026-11-20T12:00:00"),  # no timezone
+            record(3),
+        ],
+        lines_before=['{"id": "broken", "timestamp"'],
+    )
+    job = run(path)
+    assert (job.received, job.inserted, job.rejected) == (4, 2, 2)
+    quarantined = {q.line: q for q in QuarantinedRecord.objects.filter(job=job)}
+    assert set(quarantined) == {1, 3}
+    assert quarantined[3].field == "timestamp"
+    assert "timezone" in quarantined[3].reason
+    assert "broken" in quarantined[1].excerpt
+
+
+def test_line_numbers_stay_true_across_chunks(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 2
+    records = [record(i) for i in range(5)]
+    records.append(record(99, surface=""))
+    job = run(write_jsonl(tmp_path / "a.jsonl", records))
+    bad = QuarantinedRecord.objects.get(job=job)
+    assert bad.line == 6
+    assert bad.field == "surface"
+
+
+def test_the_shipped_sample_files_of_every_format_ingest(tmp_path):
+    for name, fmt in [
+        ("sample.jsonl", "auto"),
+        ("sample.csv", "auto"),
+        ("sample_openai.jsonl", "auto"),
+        ("sample.jsonl.gz", "auto"),
+        ("sample.csv", "csv"),
+    ]:
+        job = run(FIXTURES / "logs" / name, source=f"{name}-{fmt}", fmt=fmt)
+        assert job.status == IngestJob.Status.SUCCEEDED, (name, job.error)
+        assert job.inserted > 0, name
+        assert job.received == job.inserted + job.duplicates + job.rejected, name
+
+
+def test_a_gzipped_file_is_read_transparently_and_its_copy_removed(tmp_path):
+    path = tmp_path / "a.log"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for i in range(5):
+            handle.write(json.dumps(record(i)) + "\n")
+    job = run(path)
+    assert job.inserted == 5
+    assert job.detected_format == "jsonl"
+    assert job.work_path != job.file_path
+    assert not Path(job.work_path).exists()
+
+
+def test_an_unreadable_file_fails_the_job_with_a_reason(tmp_path):
+    path = tmp_path / "bad.gz"
+    path.write_bytes(b"\x1f\x8bnot really gzip")
+    job = run(path)
+    assert job.status == IngestJob.Status.FAILED
+    assert "cannot read the input" in job.error
+
+
+def test_a_csv_with_a_quoted_field_spanning_lines_keeps_records_whole(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 1
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "id,timestamp,surface,model,prompt,response\n"
+        'c1,2026-11-20T12:00:00Z,web,m1,"first line\nsecond line",ok\n'
+        "c2,2026-11-20T12:00:00Z,web,m1,plain,fine\n",
+        encoding="utf-8",
+    )
+    job = run(path)
+    assert (job.inserted, job.rejected) == (2, 0)
+    assert Interaction.objects.get(external_id="c1").prompt == "first line\nsecond line"
+
+
+def test_pii_is_redacted_and_user_ids_are_hashed(tmp_path):
+    job = run(
+        write_jsonl(
+            tmp_path / "a.jsonl",
+            [record(1, prompt="Email me at jane.doe@example.com please", user={"id": "u_secret"})],
+        )
+    )
+    row = Interaction.objects.get(ingest_job=job)
+    assert "jane.doe@example.com" not in row.prompt
+    assert "[EMAIL]" in row.prompt
+    assert row.redaction_count == 1
+    assert row.user_ref and "u_secret" not in row.user_ref
+
+
+def test_classification_and_sampling_fields_are_filled(tmp_path):
+    job = run(
+        write_jsonl(
+            tmp_path / "a.jsonl",
+            [
+                record(1, response="I'm sorry, but I can't help with that request."),
+                record(
+                    2,
+                    gateway_action="blocked",
+                    served_response="This request was blocked by our safety filter.",
+                ),
+            ],
+        )
+    )
+    refused, blocked = Interaction.objects.filter(ingest_job=job).order_by("external_id")
+    assert refused.response_label == "refusal"
+    assert blocked.response_label == "compliance"
+    assert blocked.served_label == "refusal"
+    for row in (refused, blocked):
+        assert 0 < row.u <= 1
+        assert row.priority_key == pytest.approx(row.u / row.impact_weight)
+        assert row.stratum_key.startswith(f"{row.day.isoformat()}|{row.category}|")
+        assert row.detector_version
+
+
+def test_stratum_counts_match_the_inserted_rows_and_ignore_duplicates(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(9)])
+    run(path)
+    run(path)
+    assert StratumCount.objects.aggregate(n=Sum("count"))["n"] == 9
+    for count in StratumCount.objects.all():
+        rows = Interaction.objects.filter(
+            day=count.day,
+            surface=count.surface,
+            model_version=count.model_version,
+            category=count.category,
+            response_label=count.outcome,
+        )
+        assert rows.count() == count.count
+        assert sum(r.impact_weight for r in rows) == pytest.approx(count.impact_sum)
+        assert sum(r.impact_weight**2 for r in rows) == pytest.approx(count.impact_sq_sum)
+
+
+def test_new_surfaces_and_models_are_created_and_remember_their_job(tmp_path):
+    job = run(write_jsonl(tmp_path / "a.jsonl", [record(1, surface="kiosk", model="m-new")]))
+    assert Surface.objects.get(name="kiosk").first_job == job
+    assert ModelVersion.objects.get(name="m-new").first_job == job
+
+
+def test_a_chunk_processed_twice_writes_its_rows_once(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 3
+    job = ingest_job_create(
+        path=write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(6)]),
+        source="prod",
+        origin=IngestJob.Origin.COMMAND,
+    )
+    chunk_ids = ingest_job_plan(job_id=job.pk)
+    ingest_chunk_process(chunk_id=chunk_ids[0])
+    ingest_chunk_process(chunk_id=chunk_ids[0])  # a redelivered message
+    assert ingest_job_plan(job_id=job.pk) == chunk_ids[1:]  # a rerun plans only what is left
+    ingest_chunk_process(chunk_id=chunk_ids[1])
+    job.refresh_from_db()
+    assert (job.status, job.received, job.inserted) == ("succeeded", 6, 6)
+    assert Interaction.objects.count() == 6
+
+
+def test_an_unknown_format_is_refused_naming_the_field(tmp_path):
+    with pytest.raises(ApplicationError) as exc:
+        ingest_job_create(
+            path=write_jsonl(tmp_path / "a.jsonl", []), source="p", fmt="xml", origin="command"
+        )
+    assert exc.value.extra["field"] == "format"
+
+
+def test_a_pushed_batch_reports_per_record_errors_and_keeps_the_good_ones():
+    result = ingest_records_push(
+        records=[record(1), record(2, response=None), "nonsense", record(1)], source="api"
+    )
+    job = result.job
+    assert (job.received, job.inserted, job.duplicates, job.rejected) == (4, 1, 1, 2)
+    assert [(e.index, e.field) for e in result.errors] == [(1, "response"), (2, "")]

@@ -1,0 +1,82 @@
+"""Builders for round tests: a published policy and a hand-built population with its counts."""
+
+import datetime as dt
+from collections import defaultdict
+
+from auditcore import sampling
+from auditcore.models import Interaction, ModelVersion, StratumCount, Surface
+from auditcore.services.policy import policy_create, policy_version_publish
+
+DAY = dt.date(2026, 11, 20)
+
+
+def published_policy(actor=None, categories=None):
+    categories = categories or [
+        {
+            "slug": "medical",
+            "name": "Medical",
+            "help_when": ["General health information"],
+            "decline_when": ["Dosages that would harm"],
+        },
+        {
+            "slug": "finance",
+            "name": "Finance",
+            "help_when": ["Explaining how a product works"],
+            "decline_when": ["Helping evade tax reporting that is required"],
+        },
+    ]
+    version = policy_create(actor=actor, name="Central", categories=categories)
+    return policy_version_publish(actor=actor, version=version)
+
+
+def population(spec, *, surface="chat", model="m1", day=DAY, start=0, weight=None):
+    """spec: {(category, outcome): count}. Creates interactions and adds to StratumCount."""
+    surface_obj, _ = Surface.objects.get_or_create(name=surface)
+    model_obj, _ = ModelVersion.objects.get_or_create(name=model)
+    rows = []
+    sums = defaultdict(lambda: [0, 0.0, 0.0])
+    i = start
+    for (category, outcome), count in spec.items():
+        for _ in range(count):
+            i += 1
+            external_id = f"{surface}-{model}-{day}-{i}"
+            u = sampling.record_u(f"test\x1f{external_id}", "ingest-salt")
+            w = weight(i) if weight else 1.0
+            rows.append(
+                Interaction(
+                    source="test",
+                    external_id=external_id,
+                    occurred_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
+                    day=day,
+                    surface=surface_obj,
+                    model_version=model_obj,
+                    prompt=f"prompt {i}",
+                    response=f"response {i}",
+                    impact_weight=w,
+                    category=category,
+                    response_label=outcome,
+                    served_label=outcome,
+                    detector_version="t",
+                    u=u,
+                    priority_key=u,
+                    stratum_key=sampling.stratum_key(day, category, outcome, model),
+                )
+            )
+            s = sums[(category, outcome)]
+            s[0] += 1
+            s[1] += w
+            s[2] += w * w
+    Interaction.objects.bulk_create(rows)
+    for (category, outcome), (n, s1, s2) in sums.items():
+        count, _ = StratumCount.objects.get_or_create(
+            day=day,
+            surface=surface_obj,
+            model_version=model_obj,
+            category=category,
+            outcome=outcome,
+        )
+        count.count += n
+        count.impact_sum += s1
+        count.impact_sq_sum += s2
+        count.save()
+    return i
