@@ -140,13 +140,19 @@ if not DEBUG:
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_MB", 64, minimum=1) * 1024 * 1024
 INGEST_MAX_UPLOAD_MB = env_int("INGEST_MAX_UPLOAD_MB", 2048, minimum=1)
+# Records per ingest chunk: the unit of parallel work and of the resume checkpoint.
+INGEST_CHUNK_RECORDS = env_int("INGEST_CHUNK_RECORDS", 5000, minimum=1)
 
 # --- Celery: Redis when REDIS_URL is set, otherwise a broker needing no server.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A task a killed worker had taken is handed out again after this many seconds; tasks are
+    # idempotent, so a redelivery of one still running only repeats work, never data.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)
+    }
 else:
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"

@@ -1,6 +1,7 @@
 """Fixtures shared by every test: the three roles, an outsider, and a real Celery worker."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -83,8 +84,9 @@ def worker_env() -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, concurrency: int = 1) -> None:
+    def __init__(self, concurrency: int = 1, env: dict[str, str] | None = None) -> None:
         self.concurrency = concurrency
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -105,10 +107,24 @@ class WorkerProcess:
                 "--without-mingle",
             ],
             cwd=ROOT,
-            env=worker_env(),
+            env={**worker_env(), **self.env},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log(),
+            # Its own process group, so a test can kill the worker and its children at once.
+            start_new_session=True,
         )
+
+    def _log(self):
+        """The worker's log, kept beside the test run's data for when a test fails."""
+        path = Path(settings.DATA_DIR) / f"worker-{time.time_ns()}.log"
+        self.log_path = path
+        return open(path, "wb")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes, as a crashed machine would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -73,9 +73,10 @@ def _write_postgresql(values: list[tuple]) -> list[tuple]:
     table = Interaction._meta.db_table
     columns = ", ".join(COLUMNS)
     with connection.cursor() as cursor:
+        # Same column types, none of the constraints; emptied at every commit.
+        staging = f"SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608 - fixed identifiers
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS ingest_staging "
-            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS ingest_staging ON COMMIT DELETE ROWS AS {staging}"
         )
         with cursor.cursor.copy(f"COPY ingest_staging ({columns}) FROM STDIN") as copy:
             for row in values:

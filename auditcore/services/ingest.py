@@ -35,10 +35,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 MAX_PUSH_RECORDS = 10_000
 
 
-def _chunk_records() -> int:
-    return getattr(settings, "INGEST_CHUNK_RECORDS", 5_000)
-
-
 def _keys() -> tuple[bytes, str]:
     """The HMAC key for user ids and the deployment's salt for ingest-time sampling keys."""
     key = settings.PII_HMAC_KEY.encode()
@@ -144,7 +140,7 @@ def ingest_job_plan(*, job_id: int) -> list[int]:
         with open(work_path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
         fmt = job.format if job.format != "auto" else detect_format(head)
-        spans = _cut_chunks(work_path, fmt, _chunk_records())
+        spans = _cut_chunks(work_path, fmt, settings.INGEST_CHUNK_RECORDS)
     except (OSError, EOFError, gzip.BadGzipFile, UnsupportedFormatError) as exc:
         ingest_job_fail(job_id=job_id, error=f"cannot read the input: {exc}")
         return []
