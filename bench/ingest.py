@@ -1,0 +1,130 @@
+"""Ingest benchmark: N realistic records through the production path into PostgreSQL.
+
+    python bench/ingest.py [--records 1000000] [--workers 2]
+
+It generates the records (cached under --workdir), migrates a scratch database, starts a real
+Celery worker against Redis, runs `manage.py ingest PATH --wait` and times it; in the same run it
+times a plain `psql \\copy` of the same rows into a bare table with a primary key. It prints
+records/s, the ratio to the bare copy and the peak RSS of the worker processes.
+Targets: >= 25,000 records/s, <= 2.5x the bare copy, worker RSS <= 500 MB.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from auditcore.demo_data import generate_records, write_jsonl  # noqa: E402
+
+PG = "postgres://root@127.0.0.1:5432"
+
+
+def psql(database: str, sql: str) -> str:
+    result = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "root", "-d", database, "-v", "ON_ERROR_STOP=1",
+         "-qAtc", sql],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def peak_rss_mb(root_pid: int) -> float:
+    """Largest VmHWM (peak resident set) among the worker and its pool processes."""
+    peak = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        pid, ppid = int(fields["Pid"]), int(fields["PPid"])
+        if (pid == root_pid or ppid == root_pid) and "VmHWM" in fields:
+            peak = max(peak, int(fields["VmHWM"].split()[0]))
+    return peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database", default="refusal_audit_bench")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/refusal-audit-bench"))
+    args = parser.parse_args()
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    log = args.workdir / f"records-{args.records}.jsonl"
+    if not log.exists():
+        started = time.perf_counter()
+        write_jsonl(generate_records(args.records, target_bytes=900, source_prefix="bench"), log)
+        print(f"generated {args.records:,} records in {time.perf_counter() - started:.1f}s")
+    size = log.stat().st_size
+    print(f"input: {log} ({size / 1e6:,.0f} MB, {size / args.records:,.0f} bytes/record)")
+
+    psql("postgres", f"DROP DATABASE IF EXISTS {args.database}")
+    psql("postgres", f"CREATE DATABASE {args.database}")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{PG}/{args.database}",
+        "REDIS_URL": args.redis,
+        "SECRET_KEY": "bench-only",
+        "DATA_DIR": str(args.workdir / "data"),
+    }
+    env.pop("DEBUG", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], check=True, env=env, cwd=ROOT)
+    subprocess.run(["redis-cli", "-u", args.redis, "FLUSHDB"], check=True, capture_output=True)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "--loglevel", "warning",
+         "--concurrency", str(args.workers), "--without-gossip", "--without-mingle"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(5)  # the worker's start-up is not part of the figure
+        started = time.perf_counter()
+        result = subprocess.run(
+            [*manage, "ingest", str(log), "--source", "bench", "--wait"],
+            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        ingest_seconds = time.perf_counter() - started
+        rss = peak_rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+
+    # The bare baseline: the same rows, id and raw JSON, into a table with a primary key.
+    tsv = args.workdir / f"records-{args.records}.tsv"
+    if not tsv.exists():
+        with open(log, encoding="utf-8") as src, open(tsv, "w", encoding="utf-8") as dst:
+            for line in src:
+                record_id = line[8 : line.index('"', 8)]
+                escaped = line.rstrip("\n").replace("\\", "\\\\").replace("\t", "\\t")
+                dst.write(f"{record_id}\t{escaped}\n")
+    psql(
+        args.database,
+        "DROP TABLE IF EXISTS bare; CREATE TABLE bare (id text PRIMARY KEY, body text)",
+    )
+    started = time.perf_counter()
+    psql(args.database, f"\\copy bare FROM '{tsv}'")
+    copy_seconds = time.perf_counter() - started
+
+    rate = summary["received"] / ingest_seconds
+    print(json.dumps(summary))
+    print(f"ingest (command, broker, {args.workers} worker processes): {ingest_seconds:.1f}s, "
+          f"{rate:,.0f} records/s   [target >= 25,000]")  # fmt: skip
+    print(f"bare psql \\copy of the same rows: {copy_seconds:.1f}s, "
+          f"{args.records / copy_seconds:,.0f} rows/s")  # fmt: skip
+    print(f"ratio ingest / bare copy: {ingest_seconds / copy_seconds:.2f}x   [target <= 2.5x]")
+    print(f"peak worker RSS: {rss:,.0f} MB   [target <= 500 MB]")
+
+
+if __name__ == "__main__":
+    main()
