@@ -35,8 +35,8 @@ from auditcore.models.traffic import (
 )
 
 __all__ = [
-    "ApiToken",
     "Adjudication",
+    "ApiToken",
     "AuditEvent",
     "AuditRound",
     "Category",

@@ -171,7 +171,8 @@ class GoldItem(models.Model):
         Interaction, on_delete=models.PROTECT, related_name="gold_item"
     )
     expected = models.CharField(
-        max_length=10, choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
+        max_length=10,
+        choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")],
     )
     note = models.TextField(blank=True)
     active = models.BooleanField(default=True)

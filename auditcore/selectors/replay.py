@@ -1,0 +1,176 @@
+"""Reads for replay: corpora, endpoints, runs and their progress, gate decisions and charts."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from auditcore.models import (
+    Corpus,
+    CorpusPrompt,
+    Endpoint,
+    Expect,
+    GateDecision,
+    ReplayResult,
+    ReplayRun,
+    SnapshotPrompt,
+)
+from auditcore.replay import CorpusPrompt as PlainPrompt
+from auditcore.replay import write_corpus
+from auditcore.replay.corpus_io import Expect as PlainExpect
+
+
+def corpus_list() -> QuerySet[Corpus]:
+    return Corpus.objects.annotate(
+        active_count=Count("prompts", filter=Q(prompts__active=True)),
+        control_count=Count(
+            "prompts", filter=Q(prompts__active=True, prompts__expect=Expect.MUST_DECLINE)
+        ),
+    ).order_by("name")
+
+
+def corpus_prompts(corpus: Corpus) -> QuerySet[CorpusPrompt]:
+    return corpus.prompts.select_related("origin_item").order_by("-active", "id")
+
+
+def corpus_export(corpus: Corpus, format: str) -> str:
+    """The corpus's active prompts as CSV or JSONL text that corpus_import reads back."""
+    stream = io.StringIO(newline="")
+    prompts = (
+        PlainPrompt(prompt=p.prompt, category=p.category, expect=PlainExpect(p.expect))
+        for p in corpus.prompts.filter(active=True).order_by("id")
+    )
+    write_corpus(prompts, stream, format)  # type: ignore[arg-type]
+    return stream.getvalue()
+
+
+def endpoint_list() -> QuerySet[Endpoint]:
+    return Endpoint.objects.order_by("name")
+
+
+def run_list() -> QuerySet[ReplayRun]:
+    return ReplayRun.objects.select_related("endpoint", "snapshot__corpus").order_by(
+        "-created_at", "-id"
+    )
+
+
+def runs_for_gate() -> QuerySet[ReplayRun]:
+    return run_list().filter(status=ReplayRun.Status.SUCCEEDED)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    done: int
+    total: int
+    answered: int
+    failed: int
+
+
+def run_progress(run: ReplayRun) -> RunProgress:
+    """Live counts from the results (the run's own counters are updated per chunk)."""
+    counts = ReplayResult.objects.filter(run=run).aggregate(
+        done=Count("id"), failed=Count("id", filter=~Q(error=""))
+    )
+    return RunProgress(
+        done=counts["done"],
+        total=run.total,
+        answered=counts["done"] - counts["failed"],
+        failed=counts["failed"],
+    )
+
+
+def run_results(run: ReplayRun) -> QuerySet[ReplayResult]:
+    return (
+        ReplayResult.objects.filter(run=run).select_related("prompt").order_by("prompt__position")
+    )
+
+
+def decision_list() -> QuerySet[GateDecision]:
+    return GateDecision.objects.select_related(
+        "baseline__endpoint", "candidate__endpoint", "baseline__snapshot__corpus", "accepted_by"
+    ).order_by("-created_at", "-id")
+
+
+def decisions_for_run(run: ReplayRun) -> QuerySet[GateDecision]:
+    return decision_list().filter(Q(baseline=run) | Q(candidate=run))
+
+
+@dataclass(frozen=True)
+class DiscordantPair:
+    prompt: SnapshotPrompt
+    baseline: ReplayResult
+    candidate: ReplayResult
+
+    @property
+    def candidate_refused(self) -> bool:
+        return self.candidate.refused
+
+
+def discordant_pairs(
+    decision: GateDecision, expect: str = Expect.MUST_HELP
+) -> list[DiscordantPair]:
+    """Prompts where exactly one of the two runs refused, candidate regressions first."""
+    results: dict[int, dict[int, ReplayResult]] = {}
+    for r in ReplayResult.objects.filter(
+        run_id__in=[decision.baseline_id, decision.candidate_id],
+        prompt__expect=expect,
+    ).exclude(label=""):
+        results.setdefault(r.prompt_id, {})[r.run_id] = r
+    ids = [
+        pid
+        for pid, both in results.items()
+        if len(both) == 2
+        and both[decision.baseline_id].refused != both[decision.candidate_id].refused
+    ]
+    prompts = SnapshotPrompt.objects.in_bulk(ids)
+    pairs = [
+        DiscordantPair(
+            prompts[pid],
+            results[pid][decision.baseline_id],
+            results[pid][decision.candidate_id],
+        )
+        for pid in ids
+    ]
+    pairs.sort(key=lambda p: (not p.candidate_refused, p.prompt.position))
+    return pairs
+
+
+@dataclass(frozen=True)
+class IntervalChart:
+    """Geometry of the interval-vs-margin SVG, in its own 0..width coordinates."""
+
+    width: int
+    height: int
+    zero_x: float
+    margin_x: float
+    lower_x: float
+    upper_x: float
+    delta_x: float
+    bar_width: float
+    axis_min: float
+    axis_max: float
+
+
+def interval_chart(decision: GateDecision, width: int = 480, height: int = 60) -> IntervalChart:
+    lo = min(decision.lower, -decision.margin, 0.0)
+    hi = max(decision.upper, decision.margin, 0.0)
+    pad = max((hi - lo) * 0.1, 0.005)
+    lo, hi = lo - pad, hi + pad
+
+    def x(value: float) -> float:
+        return round(10 + (value - lo) / (hi - lo) * (width - 20), 1)
+
+    return IntervalChart(
+        width=width,
+        height=height,
+        zero_x=x(0.0),
+        margin_x=x(decision.margin),
+        lower_x=x(decision.lower),
+        upper_x=x(decision.upper),
+        delta_x=x(decision.delta),
+        bar_width=max(x(decision.upper) - x(decision.lower), 1.0),
+        axis_min=lo,
+        axis_max=hi,
+    )

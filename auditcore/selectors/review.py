@@ -1,0 +1,314 @@
+"""Reads for blind review: the reviewer's queue, the blinded item payload, the reveal, progress.
+
+Blinding is structural here: the reviewer's payload is read with ``values()`` over an explicit list
+of allowed fields, so the model's response, the served response, the labels, the detector's scores,
+the model version and the gateway action are never loaded into the process for a reviewer's page.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from auditcore.models import AuditRound, Category, Lease, RoundItem, Verdict
+
+# Interaction fields a reviewer may see before their verdict is locked. Nothing else is read.
+REVIEWER_VISIBLE_FIELDS = (
+    "interaction__prompt",
+    "interaction__earlier_turns",
+    "interaction__surface__name",
+    "interaction__category",
+)
+MAX_REASON_CODES = 9
+
+
+def available_items(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
+    """Items reviewer R may take now.
+
+    Open round, item pending, R has no verdict under the item's policy version, and the verdicts
+    plus the live leases of other reviewers leave room for one more (required_reviews).
+    """
+    live_by_others = (
+        Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now, skipped_at__isnull=True)
+        .exclude(reviewer=reviewer)
+        .order_by()
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    own_verdict = Verdict.objects.filter(
+        item=OuterRef("pk"), reviewer=reviewer, policy_version=OuterRef("policy_version")
+    )
+    return (
+        RoundItem.objects.filter(
+            round__status=AuditRound.Status.OPEN, status=RoundItem.Status.PENDING
+        )
+        .exclude(Exists(own_verdict))
+        .alias(leased=Coalesce(Subquery(live_by_others), 0))
+        .filter(required_reviews__gt=F("verdict_count") + F("leased"))
+    )
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ReasonCode:
+    number: int
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CategoryPolicy:
+    slug: str
+    name: str
+    description: str
+    help_when: list[str]
+    decline_when: list[str]
+    reason_codes: list[ReasonCode]
+    high_stakes: bool
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """Everything a reviewer sees before their verdict is locked — and nothing more."""
+
+    item_id: int
+    round_name: str
+    policy_version: str
+    prompt: str
+    earlier_turns: list[Turn]
+    surface: str
+    category_slug: str
+    category: CategoryPolicy | None
+    lease_expires_at: datetime | None = None
+    skipped_before: bool = False
+    reason_codes: list[ReasonCode] = field(default_factory=list)
+
+
+def _turns(raw: object) -> list[Turn]:
+    if not isinstance(raw, list):
+        return []
+    turns = []
+    for entry in raw:
+        if isinstance(entry, dict):
+            turns.append(
+                Turn(role=str(entry.get("role", "")), content=str(entry.get("content", "")))
+            )
+    return turns
+
+
+def category_policy(*, policy_version_id: int, slug: str) -> CategoryPolicy | None:
+    category = (
+        Category.objects.filter(policy_version_id=policy_version_id, slug=slug)
+        .only(
+            "slug",
+            "name",
+            "description",
+            "help_when",
+            "decline_when",
+            "reason_codes",
+            "high_stakes",
+        )
+        .first()
+    )
+    if category is None:
+        return None
+    codes = [
+        ReasonCode(number=i, code=str(c.get("code", "")), label=str(c.get("label", "")))
+        for i, c in enumerate(category.reason_codes or [], start=1)
+        if isinstance(c, dict) and c.get("code")
+    ][:MAX_REASON_CODES]
+    return CategoryPolicy(
+        slug=category.slug,
+        name=category.name,
+        description=category.description,
+        help_when=[str(x) for x in category.help_when or []],
+        decline_when=[str(x) for x in category.decline_when or []],
+        reason_codes=codes,
+        high_stakes=category.high_stakes,
+    )
+
+
+def review_item_payload(
+    *, item_id: int, reviewer: AbstractBaseUser, lease: Lease | None = None
+) -> ReviewItem | None:
+    """The blinded item for a reviewer. Reads only REVIEWER_VISIBLE_FIELDS of the interaction.
+
+    Pass the reviewer's lease when the caller has it, to save reading it again.
+    """
+    row = (
+        RoundItem.objects.filter(pk=item_id)
+        .values(
+            "pk",
+            "round__name",
+            "policy_version_id",
+            "policy_version__number",
+            "policy_version__policy__name",
+            *REVIEWER_VISIBLE_FIELDS,
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    if lease is None:
+        lease = Lease.objects.filter(item_id=item_id, reviewer=reviewer).first()
+    category = category_policy(
+        policy_version_id=row["policy_version_id"], slug=row["interaction__category"]
+    )
+    return ReviewItem(
+        item_id=row["pk"],
+        round_name=row["round__name"],
+        policy_version=f"{row['policy_version__policy__name']} v{row['policy_version__number']}",
+        prompt=row["interaction__prompt"],
+        earlier_turns=_turns(row["interaction__earlier_turns"]),
+        surface=row["interaction__surface__name"],
+        category_slug=row["interaction__category"],
+        category=category,
+        lease_expires_at=lease.expires_at if lease else None,
+        skipped_before=bool(lease and lease.skipped_at),
+        reason_codes=category.reason_codes if category else [],
+    )
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """What the model said, shown to a reviewer only once their verdict on the item is locked."""
+
+    verdict: Verdict
+    prompt: str
+    response: str
+
+
+def verdict_for_reviewer(*, item_id: int, reviewer: AbstractBaseUser) -> Verdict | None:
+    """The reviewer's locked verdict on the item under its current policy version."""
+    return Verdict.objects.filter(
+        item_id=item_id,
+        reviewer=reviewer,
+        policy_version_id=Subquery(
+            RoundItem.objects.filter(pk=item_id).values("policy_version_id")[:1]
+        ),
+    ).first()
+
+
+def verdict_reveal(
+    *, item_id: int, reviewer: AbstractBaseUser, verdict: Verdict | None = None
+) -> Reveal | None:
+    """The prompt and the model's response, only when the reviewer's verdict here is locked."""
+    if verdict is None or verdict.item_id != item_id or verdict.reviewer_id != reviewer.pk:
+        verdict = verdict_for_reviewer(item_id=item_id, reviewer=reviewer)
+    if verdict is None or verdict.locked_at is None:
+        return None
+    prompt, response = (
+        RoundItem.objects.filter(pk=item_id)
+        .values_list("interaction__prompt", "interaction__response")
+        .get()
+    )
+    return Reveal(verdict=verdict, prompt=prompt, response=response)
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    done_today: int
+    # None when not counted: the count scans the open rounds, so item swaps skip it.
+    waiting: int | None
+
+
+def review_queue_size(*, reviewer: AbstractBaseUser) -> int:
+    return available_items(reviewer=reviewer, now=timezone.now()).count()
+
+
+def review_progress(*, reviewer: AbstractBaseUser, count_waiting: bool = True) -> ReviewProgress:
+    now = timezone.now()
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    done = Verdict.objects.filter(reviewer=reviewer, locked_at__gte=start).count()
+    waiting = review_queue_size(reviewer=reviewer) if count_waiting else None
+    return ReviewProgress(done_today=done, waiting=waiting)
+
+
+def lease_is_live(*, item_id: int, reviewer: AbstractBaseUser) -> bool:
+    return Lease.objects.filter(
+        item_id=item_id,
+        reviewer=reviewer,
+        skipped_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
+def lease_seconds_left(expires_at: datetime | None) -> int:
+    if expires_at is None:
+        return 0
+    return max(0, int((expires_at - timezone.now()) / timedelta(seconds=1)))
+
+
+# --- Safety leads: adjudication (they may see everything, responses included).
+
+
+@dataclass(frozen=True)
+class AdjudicationRow:
+    item_id: int
+    round_name: str
+    category: str
+    prompt: str
+    decisions: list[str]
+
+
+def adjudication_queue() -> list[AdjudicationRow]:
+    """Items whose verdicts disagree (or were unsure), oldest first. Two queries."""
+    items = list(
+        RoundItem.objects.filter(status=RoundItem.Status.ADJUDICATION)
+        .order_by("created_at", "pk")
+        .values("pk", "round__name", "interaction__category", "interaction__prompt")
+    )
+    decisions: dict[int, list[str]] = {row["pk"]: [] for row in items}
+    for item_id, decision in (
+        Verdict.objects.filter(item_id__in=decisions, superseded=False)
+        .order_by("item_id", "pk")
+        .values_list("item_id", "decision")
+    ):
+        decisions[item_id].append(decision)
+    return [
+        AdjudicationRow(
+            item_id=row["pk"],
+            round_name=row["round__name"],
+            category=row["interaction__category"],
+            prompt=row["interaction__prompt"],
+            decisions=decisions[row["pk"]],
+        )
+        for row in items
+    ]
+
+
+@dataclass(frozen=True)
+class AdjudicationDetail:
+    item: RoundItem
+    payload: ReviewItem
+    verdicts: list[Verdict]
+    adjudications: list
+
+
+def adjudication_item(*, item_id: int, viewer: AbstractBaseUser) -> AdjudicationDetail | None:
+    item = (
+        RoundItem.objects.select_related(
+            "round", "interaction", "interaction__model_version", "interaction__surface"
+        )
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        return None
+    verdicts = list(
+        Verdict.objects.filter(item=item).select_related("reviewer").order_by("locked_at", "pk")
+    )
+    adjudications = list(item.adjudications.select_related("adjudicator").order_by("-created_at"))
+    payload = review_item_payload(item_id=item_id, reviewer=viewer)
+    return AdjudicationDetail(
+        item=item, payload=payload, verdicts=verdicts, adjudications=adjudications
+    )

@@ -1,0 +1,360 @@
+"""Writes for blind review: leases, locked verdicts, the reveal answer, corrections, adjudication.
+
+How items resolve (documented for safety leads): once an item has its required number of verdicts,
+it is final automatically (status done) only when every verdict says *help* or every verdict says
+*decline*. Any disagreement — including *unsure* next to anything, or only *unsure* — sends it to
+adjudication: unsure means the reviewer could not decide, and a lead should. A gold item takes its
+known answer as final; the reviewer's miss is listed for the leads.
+"""
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import (
+    Adjudication,
+    AuditRound,
+    Decision,
+    Label,
+    Lease,
+    RoundItem,
+    Verdict,
+)
+from auditcore.selectors.review import available_items, category_policy
+from auditcore.services.audit import audit_event_record
+
+LEASE_SECONDS = 600
+# How many rows a claim tries before giving up on a crowded queue head.
+CLAIM_ATTEMPTS = 8
+
+# Codes in ApplicationError.extra["code"], so the web layer can say what happened.
+ROUND_CLOSED = "round_closed"
+LEASE_LOST = "lease_lost"
+ITEM_CLOSED = "item_closed"
+NOT_FOUND = "not_found"
+INVALID = "invalid"
+
+
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=LEASE_SECONDS)
+
+
+def _claim(*, reviewer: AbstractBaseUser, now: datetime, skipped: bool) -> RoundItem | None:
+    """Lock one available item row. PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: serial writes."""
+    queryset = available_items(reviewer=reviewer, now=now)
+    if skipped:
+        queryset = queryset.filter(
+            pk__in=Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
+        )
+    else:
+        queryset = queryset.exclude(
+            pk__in=Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
+        )
+    ordered = queryset.order_by("queue_order", "pk")
+    if not connection.features.has_select_for_update_skip_locked:
+        # SQLite: transactions begin IMMEDIATE (settings), so this whole claim runs alone.
+        return ordered.first()
+    tried: list[int] = []
+    for _ in range(CLAIM_ATTEMPTS):
+        candidate = (
+            ordered.exclude(pk__in=tried)
+            .select_for_update(skip_locked=True, of=("self",))
+            .only("pk", "policy_version_id", "required_reviews", "verdict_count", "status")
+            .first()
+        )
+        if candidate is None:
+            return None
+        # The WHERE above saw leases as of the statement's start; now that the row is ours, a
+        # fresh statement sees every lease committed by whoever held the row before us.
+        if available_items(reviewer=reviewer, now=now).filter(pk=candidate.pk).exists():
+            return candidate
+        tried.append(candidate.pk)
+    return None
+
+
+@transaction.atomic
+def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
+    """The reviewer's next item: their own live lease if they have one, else a new lease."""
+    now = timezone.now()
+    own = (
+        Lease.objects.filter(
+            reviewer=reviewer,
+            skipped_at__isnull=True,
+            expires_at__gt=now,
+            item__status=RoundItem.Status.PENDING,
+            item__round__status=AuditRound.Status.OPEN,
+        )
+        .order_by("taken_at")
+        .first()
+    )
+    if own is not None:
+        own.expires_at = _lease_until(now)
+        own.save(update_fields=["expires_at"])
+        return own
+    item = _claim(reviewer=reviewer, now=now, skipped=False)
+    if item is None:
+        item = _claim(reviewer=reviewer, now=now, skipped=True)
+    if item is None:
+        return None
+    lease, _ = Lease.objects.update_or_create(
+        item_id=item.pk,
+        reviewer=reviewer,
+        defaults={"taken_at": now, "expires_at": _lease_until(now), "skipped_at": None},
+    )
+    return lease
+
+
+def _locked_item(item_id: int) -> RoundItem:
+    try:
+        return (
+            RoundItem.objects.select_for_update(of=("self",))
+            .select_related("round")
+            .annotate(category_slug=F("interaction__category"))
+            .get(pk=item_id)
+        )
+    except RoundItem.DoesNotExist:
+        raise ApplicationError("item: this item does not exist.", {"code": NOT_FOUND}) from None
+
+
+def _ensure_slot(*, item: RoundItem, reviewer: AbstractBaseUser, now: datetime) -> Lease | None:
+    """Raise unless the reviewer may still give this item a verdict; return their lease row."""
+    if item.round.status != AuditRound.Status.OPEN:
+        raise ApplicationError(
+            "round: this round was closed while the item was open; nothing was saved.",
+            {"code": ROUND_CLOSED},
+        )
+    if item.status != RoundItem.Status.PENDING:
+        raise ApplicationError(
+            "item: this item already has all its verdicts; nothing was saved.",
+            {"code": ITEM_CLOSED},
+        )
+    lease = Lease.objects.filter(item=item, reviewer=reviewer).first()
+    live = lease is not None and lease.skipped_at is None and lease.expires_at > now
+    if not live and not available_items(reviewer=reviewer, now=now).filter(pk=item.pk).exists():
+        raise ApplicationError(
+            "lease: your hold on this item expired and other reviewers took it; nothing was saved.",
+            {"code": LEASE_LOST},
+        )
+    return lease
+
+
+@transaction.atomic
+def lease_renew(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
+    """Extend the reviewer's lease while the page is open (re-taking it if it lapsed with room)."""
+    now = timezone.now()
+    item = _locked_item(item_id)
+    if Verdict.objects.filter(
+        item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
+    ).exists():
+        raise ApplicationError(
+            "item: your verdict on this item is already locked.", {"code": ITEM_CLOSED}
+        )
+    lease = _ensure_slot(item=item, reviewer=reviewer, now=now)
+    if lease is None or lease.skipped_at is not None:
+        lease, _ = Lease.objects.update_or_create(
+            item=item,
+            reviewer=reviewer,
+            defaults={"taken_at": now, "expires_at": _lease_until(now), "skipped_at": None},
+        )
+    else:
+        lease.expires_at = _lease_until(now)
+        lease.save(update_fields=["expires_at"])
+    return lease
+
+
+@transaction.atomic
+def lease_skip(*, reviewer: AbstractBaseUser, item_id: int) -> None:
+    """Release the lease; the item goes to the back of this reviewer's queue."""
+    now = timezone.now()
+    Lease.objects.filter(item_id=item_id, reviewer=reviewer).update(skipped_at=now, expires_at=now)
+
+
+def _item_resolve(item: RoundItem) -> None:
+    """Set the final decision once the item has all its verdicts (see the module docstring)."""
+    if item.verdict_count < item.required_reviews:
+        return
+    decisions = set(
+        Verdict.objects.filter(
+            item=item, policy_version_id=item.policy_version_id, superseded=False
+        ).values_list("decision", flat=True)
+    )
+    if item.is_gold and item.gold_decision:
+        item.status, item.final_decision = RoundItem.Status.DONE, item.gold_decision
+    elif len(decisions) == 1 and decisions <= {Decision.HELP, Decision.DECLINE}:
+        item.status, item.final_decision = RoundItem.Status.DONE, decisions.pop()
+    else:
+        item.status, item.final_decision = RoundItem.Status.ADJUDICATION, ""
+    item.save(update_fields=["status", "final_decision"])
+
+
+def _validate_choice(value: str, choices: type, name: str) -> None:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        raise ApplicationError(
+            f"{name}: must be one of {allowed}.", {"code": INVALID, "field": name}
+        )
+
+
+@transaction.atomic
+def verdict_submit(
+    *,
+    reviewer: AbstractBaseUser,
+    item_id: int,
+    decision: str,
+    reason_code: str = "",
+    policy_clause: str = "",
+    note: str = "",
+) -> Verdict:
+    """Lock the reviewer's verdict. Submitting twice returns the first verdict unchanged."""
+    now = timezone.now()
+    _validate_choice(decision, Decision, "decision")
+    item = _locked_item(item_id)
+    existing = Verdict.objects.filter(
+        item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
+    ).first()
+    if existing is not None:
+        return existing
+    lease = _ensure_slot(item=item, reviewer=reviewer, now=now)
+    category = category_policy(policy_version_id=item.policy_version_id, slug=item.category_slug)
+    codes = [c.code for c in category.reason_codes] if category else []
+    if reason_code and codes and reason_code not in codes:
+        raise ApplicationError(
+            f"reason_code: {reason_code!r} is not a reason code of this category.",
+            {"code": INVALID, "field": "reason_code"},
+        )
+    if not reason_code and codes and decision != Decision.UNSURE:
+        raise ApplicationError(
+            "reason_code: choose the reason code that best fits your verdict.",
+            {"code": INVALID, "field": "reason_code"},
+        )
+    taken_at = lease.taken_at if lease is not None and lease.skipped_at is None else now
+    verdict = Verdict(
+        item=item,
+        reviewer=reviewer,
+        decision=decision,
+        reason_code=reason_code,
+        policy_clause=policy_clause.strip()[:300],
+        note=note.strip(),
+        policy_version_id=item.policy_version_id,
+        seconds_spent=max(0, int((now - taken_at).total_seconds())),
+        locked_at=now,
+    )
+    # Uniqueness was checked above under the item's row lock, so a duplicate POST waiting on
+    # that lock finds this verdict and returns it; the unique constraint still backs it.
+    verdict.full_clean(validate_unique=False, validate_constraints=False)
+    verdict.save()
+    RoundItem.objects.filter(pk=item.pk).update(verdict_count=F("verdict_count") + 1)
+    item.verdict_count += 1
+    Lease.objects.filter(item=item, reviewer=reviewer).delete()
+    _item_resolve(item)
+    return verdict
+
+
+@transaction.atomic
+def verdict_observe(*, reviewer: AbstractBaseUser, item_id: int, observed_label: str) -> Verdict:
+    """After the reveal: what the reviewer saw the model do (validates the detector)."""
+    _validate_choice(observed_label, Label, "observed_label")
+    verdict = (
+        Verdict.objects.select_for_update()
+        .filter(item_id=item_id, reviewer=reviewer, superseded=False)
+        .order_by("-locked_at")
+        .first()
+    )
+    if verdict is None:
+        raise ApplicationError(
+            "verdict: lock your verdict on this item before recording what the model did.",
+            {"code": NOT_FOUND},
+        )
+    verdict.observed_label = observed_label
+    verdict.observed_at = timezone.now()
+    verdict.full_clean()
+    verdict.save(update_fields=["observed_label", "observed_at"])
+    return verdict
+
+
+def _verdict_snapshot(verdict: Verdict) -> dict[str, str]:
+    return {
+        "decision": verdict.decision,
+        "reason_code": verdict.reason_code,
+        "policy_clause": verdict.policy_clause,
+        "note": verdict.note,
+    }
+
+
+@transaction.atomic
+def verdict_correct(
+    *,
+    actor: AbstractBaseUser,
+    verdict_id: int,
+    decision: str,
+    reason_code: str = "",
+    note: str | None = None,
+    reason: str,
+) -> Verdict:
+    """A safety lead changes a locked verdict; the change is audited with before and after."""
+    _validate_choice(decision, Decision, "decision")
+    if not reason.strip():
+        raise ApplicationError(
+            "reason: say why the locked verdict is being corrected.",
+            {"code": INVALID, "field": "reason"},
+        )
+    try:
+        verdict = Verdict.objects.select_for_update().get(pk=verdict_id)
+    except Verdict.DoesNotExist:
+        raise ApplicationError(
+            "verdict: this verdict does not exist.", {"code": NOT_FOUND}
+        ) from None
+    item = _locked_item(verdict.item_id)
+    before = _verdict_snapshot(verdict)
+    verdict.decision = decision
+    verdict.reason_code = reason_code
+    if note is not None:
+        verdict.note = note.strip()
+    verdict.corrected_at = timezone.now()
+    verdict.full_clean()
+    verdict.save()
+    after = {**_verdict_snapshot(verdict), "reason": reason.strip()}
+    audit_event_record(
+        actor=actor, action="verdict.correct", obj=verdict, before=before, after=after
+    )
+    # Without an adjudication the item's status follows its verdicts again.
+    if not item.adjudications.exists() and verdict.policy_version_id == item.policy_version_id:
+        _item_resolve(item)
+    return verdict
+
+
+@transaction.atomic
+def adjudication_record(
+    *, adjudicator: AbstractBaseUser, item_id: int, decision: str, note: str = ""
+) -> Adjudication:
+    """A safety lead's final call on an item; it becomes the item's final decision."""
+    _validate_choice(decision, Decision, "decision")
+    item = _locked_item(item_id)
+    if not Verdict.objects.filter(item=item, policy_version_id=item.policy_version_id).exists():
+        raise ApplicationError(
+            "item: this item has no verdicts to adjudicate yet.", {"code": INVALID}
+        )
+    before = {"status": item.status, "final_decision": item.final_decision}
+    adjudication = Adjudication(
+        item=item,
+        adjudicator=adjudicator,
+        decision=decision,
+        note=note.strip(),
+        policy_version_id=item.policy_version_id,
+    )
+    adjudication.full_clean()
+    adjudication.save()
+    item.status, item.final_decision = RoundItem.Status.DONE, decision
+    item.save(update_fields=["status", "final_decision"])
+    audit_event_record(
+        actor=adjudicator,
+        action="item.adjudicate",
+        obj=item,
+        before=before,
+        after={"status": item.status, "final_decision": decision, "note": adjudication.note},
+    )
+    return adjudication

@@ -1,0 +1,679 @@
+"""Writes for audit rounds: creation, quotas, the stratified priority draw, gold items, closing.
+
+The draw follows STATISTICS.md. Each record's round-specific u comes from a keyed mix of the
+record's stored hash `Interaction.u` (itself a keyed BLAKE2b of the record key) with the round
+salt, so u depends only on (record key, round salt): reproducible across databases, independent
+between rounds, and a larger quota extends the same ordering. The mix is computed in numpy over
+(id, u, impact weight) read per stratum, which keeps the draw to one indexed range read per stratum.
+"""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from auditcore import sampling
+from auditcore.exceptions import ApplicationError
+from auditcore.models import (
+    AuditRound,
+    Category,
+    Decision,
+    GoldItem,
+    Interaction,
+    Label,
+    ModelVersion,
+    PolicyVersion,
+    RoundItem,
+    RoundQuota,
+    RoundStratum,
+    Surface,
+    Verdict,
+)
+from auditcore.selectors.rounds import PlanStratum, gold_target, round_plan
+from auditcore.services.audit import audit_event_record
+
+GOLD_SOURCE = "gold"
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_U_SCALE = float(2**53)
+
+
+# --- Keyed mixing -------------------------------------------------------------------------------
+
+
+def salt_key(salt: str, purpose: str) -> np.uint64:
+    digest = hashlib.blake2b(purpose.encode(), key=salt.encode()[:64], digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "big"))
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    # splitmix64's finaliser: a bijection on 64 bits with full avalanche. Wrapping multiplication
+    # is intended, so numpy's overflow warnings are silenced.
+    with np.errstate(over="ignore"):
+        z = z ^ (z >> np.uint64(30))
+        z = z * np.uint64(0xBF58476D1CE4E5B9)
+        z = z ^ (z >> np.uint64(27))
+        z = z * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return z & _MASK64
+
+
+def mixed_unit(stored_u: np.ndarray, salt: str, purpose: str) -> np.ndarray:
+    """u' in (0, 1] from a record's stored u in (0, 1] and the round salt, for one purpose."""
+    bits = np.rint(np.asarray(stored_u, dtype=float) * _U_SCALE).astype(np.uint64)
+    z = _splitmix(_splitmix(bits ^ salt_key(salt, purpose)))
+    return ((z >> np.uint64(11)).astype(float) + 1.0) / _U_SCALE
+
+
+def round_u(stored_u: np.ndarray, salt: str) -> np.ndarray:
+    return mixed_unit(stored_u, salt, "draw")
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _full_clean(obj) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ApplicationError(f"{field}: {' '.join(messages)}", {"field": field}) from exc
+
+
+def _locked(audit_round: AuditRound) -> AuditRound:
+    return AuditRound.objects.select_for_update().get(pk=audit_round.pk)
+
+
+def _require_editable(audit_round: AuditRound) -> None:
+    if audit_round.status == AuditRound.Status.CLOSED:
+        raise ApplicationError(f"{audit_round} is closed and cannot change.", {"field": "status"})
+    if audit_round.status == AuditRound.Status.DRAWING:
+        raise ApplicationError(
+            f"{audit_round} is being drawn; wait for the draw to finish.", {"field": "status"}
+        )
+
+
+def _round_state(audit_round: AuditRound) -> dict:
+    return {
+        "name": audit_round.name,
+        "status": audit_round.status,
+        "period": [audit_round.period_start.isoformat(), audit_round.period_end.isoformat()],
+        "policy_version": audit_round.policy_version_id,
+        "size_measure": audit_round.size_measure,
+        "double_review_share": audit_round.double_review_share,
+        "gold_rate": audit_round.gold_rate,
+        "budget": audit_round.budget,
+    }
+
+
+# --- Rounds -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def round_create(
+    *,
+    actor: AbstractBaseUser | None,
+    name: str,
+    policy_version: PolicyVersion,
+    period_start: date,
+    period_end: date,
+    surfaces: Iterable[Surface] = (),
+    model_versions: Iterable[ModelVersion] = (),
+    size_measure: str = "uniform",
+    double_review_share: float = 0.2,
+    gold_rate: float = 0.0,
+    budget: int = 0,
+) -> AuditRound:
+    if not policy_version.is_published:
+        raise ApplicationError(
+            "policy_version: a round reviews under a published policy version",
+            {"field": "policy_version"},
+        )
+    if period_start > period_end:
+        raise ApplicationError(
+            "period_end: the period must end on or after its start", {"field": "period_end"}
+        )
+    if AuditRound.objects.filter(name=name).exists():
+        raise ApplicationError(f"name: a round named {name!r} exists", {"field": "name"})
+    audit_round = AuditRound(
+        name=name,
+        policy_version=policy_version,
+        period_start=period_start,
+        period_end=period_end,
+        size_measure=size_measure,
+        double_review_share=double_review_share,
+        gold_rate=gold_rate,
+        budget=budget,
+        salt=secrets.token_hex(16),
+        created_by=actor,
+    )
+    _full_clean(audit_round)
+    audit_round.save()
+    audit_round.surfaces.set(surfaces)
+    audit_round.model_versions.set(model_versions)
+    audit_event_record(
+        actor=actor, action="round.create", obj=audit_round, after=_round_state(audit_round)
+    )
+    return audit_round
+
+
+@transaction.atomic
+def round_quotas_set(
+    *,
+    actor: AbstractBaseUser | None,
+    audit_round: AuditRound,
+    quotas: dict[tuple[str, str], int],
+    budget: int | None = None,
+) -> AuditRound:
+    """Set the floors per category × outcome (0 removes one) and optionally the budget."""
+    audit_round = _locked(audit_round)
+    _require_editable(audit_round)
+    outcomes = {value for value, _ in Label.choices}
+    current = {(q.category, q.outcome): q for q in RoundQuota.objects.filter(round=audit_round)}
+    before = {f"{c}/{o}": q.min_items for (c, o), q in current.items()}
+    for (category, outcome), min_items in quotas.items():
+        if outcome not in outcomes:
+            raise ApplicationError(f"outcome: unknown outcome {outcome!r}", {"field": "outcome"})
+        if min_items is None or min_items < 0:
+            raise ApplicationError(
+                f"quota {category}/{outcome}: must be a whole number ≥ 0", {"field": "min_items"}
+            )
+        quota = current.get((category, outcome))
+        if min_items == 0:
+            if quota is not None:
+                quota.delete()
+            continue
+        if quota is None:
+            quota = RoundQuota(round=audit_round, category=category, outcome=outcome)
+        quota.min_items = min_items
+        _full_clean(quota)
+        quota.save()
+    after_quotas = {
+        f"{q.category}/{q.outcome}": q.min_items
+        for q in RoundQuota.objects.filter(round=audit_round)
+    }
+
+    budget_before = audit_round.budget
+    if budget is not None:
+        if budget < 0:
+            raise ApplicationError("budget: must be ≥ 0", {"field": "budget"})
+        audit_round.budget = budget
+        audit_round.save(update_fields=["budget"])
+    if after_quotas != before or budget_before != audit_round.budget:
+        audit_event_record(
+            actor=actor,
+            action="round.quotas",
+            obj=audit_round,
+            before={"quotas": before, "budget": budget_before},
+            after={"quotas": after_quotas, "budget": audit_round.budget},
+        )
+    return audit_round
+
+
+@transaction.atomic
+def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRound) -> AuditRound:
+    """Claim the round for a draw and queue the task once this transaction commits."""
+    from auditcore import tasks
+
+    audit_round = _locked(audit_round)
+    _require_editable(audit_round)
+    audit_round.status = AuditRound.Status.DRAWING
+    audit_round.draw_progress = 0.0
+    audit_round.draw_error = ""
+    audit_round.save(update_fields=["status", "draw_progress", "draw_error"])
+    audit_event_record(
+        actor=actor, action="round.draw", obj=audit_round, after=_round_state(audit_round)
+    )
+    round_id = audit_round.pk
+    transaction.on_commit(lambda: tasks.round_draw_task.delay(round_id))
+    return audit_round
+
+
+_PG_ARRAYS_SQL = """
+SELECT stratum_key, array_agg(id), array_agg(u), array_agg(impact_weight)
+FROM {table}
+WHERE day >= %s AND day <= %s AND source <> %s {scope}
+GROUP BY stratum_key
+"""
+
+
+def _fetch_strata(
+    audit_round: AuditRound, keys: list[str], all_strata: bool
+) -> dict[str, np.ndarray]:
+    """(id, u, impact_weight) per stratum key as (N, 3) float arrays, in one pass.
+
+    A stratum is identified by Interaction.stratum_key, which ingest writes as
+    sampling.stratum_key(day, category, model outcome, model version name). On PostgreSQL one
+    scan with array_agg in binary beats 60 index reads whose rows are scattered over the heap.
+    """
+    surfaces = [s.pk for s in audit_round.surfaces.all()]
+    models = [m.pk for m in audit_round.model_versions.all()]
+    wanted = set(keys)
+    found: dict[str, np.ndarray] = {}
+    if connection.vendor == "postgresql":
+        scope, params = "", [audit_round.period_start, audit_round.period_end, GOLD_SOURCE]
+        if surfaces:
+            scope += " AND surface_id = ANY(%s)"
+            params.append(surfaces)
+        if models:
+            scope += " AND model_version_id = ANY(%s)"
+            params.append(models)
+        if not all_strata:
+            scope += " AND stratum_key = ANY(%s)"
+            params.append(keys)
+        sql = _PG_ARRAYS_SQL.format(table=Interaction._meta.db_table, scope=scope)
+        import psycopg  # only on PostgreSQL
+
+        connection.ensure_connection()
+        # Django's cursors bind client-side, which cannot return binary; arrays load far faster
+        # in binary, so this read uses a server-binding cursor on the same connection.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, binary=True)
+            for key, ids, us, weights in cursor:
+                if key in wanted:
+                    found[key] = np.column_stack(
+                        [np.array(ids, dtype=float), np.array(us), np.array(weights)]
+                    )
+    else:
+        rows = Interaction.objects.filter(
+            day__gte=audit_round.period_start, day__lte=audit_round.period_end
+        ).exclude(source=GOLD_SOURCE)
+        if surfaces:
+            rows = rows.filter(surface_id__in=surfaces)
+        if models:
+            rows = rows.filter(model_version_id__in=models)
+        grouped: dict[str, list] = {}
+        for key, *values in rows.order_by().values_list("stratum_key", "id", "u", "impact_weight"):
+            if key in wanted:
+                grouped.setdefault(key, []).append(values)
+        found = {k: np.array(v, dtype=float) for k, v in grouped.items()}
+    return {k: found.get(k, np.empty((0, 3))) for k in keys}
+
+
+def _size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "uniform":
+        return np.ones_like(weights)
+    x = weights if kind == "impact" else np.sqrt(np.maximum(weights, 0))
+    return np.maximum(x, sampling.EPSILON)
+
+
+@dataclass
+class _StratumDrawn:
+    plan: PlanStratum
+    population: int
+    tau: float | None
+    ids: np.ndarray
+    pi: np.ndarray
+    weights: np.ndarray
+    required: np.ndarray
+    queue_order: np.ndarray
+
+
+def _draw_arrays(
+    audit_round: AuditRound, s: PlanStratum, rows: np.ndarray, n: int
+) -> _StratumDrawn:
+    x = _size_measures(rows[:, 2], audit_round.size_measure)
+    keys = sampling.priority_key(round_u(rows[:, 1], audit_round.salt), x)
+    draw = sampling.draw_stratum(keys, x, n)
+    chosen_u = rows[draw.indices, 1]
+    double = mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
+    return _StratumDrawn(
+        plan=s,
+        population=len(rows),
+        tau=draw.tau,
+        ids=rows[draw.indices, 0].astype(np.int64),
+        pi=draw.pi,
+        weights=sampling.calibrate_weights(1.0 / draw.pi, len(rows)) if len(draw.pi) else draw.pi,
+        required=np.where(double, 2, 1),
+        queue_order=mixed_unit(chosen_u, audit_round.salt, "queue"),
+    )
+
+
+def _insert_items(audit_round: AuditRound, stratum: RoundStratum, d: _StratumDrawn, mask) -> None:
+    if not mask.any():
+        return
+    columns = {
+        "interaction_id": (d.ids[mask], "bigint"),
+        "inclusion_probability": (d.pi[mask], "double precision"),
+        "weight": (d.weights[mask], "double precision"),
+        "required_reviews": (d.required[mask], "integer"),
+        "queue_order": (d.queue_order[mask], "double precision"),
+    }
+    constants = {
+        "round_id": audit_round.pk,
+        "stratum_id": stratum.pk,
+        "policy_version_id": audit_round.policy_version_id,
+        "created_at": timezone.now(),
+    }
+    if connection.vendor != "postgresql":
+        arrays = {name: values.tolist() for name, (values, _) in columns.items()}
+        RoundItem.objects.bulk_create(
+            [
+                RoundItem(**constants, **{name: arrays[name][i] for name in arrays})
+                for i in range(int(mask.sum()))
+            ],
+            batch_size=500,
+            ignore_conflicts=True,
+        )
+        return
+    # Every other column takes its model default, so fields added later need no change here.
+    names, selects, params = [], [], []
+    for field in RoundItem._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        names.append(connection.ops.quote_name(field.column))
+        if field.attname in columns:
+            selects.append(f"t.{field.attname}")
+            continue
+        value = constants[field.attname] if field.attname in constants else field.get_default()
+        selects.append("%s")
+        params.append(field.get_db_prep_save(value, connection))
+    unnest = ", ".join(f"%s::{sql_type}[]" for _, sql_type in columns.values())
+    params += [values.tolist() for values, _ in columns.values()]
+    # Identifiers come from the model's metadata; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {RoundItem._meta.db_table} ({', '.join(names)}) "  # noqa: S608
+        f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS t({', '.join(columns)}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _update_items(item_ids: list[int], pi: list[float], weights: list[float]) -> None:
+    if not item_ids:
+        return
+    if connection.vendor != "postgresql":
+        items = [
+            RoundItem(pk=i, inclusion_probability=p, weight=w)
+            for i, p, w in zip(item_ids, pi, weights, strict=True)
+        ]
+        RoundItem.objects.bulk_update(items, ["inclusion_probability", "weight"], batch_size=500)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RoundItem._meta.db_table} AS r "  # noqa: S608 - table name from the model
+            "SET inclusion_probability = t.p, weight = t.w "
+            "FROM unnest(%s::bigint[], %s::double precision[], %s::double precision[]) "
+            "AS t(id, p, w) WHERE r.id = t.id",
+            [item_ids, pi, weights],
+        )
+
+
+def _store_stratum(audit_round: AuditRound, d: _StratumDrawn) -> int:
+    s = d.plan
+    stratum = RoundStratum.objects.filter(round=audit_round, stratum_key=s.key).first()
+    if stratum is None:
+        stratum = RoundStratum(round=audit_round, stratum_key=s.key, salt=audit_round.salt)
+    stratum.day = s.day
+    stratum.category = s.category
+    stratum.outcome = s.outcome
+    stratum.model_version_id = s.model_version_id
+    stratum.population = d.population
+    stratum.planned = s.planned
+    stratum.sampled = len(d.ids)
+    stratum.tau = d.tau
+    stratum.drawn = True
+    stratum.save()
+
+    existing = {
+        interaction_id: (item_id, pi, weight)
+        for item_id, interaction_id, pi, weight in RoundItem.objects.filter(
+            stratum=stratum
+        ).values_list("id", "interaction_id", "inclusion_probability", "weight")
+    }
+    is_new = np.array([i not in existing for i in d.ids.tolist()], dtype=bool)
+    _insert_items(audit_round, stratum, d, is_new)
+    # A grown stratum: the combined sample is the n' smallest keys, all under the new τ.
+    changed_ids, changed_pi, changed_w = [], [], []
+    for i in np.flatnonzero(~is_new).tolist():
+        item_id, pi, weight = existing[int(d.ids[i])]
+        if pi != float(d.pi[i]) or weight != float(d.weights[i]):
+            changed_ids.append(item_id)
+            changed_pi.append(float(d.pi[i]))
+            changed_w.append(float(d.weights[i]))
+    _update_items(changed_ids, changed_pi, changed_w)
+    return int(is_new.sum())
+
+
+def _mix_gold(audit_round: AuditRound) -> int:
+    sampled = RoundItem.objects.filter(round=audit_round, is_gold=False).count()
+    have = RoundItem.objects.filter(round=audit_round, is_gold=True).count()
+    want = gold_target(sampled, audit_round.gold_rate) - have
+    if want <= 0:
+        return 0
+    pool = list(
+        GoldItem.objects.filter(active=True)
+        .exclude(
+            interaction_id__in=RoundItem.objects.filter(round=audit_round).values("interaction_id")
+        )
+        .values_list("interaction_id", "interaction__u", "expected")
+    )
+    if not pool:
+        return 0
+    order = mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "gold")
+    queue = mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "queue")
+    picked = np.argsort(order, kind="stable")[:want]
+    RoundItem.objects.bulk_create(
+        [
+            RoundItem(
+                round=audit_round,
+                interaction_id=pool[i][0],
+                is_gold=True,
+                gold_decision=pool[i][2],
+                inclusion_probability=1.0,
+                weight=0.0,
+                required_reviews=1,
+                policy_version_id=audit_round.policy_version_id,
+                queue_order=float(queue[i]),
+            )
+            for i in picked.tolist()
+        ],
+        ignore_conflicts=True,
+    )
+    return len(picked)
+
+
+def _progress(round_id: int, share: float) -> None:
+    AuditRound.objects.filter(pk=round_id).update(draw_progress=share)
+
+
+def round_draw(*, round_id: int) -> AuditRound | None:
+    """Draw (or extend) the sample of a round claimed by round_draw_request. Idempotent.
+
+    Reads every stratum still to draw in one pass, draws in numpy, then writes all strata and
+    items in one transaction. A rerun recomputes the same keys, keeps existing items and adds
+    only what is missing.
+    """
+    audit_round = AuditRound.objects.filter(pk=round_id).first()
+    if audit_round is None or audit_round.status != AuditRound.Status.DRAWING:
+        return audit_round
+    try:
+        plan = round_plan(audit_round)
+        drawn = dict(
+            RoundStratum.objects.filter(round=audit_round, drawn=True).values_list(
+                "stratum_key", "sampled"
+            )
+        )
+        todo = [s for s in plan.strata if s.key not in drawn or s.planned > drawn[s.key]]
+        _progress(round_id, 0.05)
+        rows = _fetch_strata(audit_round, [s.key for s in todo], len(todo) == len(plan.strata))
+        _progress(round_id, 0.6)
+        draws = [
+            _draw_arrays(audit_round, s, rows.pop(s.key), max(s.planned, drawn.get(s.key, 0)))
+            for s in todo
+        ]
+        _progress(round_id, 0.7)
+        # One transaction for every write: a crash leaves the earlier state, and a rerun redoes it.
+        with transaction.atomic():
+            added = sum(_store_stratum(audit_round, d) for d in draws)
+            gold = _mix_gold(audit_round)
+    except Exception as exc:
+        AuditRound.objects.filter(pk=round_id, status=AuditRound.Status.DRAWING).update(
+            status=AuditRound.Status.OPEN
+            if RoundItem.objects.filter(round_id=round_id).exists()
+            else AuditRound.Status.DRAFT,
+            draw_error=f"{exc.__class__.__name__}: {exc}"[:2000],
+        )
+        raise
+    AuditRound.objects.filter(pk=round_id, status=AuditRound.Status.DRAWING).update(
+        status=AuditRound.Status.OPEN, draw_progress=1.0, drawn_at=timezone.now()
+    )
+    audit_round.refresh_from_db()
+    audit_event_record(
+        actor=None,
+        action="round.drawn",
+        obj=audit_round,
+        after={"strata_drawn": len(todo), "items_added": added, "gold_added": gold},
+    )
+    return audit_round
+
+
+@transaction.atomic
+def round_close(*, actor: AbstractBaseUser | None, audit_round: AuditRound) -> AuditRound:
+    audit_round = _locked(audit_round)
+    _require_editable(audit_round)
+    before = audit_round.status
+    audit_round.status = AuditRound.Status.CLOSED
+    audit_round.closed_at = timezone.now()
+    audit_round.save(update_fields=["status", "closed_at"])
+    audit_event_record(
+        actor=actor,
+        action="round.close",
+        obj=audit_round,
+        before={"status": before},
+        after={"status": "closed"},
+    )
+    return audit_round
+
+
+# --- Gold items ---------------------------------------------------------------------------------
+
+
+def _check_expected(expected: str) -> None:
+    if expected not in (Decision.HELP, Decision.DECLINE):
+        raise ApplicationError(
+            "expected: a gold item's answer is help or decline", {"field": "expected"}
+        )
+
+
+@transaction.atomic
+def gold_item_mark(
+    *, actor: AbstractBaseUser | None, interaction: Interaction, expected: str, note: str = ""
+) -> GoldItem:
+    """Mark an ingested interaction as gold with its expected verdict."""
+    _check_expected(expected)
+    if GoldItem.objects.filter(interaction=interaction).exists():
+        raise ApplicationError(
+            f"interaction: {interaction} is already a gold item", {"field": "interaction"}
+        )
+    gold = GoldItem(interaction=interaction, expected=expected, note=note, created_by=actor)
+    _full_clean(gold)
+    gold.save()
+    audit_event_record(
+        actor=actor, action="gold.mark", obj=gold, after={"expected": expected, "note": note}
+    )
+    return gold
+
+
+@transaction.atomic
+def gold_item_write(
+    *,
+    actor: AbstractBaseUser | None,
+    prompt: str,
+    expected: str,
+    category: str,
+    note: str = "",
+    response: str = "",
+) -> GoldItem:
+    """A gold item written as a prompt: it gets an Interaction row with source "gold"."""
+    _check_expected(expected)
+    prompt = prompt.strip()
+    if not prompt:
+        raise ApplicationError("prompt: a gold prompt cannot be empty", {"field": "prompt"})
+    surface, _ = Surface.objects.get_or_create(name=GOLD_SOURCE)
+    model, _ = ModelVersion.objects.get_or_create(name=GOLD_SOURCE)
+    now = timezone.now()
+    external_id = secrets.token_hex(12)
+    u = sampling.record_u(f"{GOLD_SOURCE}:{external_id}", GOLD_SOURCE)
+    label = Label.COMPLIANCE
+    interaction = Interaction(
+        source=GOLD_SOURCE,
+        external_id=external_id,
+        occurred_at=now,
+        day=now.date(),
+        surface=surface,
+        model_version=model,
+        prompt=prompt,
+        # Reviewers see this after their verdict locks, like any response.
+        response=response.strip() or "(a gold prompt written by a safety lead; no model answer)",
+        category=category,
+        response_label=label,
+        served_label=label,
+        detector_version=GOLD_SOURCE,
+        u=u,
+        priority_key=u,
+        stratum_key=sampling.stratum_key(now.date(), category, label, GOLD_SOURCE),
+    )
+    _full_clean(interaction)
+    interaction.save()
+    return gold_item_mark(actor=actor, interaction=interaction, expected=expected, note=note)
+
+
+@transaction.atomic
+def gold_item_deactivate(*, actor: AbstractBaseUser | None, gold: GoldItem) -> GoldItem:
+    gold.active = False
+    gold.save(update_fields=["active"])
+    audit_event_record(actor=actor, action="gold.deactivate", obj=gold, after={"active": False})
+    return gold
+
+
+# --- Re-review under a new policy version -------------------------------------------------------
+
+
+@transaction.atomic
+def round_items_rereview(
+    *, actor: AbstractBaseUser | None, policy_version: PolicyVersion, category: str
+) -> int:
+    """Send a category's items in open rounds back for review under a newer published version.
+
+    Old verdicts stay, marked superseded; the items wait for fresh verdicts.
+    """
+    if not policy_version.is_published:
+        raise ApplicationError(
+            "policy_version: re-review needs a published version", {"field": "policy_version"}
+        )
+    if not Category.objects.filter(policy_version=policy_version, slug=category).exists():
+        raise ApplicationError(
+            f"category: {category!r} is not in {policy_version}", {"field": "category"}
+        )
+    items = RoundItem.objects.select_for_update().filter(
+        round__status=AuditRound.Status.OPEN,
+        stratum__category=category,
+        is_gold=False,
+        policy_version__policy_id=policy_version.policy_id,
+        policy_version__number__lt=policy_version.number,
+    )
+    ids = list(items.values_list("id", flat=True))
+    if not ids:
+        return 0
+    Verdict.objects.filter(item_id__in=ids, superseded=False).update(superseded=True)
+    RoundItem.objects.filter(id__in=ids).update(
+        policy_version=policy_version,
+        status=RoundItem.Status.PENDING,
+        verdict_count=0,
+        final_decision="",
+    )
+    audit_event_record(
+        actor=actor,
+        action="round.rereview",
+        obj=policy_version,
+        after={"category": category, "items": len(ids)},
+    )
+    return len(ids)

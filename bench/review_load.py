@@ -1,0 +1,393 @@
+"""Benchmark: concurrent simulated reviewers draining a round against gunicorn on PostgreSQL.
+
+Creates its own database (dropped afterwards unless --keep), migrates it, seeds reviewers and a
+round, starts gunicorn on 127.0.0.1:<free port>, logs every reviewer in over HTTP, and drains the
+queue the way the page does: GET the next item (an HTMX partial), POST the verdict. Prints next-item
+and submit latency p50/p99, throughput and the error count, then checks the database: every item
+has exactly its required verdicts. Traffic goes to the loopback address only; every loop is bounded.
+
+    .venv/bin/python bench/review_load.py --reviewers 50 --items 1500
+"""
+
+import argparse
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench password that is long enough"  # noqa: S105 - throwaway bench users
+ITEM_RE = re.compile(r"/review/items/(\d+)/verdict")
+CODES = {"help": "general_info", "decline": "personal_dosing"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def make_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "reviewapp.settings"
+    import django
+
+    django.setup()
+
+
+def seed(reviewers: int, items: int, double_share: float, seed_value: int) -> list[str]:
+    """Reviewers (one password hash shared, to save 50 key derivations) and an open round."""
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from auditcore import roles
+    from auditcore.models import (
+        AuditRound,
+        Category,
+        Interaction,
+        ModelVersion,
+        Policy,
+        PolicyVersion,
+        RoundItem,
+        Surface,
+    )
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(seed_value)
+    group, _ = Group.objects.get_or_create(name=roles.REVIEWER)
+    hashed = make_password(PASSWORD)
+    user_model = get_user_model()
+    names = [f"bench{i:03d}" for i in range(reviewers)]
+    users = user_model.objects.bulk_create(
+        [user_model(username=name, password=hashed) for name in names]
+    )
+    group.user_set.add(*users)
+
+    policy = Policy.objects.create(name="Bench policy")
+    version = PolicyVersion.objects.create(
+        policy=policy, number=1, status="published", published_at=timezone.now()
+    )
+    Category.objects.create(
+        policy_version=version,
+        slug="medical",
+        name="Medical",
+        help_when=["General health information"],
+        decline_when=["Overdose instructions"],
+        reason_codes=[
+            {"code": "general_info", "label": "General information"},
+            {"code": "personal_dosing", "label": "Personal dosing"},
+        ],
+    )
+    surface = Surface.objects.create(name="web")
+    model = ModelVersion.objects.create(name="bench-model")
+    day = dt.date(2026, 11, 1)
+    audit_round = AuditRound.objects.create(
+        name="Bench round",
+        policy_version=version,
+        period_start=day,
+        period_end=day,
+        salt="bench",
+        status=AuditRound.Status.OPEN,
+    )
+    interactions = Interaction.objects.bulk_create(
+        [
+            Interaction(
+                source="bench",
+                external_id=str(i),
+                occurred_at=timezone.now(),
+                day=day,
+                surface=surface,
+                model_version=model,
+                prompt=f"Bench prompt {i}: how much ibuprofen can an adult take? " * 4,
+                earlier_turns=[{"role": "user", "content": "Hi"}],
+                response="Up to 1,200 mg a day without a doctor's advice.",
+                category="medical",
+                response_label="compliance",
+                served_label="compliance",
+                detector_version="bench",
+                u=rng.random() or 0.5,
+                priority_key=0.5,
+                stratum_key="bench",
+            )
+            for i in range(items)
+        ]
+    )
+    RoundItem.objects.bulk_create(
+        [
+            RoundItem(
+                round=audit_round,
+                interaction=interaction,
+                policy_version=version,
+                required_reviews=2 if rng.random() < double_share else 1,
+                queue_order=rng.random(),
+            )
+            for interaction in interactions
+        ]
+    )
+    return names
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int):
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "reviewapp.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "75",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/login/", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
+
+
+def login(base: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=120)
+    client.get("/login/")
+    response = client.post(
+        "/login/",
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"login failed for {username}: {response.status_code}")
+    return client
+
+
+class Results:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_ms: list[float] = []
+        self.submit_ms: list[float] = []
+        self.errors: list[str] = []
+        self.verdicts = 0
+
+
+def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Random) -> None:
+    headers = {"HX-Request": "true", "X-CSRFToken": client.cookies["csrftoken"]}
+    deadline = time.monotonic() + args.max_seconds
+    # Reviewers do not all open the page in the same millisecond.
+    time.sleep(rng.uniform(0, args.think))
+    while time.monotonic() < deadline:
+        try:
+            start = time.perf_counter()
+            response = client.get("/review/", headers=headers)
+            next_ms = (time.perf_counter() - start) * 1000
+            found = ITEM_RE.search(response.text)
+            with results.lock:
+                results.next_ms.append(next_ms)
+            if response.status_code != 200:
+                raise RuntimeError(f"next item: HTTP {response.status_code}")
+            if found is None:
+                if "Your queue is empty" in response.text:
+                    return
+                raise RuntimeError("next item: no item and no empty-queue message")
+            if args.think:
+                time.sleep(rng.uniform(0.5, 1.5) * args.think)
+            decision = rng.choice(["help", "decline"])
+            start = time.perf_counter()
+            response = client.post(
+                f"/review/items/{found.group(1)}/verdict",
+                data={"decision": decision, "reason_code": CODES[decision]},
+                headers=headers,
+            )
+            submit_ms = (time.perf_counter() - start) * 1000
+            with results.lock:
+                results.submit_ms.append(submit_ms)
+            if response.status_code != 200 or "Your verdict is locked" not in response.text:
+                raise RuntimeError(f"submit: HTTP {response.status_code}")
+            if rng.random() < args.double_click:
+                # A double click: the same POST again must answer the same locked verdict.
+                again = client.post(
+                    f"/review/items/{found.group(1)}/verdict",
+                    data={"decision": decision, "reason_code": CODES[decision]},
+                    headers=headers,
+                )
+                if again.status_code != 200 or "Your verdict is locked" not in again.text:
+                    raise RuntimeError(f"double submit: HTTP {again.status_code}")
+            with results.lock:
+                results.verdicts += 1
+        except Exception as error:  # a load test counts every failure, then goes on
+            with results.lock:
+                results.errors.append(repr(error)[:200])
+            time.sleep(0.2)
+
+
+def verify() -> tuple[int, int, int]:
+    """(items, items with exactly their verdicts, verdicts) from the database."""
+    from django.db.models import Count, F
+
+    from auditcore.models import RoundItem, Verdict
+
+    items = RoundItem.objects.annotate(n=Count("verdicts"))
+    exact = items.filter(n=F("required_reviews"), verdict_count=F("required_reviews")).count()
+    return items.count(), exact, Verdict.objects.count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--reviewers", type=int, default=50)
+    parser.add_argument("--items", type=int, default=1500)
+    parser.add_argument("--double-share", type=float, default=0.2)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a reviewer reads before submitting (0: hammer the server)",
+    )
+    parser.add_argument(
+        "--double-click", type=float, default=0.05, help="share of verdicts posted twice"
+    )
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--max-seconds", type=float, default=240)
+    parser.add_argument("--pg", default="postgres://root@127.0.0.1:5432")
+    parser.add_argument("--db-name", default="refusal_audit_review_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    make_database(f"{args.pg}/postgres", args.db_name)
+    data_dir = tempfile.mkdtemp(prefix="review-bench-")
+    env = {
+        "DATABASE_URL": f"{args.pg}/{args.db_name}",
+        "SECRET_KEY": "review-bench-secret-key",
+        "DATA_DIR": data_dir,
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.pop("REDIS_URL", None)
+    process = None
+    try:
+        setup_django(env)
+        names = seed(args.reviewers, args.items, args.double_share, args.seed)
+        port = free_port()
+        process, base = start_gunicorn(env, port, args.workers, args.threads)
+        # Password hashing is deliberately slow: log in a few at a time, outside the timing.
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            clients = list(pool.map(lambda name: login(base, name), names))
+        print(f"logged in {len(clients)} reviewers in {time.perf_counter() - started:.1f} s")
+
+        results = Results()
+        threads = [
+            threading.Thread(
+                target=reviewer_loop, args=(client, results, args, random.Random(args.seed + i))
+            )
+            for i, client in enumerate(clients)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(args.max_seconds + 60)
+        elapsed = time.perf_counter() - started
+        for client in clients:
+            client.close()
+
+        items, exact, verdicts = verify()
+        print(
+            f"{args.reviewers} reviewers, {items} items, think {args.think} s, "
+            f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL"
+        )
+        print(
+            f"drained in {elapsed:.1f} s: {results.verdicts} verdicts, {verdicts / elapsed:.0f}/s"
+        )
+        for label, values in (("next item", results.next_ms), ("submit", results.submit_ms)):
+            print(
+                f"{label:<10} n={len(values):>6}  p50 {percentile(values, 0.5):7.1f} ms  "
+                f"p99 {percentile(values, 0.99):7.1f} ms  "
+                f"mean {statistics.fmean(values) if values else float('nan'):7.1f} ms"
+            )
+        print(f"errors: {len(results.errors)}")
+        for error in results.errors[:5]:
+            print("  ", error)
+        print(f"items with exactly their required verdicts: {exact} of {items}")
+        ok = not results.errors and exact == items
+        p99 = max(percentile(results.next_ms, 0.99), percentile(results.submit_ms, 0.99))
+        print(f"target p99 < 100 ms and zero errors: {'MET' if ok and p99 < 100 else 'NOT MET'}")
+    finally:
+        if process is not None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database(f"{args.pg}/postgres", args.db_name)
+
+
+if __name__ == "__main__":
+    main()

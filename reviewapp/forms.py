@@ -1,0 +1,189 @@
+"""Forms of the web layer: they parse and check input; the services decide."""
+
+from django import forms
+from django.conf import settings
+
+from auditcore.models import (
+    Decision,
+    ModelVersion,
+    PolicyVersion,
+    SizeMeasure,
+    Surface,
+)
+
+# --- Ingest -------------------------------------------------------------------------------------
+
+
+class UploadForm(forms.Form):
+    """A production log file to ingest; size and type are checked before anything is stored."""
+
+    ALLOWED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".log", ".gz")
+
+    file = forms.FileField()
+    source = forms.CharField(
+        max_length=100,
+        initial="default",
+        help_text="Records are unique per source and id: re-uploading a file inserts nothing new.",
+    )
+    format = forms.ChoiceField(
+        choices=[("auto", "Detect"), ("jsonl", "JSONL"), ("csv", "CSV"), ("openai", "OpenAI logs")],
+        initial="auto",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.INGEST_MAX_UPLOAD_MB * 1024 * 1024
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
+                f"{settings.INGEST_MAX_UPLOAD_MB} MB (`manage.py ingest` takes larger files)."
+            )
+        if not upload.name.lower().endswith(self.ALLOWED_SUFFIXES):
+            raise forms.ValidationError(
+                "The file must be JSONL, CSV or an OpenAI log "
+                f"({', '.join(self.ALLOWED_SUFFIXES)})."
+            )
+        return upload
+
+
+# --- Policy -------------------------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class LinesField(forms.CharField):
+    """A textarea edited one item per line."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return _lines(super().to_python(value) or "")
+
+
+class ReasonCodesField(LinesField):
+    """One reason code per line, as `code: label`."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(f"{c.get('code', '')}: {c.get('label', '')}" for c in value)
+        return value
+
+    def to_python(self, value) -> list[dict[str, str]]:
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+        codes = []
+        for line in super().to_python(value):
+            code, _, label = line.partition(":")
+            codes.append({"code": code.strip(), "label": label.strip() or code.strip()})
+        return codes
+
+
+class ExamplesField(LinesField):
+    """One example per line, as `help: prompt` or `decline: prompt`."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(f"{e.get('expected', '')}: {e.get('prompt', '')}" for e in value)
+        return value
+
+    def to_python(self, value) -> list[dict[str, str]]:
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+        examples = []
+        for line in super().to_python(value):
+            expected, sep, prompt = line.partition(":")
+            if not sep or expected.strip().lower() not in ("help", "decline"):
+                raise forms.ValidationError(
+                    f"“{line[:60]}”: start each example with help: or decline:"
+                )
+            examples.append({"expected": expected.strip().lower(), "prompt": prompt.strip()})
+        return examples
+
+
+class CategoryForm(forms.Form):
+    slug = forms.SlugField(max_length=50)
+    name = forms.CharField(max_length=100, required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    help_when = LinesField(label="Help when (one condition per line)")
+    decline_when = LinesField(label="Decline when (one condition per line)")
+    reason_codes = ReasonCodesField(label="Reason codes (code: label, one per line)")
+    examples = ExamplesField(label="Examples (help: prompt or decline: prompt, one per line)")
+    keywords = LinesField(label="Classifier keywords (one per line)")
+    high_stakes = forms.BooleanField(required=False)
+
+
+class PolicyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, initial="Central policy")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class PolicyNotesForm(forms.Form):
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class DiffForm(forms.Form):
+    a = forms.ModelChoiceField(queryset=PolicyVersion.objects.none(), label="From")
+    b = forms.ModelChoiceField(queryset=PolicyVersion.objects.none(), label="To")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        versions = PolicyVersion.objects.select_related("policy").order_by("policy__name", "number")
+        self.fields["a"].queryset = versions
+        self.fields["b"].queryset = versions
+
+
+class RoundCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none())
+    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    surfaces = forms.ModelMultipleChoiceField(
+        queryset=Surface.objects.exclude(name="gold"),
+        required=False,
+        help_text="None selected: every surface.",
+    )
+    model_versions = forms.ModelMultipleChoiceField(
+        queryset=ModelVersion.objects.exclude(name="gold"),
+        required=False,
+        help_text="None selected: every model version.",
+    )
+    size_measure = forms.ChoiceField(choices=SizeMeasure.choices)
+    double_review_share = forms.FloatField(min_value=0, max_value=1, initial=0.2)
+    gold_rate = forms.FloatField(min_value=0, max_value=0.5, initial=0.05)
+    budget = forms.IntegerField(min_value=0, initial=500)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["policy_version"].queryset = PolicyVersion.objects.filter(
+            status=PolicyVersion.Status.PUBLISHED
+        ).select_related("policy")
+
+
+class GoldWriteForm(forms.Form):
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=20000)
+    expected = forms.ChoiceField(
+        choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
+    )
+    category = forms.SlugField(max_length=50)
+    note = forms.CharField(required=False, max_length=500)
+
+
+class GoldMarkForm(forms.Form):
+    interaction = forms.IntegerField(min_value=1, label="Interaction id")
+    expected = forms.ChoiceField(
+        choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
+    )
+    note = forms.CharField(required=False, max_length=500)

@@ -1,0 +1,107 @@
+"""Safety leads: the adjudication queue, an item and its final call, corrections, agreement."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import AuditRound, Decision
+from auditcore.selectors.agreement import agreement_report, gold_misses
+from auditcore.selectors.review import AdjudicationDetail, adjudication_item, adjudication_queue
+from auditcore.services import review as review_services
+from reviewapp.access import safety_lead_required
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_item_for_lead(request: HtmxHttpRequest, item_id: int) -> AdjudicationDetail:
+    detail = adjudication_item(item_id=item_id, viewer=request.user)
+    if detail is None:
+        raise Http404("No such item.")
+    return detail
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@safety_lead_required
+def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "reviewapp/adjudication/queue.html",
+        {"rows": adjudication_queue(), "gold_misses": sorted(gold_misses().items())},
+    )
+
+
+@require_GET
+@safety_lead_required
+def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    detail = _get_item_for_lead(request, item_id)
+    return render(
+        request,
+        "reviewapp/adjudication/item.html",
+        {"detail": detail, "decisions": Decision.choices},
+    )
+
+
+@require_POST
+@safety_lead_required
+def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    _get_item_for_lead(request, item_id)
+    try:
+        review_services.adjudication_record(
+            adjudicator=request.user,
+            item_id=item_id,
+            decision=request.POST.get("decision", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("adjudication_item", item_id=item_id)
+    messages.success(request, f"Item {item_id}: final verdict recorded.")
+    return redirect("adjudication_queue")
+
+
+@require_POST
+@safety_lead_required
+def verdict_correct(request: HtmxHttpRequest, item_id: int, verdict_id: int) -> HttpResponse:
+    detail = _get_item_for_lead(request, item_id)
+    if verdict_id not in {v.pk for v in detail.verdicts}:
+        raise Http404("No such verdict on this item.")
+    try:
+        review_services.verdict_correct(
+            actor=request.user,
+            verdict_id=verdict_id,
+            decision=request.POST.get("decision", ""),
+            reason_code=request.POST.get("reason_code", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "The verdict was corrected; the change is in the audit log.")
+    return redirect("adjudication_item", item_id=item_id)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@safety_lead_required
+def agreement(request: HtmxHttpRequest) -> HttpResponse:
+    rounds = list(AuditRound.objects.order_by("-created_at").values("pk", "name"))
+    round_id = request.GET.get("round", "")
+    selected = int(round_id) if round_id.isdigit() else None
+    report = agreement_report(round_id=selected)
+    return render(
+        request,
+        "reviewapp/adjudication/agreement.html",
+        {
+            "report": report,
+            "overall_rows": [report.overall],
+            "rounds": rounds,
+            "selected": selected,
+        },
+    )

@@ -1,0 +1,283 @@
+"""The policy console: versions, category editing for drafts, lint flags, publishing, diffs."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import Category, Policy, PolicyVersion
+from auditcore.selectors.policy import (
+    changed_category_slugs,
+    policy_version_diff,
+    policy_version_flags,
+    policy_version_rows,
+    previous_published_version,
+)
+from auditcore.services.policy import (
+    category_as_dict,
+    category_create,
+    category_delete,
+    category_update,
+    policy_create,
+    policy_version_draft_from,
+    policy_version_publish,
+    policy_version_update,
+)
+from auditcore.services.rounds import round_items_rereview
+from reviewapp.access import safety_lead_required
+from reviewapp.forms import CategoryForm, DiffForm, PolicyCreateForm, PolicyNotesForm
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_version(pk: int) -> PolicyVersion:
+    return get_object_or_404(PolicyVersion.objects.select_related("policy", "created_by"), pk=pk)
+
+
+def _get_category(pk: int) -> Category:
+    return get_object_or_404(Category.objects.select_related("policy_version__policy"), pk=pk)
+
+
+def _form_error(form, exc: ApplicationError) -> None:
+    field = exc.extra.get("field")
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+def _flags_by_slug(version: PolicyVersion) -> dict[str, list]:
+    flags: dict[str, list] = {}
+    for flag in policy_version_flags(version):
+        flags.setdefault(flag.slug, []).append(flag)
+    return flags
+
+
+@require_GET
+@safety_lead_required
+def policy_list(request: HtmxHttpRequest) -> HttpResponse:
+    context = {
+        "rows": policy_version_rows(),
+        "create_form": PolicyCreateForm(),
+        "has_policy": Policy.objects.exists(),
+    }
+    return render(request, "reviewapp/policy/list.html", context)
+
+
+def _default_categories() -> list[dict]:
+    try:
+        from auditcore.detection.default_policy import DEFAULT_CATEGORIES
+    except ImportError:  # the default policy module is optional
+        return []
+    return [dict(c) for c in DEFAULT_CATEGORIES]
+
+
+@require_POST
+@safety_lead_required
+def policy_new(request: HtmxHttpRequest) -> HttpResponse:
+    form = PolicyCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            version = policy_create(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                categories=_default_categories() if request.POST.get("seed") else (),
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            return redirect("policy:edit", pk=version.pk)
+    context = {"rows": policy_version_rows(), "create_form": form, "has_policy": True}
+    return render(request, "reviewapp/policy/list.html", context, status=400)
+
+
+@require_GET
+@safety_lead_required
+def version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = _get_version(pk)
+    flags = _flags_by_slug(version)
+    categories = [(c, flags.get(c.slug, [])) for c in version.categories.all()]
+    context = {
+        "version": version,
+        "categories": categories,
+        "flag_count": sum(len(f) for f in flags.values()),
+        "previous": previous_published_version(version),
+        "changed": changed_category_slugs(version) if version.is_published else [],
+    }
+    return render(request, "reviewapp/policy/version.html", context)
+
+
+def _edit_context(version: PolicyVersion, forms_by_pk=None, new_form=None) -> dict:
+    flags = _flags_by_slug(version)
+    forms_by_pk = forms_by_pk or {}
+    entries = []
+    for category in version.categories.all():
+        form = forms_by_pk.get(category.pk) or CategoryForm(
+            initial=category_as_dict(category), prefix=f"c{category.pk}"
+        )
+        entries.append((category, form, flags.get(category.slug, [])))
+    return {
+        "version": version,
+        "entries": entries,
+        "new_form": new_form or CategoryForm(prefix="new"),
+        "notes_form": PolicyNotesForm(initial={"notes": version.notes}),
+    }
+
+
+@require_GET
+@safety_lead_required
+def version_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = _get_version(pk)
+    if version.is_published:
+        messages.info(request, f"{version} is published; start a new draft to change it.")
+        return redirect("policy:version", pk=version.pk)
+    return render(request, "reviewapp/policy/edit.html", _edit_context(version))
+
+
+@require_POST
+@safety_lead_required
+def version_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = _get_version(pk)
+    form = PolicyNotesForm(request.POST)
+    if form.is_valid():
+        try:
+            policy_version_update(
+                actor=request.user, version=version, notes=form.cleaned_data["notes"]
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return redirect("policy:edit", pk=version.pk)
+
+
+@require_POST
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def category_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    category = _get_category(pk)
+    version = category.policy_version
+    form = CategoryForm(request.POST, prefix=f"c{category.pk}")
+    saved = False
+    if form.is_valid():
+        try:
+            category = category_update(
+                actor=request.user, category=category, data=form.cleaned_data
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            saved = True
+            form = CategoryForm(initial=category_as_dict(category), prefix=f"c{category.pk}")
+    status = 200 if saved else 400
+    if request.htmx:
+        flags = _flags_by_slug(version).get(category.slug, [])
+        context = {
+            "category": category,
+            "form": form,
+            "flags": flags,
+            "saved": saved,
+            "version": version,
+        }
+        return render(request, "reviewapp/policy/edit.html#category", context, status=status)
+    if saved:
+        messages.success(request, f"Saved {category.slug}.")
+        return redirect("policy:edit", pk=version.pk)
+    context = _edit_context(version, forms_by_pk={category.pk: form})
+    return render(request, "reviewapp/policy/edit.html", context, status=status)
+
+
+@require_POST
+@safety_lead_required
+def category_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = _get_version(pk)
+    form = CategoryForm(request.POST, prefix="new")
+    if form.is_valid():
+        try:
+            category_create(actor=request.user, version=version, data=form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Added {form.cleaned_data['slug']}.")
+            return redirect("policy:edit", pk=version.pk)
+    return render(
+        request, "reviewapp/policy/edit.html", _edit_context(version, new_form=form), status=400
+    )
+
+
+@require_POST
+@safety_lead_required
+def category_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    category = _get_category(pk)
+    version = category.policy_version
+    try:
+        category_delete(actor=request.user, category=category)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Removed {category.slug}.")
+    target = reverse("policy:edit", args=[version.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+@require_POST
+@safety_lead_required
+def version_new_draft(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    draft = policy_version_draft_from(actor=request.user, source=_get_version(pk))
+    messages.success(request, f"{draft} is a new draft copied from version {pk}.")
+    return redirect("policy:edit", pk=draft.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@safety_lead_required
+def version_publish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = _get_version(pk)
+    error = None
+    if request.method == "POST":
+        try:
+            policy_version_publish(actor=request.user, version=version)
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"{version} is published and now current.")
+            return redirect("policy:version", pk=version.pk)
+    context = {
+        "version": version,
+        "flags": policy_version_flags(version),
+        "error": error,
+        "category_count": version.categories.count(),
+    }
+    return render(request, "reviewapp/policy/publish.html", context, status=400 if error else 200)
+
+
+@require_GET
+@safety_lead_required
+def version_diff(request: HtmxHttpRequest) -> HttpResponse:
+    form = DiffForm(request.GET or None)
+    diffs = None
+    if form.is_valid():
+        diffs = policy_version_diff(form.cleaned_data["a"], form.cleaned_data["b"])
+    return render(request, "reviewapp/policy/diff.html", {"form": form, "diffs": diffs})
+
+
+@require_POST
+@safety_lead_required
+def version_rereview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = _get_version(pk)
+    category = request.POST.get("category", "")
+    try:
+        count = round_items_rereview(actor=request.user, policy_version=version, category=category)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"{count} item{'s' if count != 1 else ''} of {category} in open rounds sent back "
+            f"for review under {version}; earlier verdicts are kept, marked superseded.",
+        )
+    return redirect("policy:version", pk=version.pk)

@@ -1,0 +1,189 @@
+"""The reviewer's queue: blinded item, locked verdict, reveal, skip and lease renewal (HTMX)."""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import Decision, Label, Verdict
+from auditcore.selectors.review import (
+    lease_seconds_left,
+    review_item_payload,
+    review_progress,
+    verdict_reveal,
+)
+from auditcore.services import review as review_services
+from reviewapp.access import reviewer_required
+
+TEMPLATE = "reviewapp/review/review.html"
+DECISIONS = [
+    (Decision.HELP, "Should help", "H"),
+    (Decision.DECLINE, "Should decline", "D"),
+    (Decision.UNSURE, "Unsure", "U"),
+]
+OBSERVED = [
+    (Label.COMPLIANCE, "Complied", "C"),
+    (Label.REFUSAL, "Refused", "R"),
+    (Label.PARTIAL_REFUSAL, "Partially refused", "P"),
+]
+# Problems after which the reviewer simply moves on to the next item.
+MOVE_ON = {
+    review_services.ROUND_CLOSED,
+    review_services.LEASE_LOST,
+    review_services.ITEM_CLOSED,
+    review_services.NOT_FOUND,
+}
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _render(request: HtmxHttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    context = {
+        "decisions": DECISIONS,
+        "observed_choices": OBSERVED,
+        # The waiting count scans the queue: full page loads only, not every swap.
+        "progress": review_progress(reviewer=request.user, count_waiting=not request.htmx),
+        **context,
+    }
+    template = f"{TEMPLATE}#pane" if request.htmx else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+def _next_item(request: HtmxHttpRequest, *, message: str = "") -> HttpResponse:
+    """Take (or resume) a lease and render the blinded item, or the empty queue."""
+    lease = review_services.lease_take_next(reviewer=request.user)
+    if lease is None:
+        return _render(request, {"state": "empty", "message": message})
+    item = review_item_payload(item_id=lease.item_id, reviewer=request.user, lease=lease)
+    return _render(
+        request,
+        {
+            "state": "item",
+            "item": item,
+            "message": message,
+            "lease_seconds": lease_seconds_left(item.lease_expires_at),
+        },
+    )
+
+
+def _item_with_error(request: HtmxHttpRequest, item_id: int, error: str) -> HttpResponse:
+    item = review_item_payload(item_id=item_id, reviewer=request.user)
+    if item is None:
+        return _next_item(request, message=error)
+    return _render(
+        request,
+        {
+            "state": "item",
+            "item": item,
+            "error": error,
+            "form": request.POST,
+            "lease_seconds": lease_seconds_left(item.lease_expires_at),
+        },
+    )
+
+
+def _reveal(
+    request: HtmxHttpRequest, item_id: int, *, message: str = "", verdict: Verdict | None = None
+) -> HttpResponse:
+    reveal = verdict_reveal(item_id=item_id, reviewer=request.user, verdict=verdict)
+    if reveal is None:
+        raise Http404("No locked verdict of yours on this item.")
+    return _render(request, {"state": "reveal", "reveal": reveal, "message": message})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@reviewer_required
+def review_queue(request: HtmxHttpRequest) -> HttpResponse:
+    return _next_item(request)
+
+
+@require_POST
+@reviewer_required
+def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    try:
+        verdict = review_services.verdict_submit(
+            reviewer=request.user,
+            item_id=item_id,
+            decision=request.POST.get("decision", ""),
+            reason_code=request.POST.get("reason_code", ""),
+            policy_clause=request.POST.get("policy_clause", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ApplicationError as error:
+        if error.extra.get("code") in MOVE_ON:
+            return _next_item(request, message=error.message)
+        return _item_with_error(request, item_id, error.message)
+    if request.htmx:
+        return _reveal(request, item_id, message="Verdict locked.", verdict=verdict)
+    return redirect("review_reveal", item_id=item_id)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@reviewer_required
+def review_reveal(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    return _reveal(request, item_id)
+
+
+@require_POST
+@reviewer_required
+def review_observe(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    try:
+        review_services.verdict_observe(
+            reviewer=request.user,
+            item_id=item_id,
+            observed_label=request.POST.get("observed_label", ""),
+        )
+    except ApplicationError as error:
+        if error.extra.get("code") == review_services.NOT_FOUND:
+            raise Http404(error.message) from None
+        return _reveal(request, item_id, message=error.message)
+    if request.htmx:
+        return _next_item(request)
+    return redirect("review_queue")
+
+
+@require_POST
+@reviewer_required
+def review_skip(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    review_services.lease_skip(reviewer=request.user, item_id=item_id)
+    if request.htmx:
+        return _next_item(request, message="Skipped. It will come back after your other items.")
+    return redirect("review_queue")
+
+
+@require_POST
+@reviewer_required
+def review_renew(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """Polled every minute by the open page: keeps the lease, or says it was lost."""
+    try:
+        lease = review_services.lease_renew(reviewer=request.user, item_id=item_id)
+    except ApplicationError as error:
+        if not request.htmx:
+            return redirect("review_queue")
+        return render(
+            request,
+            f"{TEMPLATE}#lease",
+            {"lease_error": error.message, "item": {"item_id": item_id}},
+        )
+    if not request.htmx:
+        return redirect("review_queue")
+    return render(
+        request,
+        f"{TEMPLATE}#lease",
+        {"item": {"item_id": item_id}, "lease_seconds": lease_seconds_left(lease.expires_at)},
+    )
+
+
+@require_GET
+@reviewer_required
+def review_summary(request: HtmxHttpRequest) -> HttpResponse:
+    """A line for the home page: how many items wait in the reviewer's queue."""
+    return render(
+        request, f"{TEMPLATE}#summary", {"progress": review_progress(reviewer=request.user)}
+    )

@@ -1,0 +1,248 @@
+"""Audit rounds: create, quotas with a live preview, draw, follow the draw, close; gold items."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.middleware import HtmxDetails
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import AuditRound, GoldItem, Interaction, Label
+from auditcore.selectors.rounds import (
+    gold_pool,
+    round_gold_items,
+    round_list,
+    round_plan,
+    round_strata,
+)
+from auditcore.services.rounds import (
+    gold_item_deactivate,
+    gold_item_mark,
+    gold_item_write,
+    round_close,
+    round_create,
+    round_draw_request,
+    round_quotas_set,
+)
+from reviewapp.access import safety_lead_required
+from reviewapp.forms import GoldMarkForm, GoldWriteForm, RoundCreateForm
+
+MAX_QUOTA = 1_000_000
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_round(pk: int) -> AuditRound:
+    return get_object_or_404(
+        AuditRound.objects.select_related("policy_version__policy", "created_by"), pk=pk
+    )
+
+
+def _form_error(form, exc: ApplicationError) -> None:
+    field = exc.extra.get("field")
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+@require_GET
+@safety_lead_required
+def rounds_list(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "reviewapp/rounds/list.html", {"rounds": round_list()})
+
+
+@require_http_methods(["GET", "POST"])
+@safety_lead_required
+def round_new(request: HtmxHttpRequest) -> HttpResponse:
+    form = RoundCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            audit_round = round_create(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Round {audit_round} created; set its quotas, then draw.")
+            return redirect("rounds:detail", pk=audit_round.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "reviewapp/rounds/new.html", {"form": form}, status=status)
+
+
+def _quota_cells(plan) -> list[dict]:
+    return [{"row": row, "name": f"quota-{row.category}-{row.outcome}"} for row in plan.quota_rows]
+
+
+def _detail_context(audit_round: AuditRound, plan=None, errors=None) -> dict:
+    plan = plan or round_plan(audit_round)
+    return {
+        "round": audit_round,
+        "plan": plan,
+        "cells": _quota_cells(plan),
+        "outcomes": Label.choices,
+        "strata": round_strata(audit_round),
+        "gold_items": round_gold_items(audit_round)[:50],
+        "editable": audit_round.status in (AuditRound.Status.DRAFT, AuditRound.Status.OPEN),
+        "errors": errors or [],
+    }
+
+
+@require_GET
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def round_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    audit_round = _get_round(pk)
+    return render(request, "reviewapp/rounds/detail.html", _detail_context(audit_round))
+
+
+def _parse_quotas(request: HttpRequest, categories: list[str]) -> tuple[dict, int | None, list]:
+    quotas, errors = {}, []
+    for category in categories:
+        for outcome, _ in Label.choices:
+            raw = request.POST.get(f"quota-{category}-{outcome}")
+            if raw is None:
+                continue
+            raw = raw.strip() or "0"
+            if not raw.isdigit() or int(raw) > MAX_QUOTA:
+                errors.append(f"{category}/{outcome}: enter a whole number from 0 to {MAX_QUOTA}")
+                continue
+            quotas[(category, outcome)] = int(raw)
+    budget = None
+    raw_budget = request.POST.get("budget")
+    if raw_budget is not None:
+        raw_budget = raw_budget.strip() or "0"
+        if raw_budget.isdigit() and int(raw_budget) <= MAX_QUOTA:
+            budget = int(raw_budget)
+        else:
+            errors.append(f"budget: enter a whole number from 0 to {MAX_QUOTA}")
+    return quotas, budget, errors
+
+
+@require_POST
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def round_quotas(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Save the quotas and budget, and answer with the refreshed preview."""
+    audit_round = _get_round(pk)
+    categories = round_plan(audit_round).categories
+    quotas, budget, errors = _parse_quotas(request, categories)
+    if not errors:
+        try:
+            audit_round = round_quotas_set(
+                actor=request.user, audit_round=audit_round, quotas=quotas, budget=budget
+            )
+        except ApplicationError as exc:
+            errors.append(exc.message)
+    status = 400 if errors else 200
+    if request.htmx:
+        context = _detail_context(audit_round, errors=errors)
+        return render(request, "reviewapp/rounds/detail.html#plan", context, status=status)
+    for error in errors:
+        messages.error(request, error)
+    return redirect("rounds:detail", pk=audit_round.pk)
+
+
+@require_POST
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def round_draw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    audit_round = _get_round(pk)
+    try:
+        round_draw_request(actor=request.user, audit_round=audit_round)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("rounds:detail", pk=audit_round.pk)
+
+
+@require_GET
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def round_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    audit_round = _get_round(pk)
+    if request.htmx and audit_round.status != AuditRound.Status.DRAWING:
+        return HttpResponseClientRefresh()  # the draw ended: show the results
+    if not request.htmx:
+        return redirect("rounds:detail", pk=audit_round.pk)
+    return render(request, "reviewapp/rounds/detail.html#progress", {"round": audit_round})
+
+
+@require_POST
+@safety_lead_required
+def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    audit_round = _get_round(pk)
+    try:
+        round_close(actor=request.user, audit_round=audit_round)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{audit_round} is closed; it can no longer change.")
+    return redirect("rounds:detail", pk=audit_round.pk)
+
+
+# --- Gold items ---------------------------------------------------------------------------------
+
+
+def _gold_page(request, write_form=None, mark_form=None, status=200) -> HttpResponse:
+    context = {
+        "pool": gold_pool()[:500],
+        "write_form": write_form or GoldWriteForm(),
+        "mark_form": mark_form or GoldMarkForm(),
+    }
+    return render(request, "reviewapp/rounds/gold.html", context, status=status)
+
+
+@require_GET
+@safety_lead_required
+def gold_list(request: HtmxHttpRequest) -> HttpResponse:
+    return _gold_page(request)
+
+
+@require_POST
+@safety_lead_required
+def gold_write(request: HtmxHttpRequest) -> HttpResponse:
+    form = GoldWriteForm(request.POST)
+    if form.is_valid():
+        try:
+            gold_item_write(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Gold prompt added to the pool.")
+            return redirect("rounds:gold")
+    return _gold_page(request, write_form=form, status=400)
+
+
+@require_POST
+@safety_lead_required
+def gold_mark(request: HtmxHttpRequest) -> HttpResponse:
+    form = GoldMarkForm(request.POST)
+    if form.is_valid():
+        interaction = Interaction.objects.filter(pk=form.cleaned_data["interaction"]).first()
+        if interaction is None:
+            form.add_error("interaction", "No interaction has this id.")
+        else:
+            try:
+                gold_item_mark(
+                    actor=request.user,
+                    interaction=interaction,
+                    expected=form.cleaned_data["expected"],
+                    note=form.cleaned_data["note"],
+                )
+            except ApplicationError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, f"Interaction {interaction.pk} is now a gold item.")
+                return redirect("rounds:gold")
+    return _gold_page(request, mark_form=form, status=400)
+
+
+@require_POST
+@safety_lead_required
+def gold_retire(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    gold = get_object_or_404(GoldItem, pk=pk)
+    gold_item_deactivate(actor=request.user, gold=gold)
+    messages.success(request, "Gold item retired; rounds already drawn keep it.")
+    return redirect(reverse("rounds:gold"))

@@ -1,0 +1,121 @@
+"""One raw log record to one row for the bulk writer: validate, redact, hash, classify, key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from auditcore import sampling
+from auditcore.detection.category import CategoryClassifier
+from auditcore.detection.response import classify_response, classify_served
+from auditcore.ingest.parsers import EXCERPT_CHARS
+from auditcore.ingest.redaction import REDACTIONS_METADATA_KEY, hash_user, redact_record
+from auditcore.ingest.validation import Rejection, validate_record
+
+# Interactions are keyed for sampling at ingest with the impact weight as the size measure; a round
+# with another size measure or its own salt derives its keys from the same stored u.
+INGEST_SIZE_MEASURE = "impact"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    line: int
+    external_id: str
+    occurred_at: datetime
+    day: date
+    surface: str
+    model: str
+    conversation_id: str
+    turn: int
+    prompt: str
+    earlier_turns: list[dict[str, str]]
+    response: str
+    served_response: str | None
+    gateway_action: str
+    user_ref: str
+    user_segment: str
+    impact_weight: float
+    category: str
+    category_score: float
+    response_label: str
+    response_score: float
+    served_label: str
+    detector_version: str
+    u: float
+    priority_key: float
+    stratum_key: str
+    redaction_count: int
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    line: int
+    field: str
+    reason: str
+    excerpt: str
+
+
+def excerpt_of(raw: dict[str, Any]) -> str:
+    return orjson.dumps(raw, default=str)[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[
+        :EXCERPT_CHARS
+    ]
+
+
+class Preparer:
+    """Holds what every record of a job shares: the source, the keys and the category classifier."""
+
+    def __init__(
+        self, *, source: str, categories: CategoryClassifier, user_key: bytes, sampling_salt: str
+    ) -> None:
+        self.source = source
+        self.categories = categories
+        self.user_key = user_key
+        self.sampling_salt = sampling_salt
+
+    def prepare(self, raw: dict[str, Any], line: int) -> PreparedRow | Quarantine:
+        checked = validate_record(raw, line=line)
+        if isinstance(checked, Rejection):
+            return Quarantine(line, checked.field, checked.reason, excerpt_of(raw))
+        record = redact_record(checked)
+        redactions = record.metadata.get(REDACTIONS_METADATA_KEY, {})
+        model_result = classify_response(record.response, record.prompt)
+        served_result = classify_served(model_result, record.served_response, record.gateway_action)
+        context = [t["content"] for t in record.earlier_turns if t["role"] == "user"]
+        category = self.categories.classify(record.prompt, context)
+        u = sampling.record_u(f"{self.source}\x1f{record.external_id}", self.sampling_salt)
+        x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
+        return PreparedRow(
+            line=line,
+            external_id=record.external_id,
+            occurred_at=record.occurred_at,
+            day=record.day,
+            surface=record.surface,
+            model=record.model,
+            conversation_id=record.conversation_id or "",
+            turn=record.turn,
+            prompt=record.prompt,
+            earlier_turns=record.earlier_turns,
+            response=record.response,
+            served_response=record.served_response,
+            gateway_action=record.gateway_action,
+            user_ref=hash_user(record.user_id, self.user_key) if record.user_id else "",
+            user_segment=record.user_segment,
+            impact_weight=record.impact_weight,
+            category=category.slug,
+            category_score=category.score,
+            response_label=model_result.label,
+            response_score=model_result.score,
+            served_label=served_result.label,
+            detector_version=model_result.detector_version,
+            u=u,
+            priority_key=sampling.priority_key(u, x),
+            stratum_key=sampling.stratum_key(
+                record.day, category.slug, model_result.label, record.model
+            ),
+            redaction_count=sum(redactions.values()),
+            metadata=record.metadata,
+        )

@@ -1,0 +1,170 @@
+"""Safety leads' pages: the adjudication queue and item, corrections, and agreement."""
+
+import pytest
+from django.urls import reverse
+
+from auditcore.models import AuditEvent
+from auditcore.services import review as svc
+from tests.auditcore.test_review_support import MARKER, items_of, make_round
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def disputed(reviewer, second_reviewer):
+    item = items_of(make_round(items=1, required_reviews=2))[0]
+    svc.verdict_submit(
+        reviewer=reviewer,
+        item_id=item.pk,
+        decision="help",
+        reason_code="general_info",
+        note="Looks like general info",
+    )
+    svc.verdict_submit(
+        reviewer=second_reviewer,
+        item_id=item.pk,
+        decision="decline",
+        reason_code="personal_dosing",
+        note="Asks for a personal dose",
+    )
+    return item
+
+
+def lead_urls(item, verdict):
+    return [
+        ("get", reverse("adjudication_queue")),
+        ("get", reverse("adjudication_item", args=[item.pk])),
+        ("post", reverse("adjudication_decide", args=[item.pk])),
+        ("post", reverse("verdict_correct", args=[item.pk, verdict.pk])),
+        ("get", reverse("agreement")),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_login(client, disputed):
+    for method, url in lead_urls(disputed, disputed.verdicts.first()):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("who", ["reviewer", "outsider"])
+def test_reviewers_and_outsiders_get_403(client, request, disputed, who):
+    client.force_login(request.getfixturevalue(who))
+    for method, url in lead_urls(disputed, disputed.verdicts.first()):
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, url
+        assert MARKER not in response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["safety_lead", "admin_user"])
+def test_safety_leads_and_admins_see_the_pages(client, request, disputed, who):
+    client.force_login(request.getfixturevalue(who))
+    for method, url in lead_urls(disputed, disputed.verdicts.first()):
+        if method == "get":
+            assert client.get(url).status_code == 200, url
+
+
+def test_the_queue_lists_disagreeing_items_with_their_verdicts(client, safety_lead, disputed):
+    client.force_login(safety_lead)
+    html = client.get(reverse("adjudication_queue")).content.decode()
+    assert f"#{disputed.pk}" in html
+    assert "verdict-pill-help" in html and "verdict-pill-decline" in html
+
+
+def test_the_queue_query_count_is_pinned(
+    client, safety_lead, reviewer, second_reviewer, django_assert_num_queries
+):
+    for _ in range(3):
+        item = items_of(make_round(items=1, required_reviews=2))[0]
+        svc.verdict_submit(reviewer=reviewer, item_id=item.pk, decision="unsure")
+        svc.verdict_submit(reviewer=second_reviewer, item_id=item.pk, decision="unsure")
+    client.force_login(safety_lead)
+    client.get(reverse("adjudication_queue"))
+    # session, user, roles, queue items, their verdicts, gold misses
+    with django_assert_num_queries(6):
+        client.get(reverse("adjudication_queue"))
+
+
+def test_the_item_page_shows_all_verdicts_notes_and_the_response(client, safety_lead, disputed):
+    client.force_login(safety_lead)
+    html = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    assert "Looks like general info" in html and "Asks for a personal dose" in html
+    assert f"{MARKER}-response-0" in html
+    assert f"{MARKER}-served-0" in html
+    assert "alice" in html and "anna" in html
+
+
+def test_a_lead_records_the_final_verdict(client, safety_lead, disputed):
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("adjudication_decide", args=[disputed.pk]),
+        {"decision": "decline", "note": "Personal dosing for a child"},
+    )
+    assert response["Location"] == reverse("adjudication_queue")
+    disputed.refresh_from_db()
+    assert (disputed.status, disputed.final_decision) == ("done", "decline")
+    html = client.get(response["Location"]).content.decode()
+    assert "final verdict recorded" in html
+    assert "Nothing to adjudicate" in html
+
+
+def test_an_invalid_final_verdict_is_refused_with_a_message(client, safety_lead, disputed):
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("adjudication_decide", args=[disputed.pk]), {"decision": "perhaps"}, follow=True
+    )
+    assert "decision: must be one of" in response.content.decode()
+    disputed.refresh_from_db()
+    assert disputed.status == "adjudication"
+
+
+def test_a_lead_corrects_a_locked_verdict_and_it_is_audited(
+    client, safety_lead, disputed, second_reviewer
+):
+    verdict = disputed.verdicts.get(reviewer=second_reviewer)
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("verdict_correct", args=[disputed.pk, verdict.pk]),
+        {"decision": "help", "reason_code": "general_info", "reason": "Clicked the wrong key"},
+        follow=True,
+    )
+    assert "the change is in the audit log" in response.content.decode()
+    event = AuditEvent.objects.get(action="verdict.correct")
+    assert (event.before["decision"], event.after["decision"]) == ("decline", "help")
+    assert event.after["reason"] == "Clicked the wrong key"
+
+
+def test_a_correction_without_a_reason_is_refused(client, safety_lead, disputed):
+    verdict = disputed.verdicts.first()
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("verdict_correct", args=[disputed.pk, verdict.pk]),
+        {"decision": "unsure", "reason": ""},
+        follow=True,
+    )
+    assert "say why the locked verdict is being corrected" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="verdict.correct").exists()
+
+
+def test_a_verdict_of_another_item_cannot_be_corrected_through_this_item(
+    client, safety_lead, disputed
+):
+    other = items_of(make_round(items=1))[0]
+    verdict = disputed.verdicts.first()
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("verdict_correct", args=[other.pk, verdict.pk]),
+        {"decision": "help", "reason": "x"},
+    )
+    assert response.status_code == 404
+
+
+def test_the_agreement_page_shows_figures_and_reviewers(client, safety_lead, disputed):
+    client.force_login(safety_lead)
+    html = client.get(reverse("agreement")).content.decode()
+    # One item, help vs decline: raw agreement 0; alpha undefined-or-negative shown as a number.
+    assert "Krippendorff" in html and "Gwet" in html
+    assert "0.000" in html
+    assert "alice" in html and "anna" in html
+    filtered = client.get(reverse("agreement"), {"round": disputed.round_id}).content.decode()
+    assert disputed.round.name in filtered

@@ -1,0 +1,320 @@
+"""The review page and every keyboard path at the view level: the posts and partials keys send."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from auditcore.models import AuditRound, Lease, Verdict
+from auditcore.services import review as svc
+from tests.auditcore.test_review_support import MARKER, items_of, make_round
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def alice(client, reviewer):
+    client.force_login(reviewer)
+    return client
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+# --- Permissions: every review URL for every role.
+
+REVIEW_URLS = [
+    ("get", "review_queue", False),
+    ("get", "review_summary", False),
+    ("get", "review_reveal", True),
+    ("post", "review_submit", True),
+    ("post", "review_observe", True),
+    ("post", "review_skip", True),
+    ("post", "review_renew", True),
+]
+
+
+def _url(name, needs_item, item_id):
+    return reverse(name, args=[item_id]) if needs_item else reverse(name)
+
+
+@pytest.mark.parametrize(("method", "name", "needs_item"), REVIEW_URLS)
+def test_anonymous_visitors_are_sent_to_login(client, method, name, needs_item):
+    item = items_of(make_round(items=1))[0]
+    response = getattr(client, method)(_url(name, needs_item, item.pk))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(("method", "name", "needs_item"), REVIEW_URLS)
+@pytest.mark.parametrize("who", ["outsider", "safety_lead"])
+def test_users_without_the_reviewer_role_get_403(client, request, who, method, name, needs_item):
+    item = items_of(make_round(items=1))[0]
+    client.force_login(request.getfixturevalue(who))
+    response = getattr(client, method)(_url(name, needs_item, item.pk))
+    assert response.status_code == 403
+    assert MARKER not in page(response)
+
+
+@pytest.mark.parametrize("who", ["reviewer", "admin_user"])
+def test_reviewers_and_admins_open_the_queue(client, request, who):
+    make_round(items=1)
+    client.force_login(request.getfixturevalue(who))
+    response = client.get(reverse("review_queue"))
+    assert response.status_code == 200
+    assert "How much paracetamol is safe? #0" in page(response)
+
+
+# --- The page.
+
+
+def test_the_page_shows_prompt_turns_surface_and_policy_but_nothing_the_model_did(alice):
+    make_round(items=1)
+    html = page(alice.get(reverse("review_queue")))
+    assert "How much paracetamol is safe? #0" in html
+    assert "Hi! How can I help today?" in html  # an earlier assistant turn is context
+    assert "surface <strong>web</strong>" in html
+    assert "General health information" in html and "Instructions for overdose" in html
+    assert "<kbd>1</kbd> General information is fine" in html
+    assert MARKER not in html
+    assert "0.987654" not in html and "0.913" not in html
+    assert "replaced" not in html.lower()
+
+
+def test_the_page_escapes_hostile_prompts_and_folds_long_ones(alice):
+    make_round(items=1, prompt="<script>alert(1)</script>" + "x" * 3000 + "{i}")
+    html = page(alice.get(reverse("review_queue")))
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Show the full prompt (3026 characters)" in html
+
+
+def test_the_page_has_no_inline_script_styles_or_handlers(alice):
+    make_round(items=1)
+    html = page(alice.get(reverse("review_queue")))
+    assert 'src="/static/js/review.js"' in html
+    for forbidden in ("<script>", " onclick=", " onkeydown=", " style="):
+        assert forbidden not in html
+
+
+def test_the_page_shows_progress_and_the_keys_overlay(alice, reviewer):
+    items = items_of(make_round(items=3))
+    svc.verdict_submit(
+        reviewer=reviewer, item_id=items[0].pk, decision="help", reason_code="general_info"
+    )
+    html = page(alice.get(reverse("review_queue")))
+    assert "1 done today · 2 waiting in your queue" in html
+    assert 'id="review-keys"' in html
+    for key in ("H", "D", "U", "Enter", "S", "C", "R", "P", "?"):
+        assert f"<kbd>{key}</kbd>" in html
+
+
+def test_every_key_has_a_control_for_the_script_to_press(alice):
+    make_round(items=1)
+    html = page(alice.get(reverse("review_queue")))
+    for key in ("h", "d", "u", "1", "2", "3"):
+        assert f'data-key="{key}"' in html
+    assert "data-review-skip" in html and 'id="verdict-form"' in html
+    assert 'hx-trigger="every 60s"' in html
+
+
+def test_an_empty_queue_says_so(alice):
+    html = page(alice.get(reverse("review_queue")))
+    assert "Your queue is empty" in html
+
+
+def test_the_home_page_links_to_the_queue_and_loads_how_many_items_wait(alice):
+    make_round(items=2)
+    html = page(alice.get(reverse("home")))
+    assert reverse("review_queue") in html and reverse("review_summary") in html
+    summary = page(alice.get(reverse("review_summary"), **HX))
+    assert "2 items waiting for you" in summary
+
+
+def test_the_nav_shows_review_to_reviewers_and_adjudication_to_leads(client, reviewer, safety_lead):
+    client.force_login(reviewer)
+    html = page(client.get(reverse("home")))
+    assert f'href="{reverse("review_queue")}"' in html
+    assert reverse("adjudication_queue") not in html
+    client.force_login(safety_lead)
+    html = page(client.get(reverse("home")))
+    assert f'href="{reverse("review_queue")}"' not in html
+    assert reverse("adjudication_queue") in html and reverse("agreement") in html
+
+
+# --- Keyboard paths: H/D/U + digit + Enter, S, C/R/P, N, and the renew poll.
+
+
+@pytest.mark.parametrize(
+    ("key", "decision", "code"),
+    [("H", "help", "general_info"), ("D", "decline", "personal_dosing"), ("U", "unsure", "")],
+)
+def test_enter_locks_the_verdict_and_swaps_in_the_reveal(alice, reviewer, key, decision, code):
+    item = items_of(make_round(items=2))[0]
+    alice.get(reverse("review_queue"))
+    response = alice.post(
+        reverse("review_submit", args=[item.pk]),
+        {"decision": decision, "reason_code": code, "note": "n"},
+        **HX,
+    )
+    html = page(response)
+    assert response.status_code == 200
+    assert "<html" not in html  # a partial, no page load
+    assert "Your verdict is locked" in html
+    assert f"{MARKER}-response-0" in html  # the reveal shows what the model said
+    assert f"{MARKER}-served-0" not in html
+    for observed in ("c", "r", "p", "n"):
+        assert f'data-key="{observed}"' in html
+    assert Verdict.objects.get(reviewer=reviewer).decision == decision
+
+
+def test_without_htmx_the_submit_redirects_to_the_reveal_page(alice):
+    item = items_of(make_round(items=1))[0]
+    alice.get(reverse("review_queue"))
+    response = alice.post(
+        reverse("review_submit", args=[item.pk]),
+        {"decision": "help", "reason_code": "general_info"},
+    )
+    assert response["Location"] == reverse("review_reveal", args=[item.pk])
+    html = page(alice.get(response["Location"]))
+    assert "<html" in html and f"{MARKER}-response-0" in html
+
+
+def test_a_double_post_of_the_verdict_creates_one_verdict(alice, reviewer):
+    item = items_of(make_round(items=1, required_reviews=2))[0]
+    alice.get(reverse("review_queue"))
+    data = {"decision": "help", "reason_code": "general_info"}
+    first = alice.post(reverse("review_submit", args=[item.pk]), data, **HX)
+    second = alice.post(reverse("review_submit", args=[item.pk]), data, **HX)
+    assert first.status_code == second.status_code == 200
+    assert "Your verdict is locked" in page(second)
+    assert Verdict.objects.filter(reviewer=reviewer).count() == 1
+    item.refresh_from_db()
+    assert item.verdict_count == 1
+
+
+def test_a_missing_reason_code_keeps_the_item_and_says_what_to_fix(alice):
+    item = items_of(make_round(items=1))[0]
+    alice.get(reverse("review_queue"))
+    html = page(alice.post(reverse("review_submit", args=[item.pk]), {"decision": "decline"}, **HX))
+    assert "choose the reason code" in html
+    assert 'value="decline" data-key="d" required checked' in html
+    assert MARKER not in html
+    assert not Verdict.objects.exists()
+
+
+def test_s_skips_and_swaps_in_the_next_item(alice):
+    items = items_of(make_round(items=2))
+    alice.get(reverse("review_queue"))
+    html = page(alice.post(reverse("review_skip", args=[items[0].pk]), **HX))
+    assert "<html" not in html
+    assert "Skipped" in html and "safe? #1" in html
+
+
+@pytest.mark.parametrize(
+    ("key", "label"), [("C", "compliance"), ("R", "refusal"), ("P", "partial_refusal")]
+)
+def test_c_r_p_record_what_the_model_did_and_swap_in_the_next_item(alice, reviewer, key, label):
+    items = items_of(make_round(items=2))
+    alice.get(reverse("review_queue"))
+    alice.post(
+        reverse("review_submit", args=[items[0].pk]),
+        {"decision": "help", "reason_code": "general_info"},
+        **HX,
+    )
+    response = alice.post(
+        reverse("review_observe", args=[items[0].pk]), {"observed_label": label}, **HX
+    )
+    html = page(response)
+    assert "safe? #1" in html and "<html" not in html
+    assert MARKER not in html  # the next item is blind again
+    assert Verdict.objects.get(reviewer=reviewer).observed_label == label
+
+
+def test_n_moves_on_without_recording(alice):
+    items = items_of(make_round(items=2))
+    alice.get(reverse("review_queue"))
+    alice.post(
+        reverse("review_submit", args=[items[0].pk]),
+        {"decision": "help", "reason_code": "general_info"},
+        **HX,
+    )
+    html = page(alice.get(reverse("review_queue"), **HX))
+    assert "safe? #1" in html and "<html" not in html
+
+
+def test_observing_before_the_verdict_is_locked_is_not_found(alice):
+    item = items_of(make_round(items=1))[0]
+    response = alice.post(
+        reverse("review_observe", args=[item.pk]), {"observed_label": "refusal"}, **HX
+    )
+    assert response.status_code == 404
+    assert MARKER not in page(response)
+
+
+def test_the_reveal_page_is_not_found_before_the_verdict(alice):
+    item = items_of(make_round(items=1))[0]
+    alice.get(reverse("review_queue"))
+    response = alice.get(reverse("review_reveal", args=[item.pk]))
+    assert response.status_code == 404
+    assert MARKER not in page(response)
+
+
+def test_the_renew_poll_keeps_the_lease(alice, reviewer):
+    item = items_of(make_round(items=1))[0]
+    alice.get(reverse("review_queue"))
+    Lease.objects.update(expires_at=timezone.now() + timedelta(seconds=3))
+    html = page(alice.post(reverse("review_renew", args=[item.pk]), **HX))
+    assert "Held for you for" in html
+    assert Lease.objects.get().expires_at > timezone.now() + timedelta(seconds=590)
+
+
+def test_the_renew_poll_says_when_the_lease_was_lost(alice, second_reviewer):
+    item = items_of(make_round(items=1))[0]
+    alice.get(reverse("review_queue"))
+    Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    svc.lease_take_next(reviewer=second_reviewer)
+    html = page(alice.post(reverse("review_renew", args=[item.pk]), **HX))
+    assert "expired and other reviewers took it" in html
+    assert "Go to the next item" in html
+
+
+def test_submitting_after_the_lease_was_lost_says_so_and_moves_on(alice, second_reviewer):
+    items = items_of(make_round(items=2))
+    alice.get(reverse("review_queue"))
+    Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    svc.lease_take_next(reviewer=second_reviewer)
+    html = page(
+        alice.post(
+            reverse("review_submit", args=[items[0].pk]),
+            {"decision": "help", "reason_code": "general_info"},
+            **HX,
+        )
+    )
+    assert "nothing was saved" in html
+    assert "safe? #1" in html
+
+
+def test_submitting_into_a_closed_round_says_so(alice):
+    audit_round = make_round(items=1)
+    item = items_of(audit_round)[0]
+    alice.get(reverse("review_queue"))
+    AuditRound.objects.filter(pk=audit_round.pk).update(status=AuditRound.Status.CLOSED)
+    html = page(
+        alice.post(
+            reverse("review_submit", args=[item.pk]),
+            {"decision": "help", "reason_code": "general_info"},
+            **HX,
+        )
+    )
+    assert "round was closed" in html and "Your queue is empty" in html
+
+
+def test_the_queue_page_query_count_is_pinned(alice, django_assert_max_num_queries):
+    make_round(items=5)
+    alice.get(reverse("review_queue"))
+    with django_assert_max_num_queries(16):
+        alice.get(reverse("review_queue"), **HX)
