@@ -119,7 +119,7 @@ def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             return _next_item(request, message=error.message)
         return _item_with_error(request, item_id, error.message)
     if request.htmx:
-        return _reveal(request, item_id, message="Verdict locked.", verdict=verdict)
+        return _reveal(request, item_id, verdict=verdict)
     return redirect("review_reveal", item_id=item_id)
 
 
