@@ -5,13 +5,21 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Max, Min
 
 from auditcore import roles
 from auditcore.demo_data import generate_records, write_jsonl
 from auditcore.detection.default_policy import DEFAULT_CATEGORIES, DEFAULT_POLICY_NAME
-from auditcore.models import IngestJob, Policy, PolicyVersion
+from auditcore.models import AuditRound, IngestJob, Interaction, Policy, PolicyVersion
 from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
 from auditcore.services.policy import policy_create, policy_version_publish
+from auditcore.services.rounds import (
+    round_create,
+    round_draw,
+    round_draw_request,
+    round_quotas_set,
+)
 from auditcore.services.users import user_create
 
 DEMO_SOURCE = "demo"
@@ -25,11 +33,23 @@ DEMO_USERS = (
 )
 
 
+DEMO_ROUND = "Demo round"
+# Oversample what the audit is about: refusals in the high-stakes categories.
+DEMO_QUOTAS = {
+    ("financial", "refusal"): 12,
+    ("medical", "refusal"): 12,
+    ("security", "refusal"): 12,
+    ("general", "refusal"): 12,
+    ("general", "compliance"): 10,
+}
+
+
 @dataclass(frozen=True)
 class SeedResult:
     policy: PolicyVersion
     users: list[tuple[str, str, str]]
     job: IngestJob
+    audit_round: AuditRound | None
 
 
 def _default_policy() -> PolicyVersion:
@@ -71,4 +91,31 @@ def demo_seed(*, records: int = DEMO_RECORDS) -> SeedResult:
         path=path, source=DEMO_SOURCE, fmt="jsonl", origin=IngestJob.Origin.COMMAND
     )
     job = ingest_job_run_inline(job_id=job.pk)
-    return SeedResult(policy=policy, users=users, job=job)
+    return SeedResult(policy=policy, users=users, job=job, audit_round=_demo_round(policy))
+
+
+def _demo_round(policy: PolicyVersion) -> AuditRound | None:
+    """An open, drawn round over the demo traffic, so reviewers have a queue at once."""
+    existing = AuditRound.objects.filter(name=DEMO_ROUND).first()
+    if existing is not None:
+        return existing
+    days = Interaction.objects.filter(source=DEMO_SOURCE).aggregate(
+        first=Min("day"), last=Max("day")
+    )
+    if days["first"] is None:
+        return None
+    audit_round = round_create(
+        actor=None,
+        name=DEMO_ROUND,
+        policy_version=policy,
+        period_start=days["first"],
+        period_end=days["last"],
+        double_review_share=0.3,
+        budget=150,
+    )
+    round_quotas_set(actor=None, audit_round=audit_round, quotas=DEMO_QUOTAS)
+    with transaction.atomic():
+        round_draw_request(actor=None, audit_round=audit_round)
+    # Drawn here rather than by a worker: the demo may be seeded before any worker starts.
+    # The queued task finds the round already open and does nothing.
+    return round_draw(round_id=audit_round.pk)

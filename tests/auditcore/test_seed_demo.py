@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from auditcore import roles
-from auditcore.models import Category, Interaction, PolicyVersion, StratumCount
+from auditcore.models import AuditRound, Category, Interaction, PolicyVersion, StratumCount
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +47,15 @@ def test_the_demo_has_one_user_per_role_who_can_log_in(client):
     users = get_user_model().objects.all()
     assert {r for u in users for r in roles.user_roles(u)} == set(roles.ROLES)
     assert client.login(username="lead", password="lead-demo-2026")
+
+
+def test_the_demo_opens_a_drawn_round_so_reviewers_have_a_queue():
+    call_command("seed_demo", records=600)
+    audit_round = AuditRound.objects.get(name="Demo round")
+    assert audit_round.status == "open"
+    assert audit_round.items.count() > 50
+    call_command("seed_demo", records=600)
+    assert AuditRound.objects.count() == 1
 
 
 def test_the_demo_traffic_has_refusals_gateway_blocks_and_several_segments():

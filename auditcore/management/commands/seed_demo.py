@@ -19,6 +19,11 @@ class Command(BaseCommand):
             f"interactions: {job.inserted} new, {job.duplicates} already there, "
             f"{job.rejected} rejected"
         )
+        if result.audit_round is not None:
+            items = result.audit_round.items.count()
+            self.stdout.write(
+                f"round: {result.audit_round} ({result.audit_round.status}, {items} items)"
+            )
         self.stdout.write("demo logins (username / password):")
         for username, role, password in result.users:
             self.stdout.write(f"  {role:<12} {username:<10} {password}")
