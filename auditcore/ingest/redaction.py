@@ -91,21 +91,21 @@ _EMAIL = re.compile(
 # One alternation; each branch starts with a digit, "+" or "(" so the regex engine can skip
 # through text quickly, and the lookbehind comes after the first character for the same reason.
 _NUMERIC = re.compile(
-    r"(?P<ssn>\d(?<![\w-]\d)\d\d(?P<sep>[- ])\d\d(?P=sep)\d{4}(?![\w-]))"
-    r"|(?P<card>\d(?<![\w.-]\d)(?:[ -]?\d){12,18}(?![\w-]|\.\d))"
-    r"|(?P<ipv4>\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![\w]|\.\d))"
+    r"(?P<ssn>[0-9](?<![\w-][0-9])[0-9][0-9](?P<sep>[- ])[0-9][0-9](?P=sep)[0-9]{4}(?![\w-]))"
+    r"|(?P<card>[0-9](?<![\w.-][0-9])(?:[ -]?[0-9]){12,18}(?![\w-]|\.[0-9]))"
+    r"|(?P<ipv4>[0-9](?<![\w.][0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![\w]|\.[0-9]))"
     r"|(?P<phone>"
-    r"\+(?<![\w+]\+)\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,5}"
-    r"|\((?<![\w(]\()[2-9]\d\d\)\s?[2-9]\d\d[-. ]\d{4}"
-    r"|[2-9](?<![\w.+-][2-9])\d\d[-. ][2-9]\d\d[-. ]\d{4}"
-    r"|0(?<![\w.+-]0)\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}"
-    r")(?![\w-]|\.\d)"
+    r"\+(?<![\w+]\+)[0-9]{1,3}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}(?:[ .-]?[0-9]{2,4}){1,5}"
+    r"|\((?<![\w(]\()[2-9][0-9][0-9]\)[ \t\n\r\f\v]?[2-9][0-9][0-9][-. ][0-9]{4}"
+    r"|[2-9](?<![\w.+-][2-9])[0-9][0-9][-. ][2-9][0-9][0-9][-. ][0-9]{4}"
+    r"|0(?<![\w.+-]0)[0-9]{2,4}[ -]?[0-9]{3,4}[ -]?[0-9]{3,4}"
+    r")(?![\w-]|\.[0-9])"
 )
 # UK NINO (two letters from the allowed sets, six digits, A-D) and IBANs start with capitals.
 _LETTERED = re.compile(
     r"\b(?P<nino>(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-    r" ?\d\d ?\d\d ?\d\d ?[A-D])\b"
-    r"|\b(?P<iban>[A-Z]{2}\d\d(?: ?[A-Z0-9]){11,30})"
+    r" ?[0-9][0-9] ?[0-9][0-9] ?[0-9][0-9] ?[A-D])\b"
+    r"|\b(?P<iban>[A-Z]{2}[0-9][0-9](?: ?[A-Z0-9]){11,30})"
 )
 _IBAN_PREFIX = re.compile(r"\b[A-Z]{2}\d\d ?$")
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
@@ -293,16 +293,78 @@ _GATE = _table(
     {_DIGITS: b"0", _UPPER: b"A", b" -.\t": b"-", b"+": b"+", b"@": b"@", b":": b":"}, b"x"
 )
 _SHAPE = _table({_DIGITS: b"0", _UPPER: b"A", b" -.\t": b"-", b"+": b"+"}, b"x")
-_NUMBER_NEEDLES = (b"0000000", b"00-0000", b"0-0-0", b"+0")
+# Every match of a _NUMERIC branch contains one of these shapes ("-" is any of " -.\t"):
+# - seven digits in a row: a card or phone with a long group;
+# - "00-0000": an SSN, a North American phone, a card or phone with a 4+ digit group after a sep;
+# - "000000-000": the 9-digit "0" phone with one separator (020123 456);
+# - "+0": an international phone;
+# - a group of 1-6 digits between two separators ("0-00-0"): every IPv4 address (its second
+#   octet), every card whose groups are all shorter than seven digits (13+ digits make 3+ groups)
+#   and every "0" phone with both separators.
+_NUMBER_NEEDLE = re.compile(rb"0000000|00-0000|000000-000|\+0|0-0{1,6}-0")
 _LETTERED_NEEDLES = (b"AA00", b"AA-00")
 # Characters that can continue a number, an IBAN/NINO or an e-mail address: a window grows over
 # them from the place a needle was found, so it always holds the whole candidate.
-_NUMBER_SPAN = _table({_DIGITS + b" ().+-\t": b"s"}, b"x")
+_NUMBER_SPAN = _table({_DIGITS + b" ().+-\t\n\r\f\v": b"s"}, b"x")
 _LETTERED_SPAN = _table({_DIGITS + _UPPER + b" ": b"s"}, b"x")
 _EMAIL_SPAN = _table({_DIGITS + _UPPER + _LOWER + b"._%+-@": b"s"}, b"x")
-# Keys and tokens are long runs of letters and digits; ordinary words rarely reach 16.
+# Screens for the secret patterns, each a superset of what its pattern can match. Every vendor key,
+# JWT and generic key value is a run of 15+ of [A-Za-z0-9_.~+/=-] (the shortest, "xoxb-" and ten
+# more), which ordinary prose rarely has; only then are the finer screens below worth running:
+# - _VENDOR_KEY: a run of 16+ of [A-Za-z0-9_], which every branch without "-" in its charset
+#   has, or "sk-", "xox" or "AIza" for the others;
+# - _JWT: "eyJ";
+# - _GENERIC_KEY: a ":" or "=" with one of its labels before it (after an optional quote and any
+#   whitespace); lower-casing the text is (?i) for ASCII, and the only characters outside Latin-1
+#   that (?i) folds onto ASCII letters (İ ı -> i, ſ -> s, K -> k) open the screen whenever present.
+# A bearer token can be short ("Bearer abc123de"), so _BEARER is screened on "earer" alone.
+# (bytes.find is measurably cheaper than ``in`` for these short needles.)
+_SECRET_CHARS = _table({_DIGITS + _UPPER + _LOWER + b"_.~+/=-": b"a"}, b" ")
+_SECRET_RUN = b"a" * 15
 _TOKEN_CHARS = _table({_DIGITS + _UPPER + _LOWER + b"_": b"a"}, b" ")
 _LONG_TOKEN = b"a" * 16
+_LABEL_ENDINGS = (
+    b"key",
+    b"secret",
+    b"token",
+    b"password",
+    b"passwd",
+    b"credential",
+    b"credentials",
+)
+# What `\s` can be once encoded (non-Latin-1 spaces become "?").
+_LABEL_GAP = b" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0?"
+_ASCII_FOLDS = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _labelled_separator(raw: bytes) -> bool:
+    """Whether some ":" or "=" in the text follows a _GENERIC_KEY label."""
+    for sep in b":=":
+        at = raw.find(sep)
+        while at != -1:
+            head = raw[max(0, at - 64) : at].rstrip(_LABEL_GAP)
+            if not head and at > 64:  # a long gap: look further back
+                head = raw[:at].rstrip(_LABEL_GAP)
+            if head[-1:] in (b'"', b"'"):
+                head = head[:-1]
+            if head[-11:].lower().endswith(_LABEL_ENDINGS):
+                return True
+            at = raw.find(sep, at + 1)
+    return False
+
+
+def _secret_gates(text: str, raw: bytes) -> tuple[bool, bool, bool, bool]:
+    """Whether a vendor key, a bearer token, a JWT or a generic key can be in the text."""
+    bearer = raw.find(b"earer") != -1
+    if raw.translate(_SECRET_CHARS).find(_SECRET_RUN) == -1:
+        return False, bearer, False, False
+    vendor = raw.translate(_TOKEN_CHARS).find(_LONG_TOKEN) != -1 or (
+        raw.find(b"sk-") != -1 or raw.find(b"xox") != -1 or raw.find(b"AIza") != -1
+    )
+    generic = _labelled_separator(raw) or (
+        not text.isascii() and any(char in text for char in _ASCII_FOLDS)
+    )
+    return vendor, bearer, raw.find(b"eyJ") != -1, generic
 
 
 def _find_all(haystack: bytes, needles: tuple[bytes, ...]) -> list[int]:
@@ -333,19 +395,25 @@ def _windows(anchors: list[int], span: bytes) -> list[tuple[int, int]]:
 def redact(text: str) -> tuple[str, dict[str, int]]:
     """Return the text with PII replaced by typed placeholders, and how many of each were found."""
     raw = text.encode("latin-1", "replace")
-    long_token = _LONG_TOKEN in raw.translate(_TOKEN_CHARS)
-    # Replacing a secret can only remove needles from the gate, never add one, so the gate of
-    # the original text stays valid for the later passes.
+    vendor, bearer, jwt, generic = _secret_gates(text, raw)
+    secrets = vendor or bearer or jwt or generic
+    # Replacing a secret can only remove needles from the gate, never add one ("[API_KEY]" is
+    # followed by "]", so it is never a generic key's label), so the gates of the original text
+    # stay valid for the later passes.
     gate = raw.translate(_GATE, _LOWER)
-    if not long_token and b"@" not in gate and b"0" not in gate and b"::" not in gate:
+    if not secrets and b"@" not in gate and b"0" not in gate and b"::" not in gate:
         return text, {}
     r = _Redactor(text)
     # Secrets first: keys and tokens contain digit runs the number patterns would half-match.
-    if long_token:
-        r.sub(_VENDOR_KEY, r.vendor_key)
-        r.sub(_BEARER, r.bearer)
-        r.sub(_JWT, r.jwt)
-        r.sub(_GENERIC_KEY, r.generic_key)
+    if secrets:
+        if vendor:
+            r.sub(_VENDOR_KEY, r.vendor_key)
+        if bearer:
+            r.sub(_BEARER, r.bearer)
+        if jwt:
+            r.sub(_JWT, r.jwt)
+        if generic:
+            r.sub(_GENERIC_KEY, r.generic_key)
         raw = r.text.encode("latin-1", "replace")
     if b"@" in gate:
         anchors = _find_all(raw, (b"@",))
@@ -359,15 +427,15 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
         anchors = _find_all(raw.translate(_SHAPE), _LETTERED_NEEDLES)
         r.sub_windows(_LETTERED, r.lettered, _windows(anchors, raw.translate(_LETTERED_SPAN)))
         raw = r.text.encode("latin-1", "replace")
-    if b"0000000" in gate or b"00-0000" in gate or b"0-0-0" in gate or b"+0" in gate:
-        anchors = _find_all(raw.translate(_SHAPE), _NUMBER_NEEDLES)
+    if _NUMBER_NEEDLE.search(gate):
+        anchors = [match.start() for match in _NUMBER_NEEDLE.finditer(raw.translate(_SHAPE))]
         r.sub_windows(_NUMERIC, r.numeric, _windows(anchors, raw.translate(_NUMBER_SPAN)))
     return r.text, r.counts
 
 
 # Every needle redact() gates a family on, in one pattern: a single regex scan of the gate is
 # several times cheaper than seven ``in`` tests, whose needles are full of the common "-".
-_ANY_NEEDLE = re.compile(rb"@|::|\+0|0(?:000000|0-0000|-0-0)|AA-?00")
+_ANY_NEEDLE = re.compile(rb"@|::|AA-?00|" + _NUMBER_NEEDLE.pattern)
 
 
 def _needs_redaction(text: str) -> bool:
@@ -379,7 +447,7 @@ def _needs_redaction(text: str) -> bool:
     False for the join is a False for every part.
     """
     raw = text.encode("latin-1", "replace")
-    if _LONG_TOKEN in raw.translate(_TOKEN_CHARS):
+    if any(_secret_gates(text, raw)):
         return True
     gate = raw.translate(_GATE, _LOWER)
     return _ANY_NEEDLE.search(gate) is not None or gate.count(b":") >= 7

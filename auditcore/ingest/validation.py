@@ -190,9 +190,13 @@ def _label(value: Any, field: str, cap: int, cleaner: _Cleaner) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "a boolean", str: "a string"}.get(
-        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
-    )
+    return {
+        dict: "an object",
+        list: "a list",
+        bool: "a boolean",
+        str: "a string",
+        type(None): "null",
+    }.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
 
 
 def _number(value: Any, field: str, *, default: float, allow_zero: bool) -> float:
@@ -278,7 +282,14 @@ def _conversation(raw: dict[str, Any], cleaner: _Cleaner) -> tuple[str, list[dic
         if not isinstance(message, dict):
             raise _Invalid("messages", f"messages[{index}] must be an object")
         role = message.get("role")
-        if role not in MESSAGE_ROLES:
+        if not isinstance(role, str) or role not in MESSAGE_ROLES:
+            if role is None:
+                raise _Invalid("messages", f"messages[{index}].role is required")
+            if not isinstance(role, str):  # a list or object here is unhashable: check first
+                raise _Invalid(
+                    "messages",
+                    f"messages[{index}].role must be a string, not {_type_name(role)}",
+                )
             raise _Invalid(
                 "messages", f"messages[{index}].role must be one of {sorted(MESSAGE_ROLES)}"
             )
@@ -333,7 +344,7 @@ def _user(raw: dict[str, Any], cleaner: _Cleaner) -> tuple[str | None, str, floa
     if segment is None or segment == "":
         segment = DEFAULT_SEGMENT
     elif not isinstance(segment, str):
-        raise _Invalid("user.segment", "user.segment must be a string")
+        raise _Invalid("user.segment", f"user.segment must be a string, not {_type_name(segment)}")
     elif len(segment) > MAX_LABEL_CHARS:
         raise _Invalid("user.segment", f"user.segment is longer than {MAX_LABEL_CHARS} characters")
     if not segment.isascii() or "\x00" in segment:
@@ -361,6 +372,10 @@ def _gateway(raw: dict[str, Any], response: str, cleaner: _Cleaner) -> tuple[str
     action = raw.get("gateway_action")
     if action is None:
         action = "none"
+    elif not isinstance(action, str):  # a list or object is unhashable: check before the set
+        raise _Invalid(
+            "gateway_action", f"gateway_action must be a string, not {_type_name(action)}"
+        )
     if action not in GATEWAY_ACTIONS:
         raise _Invalid("gateway_action", f"gateway_action must be one of {sorted(GATEWAY_ACTIONS)}")
     served = raw.get("served_response")
@@ -427,7 +442,7 @@ def validate_record(raw: dict[str, Any], *, line: int) -> IngestRecord | Rejecti
 
 def _validate(raw: dict[str, Any], line: int) -> IngestRecord:
     # Fields are checked in a fixed order, so a record with several problems is always rejected
-    # for the same one (tests/auditcore/ingest/test_speed_equivalence.py pins it). Each field takes
+    # for the same one. Each field takes
     # a short path when it is the usual clean ASCII value of the usual type, the full checks
     # otherwise; the short paths accept nothing the full checks would change or reject.
     if not isinstance(raw, dict):

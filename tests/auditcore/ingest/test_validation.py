@@ -288,3 +288,142 @@ def test_it_rejects_a_record_that_is_not_an_object():
     assert validate_record(["x"], line=3) == Rejection(  # type: ignore[arg-type]
         line=3, field="record", reason="record must be a JSON object"
     )
+
+
+# --- a value of the wrong type in a string field is a rejection naming the field ------------------
+# (a list or object in gateway_action or a message role used to escape as TypeError, unhashable)
+
+NOT_STRINGS = {
+    "a list": ["none"],
+    "an empty list": [],
+    "an object": {"value": "user"},
+    "an empty object": {},
+    "an integer": 7,
+    "a float": 1.5,
+    "true": True,
+    "false": False,
+}
+NUMBER_KINDS = {"an integer", "a float"}
+
+
+def _with(field, value):
+    """A good record with ``value`` put in ``field`` (a dotted path for nested fields)."""
+    if field == "prompt":
+        return good(prompt=value, messages=...)
+    if field.startswith("messages[0]."):
+        message = {"role": "user", "content": "How do I dispute a charge?"}
+        message[field.rsplit(".", 1)[1]] = value
+        return good(messages=[message])
+    if field.startswith("user."):
+        return good(user={field.split(".", 1)[1]: value})
+    return good(**{field: value})
+
+
+# (field as the record names it, Rejection.field, value kinds the schema accepts in that field)
+STRING_FIELDS = [
+    ("id", "id", NUMBER_KINDS - {"a float"}),  # numeric ids are accepted as text
+    ("surface", "surface", set()),
+    ("model", "model", set()),
+    ("prompt", "prompt", set()),
+    ("response", "response", set()),
+    ("served_response", "served_response", set()),
+    ("gateway_action", "gateway_action", set()),
+    ("conversation_id", "conversation_id", set()),
+    ("messages[0].role", "messages", set()),
+    ("messages[0].content", "messages", set()),
+    ("user.id", "user.id", NUMBER_KINDS - {"a float"}),
+    ("user.segment", "user.segment", set()),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "kind"),
+    [
+        (name, field, kind)
+        for name, field, allowed in STRING_FIELDS
+        for kind in NOT_STRINGS
+        if kind not in allowed
+    ],
+)
+def test_a_non_string_in_a_string_field_is_a_rejection_naming_the_field(name, field, kind):
+    result = validate_record(_with(name, NOT_STRINGS[kind]), line=7)
+    assert isinstance(result, Rejection), result
+    assert result.field == field
+    assert result.reason.startswith(f"{name} must be a string"), result.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (["blocked"], "gateway_action must be a string, not a list"),
+        ({"action": "blocked"}, "gateway_action must be a string, not an object"),
+        (1, "gateway_action must be a string, not a number"),
+        (True, "gateway_action must be a string, not a boolean"),
+    ],
+)
+def test_a_gateway_action_of_the_wrong_type_is_rejected_not_raised(value, reason):
+    assert validate_record(good(gateway_action=value), line=7) == Rejection(
+        line=7, field="gateway_action", reason=reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (["user"], "messages[1].role must be a string, not a list"),
+        ({"name": "user"}, "messages[1].role must be a string, not an object"),
+        (2, "messages[1].role must be a string, not a number"),
+        (False, "messages[1].role must be a string, not a boolean"),
+        (None, "messages[1].role is required"),
+    ],
+)
+def test_a_message_role_of_the_wrong_type_is_rejected_not_raised(value, reason):
+    messages = [
+        {"role": "system", "content": "Be nice."},
+        {"role": value, "content": "Hi"},
+        {"role": "user", "content": "Can you help?"},
+    ]
+    assert validate_record(good(messages=messages), line=7) == Rejection(
+        line=7, field="messages", reason=reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("id", "id"),
+        ("surface", "surface"),
+        ("model", "model"),
+        ("response", "response"),
+        ("messages[0].content", "messages"),
+    ],
+)
+def test_null_in_a_required_string_field_is_a_rejection_naming_the_field(name, field):
+    result = validate_record(_with(name, None), line=7)
+    assert isinstance(result, Rejection), result
+    assert result.field == field
+    assert result.reason.startswith(name), result.reason
+
+
+@pytest.mark.parametrize(
+    "name", ["served_response", "gateway_action", "conversation_id", "user.id"]
+)
+def test_null_in_an_optional_string_field_is_accepted(name):
+    assert accepted(_with(name, None))
+
+
+def test_no_type_confusion_anywhere_in_the_schema_raises():
+    values = [*NOT_STRINGS.values(), None, "", "x", float("nan"), [[]], [{}], [None]]
+    fields = [name for name, _, _ in STRING_FIELDS] + [
+        "timestamp",
+        "messages",
+        "user",
+        "user.weight",
+        "turn",
+        "session_importance",
+        "metadata",
+    ]
+    for name in fields:
+        for value in values:
+            result = validate_record(_with(name, value), line=7)
+            assert isinstance(result, IngestRecord | Rejection), (name, value, result)
