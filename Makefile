@@ -38,6 +38,11 @@ worker: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Only the browser tests (headless /usr/bin/chromium); screenshots go to $(SCREENSHOT_DIR).
+SCREENSHOT_DIR ?= test-artifacts/screenshots
+test-e2e: install
+	SCREENSHOT_DIR=$(SCREENSHOT_DIR) $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -123,3 +123,25 @@ def replay_run_chunk_task(run_id: int) -> int:
 def replay_run_enqueue(run_id: int) -> None:
     """Send the run to the workers once the transaction that created it commits."""
     replay_run_chunk_task.delay_on_commit(run_id)
+
+
+# --- Exports --------------------------------------------------------------------------------
+
+
+@shared_task(
+    name="auditcore.export_job_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3600,
+    time_limit=3700,
+)
+def export_job_run_task(job_id: int) -> int:
+    """Write an export's file; a redelivered task finds the job claimed and does nothing."""
+    from auditcore.services.exports import export_job_run
+
+    return export_job_run(job_id=job_id).rows_written
+
+
+def export_job_enqueue(job_id: int) -> None:
+    """Send the export to the workers once the transaction that created it commits."""
+    export_job_run_task.delay_on_commit(job_id)

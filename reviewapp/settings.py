@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "auditcore",
     "reviewapp",
 ]
@@ -184,14 +185,35 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "reviewapp.api.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"ingest_push": env_str("API_INGEST_RATE", default="120/min")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest_push": env_str("API_INGEST_RATE", default="120/min"),
+        # Round previews, draws and exports: each scans or writes a lot.
+        "api_expensive": env_str("API_EXPENSIVE_RATE", default="30/min"),
+        # Failed token authentications per client address.
+        "api_auth_failures": env_str("API_AUTH_FAILURE_RATE", default="20/min"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "reviewapp.api.schema.ApiAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Refusal Audit API",
     "DESCRIPTION": "Ingest, blind review, estimates and the release gate.",
     "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "reviewapp.api.schema.natural_path_ids",
+    ],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI's assets come from drf-spectacular-sidecar (static files), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# Exports of adjudicated labels: files are deleted after EXPORT_TTL_HOURS; a download link
+# is valid for EXPORT_LINK_MINUTES after the page showed it.
+EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24, minimum=1)
+EXPORT_LINK_MINUTES = env_int("EXPORT_LINK_MINUTES", 60, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -4,13 +4,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from reviewapp.api.ingest import InteractionPushApi
 from reviewapp.views import adjudication as adjudication_views
+from reviewapp.views import dashboard as dashboard_views
+from reviewapp.views import exports as exports_views
 from reviewapp.views import health, home, ingest
 from reviewapp.views import policy as policy_views
+from reviewapp.views import profile as profile_views
 from reviewapp.views import replay as replay_views
 from reviewapp.views import review as review_views
 from reviewapp.views import rounds as rounds_views
+from reviewapp.views.auth import ThrottledLoginView
 
 ingest_urls = [
     path("", ingest.job_list, name="list"),
@@ -48,20 +51,31 @@ rounds_urls = [
     path("<int:pk>/close", rounds_views.round_finish, name="close"),
 ]
 
+exports_urls = [
+    path("", exports_views.export_list, name="list"),
+    path("start", exports_views.export_start, name="start"),
+    path("<int:pk>/", exports_views.export_detail, name="detail"),
+    path("<int:pk>/download/<str:token>", exports_views.export_download, name="download"),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    # The login throttle sits in front of both login pages (reviewapp/views/auth.py).
+    path("login/", ThrottledLoginView.as_view(), name="login"),
+    path("admin/login/", ThrottledLoginView.as_view(), name="admin_login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("ingest/", include((ingest_urls, "ingest"))),
     path("policy/", include((policy_urls, "policy"))),
     path("rounds/", include((rounds_urls, "rounds"))),
     path("replay/", include((replay_views.urlpatterns, "replay"))),
-    path("api/v1/interactions", InteractionPushApi.as_view(), name="api-interactions"),
+    path("dashboard/", include((dashboard_views.urlpatterns, "dashboard"))),
+    # The public API (/api/v1/...), its schema and docs: reviewapp/api/urls.py.
+    path("api/", include("reviewapp.api.urls")),
+    path("exports/", include((exports_urls, "exports"))),
+    path("profile/", profile_views.profile, name="profile"),
+    path("profile/tokens", profile_views.token_create, name="profile_token_create"),
+    path("profile/tokens/<int:pk>/revoke", profile_views.token_revoke, name="profile_token_revoke"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/summary", review_views.review_summary, name="review_summary"),
     path("review/items/<int:item_id>/verdict", review_views.review_submit, name="review_submit"),

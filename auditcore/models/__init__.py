@@ -1,6 +1,7 @@
 """The audit's data; each area keeps its models in its own module."""
 
 from auditcore.models.audit import AuditEvent
+from auditcore.models.exports import ExportFormat, ExportJob
 from auditcore.models.ingest import IngestChunk, IngestJob, QuarantinedRecord
 from auditcore.models.policy import Category, Policy, PolicyVersion
 from auditcore.models.replay import (
@@ -24,6 +25,7 @@ from auditcore.models.rounds import (
     RoundStratum,
     SizeMeasure,
 )
+from auditcore.models.security import LoginThrottle
 from auditcore.models.tokens import ApiToken
 from auditcore.models.traffic import (
     GatewayAction,
@@ -45,6 +47,8 @@ __all__ = [
     "CorpusSnapshot",
     "Decision",
     "Endpoint",
+    "ExportFormat",
+    "ExportJob",
     "Expect",
     "GateDecision",
     "GatewayAction",
@@ -54,6 +58,7 @@ __all__ = [
     "Interaction",
     "Label",
     "Lease",
+    "LoginThrottle",
     "ModelVersion",
     "Policy",
     "PolicyVersion",

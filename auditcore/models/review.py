@@ -20,6 +20,9 @@ class Lease(models.Model):
     # Set when the reviewer skips: the lease is released and the item goes to the back of
     # their own queue (other reviewers are not affected).
     skipped_at = models.DateTimeField(null=True, blank=True)
+    # How often this reviewer skipped the item. Unlike skipped_at (cleared when the item comes
+    # back, so the lease is live again) it survives, so the page can say "you skipped this".
+    skips = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -173,7 +173,7 @@ def review_item_payload(
         category_slug=row["interaction__category"],
         category=category,
         lease_expires_at=lease.expires_at if lease else None,
-        skipped_before=bool(lease and lease.skipped_at),
+        skipped_before=bool(lease and (lease.skipped_at or lease.skips)),
         reason_codes=category.reason_codes if category else [],
     )
 

@@ -170,7 +170,9 @@ def lease_renew(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
 def lease_skip(*, reviewer: AbstractBaseUser, item_id: int) -> None:
     """Release the lease; the item goes to the back of this reviewer's queue."""
     now = timezone.now()
-    Lease.objects.filter(item_id=item_id, reviewer=reviewer).update(skipped_at=now, expires_at=now)
+    Lease.objects.filter(item_id=item_id, reviewer=reviewer).update(
+        skipped_at=now, expires_at=now, skips=F("skips") + 1
+    )
 
 
 def _item_resolve(item: RoundItem) -> None:

@@ -6,6 +6,9 @@ from rest_framework.views import exception_handler
 
 from auditcore.exceptions import ApplicationError
 
+# Services mark "no such object" with this code in ApplicationError.extra.
+NOT_FOUND = "not_found"
+
 
 def _message(detail) -> str:
     if isinstance(detail, dict):
@@ -17,9 +20,12 @@ def _message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(
-            {"message": exc.message, "extra": exc.extra}, status=status.HTTP_400_BAD_REQUEST
+        code = (
+            status.HTTP_404_NOT_FOUND
+            if exc.extra.get("code") == NOT_FOUND
+            else status.HTTP_400_BAD_REQUEST
         )
+        return Response({"message": exc.message, "extra": exc.extra}, status=code)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -18,6 +18,7 @@ from auditcore.models import IngestJob
 from auditcore.selectors.ingest import ingest_job_figures, ingest_jobs_recent, quarantined_records
 from auditcore.services.ingest import ingest_job_create
 from reviewapp.access import safety_lead_required
+from reviewapp.background import needs_workers
 from reviewapp.forms import UploadForm
 
 QUARANTINE_ON_PAGE = 200
@@ -55,6 +56,7 @@ def _store_upload(upload) -> Path:
 
 @require_POST
 @safety_lead_required
+@needs_workers
 def upload(request: HtmxHttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():

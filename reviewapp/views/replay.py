@@ -20,6 +20,7 @@ from auditcore.models import Corpus, CorpusPrompt, Expect, GateDecision, ReplayR
 from auditcore.selectors import replay as sel
 from auditcore.services import replay as svc
 from reviewapp.access import safety_lead_required
+from reviewapp.background import needs_workers
 
 RESULTS_ON_PAGE = 500
 PROMPTS_ON_PAGE = 1000
@@ -330,6 +331,7 @@ def endpoints(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @safety_lead_required
+@needs_workers
 def runs(request: HtmxHttpRequest) -> HttpResponse:
     form = RunStartForm(request.POST or None, initial=request.GET or None)
     if request.method == "POST" and form.is_valid():

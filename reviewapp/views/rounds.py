@@ -28,6 +28,7 @@ from auditcore.services.rounds import (
     round_quotas_set,
 )
 from reviewapp.access import safety_lead_required
+from reviewapp.background import needs_workers
 from reviewapp.forms import GoldMarkForm, GoldWriteForm, RoundCreateForm
 
 MAX_QUOTA = 1_000_000
@@ -145,6 +146,7 @@ def round_quotas(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @safety_lead_required
+@needs_workers
 @vary_on_headers("HX-Request")
 def round_draw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     audit_round = _get_round(pk)

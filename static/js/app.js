@@ -2,7 +2,11 @@
 document.addEventListener("htmx:responseError", (event) => {
   const target = document.getElementById("htmx-error");
   if (target) {
-    target.textContent = "The server answered with an error (" + event.detail.xhr.status + "). Nothing was lost; try again.";
+    const xhr = event.detail.xhr;
+    // A refusal that explains itself (e.g. the background workers are down) carries X-Banner.
+    target.textContent = xhr.getResponseHeader("X-Banner") && xhr.responseText
+      ? xhr.responseText
+      : "The server answered with an error (" + xhr.status + "). Nothing was lost; try again.";
     target.classList.remove("hidden");
   }
 });

@@ -1,0 +1,71 @@
+"""Exports of adjudicated labels: one row per export, from the browser or the command line."""
+
+from django.conf import settings
+from django.db import models
+
+from auditcore.models.rounds import AuditRound
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+    PARQUET = "parquet", "Parquet"
+
+
+class ExportJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Ready"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    class Origin(models.TextChoices):
+        BROWSER = "browser", "Browser"
+        API = "api", "API"
+        COMMAND = "command", "Command line"
+
+    format = models.CharField(max_length=10, choices=ExportFormat.choices)
+    # NULL: every round.
+    round = models.ForeignKey(
+        AuditRound, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    include_text = models.BooleanField(default=False)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.BROWSER)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_written = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=1024, blank=True)
+    file_size = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # After this the file is deleted and the download link stops working.
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="export_job_expiry")]
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk} ({self.format}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.EXPIRED}
+
+    @property
+    def progress(self) -> float:
+        if self.is_finished:
+            return 1.0
+        if not self.rows_total:
+            return 0.0
+        return min(1.0, self.rows_written / self.rows_total)
+
+    @property
+    def filename(self) -> str:
+        return f"labels-{self.pk}.{self.format}"

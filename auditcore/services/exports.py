@@ -1,0 +1,357 @@
+"""Exports of adjudicated labels to CSV, JSON Lines and Parquet, streamed batch by batch."""
+
+import csv
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from auditcore.exceptions import ApplicationError
+from auditcore.models import AuditRound, ExportFormat, ExportJob
+from auditcore.selectors.exports import (
+    COLUMNS,
+    DEFAULT_BATCH,
+    TEXT_COLUMNS,
+    label_row_count,
+    label_rows,
+)
+from auditcore.services.audit import audit_event_record
+
+DEFAULT_TTL_HOURS = 24
+
+_TS = pa.timestamp("us", tz="UTC")
+_VERDICT = pa.struct(
+    [
+        ("reviewer", pa.string()),
+        ("decision", pa.string()),
+        ("reason_code", pa.string()),
+        ("observed_label", pa.string()),
+        ("policy_version", pa.string()),
+        ("locked_at", _TS),
+        ("superseded", pa.bool_()),
+    ]
+)
+_TURN = pa.struct([("role", pa.string()), ("content", pa.string())])
+_PARQUET_TYPES: dict[str, pa.DataType] = {
+    "item_id": pa.int64(),
+    "round": pa.string(),
+    "external_id": pa.string(),
+    "source": pa.string(),
+    "occurred_at": _TS,
+    "surface": pa.string(),
+    "model_version": pa.string(),
+    "category": pa.string(),
+    "policy_version": pa.string(),
+    "stratum": pa.string(),
+    "inclusion_probability": pa.float64(),
+    "weight": pa.float64(),
+    "final_decision": pa.string(),
+    "adjudicated_by": pa.string(),
+    "adjudicated_at": _TS,
+    "verdicts": pa.list_(_VERDICT),
+    "response_label": pa.string(),
+    "response_score": pa.float64(),
+    "served_label": pa.string(),
+    "gateway_action": pa.string(),
+    "category_score": pa.float64(),
+    "detector_version": pa.string(),
+    "prompt": pa.string(),
+    "earlier_turns": pa.list_(_TURN),
+    "response": pa.string(),
+    "served_response": pa.string(),
+}
+
+Batches = Iterable[list[dict[str, Any]]]
+OnBatch = Callable[[int], None]
+
+
+def export_columns(include_text: bool) -> tuple[str, ...]:
+    return (*COLUMNS, *(TEXT_COLUMNS if include_text else ()))
+
+
+def parquet_schema(include_text: bool) -> pa.Schema:
+    return pa.schema([(name, _PARQUET_TYPES[name]) for name in export_columns(include_text)])
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return orjson.dumps(value).decode()
+    return "" if value is None else value
+
+
+def _write_csv(batches: Batches, path: Path, columns: tuple[str, ...], on_batch: OnBatch) -> int:
+    written = 0
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for rows in batches:
+            writer.writerows([_csv_value(row[c]) for c in columns] for row in rows)
+            written += len(rows)
+            on_batch(written)
+    return written
+
+
+def _write_jsonl(batches: Batches, path: Path, columns: tuple[str, ...], on_batch: OnBatch) -> int:
+    written = 0
+    with path.open("wb") as out:
+        for rows in batches:
+            out.write(
+                b"".join(
+                    orjson.dumps({c: row[c] for c in columns}, option=orjson.OPT_APPEND_NEWLINE)
+                    for row in rows
+                )
+            )
+            written += len(rows)
+            on_batch(written)
+    return written
+
+
+def _turns(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        return []
+    return [
+        {"role": str(t.get("role", "")), "content": str(t.get("content", ""))}
+        for t in value
+        if isinstance(t, dict)
+    ]
+
+
+def _write_parquet(
+    batches: Batches, path: Path, columns: tuple[str, ...], on_batch: OnBatch
+) -> int:
+    schema = parquet_schema("prompt" in columns)
+    written = 0
+    # One row group per batch: the writer never holds more than one batch in memory.
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for rows in batches:
+            if "earlier_turns" in columns:
+                for row in rows:
+                    row["earlier_turns"] = _turns(row["earlier_turns"])
+            table = pa.Table.from_pylist(rows, schema=schema)
+            writer.write_table(table)
+            written += len(rows)
+            on_batch(written)
+    return written
+
+
+_WRITERS = {
+    ExportFormat.CSV: _write_csv,
+    ExportFormat.JSONL: _write_jsonl,
+    ExportFormat.PARQUET: _write_parquet,
+}
+
+
+def labels_write(
+    *,
+    fmt: str,
+    path: Path,
+    round_id: int | None = None,
+    include_text: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    on_batch: OnBatch | None = None,
+) -> int:
+    """Write the adjudicated labels to ``path``; returns the number of rows written."""
+    if fmt not in _WRITERS:
+        raise ApplicationError(
+            f"format: must be one of {', '.join(ExportFormat.values)}.", {"field": "format"}
+        )
+    batches = label_rows(round_id=round_id, include_text=include_text, batch_size=batch_size)
+    return _WRITERS[fmt](
+        batches, path, export_columns(include_text), on_batch or (lambda _written: None)
+    )
+
+
+def exports_dir() -> Path:
+    folder = Path(settings.DATA_DIR) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _ttl() -> timedelta:
+    return timedelta(hours=getattr(settings, "EXPORT_TTL_HOURS", DEFAULT_TTL_HOURS))
+
+
+def _resolve_round(round_id: int | None, round_name: str | None) -> AuditRound | None:
+    if round_id is not None:
+        found = AuditRound.objects.filter(pk=round_id).first()
+        if found is None:
+            raise ApplicationError("round: no such round.", {"field": "round"})
+        return found
+    if round_name:
+        found = AuditRound.objects.filter(name=round_name).first()
+        if found is None:
+            raise ApplicationError(f"round: no round is named {round_name!r}.", {"field": "round"})
+        return found
+    return None
+
+
+@transaction.atomic
+def export_job_create(
+    *,
+    actor: AbstractBaseUser | None,
+    fmt: str,
+    round_id: int | None = None,
+    round_name: str | None = None,
+    include_text: bool = False,
+    origin: str = ExportJob.Origin.BROWSER,
+    output: str = "",
+    enqueue: bool = True,
+) -> ExportJob:
+    """Record an export; browser and API exports are sent to a worker when the row commits."""
+    if fmt not in ExportFormat.values:
+        raise ApplicationError(
+            f"format: must be one of {', '.join(ExportFormat.values)}.", {"field": "format"}
+        )
+    audit_round = _resolve_round(round_id, round_name)
+    job = ExportJob(
+        format=fmt,
+        round=audit_round,
+        include_text=include_text,
+        origin=origin,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+        rows_total=label_row_count(round_id=audit_round.pk if audit_round else None),
+        file_path=output,
+    )
+    job.full_clean()
+    job.save()
+    if enqueue:
+        from auditcore import tasks
+
+        tasks.export_job_enqueue(job.pk)
+    return job
+
+
+def _claim(job_id: int) -> bool:
+    """Only one worker runs a job: a conditional UPDATE moves it from queued to running."""
+    return bool(
+        ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
+            status=ExportJob.Status.RUNNING, started_at=timezone.now()
+        )
+    )
+
+
+def _progress(job_id: int) -> OnBatch:
+    def update(written: int) -> None:
+        ExportJob.objects.filter(pk=job_id).update(rows_written=written)
+
+    return update
+
+
+def export_job_run(*, job_id: int, batch_size: int = DEFAULT_BATCH) -> ExportJob:
+    """Write the job's file, then record the export (who, what, how many rows) in the audit log."""
+    if not _claim(job_id):
+        return ExportJob.objects.get(pk=job_id)
+    job = ExportJob.objects.select_related("round", "created_by").get(pk=job_id)
+    managed = not job.file_path
+    path = (
+        exports_dir() / f"labels-{job.pk}-{uuid.uuid4().hex}.{job.format}"
+        if managed
+        else Path(job.file_path)
+    )
+    partial = path.with_name(path.name + ".part")
+    try:
+        rows = labels_write(
+            fmt=job.format,
+            path=partial,
+            round_id=job.round_id,
+            include_text=job.include_text,
+            batch_size=batch_size,
+            on_batch=_progress(job.pk),
+        )
+        os.replace(partial, path)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    now = timezone.now()
+    with transaction.atomic():
+        job.status = ExportJob.Status.SUCCEEDED
+        job.rows_written = rows
+        job.rows_total = rows
+        job.file_path = str(path)
+        job.file_size = path.stat().st_size
+        job.finished_at = now
+        job.expires_at = now + _ttl() if managed else None
+        job.save()
+        audit_event_record(
+            actor=job.created_by,
+            action="labels.export",
+            obj=job,
+            after={
+                "format": job.format,
+                "round": job.round.name if job.round else None,
+                "include_text": job.include_text,
+                "rows": rows,
+                "origin": job.origin,
+                "file": path.name if managed else str(path),
+            },
+        )
+    return job
+
+
+def export_labels_to_path(
+    *,
+    actor: AbstractBaseUser | None,
+    fmt: str,
+    output: str,
+    round_name: str | None = None,
+    include_text: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+) -> ExportJob:
+    """The command line's export: recorded like any other, written where the caller asks."""
+    if not output:
+        raise ApplicationError("output: give a path to write to.", {"field": "output"})
+    job = export_job_create(
+        actor=actor,
+        fmt=fmt,
+        round_name=round_name,
+        include_text=include_text,
+        origin=ExportJob.Origin.COMMAND,
+        output=str(Path(output).resolve()),
+        enqueue=False,
+    )
+    return export_job_run(job_id=job.pk, batch_size=batch_size)
+
+
+def export_jobs_expire(*, now: datetime | None = None) -> int:
+    """Delete the files of exports past their expiry; returns how many expired."""
+    now = now or timezone.now()
+    folder = exports_dir().resolve()
+    expired = 0
+    for job in ExportJob.objects.filter(
+        status=ExportJob.Status.SUCCEEDED, expires_at__isnull=False, expires_at__lte=now
+    ):
+        path = Path(job.file_path).resolve()
+        # Only files this application wrote into its own folder are ever deleted.
+        if path.parent == folder:
+            path.unlink(missing_ok=True)
+        updated = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.SUCCEEDED).update(
+            status=ExportJob.Status.EXPIRED, file_path="", file_size=0
+        )
+        expired += updated
+    return expired
+
+
+def export_job_file(*, job: ExportJob, now: datetime | None = None) -> Path | None:
+    """The finished file of a job that has not expired, or None."""
+    now = now or timezone.now()
+    if job.status != ExportJob.Status.SUCCEEDED or not job.file_path:
+        return None
+    if job.expires_at is not None and job.expires_at <= now:
+        return None
+    path = Path(job.file_path)
+    return path if path.is_file() else None

@@ -1,0 +1,222 @@
+"""Benchmark: exporting 1,000,000 adjudicated labels to CSV, JSON Lines and Parquet.
+
+Creates its own PostgreSQL database (dropped and recreated; the name comes from --database-url),
+migrates it, loads interactions with COPY and builds two rounds of labelled items, verdicts and
+adjudications with INSERT … SELECT. Each export then runs in a fresh child process, so its peak
+RSS is the export's alone: a small round (10% of the rows) and every round, per format. Flat
+memory means the two peaks are about the same.
+
+    .venv/bin/python bench/export.py --database-url postgres://root@127.0.0.1:5432/bench_export
+"""
+
+import argparse
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DAY = dt.date(2026, 11, 1)
+REVIEWERS = 5
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name or not name.replace("_", "").isalnum():
+        raise SystemExit(f"unsafe database name {name!r}")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bench-export-"))
+    import django
+
+    django.setup()
+
+
+def load(rows: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from auditcore.models import AuditRound, ModelVersion, RoundStratum, Surface
+    from auditcore.services.policy import policy_create, policy_version_publish
+
+    surface = Surface.objects.create(name="chat")
+    model = ModelVersion.objects.create(name="acme-2026-11")
+    users = [
+        get_user_model().objects.create_user(username=f"reviewer{i}") for i in range(REVIEWERS)
+    ]
+    lead = get_user_model().objects.create_user(username="lead")
+    version = policy_version_publish(
+        actor=None,
+        version=policy_create(
+            actor=None,
+            name="Bench",
+            categories=[{"slug": "medical", "help_when": ["a"], "decline_when": ["b that c"]}],
+        ),
+    )
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    columns = (
+        "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
+        "turn, prompt, earlier_turns, response, gateway_action, user_ref, user_segment, "
+        "impact_weight, category, category_score, response_label, response_score, served_label, "
+        "detector_version, u, priority_key, stratum_key, redaction_count, metadata, created_at"
+    )
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY auditcore_interaction ({columns}) FROM STDIN") as copy:
+            for i in range(rows):
+                label = "refusal" if i % 4 == 0 else "compliance"
+                copy.write_row(
+                    (
+                        "bench", f"r{i}", now, DAY, surface.pk, model.pk, "", 1,
+                        f"How do I do thing {i}?", "[]", "I can't help with that.", "none", "",
+                        "unknown", 1.0, "medical", 0.8, label, 0.9, label, "bench",
+                        0.5, 0.5, "k", 0, "{}", now,
+                    )
+                )  # fmt: skip
+        print(f"loaded {rows:,} interactions in {time.perf_counter() - started:.1f}s (COPY)")
+        rounds = []
+        for name in ("small", "big"):
+            audit_round = AuditRound.objects.create(
+                name=name,
+                policy_version=version,
+                period_start=DAY,
+                period_end=DAY,
+                salt=name,
+                status=AuditRound.Status.CLOSED,
+            )
+            stratum = RoundStratum.objects.create(
+                round=audit_round,
+                stratum_key=f"{DAY}|medical|refusal|acme-2026-11",
+                day=DAY,
+                category="medical",
+                outcome="refusal",
+                model_version=model,
+                population=rows,
+                planned=rows,
+                sampled=rows,
+                salt=name,
+            )
+            rounds.append((audit_round, stratum))
+        (small, small_stratum), (big, big_stratum) = rounds
+        started = time.perf_counter()
+        cursor.execute(
+            """
+            INSERT INTO auditcore_rounditem
+                (round_id, interaction_id, stratum_id, inclusion_probability, weight,
+                 required_reviews, verdict_count, is_gold, gold_decision, policy_version_id,
+                 status, final_decision, queue_order, created_at)
+            SELECT CASE WHEN id %% 10 = 0 THEN %s ELSE %s END,
+                   id,
+                   CASE WHEN id %% 10 = 0 THEN %s ELSE %s END,
+                   0.01 + (id %% 97) / 100.0, 1 / (0.01 + (id %% 97) / 100.0),
+                   1, 1, false, '', %s, 'done',
+                   CASE WHEN id %% 3 = 0 THEN 'decline' ELSE 'help' END, 0, now()
+            FROM auditcore_interaction
+            """,
+            [small.pk, big.pk, small_stratum.pk, big_stratum.pk, version.pk],
+        )
+        cursor.execute(
+            """
+            INSERT INTO auditcore_verdict
+                (item_id, reviewer_id, decision, reason_code, policy_clause, note,
+                 policy_version_id, seconds_spent, locked_at, observed_label, observed_at,
+                 superseded)
+            SELECT id, (%s::bigint[])[1 + id %% %s], final_decision, 'general_info', '', '',
+                   policy_version_id, 30, now(), 'refusal', now(), false
+            FROM auditcore_rounditem
+            """,
+            [[u.pk for u in users], REVIEWERS],
+        )
+        cursor.execute(
+            """
+            INSERT INTO auditcore_adjudication
+                (item_id, adjudicator_id, decision, note, policy_version_id, created_at)
+            SELECT id, %s, final_decision, '', policy_version_id, now()
+            FROM auditcore_rounditem WHERE id %% 10 = 3
+            """,
+            [lead.pk],
+        )
+        for table in ("interaction", "rounditem", "verdict", "adjudication"):
+            cursor.execute(f"ANALYZE auditcore_{table}")
+    print(f"built items, verdicts and adjudications in {time.perf_counter() - started:.1f}s")
+
+
+def child(fmt: str, round_name: str | None, output: str) -> None:
+    """One export in this process; prints rows, seconds and the peak RSS as one line."""
+    from auditcore.services.exports import export_labels_to_path
+
+    started = time.perf_counter()
+    job = export_labels_to_path(actor=None, fmt=fmt, output=output, round_name=round_name)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size_mb = Path(output).stat().st_size / 1e6
+    print(f"{job.rows_written} {seconds:.3f} {peak_mb:.1f} {size_mb:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/bench_export"),
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,jsonl,parquet")
+    parser.add_argument("--reuse", action="store_true", help="keep an earlier run's database")
+    parser.add_argument("--child", nargs=3, metavar=("FORMAT", "ROUND", "OUTPUT"))
+    args = parser.parse_args()
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("the export bench needs PostgreSQL (it loads with COPY)")
+
+    if args.child:
+        setup_django(args.database_url)
+        fmt, round_name, output = args.child
+        child(fmt, None if round_name == "-" else round_name, output)
+        return
+
+    if not args.reuse:
+        recreate_database(args.database_url)
+    setup_django(args.database_url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if not args.reuse:
+        load(args.rows)
+
+    print(f"{'format':<8} {'scope':<6} {'rows':>9} {'seconds':>8} {'rows/s':>9} "
+          f"{'peak RSS MB':>11} {'file MB':>8}")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
+        for fmt in args.formats.split(","):
+            for scope in ("small", "-"):
+                output = str(Path(folder) / f"labels-{scope}.{fmt}")
+                line = subprocess.run(
+                    [sys.executable, __file__, "--database-url", args.database_url,
+                     "--child", fmt, scope, output],
+                    check=True, capture_output=True, text=True, env=os.environ.copy(),
+                ).stdout.split()  # fmt: skip
+                rows, seconds, peak, size = int(line[0]), float(line[1]), line[2], line[3]
+                label = "10%" if scope == "small" else "all"
+                print(f"{fmt:<8} {label:<6} {rows:>9,} {seconds:>8.1f} {rows / seconds:>9,.0f} "
+                      f"{peak:>11} {size:>8}")  # fmt: skip
+                Path(output).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

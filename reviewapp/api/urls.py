@@ -1,0 +1,86 @@
+"""Routes of the public API under /api/v1/, its OpenAPI schema and its documentation page."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from reviewapp.api import estimates, exports, policy, replay, review, rounds, traffic
+from reviewapp.api.docs import ApiDocsView
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/interactions", traffic.InteractionsApi.as_view(), name="api-interactions"),
+    path(
+        "v1/interactions/<int:pk>",
+        traffic.InteractionDetailApi.as_view(),
+        name="api-interaction",
+    ),
+    path("v1/ingest-jobs", traffic.IngestJobListApi.as_view(), name="api-ingest-jobs"),
+    path("v1/ingest-jobs/<int:pk>", traffic.IngestJobDetailApi.as_view(), name="api-ingest-job"),
+    path("v1/policy-versions", policy.PolicyVersionListApi.as_view(), name="api-policy-versions"),
+    path(
+        "v1/policy-versions/<int:pk>",
+        policy.PolicyVersionDetailApi.as_view(),
+        name="api-policy-version",
+    ),
+    path(
+        "v1/policy-versions/<int:pk>/categories",
+        policy.CategoryListApi.as_view(),
+        name="api-policy-categories",
+    ),
+    path("v1/rounds", rounds.RoundListApi.as_view(), name="api-rounds"),
+    path("v1/rounds/<int:pk>", rounds.RoundDetailApi.as_view(), name="api-round"),
+    path("v1/rounds/<int:pk>/preview", rounds.RoundPreviewApi.as_view(), name="api-round-preview"),
+    path("v1/rounds/<int:pk>/draw", rounds.RoundDrawApi.as_view(), name="api-round-draw"),
+    path("v1/review/next", review.ReviewNextApi.as_view(), name="api-review-next"),
+    path(
+        "v1/review/items/<int:item_id>/verdict",
+        review.VerdictSubmitApi.as_view(),
+        name="api-review-verdict",
+    ),
+    path(
+        "v1/review/items/<int:item_id>/reveal", review.RevealApi.as_view(), name="api-review-reveal"
+    ),
+    path(
+        "v1/review/items/<int:item_id>/observed",
+        review.ObservedApi.as_view(),
+        name="api-review-observed",
+    ),
+    path("v1/adjudications", review.AdjudicationQueueApi.as_view(), name="api-adjudications"),
+    path(
+        "v1/adjudications/items/<int:item_id>",
+        review.AdjudicationRecordApi.as_view(),
+        name="api-adjudication-record",
+    ),
+    path("v1/corpora", replay.CorpusListApi.as_view(), name="api-corpora"),
+    path("v1/corpora/<int:pk>", replay.CorpusDetailApi.as_view(), name="api-corpus"),
+    path(
+        "v1/corpora/<int:pk>/prompts",
+        replay.CorpusPromptListApi.as_view(),
+        name="api-corpus-prompts",
+    ),
+    path("v1/replay-runs", replay.ReplayRunListApi.as_view(), name="api-replay-runs"),
+    path("v1/replay-runs/<int:pk>", replay.ReplayRunDetailApi.as_view(), name="api-replay-run"),
+    path("v1/gate-decisions", replay.GateDecisionListApi.as_view(), name="api-gate-decisions"),
+    path(
+        "v1/gate-decisions/<int:pk>",
+        replay.GateDecisionDetailApi.as_view(),
+        name="api-gate-decision",
+    ),
+    path("v1/exports", exports.ExportsApi.as_view(), name="api-exports"),
+    path("v1/exports/<int:pk>", exports.ExportDetailApi.as_view(), name="api-export"),
+    path("v1/exports/<int:pk>/file", exports.ExportFileApi.as_view(), name="api-export-file"),
+    # The dashboard's figures (issue 7): reviewapp/api/estimates.py.
+    path(
+        "v1/rounds/<int:pk>/estimates",
+        estimates.RoundEstimatesApi.as_view(),
+        name="api-round-estimates",
+    ),
+    path(
+        "v1/rounds/<int:pk>/estimates/consistency",
+        estimates.RoundConsistencyApi.as_view(),
+        name="api-round-consistency",
+    ),
+    path("v1/estimates", estimates.PeriodEstimatesApi.as_view(), name="api-estimates"),
+    path("v1/estimates/trend", estimates.TrendApi.as_view(), name="api-estimates-trend"),
+]

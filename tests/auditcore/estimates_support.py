@@ -1,0 +1,145 @@
+"""Hand-built rounds for the estimate tests: strata, weights and final decisions set directly."""
+
+import datetime as dt
+import itertools
+
+from django.utils import timezone
+
+from auditcore.models import (
+    AuditRound,
+    Interaction,
+    ModelVersion,
+    RoundItem,
+    RoundStratum,
+    StratumCount,
+    Surface,
+)
+from tests.auditcore.test_review_support import policy_version
+
+DAY = dt.date(2026, 11, 2)
+_ids = itertools.count(1)
+
+
+def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, counts=True):
+    """strata: list of dicts {key, category, outcome, model, population, items: [item spec]}.
+
+    item spec: dict(weight, final ("help"/"decline"/"unsure"/"" = pending), surface="chat",
+    segment="general", served=None (defaults to the outcome), gold=False, prompt=None).
+    """
+    n = next(_ids)
+    version = policy_version()
+    audit_round = AuditRound.objects.create(
+        name=name or f"Golden {n}",
+        policy_version=version,
+        period_start=day,
+        period_end=day,
+        salt=f"s{n}",
+        status=status,
+    )
+    for spec in strata:
+        model, _ = ModelVersion.objects.get_or_create(name=spec.get("model", "m1"))
+        stratum = RoundStratum.objects.create(
+            round=audit_round,
+            stratum_key=f"{day}|{spec['category']}|{spec['outcome']}|{model.name}|{spec['key']}",
+            day=day,
+            category=spec["category"],
+            outcome=spec["outcome"],
+            model_version=model,
+            population=spec["population"],
+            planned=len(spec["items"]),
+            sampled=len(spec["items"]),
+            salt=audit_round.salt,
+        )
+        per_surface: dict = {}
+        for item in spec["items"]:
+            surface, _ = Surface.objects.get_or_create(name=item.get("surface", "chat"))
+            per_surface[surface] = per_surface.get(surface, 0) + 1
+            i = next(_ids)
+            interaction = Interaction.objects.create(
+                source="golden",
+                external_id=f"g{i}",
+                occurred_at=timezone.now(),
+                day=day,
+                surface=surface,
+                model_version=model,
+                prompt=item.get("prompt") or f"golden prompt {i}",
+                response="r",
+                category=spec["category"],
+                response_label=spec["outcome"],
+                served_label=item.get("served") or spec["outcome"],
+                user_segment=item.get("segment", "general"),
+                detector_version="t",
+                u=0.5,
+                priority_key=0.5,
+                stratum_key=stratum.stratum_key,
+            )
+            final = item.get("final", "")
+            RoundItem.objects.create(
+                round=audit_round,
+                interaction=interaction,
+                stratum=None if item.get("gold") else stratum,
+                inclusion_probability=min(1.0, 1 / item["weight"]) if item["weight"] else 1.0,
+                weight=item["weight"],
+                policy_version=version,
+                is_gold=item.get("gold", False),
+                status=RoundItem.Status.DONE if final else RoundItem.Status.PENDING,
+                final_decision=final,
+            )
+        if counts and spec["population"]:
+            surface = next(iter(per_surface), None) or Surface.objects.get_or_create(name="chat")[0]
+            row, _ = StratumCount.objects.get_or_create(
+                day=day,
+                surface=surface,
+                model_version=model,
+                category=spec["category"],
+                outcome=spec["outcome"],
+            )
+            row.count += spec["population"]
+            row.save()
+    return audit_round
+
+
+def golden_strata():
+    """The hand-worked round of test_estimates_golden (see the arithmetic there)."""
+    return [
+        {
+            "key": "A",
+            "category": "medical",
+            "outcome": "refusal",
+            "population": 20,
+            "items": [
+                {"weight": 5, "final": "help", "segment": "non_native_en"},
+                {"weight": 5, "final": "help", "segment": "non_native_en"},
+                {"weight": 5, "final": "decline"},
+                {"weight": 5, "final": "decline"},
+                {"weight": 5, "final": "unsure"},
+            ],
+        },
+        {
+            "key": "B",
+            "category": "medical",
+            "outcome": "compliance",
+            "population": 80,
+            "items": [
+                {"weight": 40, "final": "help", "served": "refusal"},
+                {"weight": 40, "final": "help"},
+                {"weight": 40, "final": ""},  # still pending
+            ],
+        },
+        {
+            # A stratum with a single item: no variance contribution.
+            "key": "C",
+            "category": "finance",
+            "outcome": "partial_refusal",
+            "population": 1,
+            "items": [{"weight": 1, "final": "decline"}, {"weight": 1, "final": "", "gold": True}],
+        },
+        {
+            # Drawn but nothing sampled: the "security" category has no data.
+            "key": "D",
+            "category": "security",
+            "outcome": "refusal",
+            "population": 0,
+            "items": [],
+        },
+    ]

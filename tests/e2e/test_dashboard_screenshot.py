@@ -1,0 +1,52 @@
+"""The dashboard in headless Chromium: the trend chart renders with both axes, tables sort."""
+
+import pytest
+from django.urls import reverse
+
+from tests.auditcore.estimates_support import build_round, golden_strata
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def two_releases(transactional_db):
+    first = build_round(golden_strata(), name="Round 1")
+    strata = golden_strata()
+    for s in strata:
+        s["model"] = "m2"
+    for item in strata[1]["items"]:
+        item["final"] = item["final"] and "decline"  # m2 misses more harm
+    return first, build_round(strata, name="Round 2")
+
+
+def test_the_dashboard_shows_the_trend_chart_with_both_axes(
+    page, login_as, screenshot, safety_lead, two_releases
+):
+    _, latest = two_releases
+    login_as(page, safety_lead)
+    page.goto(reverse("dashboard:round", args=[latest.pk]))
+    chart = page.locator("svg#trend-chart")
+    chart.wait_for(state="visible")
+    titles = chart.locator("text.panel-title").all_text_contents()
+    assert "False-refusal rate (benign traffic)" in titles
+    assert "True-refusal rate (refusals)" in titles
+    assert chart.locator("g.series circle.dot").count() >= 4
+    assert chart.locator("line.errorbar").count() >= 4
+    assert set(chart.locator("g.legend text").all_text_contents()) == {"m1", "m2"}
+    box = chart.bounding_box()
+    assert box["width"] > 600 and box["height"] > 150
+    # Both axes side by side in the headline cards.
+    assert page.locator("#card-frr_refusals").is_visible()
+    assert page.locator("#card-trr_refusals").is_visible()
+    path = screenshot(page, "dashboard")
+    assert path.is_file() and path.stat().st_size > 10_000
+    chart.screenshot(path=str(path.with_name("trend-chart.png")))
+    # Sorting a breakdown table in the browser.
+    header = page.locator("#breakdown-category thead th").first.locator("button")
+    header.click()
+    header.click()
+    first_cells = page.locator("#breakdown-category tbody tr td:first-child").all_inner_texts()
+    assert first_cells == sorted(first_cells, reverse=True)
+    # The lazily loaded consistency section arrives.
+    page.locator("#consistency-groups table").wait_for(state="attached")
+    assert page.errors == [] and page.dialogs == [] and page.csp_violations == []

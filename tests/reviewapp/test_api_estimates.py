@@ -1,0 +1,73 @@
+"""GET /api/v1/rounds/{id}/estimates and friends: JSON for safety leads, 403 for reviewers."""
+
+import pytest
+from django.test import Client
+
+from tests.auditcore.estimates_support import build_round, golden_strata
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def golden_round():
+    return build_round(golden_strata(), name="Golden round")
+
+
+def _client(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def _urls(pk):
+    return [
+        f"/api/v1/rounds/{pk}/estimates",
+        f"/api/v1/rounds/{pk}/estimates/consistency",
+        "/api/v1/estimates?start=2026-11-01&end=2026-11-30",
+        "/api/v1/estimates/trend",
+    ]
+
+
+def test_only_safety_leads_and_admins_read_estimates(
+    golden_round, reviewer, outsider, safety_lead, admin_user
+):
+    for url in _urls(golden_round.pk):
+        assert _client().get(url).status_code in (401, 403)
+        assert _client(reviewer).get(url).status_code == 403
+        assert _client(outsider).get(url).status_code == 403
+        assert _client(safety_lead).get(url).status_code == 200
+        assert _client(admin_user).get(url).status_code == 200
+
+
+def test_round_estimates_json_has_the_hand_worked_figures(golden_round, safety_lead):
+    body = _client(safety_lead).get(f"/api/v1/rounds/{golden_round.pk}/estimates").json()
+    frr = body["headline"]["rates"]["frr_refusals"]
+    assert frr["estimate"] == pytest.approx(10 / 21)
+    assert frr["variance"] == pytest.approx(14700 / 194481)
+    assert (frr["n"], frr["df"]) == (5, 3)
+    missed = body["headline"]["rates"]["missed_harm"]
+    assert missed["note"] == "0 of 2, at most 84.2%"
+    security = next(r for r in body["breakdowns"]["category"] if r["value"] == "security")
+    assert security["rates"]["frr_benign"]["estimate"] is None
+    assert security["rates"]["frr_benign"]["note"] == "no data"
+    assert body["scope"]["rounds"] == [{"id": golden_round.pk, "name": "Golden round"}]
+    assert body["headline"]["population"]["interactions"] == 101
+
+
+def test_a_period_needs_valid_dates(safety_lead):
+    response = _client(safety_lead).get("/api/v1/estimates?start=2026-12-01&end=2026-11-01")
+    assert response.status_code == 400
+    assert _client(safety_lead).get("/api/v1/estimates?start=bad").status_code == 400
+
+
+def test_trend_lists_points_per_round_and_model(golden_round, safety_lead):
+    body = _client(safety_lead).get("/api/v1/estimates/trend?granularity=round").json()
+    assert [(p["period"], p["model_version"]) for p in body["points"]] == [("Golden round", "m1")]
+    week = _client(safety_lead).get("/api/v1/estimates/trend?granularity=week").json()
+    assert week["points"][0]["period"] == "2026-W45"
+
+
+def test_an_unknown_or_draft_round_is_404(safety_lead):
+    assert _client(safety_lead).get("/api/v1/rounds/999999/estimates").status_code == 404

@@ -1,0 +1,228 @@
+"""Dashboard pages: access by role, what a safety lead sees, CSV, and the page equals the API."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from auditcore.models import Corpus
+from tests.auditcore.estimates_support import build_round, golden_strata
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def golden_round():
+    return build_round(golden_strata(), name="Golden round")
+
+
+def _client(user) -> Client:
+    client = Client()
+    if user is not None:
+        assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def _urls(audit_round):
+    return [
+        reverse("dashboard:index"),
+        reverse("dashboard:round", args=[audit_round.pk]),
+        reverse("dashboard:round", args=[audit_round.pk]) + "?format=csv&table=category",
+        reverse("dashboard:consistency", args=[audit_round.pk]),
+        reverse("dashboard:interaction", args=[audit_round.items.first().interaction_id]),
+    ]
+
+
+def test_anonymous_users_are_sent_to_the_login_page(golden_round):
+    for url in _urls(golden_round):
+        response = Client().get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"], url
+
+
+def test_reviewers_and_outsiders_get_403_everywhere(golden_round, reviewer, outsider):
+    for user in (reviewer, outsider):
+        client = _client(user)
+        for url in _urls(golden_round):
+            assert client.get(url).status_code == 403, (user, url)
+            assert client.get(url, HTTP_HX_REQUEST="true").status_code == 403, (user, url)
+
+
+def test_safety_leads_and_admins_see_both_axes(golden_round, safety_lead, admin_user):
+    for user in (safety_lead, admin_user):
+        for url in _urls(golden_round):
+            assert _client(user).get(url).status_code == 200, (user, url)
+    html = _client(safety_lead).get(reverse("dashboard:round", args=[golden_round.pk]))
+    text = html.content.decode()
+    assert "False-refusal rate among refusals" in text
+    assert "True-refusal rate among refusals" in text
+    assert "Missed-harm rate among complied traffic" in text
+    assert "47.6%" in text  # 10/21
+    assert "0 of 2, at most 84.2%" in text
+    assert 'id="trend-chart"' in text and "<svg" in text
+    assert "no data" in text  # the security category
+    assert "1 unsure and 1 not yet final" in text
+
+
+def test_the_nav_and_the_round_page_link_to_the_dashboard(golden_round, safety_lead, reviewer):
+    client = _client(safety_lead)
+    home = client.get(reverse("home")).content.decode()
+    assert reverse("dashboard:index") in home
+    detail = client.get(reverse("rounds:detail", args=[golden_round.pk])).content.decode()
+    assert reverse("dashboard:round", args=[golden_round.pk]) in detail and "Results" in detail
+    assert reverse("dashboard:index") not in _client(reviewer).get(reverse("home")).content.decode()
+
+
+def test_the_index_shows_an_empty_state_without_rounds(safety_lead):
+    response = _client(safety_lead).get(reverse("dashboard:index"))
+    assert response.status_code == 200
+    assert "No audit round has been drawn yet" in response.content.decode()
+
+
+def test_a_period_pools_rounds_and_names_skipped_overlaps(safety_lead):
+    build_round(golden_strata(), name="early")
+    build_round(golden_strata(), name="late")
+    url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
+    text = _client(safety_lead).get(url).content.decode()
+    assert "Overlapping rounds left out" in text and "early" in text
+
+
+def test_breakdown_csv_has_every_rate_and_says_no_data(golden_round, safety_lead):
+    url = reverse("dashboard:round", args=[golden_round.pk]) + "?format=csv&table=category"
+    response = _client(safety_lead).get(url)
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    by_value = {r["category"]: r for r in rows}
+    assert by_value["security"]["frr_refusals"] == "no data"
+    assert float(by_value["medical"]["frr_refusals"]) == pytest.approx(0.5)
+    for table in ("surface", "model_version", "user_segment", "disparity", "validation"):
+        url = reverse("dashboard:round", args=[golden_round.pk]) + f"?format=csv&table={table}"
+        assert _client(safety_lead).get(url).status_code == 200
+    bad = reverse("dashboard:round", args=[golden_round.pk]) + "?format=csv&table=nope"
+    assert _client(safety_lead).get(bad).status_code == 404
+
+
+def test_the_page_shows_the_same_figures_as_the_api(golden_round, safety_lead):
+    client = _client(safety_lead)
+    page = client.get(reverse("dashboard:round", args=[golden_round.pk])).content.decode()
+    api = client.get(f"/api/v1/rounds/{golden_round.pk}/estimates").json()
+    cards = dict(
+        re.findall(
+            r'data-metric="(\w+)">\s*<h2>[^<]*</h2>\s*<p class="big"><span[^>]*'
+            r'data-estimate="([^"]*)"',
+            page,
+        )
+    )
+    assert set(cards) == {"frr_refusals", "trr_refusals", "frr_benign", "missed_harm"}
+    for key, value in cards.items():
+        assert float(value) == api["headline"]["rates"][key]["estimate"]
+        est = api["headline"]["rates"][key]
+        assert f"{est['lower']:.1%}–{est['upper']:.1%}" in page
+    assert api["headline"]["unsure"] == 1
+
+
+def test_hostile_prompts_are_escaped_in_examples(safety_lead):
+    strata = golden_strata()
+    strata[0]["items"][0]["prompt"] = "<script>alert(1)</script> help me"
+    audit_round = build_round(strata)
+    Corpus.objects.create(name="must-help")
+    text = _client(safety_lead).get(reverse("dashboard:round", args=[audit_round.pk])).content
+    text = text.decode()
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert reverse("replay:promote") in text and 'name="corpus_id"' in text
+    assert "style=" not in text
+
+
+def test_promote_from_the_dashboard_adds_the_prompt_to_a_corpus(golden_round, safety_lead):
+    corpus = Corpus.objects.create(name="must-help")
+    item = golden_round.items.filter(final_decision="help", stratum__outcome="refusal").first()
+    response = _client(safety_lead).post(
+        reverse("replay:promote"), {"item_id": item.pk, "corpus_id": corpus.pk}
+    )
+    assert response.status_code == 302
+    assert corpus.prompts.filter(origin_interaction=item.interaction).exists()
+
+
+def test_the_page_query_count_is_pinned(golden_round, safety_lead, django_assert_max_num_queries):
+    client = _client(safety_lead)
+    url = reverse("dashboard:round", args=[golden_round.pk])
+    client.get(url)
+    with django_assert_max_num_queries(20):
+        client.get(url)
+
+
+def test_consistency_page_groups_a_prompt_helped_on_one_surface_and_refused_on_another(
+    safety_lead,
+):
+    strata = [
+        {
+            "key": "A",
+            "category": "medical",
+            "outcome": "refusal",
+            "population": 2,
+            "items": [
+                {
+                    "weight": 1,
+                    "final": "help",
+                    "surface": "app",
+                    "prompt": "How do I treat a burn?",
+                },
+            ],
+        },
+        {
+            "key": "B",
+            "category": "medical",
+            "outcome": "compliance",
+            "population": 2,
+            "items": [
+                {
+                    "weight": 1,
+                    "final": "help",
+                    "surface": "web",
+                    "prompt": "how do I treat a burn? ",
+                },
+                {
+                    "weight": 1,
+                    "final": "help",
+                    "surface": "web",
+                    "prompt": "How should I treat a small burn at home quickly and safely please",
+                },
+                {
+                    "weight": 1,
+                    "final": "help",
+                    "surface": "web",
+                    "prompt": "How should I treat a small burn at home quickly and safely",
+                },
+            ],
+        },
+        {
+            "key": "C",
+            "category": "medical",
+            "outcome": "refusal",
+            "population": 1,
+            "items": [
+                {
+                    "weight": 1,
+                    "final": "help",
+                    "surface": "app",
+                    "prompt": "How should I treat a small burn at home quickly and safely, please?",
+                },
+            ],
+        },
+    ]
+    audit_round = build_round(strata)
+    client = _client(safety_lead)
+    response = client.get(reverse("dashboard:consistency", args=[audit_round.pk]))
+    text = response.content.decode()
+    assert "How do I treat a burn?" in text
+    assert text.count("<tr>") >= 3  # header + a "same" group + a "near" group
+    assert "near" in text and "same" in text
+    partial = client.get(
+        reverse("dashboard:consistency", args=[audit_round.pk]), HTTP_HX_REQUEST="true"
+    )
+    assert "<html" not in partial.content.decode()
+    assert 'id="consistency-groups"' in partial.content.decode()

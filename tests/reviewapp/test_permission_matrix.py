@@ -1,0 +1,184 @@
+"""Every URL and API endpoint × anonymous, outsider, reviewer, safety lead, admin.
+
+The URLs come from the resolver, so a page added later is covered; its expectation comes from
+RULES (first matching name prefix). A URL no rule matches fails the test: a new page must say
+who may see it.
+"""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "outsider", "reviewer", "safety_lead", "admin")
+LOGGED_IN = frozenset({"outsider", "reviewer", "safety_lead", "admin"})
+REVIEW = frozenset({"reviewer", "admin"})
+SAFETY = frozenset({"safety_lead", "admin"})
+ADMIN = frozenset({"admin"})
+EVERYONE = frozenset(ROLES)
+
+
+class Rule:
+    def __init__(self, allowed: frozenset, api: bool = False, note: str = "") -> None:
+        self.allowed = allowed
+        self.api = api  # DRF: anonymous gets 401/403, not a login redirect
+        self.note = note
+
+
+# First matching prefix of the URL name (namespace included) wins. Exact names end with "$".
+RULES: list[tuple[str, Rule]] = [
+    ("healthz$", Rule(EVERYONE, note="monitoring probe")),
+    ("login$", Rule(EVERYONE)),
+    ("logout$", Rule(EVERYONE)),
+    ("admin_login$", Rule(EVERYONE, note="the throttled login page in front of the admin")),
+    ("home$", Rule(LOGGED_IN, note="each role sees its own links")),
+    ("profile", Rule(LOGGED_IN, note="one's own API tokens")),
+    ("review_", Rule(REVIEW)),
+    ("adjudication_", Rule(SAFETY)),
+    ("verdict_correct$", Rule(SAFETY)),
+    ("agreement$", Rule(SAFETY)),
+    ("policy:", Rule(SAFETY)),
+    ("rounds:", Rule(SAFETY)),
+    ("ingest:", Rule(SAFETY)),
+    ("replay:", Rule(SAFETY)),
+    ("dashboard", Rule(SAFETY)),
+    ("exports", Rule(ADMIN)),
+    ("export", Rule(ADMIN)),
+    # The public API (reviewapp/api/urls.py).
+    ("api-schema$", Rule(EVERYONE, api=True, note="the OpenAPI document")),
+    ("api-docs$", Rule(LOGGED_IN, api=True)),
+    ("api-review-", Rule(REVIEW, api=True)),
+    ("api-export", Rule(ADMIN, api=True)),
+    ("api-", Rule(SAFETY, api=True)),
+    # Django's admin site: staff only, checked by Django itself (admin:index below).
+    ("admin:", Rule(ADMIN, note="django admin")),
+]
+PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
+REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
+# An id no object has: allowed roles get 404 (or a form error), never 403.
+MISSING_ID = "987654"
+
+
+def _patterns(resolver=None, prefix="", namespace=""):
+    """(route template, namespaced name) for every URL pattern, following includes."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            ns = namespace + (f"{entry.namespace}:" if entry.namespace else "")
+            yield from _patterns(entry, prefix + route, ns)
+        elif isinstance(entry, URLPattern):
+            yield prefix + route, namespace + (entry.name or f"<unnamed {route}>")
+
+
+def _concrete(route: str) -> str:
+    path = PARAM.sub(MISSING_ID, route)
+    path = REGEX_GROUP.sub(MISSING_ID, path)
+    path = path.replace("^", "").replace("$", "").replace("\\Z", "").replace("\\", "")
+    return "/" + path.lstrip("/")
+
+
+def rule_for(name: str) -> Rule | None:
+    for prefix, rule in RULES:
+        if prefix.endswith("$"):
+            if name == prefix[:-1]:
+                return rule
+        elif name.startswith(prefix):
+            return rule
+    return None
+
+
+def _routes() -> list[tuple[str, str]]:
+    seen = {}
+    for route, name in _patterns():
+        # Django admin: one representative page; the rest is Django's own tested code.
+        if name.startswith("admin:") and name != "admin:index":
+            continue
+        seen.setdefault(name, _concrete(route))
+    return sorted(seen.items())
+
+
+ROUTES = _routes()
+
+
+def test_every_url_has_an_expectation():
+    missing = [name for _, name in _patterns() if rule_for(name) is None]
+    assert not missing, f"URL names without a permission expectation in RULES: {missing}"
+
+
+def test_the_matrix_covers_the_known_areas():
+    names = {name for name, _ in ROUTES}
+    for name in ("review_queue", "policy:list", "rounds:draw", "ingest:upload", "replay:gate"):
+        assert name in names
+    assert len(ROUTES) > 40
+
+
+@pytest.fixture
+def user_for(django_user_model):
+    from auditcore import roles
+    from tests.conftest import _user
+
+    role_of = {
+        "outsider": None,
+        "reviewer": roles.REVIEWER,
+        "safety_lead": roles.SAFETY_LEAD,
+        "admin": roles.ADMIN,
+    }
+
+    def make(role: str):
+        if role == "anonymous":
+            return None
+        return _user(f"matrix-{role}", role_of[role])
+
+    return make
+
+
+def _request(client: Client, path: str):
+    """GET, or an empty POST where the view takes only POST (405 on GET)."""
+    response = client.get(path)
+    method = "GET"
+    if response.status_code == 405:
+        response = client.post(path)
+        method = "POST"
+    return method, response
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("name", "path"), ROUTES, ids=[n for n, _ in ROUTES])
+def test_permission(name, path, role, user_for, settings):
+    rule = rule_for(name)
+    assert rule is not None, f"{name} has no expectation in RULES"
+    user = user_for(role)
+    client = Client(raise_request_exception=False)
+    if user is not None:
+        client.force_login(user)
+    if name == "logout":
+        # Logging out is open to anyone and ends the session: POST only.
+        assert client.post(path).status_code == 302
+        return
+    method, response = _request(client, path)
+    status = response.status_code
+    where = f"{method} {path} ({name}) as {role}: {status}"
+    assert status < 500, where
+
+    if name.startswith("admin:"):
+        # Django's admin decides by is_staff; only the admin role may be staff.
+        if role == "admin":
+            return
+        assert status in (302, 403) or b"id_username" in response.content, where
+        return
+    if role in rule.allowed:
+        assert status != 403, where
+        if status == 302:
+            assert "/login/" not in response["Location"], where
+        return
+    if role == "anonymous":
+        if rule.api:
+            assert status in (401, 403), where
+        else:
+            assert status == 302 and response["Location"].startswith(f"/login/?next={path}"), where
+        return
+    assert status == 403, where
