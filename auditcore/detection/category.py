@@ -179,7 +179,9 @@ class CategoryClassifier:
     keyword where that is not so fall back to the per-category regexes.
     """
 
-    def __init__(self, specs: Sequence[CategorySpec]) -> None:
+    def __init__(self, specs: Sequence[CategorySpec], *, single_pass: bool = True) -> None:
+        """`single_pass=False` counts keywords with the per-category scans only: for tests,
+        which check that both ways give the same results."""
         self._specs = [s for s in specs if s.slug != GENERAL]
         self._keyword_res = [self._compile_keywords(s.keywords) for s in self._specs]
         # Words that appear in a category's examples but in no other category's examples.
@@ -212,6 +214,12 @@ class CategoryClassifier:
                 self._single_hit[keyword] = {
                     i: KEYWORD_WEIGHT * 1 + EXAMPLE_WORD_WEIGHT * 0 for i, _ in hits
                 }
+        if not single_pass and union:
+            # Every keyword a category's own scan finds sends the text to the per-category scans.
+            per_category = [r.findall for r in self._keyword_res if r is not None]
+            self._find_keywords = lambda low: [k for scan in per_category for k in scan(low)]
+            self._keyword_hits = dict.fromkeys(union)
+            self._single_hit = {}
         self._thresholds = [
             (HIGH_STAKES_THRESHOLD if s.high_stakes else THRESHOLD, 0.01 if s.high_stakes else 0.0)
             for s in self._specs

@@ -1,7 +1,8 @@
 """Fast rule-based classifier: did a response comply, refuse, or partially refuse?"""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 # Bump on every change to the rules below: stored labels are only comparable within one version.
@@ -369,6 +370,22 @@ _HEDGE_FROM = len(_STRONG_LITERAL_SET)
 _STRUCTURE_FROM = _HEDGE_FROM + len(_HEDGE_WORDS)
 _HEDGE_ANCHOR_INDICES = frozenset(_HEDGE_FROM + _HEDGE_WORDS.index(w) for w in _HEDGE_ANCHORS)
 _RE2_SCAN = _re2_search_set(_STRONG_LITERAL_SET + _HEDGE_WORDS + _STRUCTURE_MARKERS)
+
+
+@contextmanager
+def _without_re2() -> Iterator[None]:
+    """Run classify_response on its pure-`re` path, as when google-re2 is not installed.
+
+    For tests only, which check that both paths give the same results: every _RE2_* pre-filter
+    is switched off until the block exits. Not thread-safe.
+    """
+    global _RE2_GATE, _RE2_AFTER_SCAN, _RE2_SCAN
+    saved = _RE2_GATE, _RE2_AFTER_SCAN, _RE2_SCAN
+    _RE2_GATE = _RE2_AFTER_SCAN = _RE2_SCAN = None
+    try:
+        yield
+    finally:
+        _RE2_GATE, _RE2_AFTER_SCAN, _RE2_SCAN = saved
 
 
 def _is_english(low: str) -> bool:

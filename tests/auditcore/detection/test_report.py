@@ -1,3 +1,5 @@
+import pytest
+
 from auditcore.detection.report import (
     DEV_CORPUS_PATH,
     HELD_OUT_PATH,
@@ -51,12 +53,14 @@ def test_the_dev_corpus_is_large_and_covers_every_category_and_label():
     }  # fmt: skip
 
 
+@pytest.mark.usefixtures("response_path")
 def test_accuracy_on_the_dev_corpus_stays_above_the_measured_floor():
     report = evaluate_corpus(load_corpus(DEV_CORPUS_PATH))
     assert report.binary_accuracy >= DEV_BINARY_FLOOR
     assert report.accuracy >= DEV_ACCURACY_FLOOR
 
 
+@pytest.mark.usefixtures("response_path")
 def test_accuracy_on_the_held_out_file_stays_above_its_floor():
     report = evaluate_corpus(load_corpus(HELD_OUT_PATH))
     assert report.n >= 80

@@ -1,3 +1,5 @@
+import pytest
+
 from auditcore.detection.response import (
     COMPLIANCE,
     DETECTOR_VERSION,
@@ -6,6 +8,8 @@ from auditcore.detection.response import (
     classify_response,
     classify_served,
 )
+
+pytestmark = pytest.mark.usefixtures("response_path")
 
 
 def label(response, prompt=None):
