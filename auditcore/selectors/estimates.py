@@ -46,7 +46,7 @@ from auditcore.models import (
     StratumCount,
     Verdict,
 )
-from auditcore.stats import RateEstimate, estimate_rate, holm_adjust, rate_ratio
+from auditcore.stats import RateEstimate, estimate_rate, holm_adjust, rate_ratio, stratum_codes
 
 REFUSED = (Label.REFUSAL.value, Label.PARTIAL_REFUSAL.value)
 RATES = ("frr_refusals", "trr_refusals", "frr_benign", "missed_harm")
@@ -92,6 +92,12 @@ class ItemFrame:
     served_complied: np.ndarray
     day: np.ndarray  # datetime.date objects
     dims: dict[str, np.ndarray]
+    # `stratum` as dense codes 0..k-1 (auditcore.stats.stratum_codes): the same figures, without
+    # a sort per estimate. Derived, never passed in.
+    stratum_code: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.stratum_code = stratum_codes(self.stratum)
 
     def __len__(self) -> int:
         return len(self.item_id)
@@ -102,7 +108,7 @@ class ItemFrame:
             **{
                 name: value[keep]
                 for name, value in self.__dict__.items()
-                if isinstance(value, np.ndarray)
+                if isinstance(value, np.ndarray) and name != "stratum_code"
             },
             dims={k: v[keep] for k, v in self.dims.items()},
         )
@@ -214,7 +220,7 @@ def frame_rates(
         z, y = rate_arrays(frame, rate, layer)
         if domain is not None:
             z = z & domain
-        out[rate] = estimate_rate(frame.weight, z, y, frame.stratum)
+        out[rate] = estimate_rate(frame.weight, z, y, frame.stratum_code)
     return out
 
 
@@ -270,7 +276,7 @@ def population_counts(rounds: Sequence[AuditRound]) -> Population:
 
 
 def _share(frame: ItemFrame, y: np.ndarray) -> RateEstimate:
-    return estimate_rate(frame.weight, np.ones(len(frame), dtype=bool), y, frame.stratum)
+    return estimate_rate(frame.weight, np.ones(len(frame), dtype=bool), y, frame.stratum_code)
 
 
 def headline(frame: ItemFrame, population: Population, gold: int) -> Headline:
@@ -368,7 +374,7 @@ def disparity(frame: ItemFrame) -> list[DisparityRow]:
     z, y = rate_arrays(labelled, "frr_benign")
     segment = labelled.dims["user_segment"]
     category = labelled.dims["category"]
-    d, strata = labelled.weight, labelled.stratum
+    d, strata = labelled.weight, labelled.stratum_code
     overall = {c: float(np.sum(d[z & (category == c)])) for c in sorted(set(category[z].tolist()))}
     rows, pvalues = [], []
     segments = sorted(set(segment.tolist()))
@@ -446,36 +452,73 @@ class ValidationRow:
         )
 
 
-def classifier_validation(round_ids: Sequence[int]) -> list[ValidationRow]:
-    """What reviewers saw the model do (after the reveal) against the classifier's label."""
-    rows = (
-        Verdict.objects.filter(
-            item__round_id__in=list(round_ids), item__is_gold=False, superseded=False
+def classifier_validation(
+    round_ids: Sequence[int],
+    rows: Sequence[tuple] | None = None,
+    strata: dict[int, tuple[str, str | None]] | None = None,
+) -> list[ValidationRow]:
+    """What reviewers saw the model do (after the reveal) against the classifier's label.
+
+    rows and strata, when the caller has read them already: the rounds' item rows (item_rows)
+    and {RoundStratum id: (category, model version name)}. Then only the verdicts' observed
+    labels are read, instead of joining every verdict to its interaction and stratum again.
+    """
+    verdicts = Verdict.objects.filter(
+        item__round_id__in=list(round_ids), item__is_gold=False, superseded=False
+    ).exclude(observed_label="")
+    counts: dict[tuple, int] = {}
+    if rows is None or strata is None:
+        grouped = (
+            verdicts.values(
+                "item__stratum__category",
+                "item__stratum__model_version__name",
+                "item__interaction__response_label",
+                "observed_label",
+            )
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list(
+                "item__stratum__category",
+                "item__stratum__model_version__name",
+                "item__interaction__response_label",
+                "observed_label",
+                "n",
+            )
         )
-        .exclude(observed_label="")
-        .values(
-            "item__stratum__category",
-            "item__stratum__model_version__name",
-            "item__interaction__response_label",
-            "observed_label",
+        for category, model, label, observed, n in grouped:
+            key = (category or "—", label, model or "—", observed)
+            counts[key] = counts.get(key, 0) + n
+    else:
+        item_at, stratum_at = _FRAME_FIELDS.index("id"), _FRAME_FIELDS.index("stratum_id")
+        label_at = _FRAME_FIELDS.index("interaction__response_label")
+        stratum_keys = {
+            pk: (category or "—", model or "—") for pk, (category, model) in strata.items()
+        }
+        items = {
+            row[item_at]: (*stratum_keys.get(row[stratum_at], ("—", "—")), row[label_at])
+            for row in rows
+        }
+        grouped = (
+            verdicts.values("item_id", "observed_label")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("item_id", "observed_label", "n")
         )
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+        for item_id, observed, n in grouped:
+            item = items.get(item_id)
+            if item is None:
+                continue  # drawn after the rows were read
+            key = (item[0], item[2], item[1], observed)
+            counts[key] = counts.get(key, 0) + n
     groups: dict[tuple, dict] = {}
-    for r in rows:
-        key = (
-            r["item__stratum__category"] or "—",
-            r["item__interaction__response_label"],
-            r["item__stratum__model_version__name"] or "—",
-        )
+    for (*stratum, observed), n in sorted(counts.items()):
+        key = tuple(stratum)
         g = groups.setdefault(key, {"observed": 0, "exact": 0, "refusal": 0, "confusion": {}})
-        n = r["n"]
         g["observed"] += n
-        g["confusion"][r["observed_label"]] = g["confusion"].get(r["observed_label"], 0) + n
-        if r["observed_label"] == key[1]:
+        g["confusion"][observed] = g["confusion"].get(observed, 0) + n
+        if observed == key[1]:
             g["exact"] += n
-        if (r["observed_label"] in REFUSED) == (key[1] in REFUSED):
+        if (observed in REFUSED) == (key[1] in REFUSED):
             g["refusal"] += n
     return [
         ValidationRow(
@@ -507,30 +550,54 @@ class Example:
     weight: float
 
 
-def false_refusal_examples(round_ids: Sequence[int], limit: int = EXAMPLE_LIMIT) -> list[Example]:
-    """Confirmed false refusals (adjudicated "should help", the model refused), heaviest first."""
-    rows = (
-        RoundItem.objects.filter(
+_EXAMPLE_FIELDS = (
+    "id",
+    "interaction_id",
+    "interaction__prompt",
+    "interaction__category",
+    "interaction__surface__name",
+    "interaction__model_version__name",
+    "interaction__user_segment",
+    "interaction__response_label",
+    "weight",
+)
+
+
+def false_refusal_examples(
+    round_ids: Sequence[int], limit: int = EXAMPLE_LIMIT, rows: Sequence[tuple] | None = None
+) -> list[Example]:
+    """Confirmed false refusals (adjudicated "should help", the model refused), heaviest first.
+
+    rows: the rounds' item rows (item_rows) when the caller has them; the heaviest are picked
+    from those and only they are read with their prompts.
+    """
+    examples = RoundItem.objects.values_list(*_EXAMPLE_FIELDS)
+    if rows is None:
+        picked = examples.filter(
             round_id__in=list(round_ids),
             is_gold=False,
             status=RoundItem.Status.DONE,
             final_decision="help",
             interaction__response_label__in=REFUSED,
-        )
-        .order_by("-weight", "id")
-        .values_list(
-            "id",
-            "interaction_id",
-            "interaction__prompt",
-            "interaction__category",
-            "interaction__surface__name",
-            "interaction__model_version__name",
-            "interaction__user_segment",
-            "interaction__response_label",
-            "weight",
-        )[:limit]
-    )
-    return [Example(*row) for row in rows]
+        ).order_by("-weight", "id")[:limit]
+        return [Example(*row) for row in picked]
+    at = {name: i for i, name in enumerate(_FRAME_FIELDS)}
+    confirmed = [
+        (-row[at["weight"]], row[at["id"]])
+        for row in rows
+        if row[at["status"]] == RoundItem.Status.DONE
+        and row[at["final_decision"]] == "help"
+        and row[at["interaction__response_label"]] in REFUSED
+    ]
+    ids = [item_id for _, item_id in sorted(confirmed)[:limit]]
+    found = {row[0]: row for row in examples.filter(pk__in=ids)} if ids else {}
+    return [Example(*found[i]) for i in ids if i in found]
+
+
+def scope_examples(estimates: "Estimates", limit: int = EXAMPLE_LIMIT) -> list[Example]:
+    """false_refusal_examples of an Estimates' scope, from the item rows it has read."""
+    rows = [row for round_rows in estimates.rows_by_round.values() for row in round_rows]
+    return false_refusal_examples(estimates.scope.round_ids, limit, rows=rows)
 
 
 # --- Round and period ------------------------------------------------------------------------
@@ -593,11 +660,14 @@ def scope_estimates(scope: Scope) -> Estimates:
     rows = item_rows(ids)
     frame = frame_from_rows(rows)
     gold = RoundItem.objects.filter(round_id__in=ids, is_gold=True).count()
-    strata_values = RoundStratum.objects.filter(round_id__in=ids).values_list(
-        "category", "model_version__name"
-    )
+    strata = {
+        pk: (category, model)
+        for pk, category, model in RoundStratum.objects.filter(round_id__in=ids).values_list(
+            "id", "category", "model_version__name"
+        )
+    }
     known = {"category": set(), "model_version": set()}
-    for category, model in strata_values:
+    for category, model in strata.values():
         known["category"].add(category)
         known["model_version"].add(model)
     by_round: dict[int, list] = {r: [] for r in ids}
@@ -609,7 +679,7 @@ def scope_estimates(scope: Scope) -> Estimates:
         headline=headline(frame, population_counts(scope.rounds), gold),
         breakdowns={dim: breakdown(frame, dim, known.get(dim, ())) for dim in DIMENSIONS},
         disparity=disparity(frame),
-        validation=classifier_validation(ids),
+        validation=classifier_validation(ids, rows, strata),
     )
 
 

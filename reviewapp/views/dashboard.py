@@ -140,7 +140,7 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
             for r in estimates.disparity
         ],
         "validation": estimates.validation,
-        "examples": sel.false_refusal_examples(scope.round_ids),
+        "examples": sel.scope_examples(estimates),
         "corpora": list(corpus_list()),
         "chart": _chart(points),
         "granularity": granularity,

@@ -1,0 +1,100 @@
+"""The dashboard reuses the item rows it has read: same validation rows and examples as the queries.
+
+scope_estimates passes its item rows and strata to classifier_validation, and the view picks the
+confirmed false refusals from those rows (scope_examples); both must equal the stand-alone
+queries exactly, including multiple verdicts, superseded verdicts, blank observed labels, gold
+items and items drawn outside any stratum.
+"""
+
+import pytest
+from django.utils import timezone
+
+from auditcore.models import RoundItem, RoundStratum, Verdict
+from auditcore.selectors import estimates as sel
+from tests.auditcore.estimates_support import build_round, golden_strata
+
+pytestmark = pytest.mark.django_db
+
+
+def _verdict(item, reviewer, observed, superseded=False):
+    Verdict.objects.create(
+        item=item,
+        reviewer=reviewer,
+        decision="help",
+        policy_version=item.policy_version,
+        locked_at=timezone.now(),
+        observed_label=observed,
+        superseded=superseded,
+    )
+
+
+@pytest.fixture
+def reviewed_round(reviewer, second_reviewer):
+    strata = golden_strata()
+    strata.append(
+        {
+            "key": "E",
+            "category": "medical",
+            "outcome": "partial_refusal",
+            "model": "m2",
+            "population": 30,
+            "items": [
+                {"weight": 3, "final": "help"},
+                {"weight": 7, "final": "help"},
+                {"weight": 7, "final": "help"},  # a weight tie: the lower id first
+                {"weight": 2, "final": "decline"},
+            ],
+        }
+    )
+    audit_round = build_round(strata)
+    items = list(RoundItem.objects.filter(round=audit_round).order_by("id"))
+    labels = ["refusal", "compliance", "partial_refusal", "refusal", "", "compliance"]
+    for i, item in enumerate(items):
+        _verdict(item, reviewer, labels[i % len(labels)], superseded=(i % 5 == 4))
+        if i % 2 == 0:
+            _verdict(item, second_reviewer, labels[(i + 1) % len(labels)])
+    # An item drawn outside any stratum (a stray) keeps its verdicts under "—".
+    stray = next(i for i in items if not i.is_gold)
+    RoundItem.objects.filter(pk=stray.pk).update(stratum=None)
+    return audit_round
+
+
+def test_classifier_validation_from_rows_equals_the_query(reviewed_round):
+    ids = [reviewed_round.pk]
+    strata = {
+        pk: (category, model)
+        for pk, category, model in RoundStratum.objects.filter(round_id__in=ids).values_list(
+            "id", "category", "model_version__name"
+        )
+    }
+    from_rows = sel.classifier_validation(ids, sel.item_rows(ids), strata)
+    queried = sel.classifier_validation(ids)
+    assert from_rows == queried
+    assert [list(r.confusion) for r in from_rows] == [list(r.confusion) for r in queried]
+    assert any(r.category == "—" for r in queried)
+    assert (
+        sum(r.observed for r in queried)
+        == Verdict.objects.filter(item__round=reviewed_round, item__is_gold=False, superseded=False)
+        .exclude(observed_label="")
+        .count()
+    )
+
+
+def test_round_estimates_validation_equals_the_query(reviewed_round):
+    estimates = sel.round_estimates(reviewed_round)
+    assert estimates.validation == sel.classifier_validation([reviewed_round.pk])
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 50])
+def test_examples_from_rows_equal_the_query(reviewed_round, limit):
+    estimates = sel.round_estimates(reviewed_round)
+    queried = sel.false_refusal_examples([reviewed_round.pk], limit)
+    assert sel.scope_examples(estimates, limit) == queried
+    assert len(queried) == min(limit, 5)  # A's two helps, E's three
+
+
+def test_examples_from_rows_with_nothing_confirmed_read_nothing(django_assert_num_queries):
+    audit_round = build_round(golden_strata()[2:])
+    estimates = sel.round_estimates(audit_round)
+    with django_assert_num_queries(0):
+        assert sel.scope_examples(estimates) == []
