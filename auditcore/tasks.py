@@ -6,7 +6,10 @@ from celery.exceptions import TimeoutError as ResultTimeout
 from django.db import OperationalError
 from kombu.exceptions import KombuError
 
+from auditcore.services.exports import export_job_run
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
+from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
+from auditcore.services.rounds import round_draw
 
 
 @shared_task(name="auditcore.ping")
@@ -86,8 +89,6 @@ def ingest_job_enqueue(job_id: int) -> None:
 )
 def round_draw_task(round_id: int) -> None:
     """Draw an audit round's sample; idempotent, a rerun only adds what is missing."""
-    from auditcore.services.rounds import round_draw
-
     round_draw(round_id=round_id)
 
 
@@ -106,8 +107,6 @@ def round_draw_task(round_id: int) -> None:
 )
 def replay_run_chunk_task(run_id: int) -> int:
     """Replay the next chunk of a run, then queue the one after; results are the checkpoint."""
-    from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
-
     try:
         remaining = replay_run_process_chunk(run_id=run_id)
     except OperationalError:
@@ -137,8 +136,6 @@ def replay_run_enqueue(run_id: int) -> None:
 )
 def export_job_run_task(job_id: int) -> int:
     """Write an export's file; a redelivered task finds the job claimed and does nothing."""
-    from auditcore.services.exports import export_job_run
-
     return export_job_run(job_id=job_id).rows_written
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -51,31 +51,6 @@ class PreparedRow:
     metadata: dict[str, Any]
 
 
-# As for IngestRecord in validation.py: a frozen dataclass's __init__ stores its 27 fields through
-# object.__setattr__, a few microseconds a row; prepare() fills a new instance through the slot
-# descriptors instead. The check keeps the setters in step with the fields.
-_ROW_FIELDS = (
-    "line", "external_id", "occurred_at", "day", "surface", "model", "conversation_id", "turn",
-    "prompt", "earlier_turns", "response", "served_response", "gateway_action", "user_ref",
-    "user_segment", "impact_weight", "category", "category_score", "response_label",
-    "response_score", "served_label", "detector_version", "u", "priority_key", "stratum_key",
-    "redaction_count", "metadata",
-)  # fmt: skip
-if tuple(f.name for f in fields(PreparedRow)) != _ROW_FIELDS or hasattr(
-    PreparedRow, "__post_init__"
-):
-    raise RuntimeError("update _ROW_FIELDS and Preparer.prepare to match PreparedRow")
-(
-    _set_line, _set_external_id, _set_occurred_at, _set_day, _set_surface, _set_model,
-    _set_conversation_id, _set_turn, _set_prompt, _set_earlier_turns, _set_response,
-    _set_served_response, _set_gateway_action, _set_user_ref, _set_user_segment,
-    _set_impact_weight, _set_category, _set_category_score, _set_response_label,
-    _set_response_score, _set_served_label, _set_detector_version, _set_u, _set_priority_key,
-    _set_stratum_key, _set_redaction_count, _set_metadata,
-) = (getattr(PreparedRow, name).__set__ for name in _ROW_FIELDS)  # fmt: skip
-_new = object.__new__
-
-
 @dataclass(frozen=True, slots=True)
 class Quarantine:
     line: int
@@ -113,34 +88,34 @@ class Preparer:
         category = self.categories.classify(record.prompt, context)
         u = sampling.record_u(f"{self.source}\x1f{record.external_id}", self.sampling_salt)
         x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
-        row = _new(PreparedRow)
-        _set_line(row, line)
-        _set_external_id(row, record.external_id)
-        _set_occurred_at(row, record.occurred_at)
-        _set_day(row, record.day)
-        _set_surface(row, record.surface)
-        _set_model(row, record.model)
-        _set_conversation_id(row, record.conversation_id or "")
-        _set_turn(row, record.turn)
-        _set_prompt(row, record.prompt)
-        _set_earlier_turns(row, record.earlier_turns)
-        _set_response(row, record.response)
-        _set_served_response(row, record.served_response)
-        _set_gateway_action(row, record.gateway_action)
-        _set_user_ref(row, hash_user(record.user_id, self.user_key) if record.user_id else "")
-        _set_user_segment(row, record.user_segment)
-        _set_impact_weight(row, record.impact_weight)
-        _set_category(row, category.slug)
-        _set_category_score(row, category.score)
-        _set_response_label(row, model_result.label)
-        _set_response_score(row, model_result.score)
-        _set_served_label(row, served_result.label)
-        _set_detector_version(row, model_result.detector_version)
-        _set_u(row, u)
-        _set_priority_key(row, sampling.priority_key(u, x))
-        _set_stratum_key(
-            row, sampling.stratum_key(record.day, category.slug, model_result.label, record.model)
+        return PreparedRow(
+            line=line,
+            external_id=record.external_id,
+            occurred_at=record.occurred_at,
+            day=record.day,
+            surface=record.surface,
+            model=record.model,
+            conversation_id=record.conversation_id or "",
+            turn=record.turn,
+            prompt=record.prompt,
+            earlier_turns=record.earlier_turns,
+            response=record.response,
+            served_response=record.served_response,
+            gateway_action=record.gateway_action,
+            user_ref=hash_user(record.user_id, self.user_key) if record.user_id else "",
+            user_segment=record.user_segment,
+            impact_weight=record.impact_weight,
+            category=category.slug,
+            category_score=category.score,
+            response_label=model_result.label,
+            response_score=model_result.score,
+            served_label=served_result.label,
+            detector_version=model_result.detector_version,
+            u=u,
+            priority_key=sampling.priority_key(u, x),
+            stratum_key=sampling.stratum_key(
+                record.day, category.slug, model_result.label, record.model
+            ),
+            redaction_count=sum(redactions.values()),
+            metadata=record.metadata,
         )
-        _set_redaction_count(row, sum(redactions.values()))
-        _set_metadata(row, record.metadata)
-        return row

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -96,28 +96,6 @@ class IngestRecord:
     impact_weight: float
     session_importance: float
     metadata: dict[str, Any]
-
-
-# A frozen dataclass's __init__ sets each of its 18 fields through object.__setattr__, which is a
-# sixth of the cost of validating a typical record. _validate fills a new instance through the slot
-# descriptors instead (the same stores, without the lookups); the check below keeps the setters in
-# step with the fields, and IngestRecord has no __post_init__ that this would skip.
-_RECORD_FIELDS = (
-    "line", "external_id", "occurred_at", "day", "surface", "model", "conversation_id", "turn",
-    "prompt", "earlier_turns", "response", "served_response", "gateway_action", "user_id",
-    "user_segment", "impact_weight", "session_importance", "metadata",
-)  # fmt: skip
-if tuple(f.name for f in fields(IngestRecord)) != _RECORD_FIELDS or hasattr(
-    IngestRecord, "__post_init__"
-):
-    raise RuntimeError("update _RECORD_FIELDS and _validate to match IngestRecord")
-(
-    _set_line, _set_external_id, _set_occurred_at, _set_day, _set_surface, _set_model,
-    _set_conversation_id, _set_turn, _set_prompt, _set_earlier_turns, _set_response,
-    _set_served_response, _set_gateway_action, _set_user_id, _set_user_segment,
-    _set_impact_weight, _set_session_importance, _set_metadata,
-) = (getattr(IngestRecord, name).__set__ for name in _RECORD_FIELDS)  # fmt: skip
-_new = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,23 +471,24 @@ def _validate(raw: dict[str, Any], line: int) -> IngestRecord:
     metadata = _metadata(raw, cleaner)
     if cleaner.nuls:
         metadata = {**metadata, NUL_METADATA_KEY: dict(cleaner.nuls)}
-    record = _new(IngestRecord)
-    _set_line(record, line)
-    _set_external_id(record, external_id)
-    _set_occurred_at(record, occurred_at)
-    _set_day(record, occurred_at.date())
-    _set_surface(record, surface)
-    _set_model(record, model)
-    _set_conversation_id(record, conversation_id or None)
-    _set_turn(record, turn)
-    _set_prompt(record, prompt)
-    _set_earlier_turns(record, earlier_turns)
-    _set_response(record, response)
-    _set_served_response(record, served_response)
-    _set_gateway_action(record, gateway_action)
-    _set_user_id(record, user_id)
-    _set_user_segment(record, user_segment)
-    _set_impact_weight(record, impact_weight)
-    _set_session_importance(record, session_importance)
-    _set_metadata(record, metadata)
+    record = IngestRecord(
+        line=line,
+        external_id=external_id,
+        occurred_at=occurred_at,
+        day=occurred_at.date(),
+        surface=surface,
+        model=model,
+        conversation_id=conversation_id or None,
+        turn=turn,
+        prompt=prompt,
+        earlier_turns=earlier_turns,
+        response=response,
+        served_response=served_response,
+        gateway_action=gateway_action,
+        user_id=user_id,
+        user_segment=user_segment,
+        impact_weight=impact_weight,
+        session_importance=session_importance,
+        metadata=metadata,
+    )
     return record
