@@ -6,7 +6,13 @@ queue the way the page does: GET the next item (an HTMX partial), POST the verdi
 and submit latency p50/p99, throughput and the error count, then checks the database: every item
 has exactly its required verdicts. Traffic goes to the loopback address only; every loop is bounded.
 
+With --with-ingest N the run has two phases over two equal rounds: first the reviewers alone
+(the baseline), then the reviewers again while a real ingest of N generated records runs through
+`manage.py ingest --wait` and a Celery worker (Redis: --redis). It prints the review latency p99
+of both phases side by side with the ingest throughput.
+
     .venv/bin/python bench/review_load.py --reviewers 50 --items 1500
+    .venv/bin/python bench/review_load.py --reviewers 50 --items 1500 --with-ingest 200000
 """
 
 import argparse
@@ -71,8 +77,11 @@ def setup_django(env: dict[str, str]) -> None:
     django.setup()
 
 
-def seed(reviewers: int, items: int, double_share: float, seed_value: int) -> list[str]:
-    """Reviewers (one password hash shared, to save 50 key derivations) and an open round."""
+def seed(
+    reviewers: int, items: int, double_share: float, seed_value: int, rounds: int = 1
+) -> list[str]:
+    """Reviewers (one password hash shared, to save 50 key derivations) and `rounds` rounds of
+    `items` each: the first open, the others drafts that open_round() opens one at a time."""
     import datetime as dt
 
     from django.contrib.auth import get_user_model
@@ -85,11 +94,9 @@ def seed(reviewers: int, items: int, double_share: float, seed_value: int) -> li
     from auditcore.models import (
         AuditRound,
         Category,
-        Interaction,
         ModelVersion,
         Policy,
         PolicyVersion,
-        RoundItem,
         Surface,
     )
 
@@ -122,19 +129,32 @@ def seed(reviewers: int, items: int, double_share: float, seed_value: int) -> li
     surface = Surface.objects.create(name="web")
     model = ModelVersion.objects.create(name="bench-model")
     day = dt.date(2026, 11, 1)
+    for number in range(rounds):
+        _seed_round(
+            number, version, surface, model, day, items, double_share, rng,
+            AuditRound.Status.OPEN if number == 0 else AuditRound.Status.DRAFT,
+        )  # fmt: skip
+    return names
+
+
+def _seed_round(number, version, surface, model, day, items, double_share, rng, status) -> None:
+    from django.utils import timezone
+
+    from auditcore.models import AuditRound, Interaction, RoundItem
+
     audit_round = AuditRound.objects.create(
-        name="Bench round",
+        name=f"Bench round {number + 1}",
         policy_version=version,
         period_start=day,
         period_end=day,
-        salt="bench",
-        status=AuditRound.Status.OPEN,
+        salt=f"bench-{number}",
+        status=status,
     )
     interactions = Interaction.objects.bulk_create(
         [
             Interaction(
                 source="bench",
-                external_id=str(i),
+                external_id=f"{number}-{i}",
                 occurred_at=timezone.now(),
                 day=day,
                 surface=surface,
@@ -165,7 +185,14 @@ def seed(reviewers: int, items: int, double_share: float, seed_value: int) -> li
             for interaction in interactions
         ]
     )
-    return names
+
+
+def open_round(number: int) -> None:
+    from auditcore.models import AuditRound
+
+    AuditRound.objects.filter(name=f"Bench round {number + 1}").update(
+        status=AuditRound.Status.OPEN
+    )
 
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int):
@@ -225,8 +252,23 @@ class Results:
         self.lock = threading.Lock()
         self.next_ms: list[float] = []
         self.submit_ms: list[float] = []
+        # perf_counter() at the end of each request, parallel to next_ms / submit_ms.
+        self.next_at: list[float] = []
+        self.submit_at: list[float] = []
         self.errors: list[str] = []
         self.verdicts = 0
+        self.elapsed = 0.0
+
+    def during(self, start: float, end: float) -> tuple[list[float], list[float]]:
+        """(next-item ms, submit ms) of the requests that ended within [start, end]."""
+        return (
+            [ms for ms, at in zip(self.next_ms, self.next_at, strict=True) if start <= at <= end],
+            [
+                ms
+                for ms, at in zip(self.submit_ms, self.submit_at, strict=True)
+                if start <= at <= end
+            ],
+        )
 
 
 def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Random) -> None:
@@ -242,6 +284,7 @@ def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Rand
             found = ITEM_RE.search(response.text)
             with results.lock:
                 results.next_ms.append(next_ms)
+                results.next_at.append(time.perf_counter())
             if response.status_code != 200:
                 raise RuntimeError(f"next item: HTTP {response.status_code}")
             if found is None:
@@ -260,6 +303,7 @@ def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Rand
             submit_ms = (time.perf_counter() - start) * 1000
             with results.lock:
                 results.submit_ms.append(submit_ms)
+                results.submit_at.append(time.perf_counter())
             if response.status_code != 200 or "Your verdict is locked" not in response.text:
                 raise RuntimeError(f"submit: HTTP {response.status_code}")
             if rng.random() < args.double_click:
@@ -277,6 +321,91 @@ def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Rand
             with results.lock:
                 results.errors.append(repr(error)[:200])
             time.sleep(0.2)
+
+
+def run_phase(clients: list[httpx.Client], args, seed_offset: int = 0) -> Results:
+    """Every reviewer drains the open round(s); returns the timings."""
+    results = Results()
+    threads = [
+        threading.Thread(
+            target=reviewer_loop,
+            args=(client, results, args, random.Random(args.seed + seed_offset + i)),
+        )
+        for i, client in enumerate(clients)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(args.max_seconds + 60)
+    results.elapsed = time.perf_counter() - started
+    return results
+
+
+def latency_line(label: str, values: list[float]) -> str:
+    return (
+        f"{label:<28} n={len(values):>6}  p50 {percentile(values, 0.5):7.1f} ms  "
+        f"p99 {percentile(values, 0.99):7.1f} ms  "
+        f"mean {statistics.fmean(values) if values else float('nan'):7.1f} ms"
+    )
+
+
+class IngestRun:
+    """A real ingest: a Celery worker plus `manage.py ingest PATH --wait`, timed."""
+
+    def __init__(self, env: dict[str, str], records: int, workers: int, workdir: Path) -> None:
+        from auditcore.demo_data import generate_records, write_jsonl
+
+        self.env = env
+        self.log = workdir / f"ingest-{records}.jsonl"
+        write_jsonl(generate_records(records, target_bytes=900, source_prefix="load"), self.log)
+        self.records = records
+        self.workers = workers
+        self.worker: subprocess.Popen | None = None
+        self.thread: threading.Thread | None = None
+        self.started = self.ended = 0.0
+        self.summary: dict = {}
+        self.error = ""
+
+    def start_worker(self) -> None:
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "--loglevel", "warning",
+             "--concurrency", str(self.workers), "--without-gossip", "--without-mingle"],
+            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def _run(self) -> None:
+        import json
+
+        self.started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "ingest", str(self.log),
+             "--source", "load", "--wait"],
+            env=self.env, cwd=ROOT, capture_output=True, text=True, check=False, timeout=3600,
+        )  # fmt: skip
+        self.ended = time.perf_counter()
+        if result.returncode != 0:
+            self.error = result.stderr[-2000:]
+            return
+        self.summary = json.loads(result.stdout.strip().splitlines()[-1])
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def stop_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            self.worker.wait(timeout=60)
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
 
 
 def verify() -> tuple[int, int, int]:
@@ -313,6 +442,15 @@ def main() -> None:
     parser.add_argument("--db-name", default="refusal_audit_review_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--with-ingest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a second phase with a real ingest of N records running (0: no ingest phase)",
+    )
+    parser.add_argument("--ingest-workers", type=int, default=2)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
 
     make_database(f"{args.pg}/postgres", args.db_name)
@@ -330,9 +468,21 @@ def main() -> None:
     }
     os.environ.pop("REDIS_URL", None)
     process = None
+    ingest = None
     try:
         setup_django(env)
-        names = seed(args.reviewers, args.items, args.double_share, args.seed)
+        phases = 2 if args.with_ingest else 1
+        names = seed(args.reviewers, args.items, args.double_share, args.seed, rounds=phases)
+        if args.with_ingest:
+            subprocess.run(["redis-cli", "-u", args.redis, "FLUSHDB"], check=True,
+                           capture_output=True)  # fmt: skip
+            ingest_env = {**os.environ, **env, "REDIS_URL": args.redis}
+            started = time.perf_counter()
+            ingest = IngestRun(ingest_env, args.with_ingest, args.ingest_workers, Path(data_dir))
+            print(
+                f"generated {args.with_ingest:,} records in {time.perf_counter() - started:.1f} s"
+            )
+            ingest.start_worker()
         port = free_port()
         process, base = start_gunicorn(env, port, args.workers, args.threads)
         # Password hashing is deliberately slow: log in a few at a time, outside the timing.
@@ -341,19 +491,14 @@ def main() -> None:
             clients = list(pool.map(lambda name: login(base, name), names))
         print(f"logged in {len(clients)} reviewers in {time.perf_counter() - started:.1f} s")
 
-        results = Results()
-        threads = [
-            threading.Thread(
-                target=reviewer_loop, args=(client, results, args, random.Random(args.seed + i))
-            )
-            for i, client in enumerate(clients)
-        ]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(args.max_seconds + 60)
-        elapsed = time.perf_counter() - started
+        results = run_phase(clients, args)
+        elapsed = results.elapsed
+        with_ingest = None
+        if ingest is not None:
+            open_round(1)
+            ingest.start()
+            with_ingest = run_phase(clients, args, seed_offset=1000)
+            ingest.wait()
         for client in clients:
             client.close()
 
@@ -363,7 +508,8 @@ def main() -> None:
             f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL"
         )
         print(
-            f"drained in {elapsed:.1f} s: {results.verdicts} verdicts, {verdicts / elapsed:.0f}/s"
+            f"drained in {elapsed:.1f} s: {results.verdicts} verdicts, "
+            f"{results.verdicts / elapsed:.0f}/s ({verdicts} verdicts stored in all)"
         )
         for label, values in (("next item", results.next_ms), ("submit", results.submit_ms)):
             print(
@@ -374,11 +520,18 @@ def main() -> None:
         print(f"errors: {len(results.errors)}")
         for error in results.errors[:5]:
             print("  ", error)
+        if with_ingest is not None:
+            report_ingest_phase(results, with_ingest, ingest)
         print(f"items with exactly their required verdicts: {exact} of {items}")
         ok = not results.errors and exact == items
+        if with_ingest is not None:
+            ok = ok and not with_ingest.errors and not ingest.error
         p99 = max(percentile(results.next_ms, 0.99), percentile(results.submit_ms, 0.99))
         print(f"target p99 < 100 ms and zero errors: {'MET' if ok and p99 < 100 else 'NOT MET'}")
     finally:
+        if ingest is not None:
+            ingest.wait()
+            ingest.stop_worker()
         if process is not None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
@@ -387,6 +540,46 @@ def main() -> None:
         connections.close_all()
         if not args.keep:
             drop_database(f"{args.pg}/postgres", args.db_name)
+
+
+def report_ingest_phase(baseline: Results, loaded: Results, ingest: IngestRun) -> None:
+    """Review latency without and with the ingest running, next to the ingest throughput."""
+    print()
+    print(f"--- with a real ingest of {ingest.records:,} records running (same run) ---")
+    if ingest.error:
+        print(f"ingest FAILED: {ingest.error}")
+        return
+    received = ingest.summary.get("received", ingest.records)
+    print(
+        f"ingest: {ingest.seconds:.1f} s, {received / ingest.seconds:,.0f} records/s "
+        f"({ingest.workers} worker processes): {ingest.summary}"
+    )
+    print(
+        f"review phase drained in {loaded.elapsed:.1f} s: {loaded.verdicts} verdicts, "
+        f"errors {len(loaded.errors)}"
+    )
+    for error in loaded.errors[:5]:
+        print("  ", error)
+    overlap_next, overlap_submit = loaded.during(ingest.started, ingest.ended)
+    rows = [
+        ("next item, no ingest", baseline.next_ms),
+        ("next item, during ingest", overlap_next),
+        ("submit, no ingest", baseline.submit_ms),
+        ("submit, during ingest", overlap_submit),
+    ]
+    for label, values in rows:
+        print(latency_line(label, values))
+    p99_before = max(percentile(baseline.next_ms, 0.99), percentile(baseline.submit_ms, 0.99))
+    p99_during = max(percentile(overlap_next, 0.99), percentile(overlap_submit, 0.99))
+    print(
+        f"review p99 {p99_before:.1f} ms without ingest, {p99_during:.1f} ms during ingest; "
+        f"ingest {received / ingest.seconds:,.0f} records/s"
+    )
+    if loaded.elapsed < ingest.seconds:
+        print(
+            f"note: the reviewers finished {ingest.seconds - loaded.elapsed:.1f} s before the "
+            "ingest; raise --items to cover the whole ingest"
+        )
 
 
 if __name__ == "__main__":

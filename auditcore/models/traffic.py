@@ -104,7 +104,6 @@ class Interaction(models.Model):
             models.Index(fields=["stratum_key", "priority_key"], name="interaction_draw"),
             # Dashboards and round scoping filter by period, surface and model version.
             models.Index(fields=["day", "surface", "model_version"], name="interaction_day_scope"),
-            models.Index(fields=["conversation_id", "turn"], name="interaction_conversation"),
             models.Index(fields=["ingest_job"], name="interaction_ingest_job"),
         ]
 

@@ -128,7 +128,9 @@ def screenshot(request):
     def _shoot(page, name: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{_safe(name)}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial" keeps Playwright from writing style="" into inputs, which an htmx
+        # swap would later copy and the CSP would then report.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return _shoot

@@ -64,7 +64,7 @@ def test_plain_text_is_escaped_and_unchanged_otherwise():
 
 
 def test_text_already_marked_safe_is_not_escaped_twice():
-    assert str(reveal_controls(mark_safe("&amp;\u200b"))) == (  # noqa: S308 - fixed test text
+    assert str(reveal_controls(mark_safe("&amp;\u200b"))) == (
         '&amp;<span class="ctl-marker">⟨U+200B⟩</span>'
     )
 
