@@ -8,8 +8,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
-from auditcore.models import AuditRound, Decision
+from auditcore.models import AuditRound, Decision, Label
 from auditcore.selectors.agreement import agreement_report, gold_misses
+from auditcore.selectors.replay import corpus_list
 from auditcore.selectors.review import AdjudicationDetail, adjudication_item, adjudication_queue
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
@@ -41,10 +42,21 @@ def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
 @safety_lead_required
 def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     detail = _get_item_for_lead(request, item_id)
+    interaction = detail.item.interaction
+    # A confirmed false refusal (should help, model refused) can join a must-help corpus.
+    promotable = detail.item.final_decision == Decision.HELP and interaction.response_label in (
+        Label.REFUSAL,
+        Label.PARTIAL_REFUSAL,
+    )
     return render(
         request,
         "reviewapp/adjudication/item.html",
-        {"detail": detail, "decisions": Decision.choices},
+        {
+            "detail": detail,
+            "decisions": Decision.choices,
+            "promotable": promotable,
+            "corpora": corpus_list() if promotable else [],
+        },
     )
 
 

@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from auditcore.models import AuditEvent
+from auditcore.models import AuditEvent, CorpusPrompt, Interaction
 from auditcore.services import review as svc
+from auditcore.services.replay import corpus_create
 from tests.auditcore.test_review_support import MARKER, items_of, make_round
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +169,28 @@ def test_the_agreement_page_shows_figures_and_reviewers(client, safety_lead, dis
     assert "alice" in html and "anna" in html
     filtered = client.get(reverse("agreement"), {"round": disputed.round_id}).content.decode()
     assert disputed.round.name in filtered
+
+
+def test_a_confirmed_false_refusal_is_promoted_to_a_corpus_from_its_page(
+    client, safety_lead, disputed
+):
+    Interaction.objects.filter(pk=disputed.interaction_id).update(response_label="refusal")
+    corpus = corpus_create(actor=safety_lead, name="must help", description="")
+    client.force_login(safety_lead)
+    client.post(reverse("adjudication_decide", args=[disputed.pk]), {"decision": "help"})
+    page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    assert "Promote to corpus" in page
+    client.post(
+        reverse("replay:promote"),
+        {"item_id": disputed.pk, "corpus_id": corpus.pk, "next": "/"},
+    )
+    promoted = CorpusPrompt.objects.get(corpus=corpus)
+    assert promoted.prompt == Interaction.objects.get(pk=disputed.interaction_id).prompt
+
+
+def test_an_item_the_model_helped_with_offers_no_promotion(client, safety_lead, disputed):
+    Interaction.objects.filter(pk=disputed.interaction_id).update(response_label="compliance")
+    client.force_login(safety_lead)
+    client.post(reverse("adjudication_decide", args=[disputed.pk]), {"decision": "help"})
+    page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    assert "Promote to corpus" not in page
