@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from draw import recreate_database  # noqa: E402
+from draw import count_strata, recreate_database  # noqa: E402
 
 DAYS = 5
 SURFACES = ("support-chat", "web", "mobile")
@@ -85,17 +85,7 @@ def load(rows: int) -> None:
                         "{}", now,
                     )
                 )  # fmt: skip
-        cursor.execute(
-            """
-            INSERT INTO auditcore_stratumcount
-                (day, surface_id, model_version_id, category, outcome, count, impact_sum,
-                 impact_sq_sum)
-            SELECT day, surface_id, model_version_id, category, response_label, count(*),
-                   sum(impact_weight), sum(impact_weight * impact_weight)
-            FROM auditcore_interaction GROUP BY 1, 2, 3, 4, 5
-            """
-        )
-        cursor.execute("ANALYZE auditcore_interaction")
+        count_strata(cursor)
     print(f"loaded {rows:,} interactions in {time.perf_counter() - started:.1f}s (COPY)")
 
 

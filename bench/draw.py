@@ -39,6 +39,21 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def count_strata(cursor) -> None:
+    """Fill the per-stratum counts that ingest would have kept, in one statement."""
+    cursor.execute(
+        """
+        INSERT INTO auditcore_stratumcount
+            (day, surface_id, model_version_id, category, outcome, count, impact_sum,
+             impact_sq_sum)
+        SELECT day, surface_id, model_version_id, category, response_label, count(*),
+               sum(impact_weight), sum(impact_weight * impact_weight)
+        FROM auditcore_interaction GROUP BY 1, 2, 3, 4, 5
+        """
+    )
+    cursor.execute("ANALYZE auditcore_interaction")
+
+
 def load(rows: int) -> None:
     import numpy as np
     from django.db import connection
@@ -84,17 +99,7 @@ def load(rows: int) -> None:
                         float(u[i]), float(u[i]), keys[which[i]], 0, "{}", now,
                     )
                 )  # fmt: skip
-        cursor.execute(
-            """
-            INSERT INTO auditcore_stratumcount
-                (day, surface_id, model_version_id, category, outcome, count, impact_sum,
-                 impact_sq_sum)
-            SELECT day, surface_id, model_version_id, category, response_label, count(*),
-                   sum(impact_weight), sum(impact_weight * impact_weight)
-            FROM auditcore_interaction GROUP BY 1, 2, 3, 4, 5
-            """
-        )
-        cursor.execute("ANALYZE auditcore_interaction")
+        count_strata(cursor)
     print(f"loaded {rows:,} interactions in {time.perf_counter() - started:.1f}s (COPY)")
 
 

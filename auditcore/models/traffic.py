@@ -20,7 +20,9 @@ class GatewayAction(models.TextChoices):
     MODIFIED = "modified", "Modified"
 
 
-class Surface(models.Model):
+class SeenName(models.Model):
+    """A name ingest creates on first sight (a surface, a model version)."""
+
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The ingest job that first saw it, so a job page can list what it introduced.
@@ -29,25 +31,19 @@ class Surface(models.Model):
     )
 
     class Meta:
+        abstract = True
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
 
 
-class ModelVersion(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # The ingest job that first saw it, so a job page can list what it introduced.
-    first_job = models.ForeignKey(
-        IngestJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+class Surface(SeenName):
+    pass
 
-    class Meta:
-        ordering = ["name"]
 
-    def __str__(self) -> str:
-        return self.name
+class ModelVersion(SeenName):
+    pass
 
 
 class Interaction(models.Model):
