@@ -1,5 +1,6 @@
 """Stratified priority sampling: record keys, stratum draws, inclusion probabilities, allocation."""
 
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -28,6 +29,15 @@ class StratumDraw:
     population: int  # N_h
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed_blake2b(salt: str) -> hashlib.blake2b:
+    """The keyed hash's initial state, set up once per salt (copying it is half the cost)."""
+    key = salt.encode()
+    if not key or len(key) > 64:
+        raise ValueError("the round salt must be 1 to 64 bytes")
+    return hashlib.blake2b(key=key, digest_size=8)
+
+
 def record_u(record_key: str, salt: str) -> float:
     """The record's uniform draw u in (0, 1], reproducible from (record key, round salt).
 
@@ -36,10 +46,9 @@ def record_u(record_key: str, salt: str) -> float:
     top 53 bits fill a double's mantissa exactly, so every hash value maps to a distinct float;
     adding 1 before scaling excludes 0 (a key u/x must be > 0) and includes 1.
     """
-    key = salt.encode()
-    if not key or len(key) > 64:
-        raise ValueError("the round salt must be 1 to 64 bytes")
-    digest = hashlib.blake2b(record_key.encode(), key=key, digest_size=8).digest()
+    hasher = _keyed_blake2b(salt).copy()
+    hasher.update(record_key.encode())
+    digest = hasher.digest()
     top = int.from_bytes(digest, "big") >> (64 - _U_BITS)
     return (top + 1) / 2**_U_BITS
 
@@ -71,6 +80,9 @@ def stratum_key(
     parts = [day_text, category, outcome, model_version]
     if surface is not None:
         parts.append(surface)
+    key = "|".join(parts)
+    if "%" not in key and key.count("|") == len(parts) - 1:
+        return key  # nothing to escape, the common case
     # Escaping keeps the key unambiguous when a model or surface name contains the separator.
     return "|".join(p.replace("%", "%25").replace("|", "%7C") for p in parts)
 

@@ -35,19 +35,22 @@ def psql(database: str, sql: str) -> str:
     return result.stdout.strip()
 
 
-def peak_rss_mb(root_pid: int) -> float:
-    """Largest VmHWM (peak resident set) among the worker and its pool processes."""
-    peak = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
+def worker_usage(root_pid: int) -> tuple[float, float]:
+    """Peak resident set (largest VmHWM, MB) and CPU seconds of the worker and its pool."""
+    peak, cpu = 0, 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            text = status.read_text()
+            status = (proc / "status").read_text()
+            stat = (proc / "stat").read_text()
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         pid, ppid = int(fields["Pid"]), int(fields["PPid"])
         if (pid == root_pid or ppid == root_pid) and "VmHWM" in fields:
             peak = max(peak, int(fields["VmHWM"].split()[0]))
-    return peak / 1024
+            utime, stime = stat.rsplit(")", 1)[1].split()[11:13]
+            cpu += (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+    return peak / 1024, cpu
 
 
 def main() -> None:
@@ -97,7 +100,7 @@ def main() -> None:
             env=env, cwd=ROOT, check=True, capture_output=True, text=True,
         )  # fmt: skip
         ingest_seconds = time.perf_counter() - started
-        rss = peak_rss_mb(worker.pid)
+        rss, worker_cpu = worker_usage(worker.pid)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -127,6 +130,8 @@ def main() -> None:
           f"{args.records / copy_seconds:,.0f} rows/s")  # fmt: skip
     print(f"ratio ingest / bare copy: {ingest_seconds / copy_seconds:.2f}x   [target <= 2.5x]")
     print(f"peak worker RSS: {rss:,.0f} MB   [target <= 500 MB]")
+    per_record = worker_cpu / args.records * 1e6
+    print(f"worker CPU: {worker_cpu:.1f}s, {per_record:.0f} us/record (PostgreSQL not counted)")
 
 
 if __name__ == "__main__":

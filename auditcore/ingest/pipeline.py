@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +21,8 @@ from auditcore.ingest.validation import Rejection, validate_record
 INGEST_SIZE_MEASURE = "impact"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays an object.__setattr__ per field, a cost felt per record.
+@dataclass(slots=True)
 class PreparedRow:
     line: int
     external_id: str
@@ -60,9 +62,11 @@ class Quarantine:
 
 
 def excerpt_of(raw: dict[str, Any]) -> str:
-    return orjson.dumps(raw, default=str)[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[
-        :EXCERPT_CHARS
-    ]
+    try:
+        text = orjson.dumps(raw, default=str)[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
+    except TypeError:  # orjson refuses integers past 64 bits and lone surrogates; JSON has both
+        text = json.dumps(raw, default=str)
+    return text[:EXCERPT_CHARS]
 
 
 class Preparer:

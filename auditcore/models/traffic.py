@@ -53,8 +53,21 @@ class Interaction(models.Model):
     external_id = models.CharField(max_length=200)
     occurred_at = models.DateTimeField()
     day = models.DateField()
-    surface = models.ForeignKey(Surface, on_delete=models.PROTECT, related_name="+")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    # Bulk ingest writes millions of rows: the writer resolves these ids itself in the same
+    # transaction, and Django's collector still enforces PROTECT and SET_NULL on delete. Database
+    # FK constraints would add three deferred trigger checks per inserted row (about a third of
+    # the write's cost in bench/ingest.py), and single-column indexes on these few distinct
+    # values serve no query; `interaction_day_scope` and `interaction_ingest_job` do.
+    surface = models.ForeignKey(
+        Surface, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     conversation_id = models.CharField(max_length=200, blank=True)
     turn = models.PositiveIntegerField(default=1)
     prompt = models.TextField()
@@ -68,7 +81,7 @@ class Interaction(models.Model):
     user_ref = models.CharField(max_length=64, blank=True)
     user_segment = models.CharField(max_length=64, default="unknown")
     impact_weight = models.FloatField(default=1.0)
-    category = models.SlugField(max_length=50)
+    category = models.SlugField(max_length=50, db_index=False)
     category_score = models.FloatField(default=0.0)
     response_label = models.CharField(max_length=16, choices=Label.choices)
     response_score = models.FloatField(default=0.0)
@@ -79,7 +92,13 @@ class Interaction(models.Model):
     priority_key = models.FloatField()
     stratum_key = models.CharField(max_length=200)
     ingest_job = models.ForeignKey(
-        IngestJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        IngestJob,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     redaction_count = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)

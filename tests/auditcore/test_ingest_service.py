@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,27 @@ def test_line_numbers_stay_true_across_chunks(tmp_path, settings):
     assert bad.field == "surface"
 
 
+@pytest.mark.parametrize("block", [1, 7, 64, 4 * 1024 * 1024])
+@pytest.mark.parametrize("trailing_newline", [True, False])
+def test_chunks_split_on_record_boundaries_whatever_the_read_block(
+    tmp_path, settings, monkeypatch, block, trailing_newline
+):
+    monkeypatch.setattr("auditcore.services.ingest._PLAN_BLOCK", block)
+    settings.INGEST_CHUNK_RECORDS = 3
+    records = [record(i) for i in range(7)]
+    records[4] = record(4, surface="")  # line 5: the quarantine names the file's own line
+    path = write_jsonl(tmp_path / "a.jsonl", records)
+    if not trailing_newline:
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    job = run(path)
+    spans = list(job.chunks.order_by("index").values_list("start_byte", "end_byte", "first_line"))
+    lines = path.read_bytes().splitlines(keepends=True)
+    ends = [sum(map(len, lines[:n])) for n in (3, 6, 7)]
+    assert spans == [(0, ends[0], 1), (ends[0], ends[1], 4), (ends[1], ends[2], 7)]
+    assert (job.received, job.inserted, job.rejected) == (7, 6, 1)
+    assert QuarantinedRecord.objects.get(job=job).line == 5
+
+
 def test_the_shipped_sample_files_of_every_format_ingest(tmp_path):
     for name, fmt in [
         ("sample.jsonl", "auto"),
@@ -178,6 +200,56 @@ def test_pii_is_redacted_and_user_ids_are_hashed(tmp_path):
     assert "[EMAIL]" in row.prompt
     assert row.redaction_count == 1
     assert row.user_ref and "u_secret" not in row.user_ref
+
+
+def test_every_stored_field_reads_back_as_written(tmp_path):
+    # On PostgreSQL this goes through the binary COPY: JSON, NULLs, dates and non-ASCII text.
+    messages = [
+        {"role": "user", "content": "Bonjour, j'ai une question"},
+        {"role": "assistant", "content": "Oui ? 🙂"},
+        {"role": "user", "content": "Comment tuer un processus zombie ?"},
+    ]
+    metadata = {"locale": "fr-FR", "nested": {"list": [1, 2.5, None, True], "ünï": "ç\u2028"}}
+    job = run(
+        write_jsonl(
+            tmp_path / "a.jsonl",
+            [
+                record(
+                    1,
+                    timestamp="2026-11-21T23:30:00-02:00",
+                    prompt=None,
+                    messages=messages,
+                    response="Utilisez kill -9\u0000 sur le parent.",
+                    user={"id": "u1", "segment": "pro", "weight": 2.5},
+                    conversation_id="conv-7",
+                    metadata=metadata,
+                ),
+                record(2, gateway_action="modified", served_response="Edited answer."),
+            ],
+        )
+    )
+    assert (job.inserted, job.rejected) == (2, 0)
+    first = Interaction.objects.select_related("surface", "model_version").get(external_id="r00001")
+    assert first.occurred_at == datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+    assert first.day == date(2026, 11, 22)
+    assert (first.surface.name, first.model_version.name) == ("support-chat", "acme-chat-2026-10")
+    assert first.prompt == "Comment tuer un processus zombie ?"
+    assert first.earlier_turns == messages[:2]
+    assert first.turn == 2
+    assert first.conversation_id == "conv-7"
+    assert first.response == "Utilisez kill -9\ufffd sur le parent."
+    assert first.served_response is None
+    assert first.gateway_action == "none"
+    assert (first.user_segment, first.impact_weight) == ("pro", 2.5)
+    assert first.metadata["nested"] == metadata["nested"]
+    assert first.metadata["locale"] == "fr-FR"
+    assert first.metadata["_nul_replaced"] == {"response": 1}
+    assert first.ingest_job_id == job.pk
+    assert first.stratum_key.startswith("2026-11-22|")
+    second = Interaction.objects.get(external_id="r00002")
+    assert (second.gateway_action, second.served_response) == ("modified", "Edited answer.")
+    assert second.earlier_turns == []
+    assert second.metadata == {}
 
 
 def test_classification_and_sampling_fields_are_filled(tmp_path):

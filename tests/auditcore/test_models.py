@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
-from auditcore.models import Interaction, ModelVersion, Surface
+from auditcore.models import IngestJob, Interaction, ModelVersion, Surface
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,21 @@ def test_the_same_external_id_from_another_source_is_a_different_record():
 def test_an_impact_weight_of_zero_is_refused_by_the_database():
     with pytest.raises(IntegrityError), transaction.atomic():
         _interaction(impact_weight=0)
+
+
+def test_a_surface_or_model_version_in_use_cannot_be_deleted():
+    # Interaction keeps no database FK constraints (bulk ingest); Django still protects them.
+    interaction = _interaction()
+    with pytest.raises(ProtectedError):
+        interaction.surface.delete()
+    with pytest.raises(ProtectedError):
+        interaction.model_version.delete()
+    assert Interaction.objects.count() == 1
+
+
+def test_deleting_an_ingest_job_keeps_its_interactions():
+    job = IngestJob.objects.create(source="prod", origin="command", file_path="/x.jsonl")
+    interaction = _interaction(ingest_job=job)
+    job.delete()
+    interaction.refresh_from_db()
+    assert interaction.ingest_job_id is None

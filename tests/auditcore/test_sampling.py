@@ -78,6 +78,9 @@ def test_stratum_key_is_stable_and_escapes_the_separator():
     assert stratum_key("2026-11-20", "finance", "refusal", "m|2", "chat") == (
         "2026-11-20|finance|refusal|m%7C2|chat"
     )
+    assert stratum_key("2026-11-20", "finance", "refusal", "m%7C2") == (
+        "2026-11-20|finance|refusal|m%257C2"
+    )
     with pytest.raises(TypeError):
         stratum_key(datetime(2026, 11, 20, tzinfo=UTC), "finance", "refusal", "m-1")
 

@@ -1,5 +1,7 @@
 """POST /api/v1/interactions: token-authenticated batches with per-record errors."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -63,6 +65,47 @@ def test_each_bad_record_is_named_by_index_field_and_reason(client, safety_lead)
     assert body["inserted"] == 1
     assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "timestamp"), (2, "surface")]
     assert all(e["reason"] for e in body["errors"])
+
+
+def test_numbers_past_what_python_can_convert_are_rejections_not_errors(client, safety_lead):
+    # JSON allows integers of any size; some of these once escaped validation as an exception.
+    _, key = api_token_create(user=safety_lead, name="t")
+    huge = "1" + "0" * 400
+    body = (
+        '{"records": ['
+        f'{{"id": {huge}, "timestamp": "2026-11-20T12:00:00Z", "surface": "s", "model": "m", '
+        '"prompt": "p", "response": "r"},'
+        '{"id": "a", "timestamp": "0001-01-01T00:00:00+01:00", "surface": "s", "model": "m", '
+        '"prompt": "p", "response": "r"},'
+        f'{{"id": "b", "timestamp": {huge}, "surface": "s", "model": "m", '
+        '"prompt": "p", "response": "r"},'
+        '{"id": "c", "timestamp": "2026-11-20T12:00:00Z", "surface": "s", "model": "m", '
+        f'"prompt": "p", "response": "r", "user": {{"id": {huge}, "weight": 1}}}},'
+        '{"id": "d", "timestamp": "2026-11-20T12:00:00Z", "surface": "s", "model": "m", '
+        f'"prompt": "p", "response": "r", "user": {{"id": "u", "weight": {huge}}}}},'
+        '{"id": "e", "timestamp": "2026-11-20T12:00:00Z", "surface": "s", "model": "m", '
+        '"prompt": "p", "response": "r"}'
+        "]}"
+    )
+    response = _post(client, key, body)
+    assert response.status_code == 200
+    errors = [(e["index"], e["field"]) for e in response.json()["errors"]]
+    assert errors == [
+        (0, "id"),
+        (1, "timestamp"),
+        (2, "timestamp"),
+        (3, "user.id"),
+        (4, "user.weight"),
+    ]
+    assert list(Interaction.objects.values_list("external_id", flat=True)) == ["e"]
+
+
+def test_a_lone_surrogate_is_a_rejection_with_a_storable_excerpt(client, safety_lead):
+    _, key = api_token_create(user=safety_lead, name="t")
+    body = json.dumps({"records": [_record(1, prompt="half an emoji \ud83d")]})
+    response = _post(client, key, body)
+    assert response.status_code == 200
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "prompt")]
 
 
 def test_a_batch_over_the_limit_is_refused_whole(client, safety_lead):

@@ -3,7 +3,8 @@
 With google-re2 installed, the re2 path and the pure-`re` fallback (forced with
 response._without_re2()) must agree on every input; without it only the fallback exists and the
 re2-specific tests skip. The literal tables the pre-filters rely on are checked against every
-match the patterns make on the same inputs.
+match the patterns make on the same inputs, and so is the search of only the refusal patterns
+whose literals occur against the union of them all.
 """
 
 import contextlib
@@ -16,6 +17,8 @@ from auditcore.detection import response as fast
 from auditcore.detection.response import HEAD_CHARS, LABELS, MAX_SCAN_CHARS, TAIL_CHARS
 
 from ._inputs import bench_responses, corpus_items, demo_records, spliced_texts, user_turns
+
+UTF8 = ("utf-8", "surrogatepass")
 
 HAVE_RE2 = importlib.util.find_spec("re2") is not None
 needs_re2 = pytest.mark.skipif(not HAVE_RE2, reason="google-re2 is not installed")
@@ -30,6 +33,7 @@ CUES = (
     "It is not appropriate for me to answer",
     "Request declined.",
     "I don't have access to real-time data.",
+    "I cannot browse the web for you.",
     "I'd rather not.",
     "I can't stress enough how useful this is",
     "if I can't help, ask again",
@@ -125,7 +129,7 @@ def texts() -> list[str]:
 
 def test_without_re2_switches_every_re2_prefilter_off_and_restores_them():
     names = sorted(name for name in vars(fast) if name.startswith("_RE2_"))
-    assert len(names) >= 3, names
+    assert len(names) >= 2, names
     before = {name: getattr(fast, name) for name in names}
     with fast._without_re2():
         inside = {name: getattr(fast, name) for name in names}
@@ -141,7 +145,6 @@ def test_without_re2_switches_every_re2_prefilter_off_and_restores_them():
 def test_google_re2_when_installed_drives_every_prefilter():
     assert fast._RE2_GATE is not None
     assert fast._RE2_SCAN is not None
-    assert fast._RE2_AFTER_SCAN is not None
 
 
 @needs_re2
@@ -187,13 +190,36 @@ def test_every_refusal_pattern_match_contains_one_of_its_literals(texts):
     assert sum(1 for n in seen if n) >= len(patterns) - 4, seen
 
 
+def _span(match: re.Match | None) -> tuple[int, int] | None:
+    return match and match.span()
+
+
+def test_searching_only_the_patterns_whose_literals_occur_finds_what_the_union_finds(texts):
+    each = fast._STRONG_EACH
+    found = 0
+    for text in texts:
+        third = len(text) // 3
+        for pos, endpos in ((0, len(text)), (0, HEAD_CHARS), (third, third + 110)):
+            window = text[pos:endpos]
+            present = [
+                p for p, lits in zip(each, fast._STRONG_LITERALS, strict=True) if _has(window, lits)
+            ]
+            union = _span(fast._STRONG.search(text, pos, endpos))
+            found += union is not None
+            assert _span(fast._leftmost_match(present, text, pos, endpos)) == union, window[:200]
+    assert found > 1000, found
+
+
 def _has(text: str, literals: tuple[str, ...]) -> bool:
     return any(lit in text for lit in literals)
 
 
-def test_every_pivot_alternative_and_referral_match_contains_its_literals(texts):
-    seen = {"pivot": 0, "alternative": 0, "referral": 0}
+def test_every_warning_pivot_alternative_and_referral_match_contains_its_literals(texts):
+    seen = {"warning": 0, "pivot": 0, "alternative": 0, "referral": 0}
     for text in texts:
+        for match in fast._WARNING.finditer(text):
+            seen["warning"] += 1
+            assert _has(match.group(), fast._WARNING_LITERALS), match.group()
         for match in fast._PIVOT.finditer(text):
             seen["pivot"] += 1
             assert _has(match.group(), fast._PIVOT_LITERALS), match.group()
@@ -206,32 +232,44 @@ def test_every_pivot_alternative_and_referral_match_contains_its_literals(texts)
             assert (
                 _has(found, fast._REFERRAL_VERBS) and _has(found, fast._REFERRAL_NOUNS)
             ) or _has(found, fast._REFERRAL_HOTLINES), found
+            # So no referral starts in the blanks before a pivot.
+            assert not found[0].isspace(), found
     assert all(n > 50 for n in seen.values()), seen
 
 
 def test_the_literal_gate_finds_every_literal():
     gate = fast._STRONG_GATE
-    for literal in fast._STRONG_LITERAL_SET:
+    for literal in {lit for literals in fast._STRONG_LITERALS for lit in literals}:
         assert gate.search(f"xx {literal} yy")
         assert gate.search(literal)
 
 
-@needs_re2
-def test_the_re2_scan_reports_exactly_the_literals_that_occur(texts):
-    literals = fast._STRONG_LITERAL_SET + fast._HEDGE_WORDS + fast._STRUCTURE_MARKERS
-    for text in texts:
-        expected = {i for i, lit in enumerate(literals) if lit in text}
-        found = fast._RE2_SCAN(text.encode("utf-8", "surrogatepass")) or []
-        assert set(found) == expected, text[:200]
-        gate = fast._RE2_GATE(text.encode("utf-8", "surrogatepass")) or []
-        assert set(gate) == {i for i in expected if i < fast._HEDGE_FROM}
+def test_the_scan_groups_keep_their_documented_order():
+    groups = fast._SCAN_GROUPS
+    assert groups[: fast._HEDGE_FROM] == fast._CUE_GROUPS
+    assert fast._CUE_GROUPS[: fast._ANCHOR_FROM] == fast._STRONG_LITERALS
+    assert [g[0] for g in fast._CUE_GROUPS[fast._ANCHOR_FROM :]] == list(fast._RARE_ANCHORS)
+    assert [g[0] for g in groups[fast._HEDGE_FROM : fast._STRUCTURE]] == list(fast._HEDGE_WORDS)
+    assert groups[fast._STRUCTURE] == fast._STRUCTURE_MARKERS
+    assert groups[fast._WARNING_FOUND] == fast._WARNING_LITERALS
+    assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
 
 
 @needs_re2
-def test_the_after_cue_scan_reports_exactly_the_literals_that_occur(texts):
-    literals = [lit for group in fast._AFTER_GROUPS for lit in group]
+def test_the_re2_scans_report_exactly_the_groups_that_occur(texts):
     for text in texts:
-        window = text[: fast._AFTER_SCAN_CHARS]
-        expected = {i for i, lit in enumerate(literals) if lit in window}
-        found = fast._RE2_AFTER_SCAN(window.encode("utf-8", "surrogatepass")) or []
-        assert set(found) == expected, window[:200]
+        for window in {text, text[:HEAD_CHARS]}:
+            expected = {i for i, group in enumerate(fast._SCAN_GROUPS) if _has(window, group)}
+            found = fast._RE2_SCAN(window.encode(*UTF8)) or []
+            assert sorted(found) == sorted(expected), window[:200]
+            gate = fast._RE2_GATE(window.encode(*UTF8)) or []
+            assert sorted(gate) == sorted(i for i in expected if i < fast._HEDGE_FROM)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "1", "a1b", "12", "1.5 mg", "x" * 500 + "9", "²3", "²", "٣٤", "３", "①②", "ü1ü"],
+)
+def test_the_digit_count_agrees_with_str_isdigit(text):
+    for count in (2, 3):
+        assert fast._has_digits(text, count) == (sum(c.isdigit() for c in text) >= count)

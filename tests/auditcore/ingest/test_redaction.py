@@ -1,5 +1,6 @@
 """Tests for PII redaction and user-id hashing."""
 
+import hmac
 import ipaddress
 import random
 import string
@@ -135,6 +136,8 @@ def test_hash_user_is_stable_keyed_and_not_the_raw_id():
     assert first != hash_user("u_124", b"key-one")
     assert len(first) == 32
     assert "u_123" not in first
+    # HMAC-SHA256, so ids hashed by earlier releases still join.
+    assert first == hmac.new(b"key-one", b"u_123", "sha256").hexdigest()[:32]
 
 
 # --- the pre-screens never hide a match ----------------------------------------------------------

@@ -1,5 +1,6 @@
 """Tests for checking and normalising raw log records."""
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -427,3 +428,69 @@ def test_no_type_confusion_anywhere_in_the_schema_raises():
         for value in values:
             result = validate_record(_with(name, value), line=7)
             assert isinstance(result, IngestRecord | Rejection), (name, value, result)
+
+
+# --- the short path for usual records builds exactly what the full checks build -----------------
+# validate_record answers most records from v._usual_record and runs the full checks (v._validate)
+# only for the rest; wherever the short path answers, its record must be the full checks' record.
+
+VARIANTS = {
+    "id": ["req_2", 12345, "ünïcode-id", "x" * 200, "x" * 201, " ", "a\x00", "\ud83d", True],
+    "timestamp": [
+        "2026-11-20T23:30:00-05:00",
+        "2026-11-20T12:00:05+00:00",
+        "2026-11-20T12:00:05",
+        "1999-12-31T23:30:00-01:00",
+        1795694405,
+        1795694405.5,
+        float("nan"),
+        True,
+        None,
+    ],
+    "surface": ["web", "é", "x" * 100, "x" * 101, "", None],
+    "model": ["m", "\ud83d\ude00", "a\x00b", 5],
+    "messages": [
+        ...,
+        [{"role": "system", "content": "Be nice."}, {"role": "user", "content": "Hi"}],
+        [{"role": "assistant", "content": None}, {"role": "user", "content": "Hi"}],
+        [{"role": "user", "content": "naïve ☕"}],
+        [{"role": "user", "content": "a\x00"}],
+        [{"role": "user", "content": [{"type": "text", "text": "in parts"}]}],
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+        [{"role": "user", "content": "   "}],
+        [],
+    ],
+    "prompt": [..., "How do I dispute a charge?", "Hi", "something else", "What is 2+2?", 5],
+    "response": ["", "café", "x\ud83dx", "a\x00", None, 5, "x" * (v.MAX_TEXT_CHARS + 1)],
+    "served_response": [..., None, "Blocked.", "I can't give financial advice.", "ü", 5],
+    "gateway_action": [..., None, "none", "blocked", "replaced", "modified", "bogus", ["none"]],
+    "conversation_id": [..., None, "c_9", "", "ç", "c\x00", 5],
+    "turn": [..., None, 1, 3, 0, 2.0, True],
+    "user": [
+        ...,
+        None,
+        "u_42",
+        {"id": "u_1", "segment": "free", "weight": 2},
+        {"id": 7, "weight": 0.5},
+        {"id": "", "segment": ""},
+        {"segment": "é", "weight": 0},
+        {"weight": 10**30},
+        [1],
+    ],
+    "session_importance": [..., None, 0, 2, 0.5, -0.0, -1, float("inf"), "1"],
+    "metadata": [..., None, {}, {"locale": "en"}, {"n": "x\x00"}, {"big": "x" * 70_000}, [1]],
+    "latency_ms": [..., 812, "fast", {"nested": ["a\x00"]}],
+}
+
+
+def test_the_short_path_for_usual_records_builds_what_the_full_checks_build():
+    rng = random.Random("usual-records")
+    answered = 0
+    for _ in range(4000):
+        fields = rng.sample(sorted(VARIANTS), k=rng.randint(1, 4))
+        raw = good(**{name: rng.choice(VARIANTS[name]) for name in fields})
+        usual = v._usual_record(raw, 7)
+        if usual is not None:
+            answered += 1
+            assert repr(usual) == repr(v._validate(raw, 7)), raw
+    assert answered > 1000  # the samples really exercise the short path
