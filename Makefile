@@ -26,10 +26,10 @@ run: install
 	@echo ""
 	@echo "  Refusal Audit is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@echo ""
-	@trap 'kill 0' INT TERM; \
-	DEBUG=1 $(BIN)/celery -A reviewapp worker --loglevel warning --concurrency 2 & \
-	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT) & \
-	wait
+	@# The worker is stopped by its pid and waited for, so none is left behind after Ctrl-C.
+	@DEBUG=1 $(BIN)/celery -A reviewapp worker --loglevel warning --concurrency 2 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
 
 worker: install
 	$(BIN)/celery -A reviewapp worker --loglevel info
