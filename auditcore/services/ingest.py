@@ -10,7 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -116,7 +116,7 @@ def _cut_chunks(work_path: str, fmt: str, per_chunk: int) -> list[tuple[int, int
         return _cut_lines(handle, per_chunk)
 
 
-def _cut_lines(handle, per_chunk: int) -> list[tuple[int, int, int]]:
+def _cut_lines(handle: BinaryIO, per_chunk: int) -> list[tuple[int, int, int]]:
     """One record per line: newlines are counted a block at a time, in C."""
     chunks = []
     start, first_line, lines, block_start = 0, 1, 0, 0
@@ -136,7 +136,7 @@ def _cut_lines(handle, per_chunk: int) -> list[tuple[int, int, int]]:
     return chunks
 
 
-def _cut_csv(handle, per_chunk: int) -> list[tuple[int, int, int]]:
+def _cut_csv(handle: BinaryIO, per_chunk: int) -> list[tuple[int, int, int]]:
     header = handle.readline()
     position, line_number = len(header), 1
     chunks = []
