@@ -101,7 +101,10 @@ class AppServer:
         self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
             [sys.executable, "-m", "gunicorn", "reviewapp.wsgi:application",
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--threads", "4", "--timeout", "60", "--graceful-timeout", "2"],
+             "--threads", "4", "--timeout", "60", "--graceful-timeout", "2",
+             # Longer than any idle gap in a test: gunicorn's default (2 s) closes a logged-in
+             # client's connection in a race with its next request.
+             "--keep-alive", "120"],
             cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 30

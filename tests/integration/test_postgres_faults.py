@@ -43,6 +43,7 @@ class Call:
     end: float
     status: int | None  # None: no answer (timeout or connection error)
     accepted: bool = False  # a submit answered with the redirect to the reveal
+    error: str = ""  # why there was no answer
 
 
 def _database_url() -> str:
@@ -98,14 +99,17 @@ def _reviewer_loop(
     deadline = t0 + LOAD_SECONDS
     while time.monotonic() < deadline:
         start = time.monotonic()
+        error = ""
         try:
             response = client.get("/review/")
             status = response.status_code
-        except httpx.HTTPError:
-            response, status = None, None
+        except httpx.HTTPError as exc:
+            response, status, error = None, None, repr(exc)
         found = ITEM_RE.search(response.text) if response is not None and status == 200 else None
         with lock:
-            calls.append(Call(name, "get", None, start - t0, time.monotonic() - t0, status))
+            calls.append(
+                Call(name, "get", None, start - t0, time.monotonic() - t0, status, error=error)
+            )
         if found is None:
             if response is not None and "Your queue is empty" in response.text:
                 return
@@ -125,12 +129,13 @@ def _reviewer_loop(
             )
             status = response.status_code
             accepted = status == 302 and "/reveal" in response.headers.get("Location", "")
-        except httpx.HTTPError:
-            status, accepted = None, False
+        except httpx.HTTPError as exc:
+            status, accepted, error = None, False, repr(exc)
         with lock:
             calls.append(
-                Call(name, "submit", item_id, start - t0, time.monotonic() - t0, status, accepted)
-            )
+                Call(name, "submit", item_id, start - t0, time.monotonic() - t0, status, accepted,
+                     error)
+            )  # fmt: skip
     client.close()
 
 
