@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +17,7 @@ from auditcore.detection.category import CategoryClassifier
 from auditcore.detection.response import classify_response, classify_served
 from auditcore.ingest.parsers import EXCERPT_CHARS
 from auditcore.ingest.redaction import REDACTIONS_METADATA_KEY, hash_user, redact_record
-from auditcore.ingest.validation import Rejection, validate_record
+from auditcore.ingest.validation import IngestRecord, Rejection, validate_record
 
 # Interactions are keyed for sampling at ingest with the impact weight as the size measure; a round
 # with another size measure or its own salt derives its keys from the same stored u.
@@ -61,6 +64,24 @@ class Quarantine:
     excerpt: str
 
 
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is parsed and prepared.
+
+    Reference counting frees a batch's objects, which form few if any cycles (the collector
+    takes those once it resumes); but the collector, triggered every 700 allocations, walks the
+    growing batch again and again: in bench/ingest.py that is about 15% of the preparation.
+    Process-wide, and re-enabled on exit only by whoever found it enabled.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def excerpt_of(raw: dict[str, Any]) -> str:
     try:
         text = orjson.dumps(raw, default=str)[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
@@ -81,45 +102,75 @@ class Preparer:
         self.sampling_salt = sampling_salt
 
     def prepare(self, raw: dict[str, Any], line: int) -> PreparedRow | Quarantine:
-        checked = validate_record(raw, line=line)
-        if isinstance(checked, Rejection):
-            return Quarantine(line, checked.field, checked.reason, excerpt_of(raw))
-        record = redact_record(checked)
-        redactions = record.metadata.get(REDACTIONS_METADATA_KEY, {})
-        model_result = classify_response(record.response, record.prompt)
-        served_result = classify_served(model_result, record.served_response, record.gateway_action)
-        context = [t["content"] for t in record.earlier_turns if t["role"] == "user"]
-        category = self.categories.classify(record.prompt, context)
-        u = sampling.record_u(f"{self.source}\x1f{record.external_id}", self.sampling_salt)
-        x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
-        return PreparedRow(
-            line=line,
-            external_id=record.external_id,
-            occurred_at=record.occurred_at,
-            day=record.day,
-            surface=record.surface,
-            model=record.model,
-            conversation_id=record.conversation_id or "",
-            turn=record.turn,
-            prompt=record.prompt,
-            earlier_turns=record.earlier_turns,
-            response=record.response,
-            served_response=record.served_response,
-            gateway_action=record.gateway_action,
-            user_ref=hash_user(record.user_id, self.user_key) if record.user_id else "",
-            user_segment=record.user_segment,
-            impact_weight=record.impact_weight,
-            category=category.slug,
-            category_score=category.score,
-            response_label=model_result.label,
-            response_score=model_result.score,
-            served_label=served_result.label,
-            detector_version=model_result.detector_version,
-            u=u,
-            priority_key=sampling.priority_key(u, x),
-            stratum_key=sampling.stratum_key(
-                record.day, category.slug, model_result.label, record.model
-            ),
-            redaction_count=sum(redactions.values()),
-            metadata=record.metadata,
-        )
+        return self.prepare_many([(line, raw)])[0]
+
+    def prepare_many(
+        self, records: Sequence[tuple[int, dict[str, Any]]]
+    ) -> list[PreparedRow | Quarantine]:
+        """Prepare a batch one stage at a time: each stage's code and regex automata stay in the
+        CPU's caches across the batch, which in bench/ingest.py makes a record about 1.7x cheaper
+        than running every stage on one record before the next."""
+        with cyclic_gc_paused():
+            return self._prepare_many(records)
+
+    def _prepare_many(
+        self, records: Sequence[tuple[int, dict[str, Any]]]
+    ) -> list[PreparedRow | Quarantine]:
+        out: list[PreparedRow | Quarantine | None] = []
+        valid: list[tuple[int, IngestRecord]] = []  # (position in out, record)
+        for line, raw in records:
+            checked = validate_record(raw, line=line)
+            if isinstance(checked, Rejection):
+                out.append(Quarantine(line, checked.field, checked.reason, excerpt_of(raw)))
+            else:
+                valid.append((len(out), checked))
+                out.append(None)  # filled in below
+        redacted = [redact_record(record) for _, record in valid]
+        model_results = [classify_response(r.response, r.prompt) for r in redacted]
+        classify = self.categories.classify
+        categories = [
+            classify(r.prompt, [t["content"] for t in r.earlier_turns if t["role"] == "user"])
+            for r in redacted
+        ]
+        source, user_key, salt = self.source, self.user_key, self.sampling_salt
+        for (position, _), record, model_result, category in zip(
+            valid, redacted, model_results, categories, strict=True
+        ):
+            served_result = classify_served(
+                model_result, record.served_response, record.gateway_action
+            )
+            redactions = record.metadata.get(REDACTIONS_METADATA_KEY, {})
+            u = sampling.record_u(f"{source}\x1f{record.external_id}", salt)
+            x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
+            out[position] = PreparedRow(
+                line=records[position][0],
+                external_id=record.external_id,
+                occurred_at=record.occurred_at,
+                day=record.day,
+                surface=record.surface,
+                model=record.model,
+                conversation_id=record.conversation_id or "",
+                turn=record.turn,
+                prompt=record.prompt,
+                earlier_turns=record.earlier_turns,
+                response=record.response,
+                served_response=record.served_response,
+                gateway_action=record.gateway_action,
+                user_ref=hash_user(record.user_id, user_key) if record.user_id else "",
+                user_segment=record.user_segment,
+                impact_weight=record.impact_weight,
+                category=category.slug,
+                category_score=category.score,
+                response_label=model_result.label,
+                response_score=model_result.score,
+                served_label=served_result.label,
+                detector_version=model_result.detector_version,
+                u=u,
+                priority_key=sampling.priority_key(u, x),
+                stratum_key=sampling.stratum_key(
+                    record.day, category.slug, model_result.label, record.model
+                ),
+                redaction_count=sum(redactions.values()),
+                metadata=record.metadata,
+            )
+        return out  # type: ignore[return-value] - every None was filled in

@@ -27,7 +27,7 @@ from auditcore.ingest.parsers import (
     detect_format,
     iter_records,
 )
-from auditcore.ingest.pipeline import PreparedRow, Preparer, Quarantine
+from auditcore.ingest.pipeline import PreparedRow, Preparer, Quarantine, cyclic_gc_paused
 from auditcore.ingest.writer import add_to_stratum_counts, write_rows
 from auditcore.models import IngestChunk, IngestJob, ModelVersion, QuarantinedRecord, Surface
 from auditcore.selectors.policy import current_category_specs
@@ -207,15 +207,24 @@ def _prepare_chunk(
     preparer = _preparer(job.source)
     # The parser numbers lines from the chunk's start (the CSV header is its line 1).
     offset = chunk.first_line - (2 if job.detected_format == "csv" else 1)
-    rows: list[PreparedRow] = []
-    rejected: list[Quarantine] = []
+    parse_errors: list[Quarantine] = []
+    records: list[tuple[int, dict[str, Any]]] = []
     for line, parsed in iter_records(_read_chunk(job, chunk), job.detected_format):
-        line += offset
         if isinstance(parsed, ParseError):
-            rejected.append(Quarantine(line, "", parsed.reason, parsed.excerpt))
-            continue
-        prepared = preparer.prepare(parsed, line)
-        (rejected if isinstance(prepared, Quarantine) else rows).append(prepared)
+            parse_errors.append(Quarantine(line + offset, "", parsed.reason, parsed.excerpt))
+        else:
+            records.append((line + offset, parsed))
+    return _split(preparer.prepare_many(records), parse_errors)
+
+
+def _split(
+    prepared: list[PreparedRow | Quarantine], rejected: list[Quarantine]
+) -> tuple[list[PreparedRow], list[Quarantine]]:
+    """Rows to write, and every rejection in line order."""
+    rows: list[PreparedRow] = []
+    for item in prepared:
+        (rejected if isinstance(item, Quarantine) else rows).append(item)
+    rejected.sort(key=lambda q: q.line)
     return rows, rejected
 
 
@@ -274,6 +283,11 @@ def _store(
 
 def ingest_chunk_process(*, chunk_id: int) -> None:
     """Process one chunk; its rows, its quarantine and its checkpoint commit together."""
+    with cyclic_gc_paused():
+        _process_chunk(chunk_id)
+
+
+def _process_chunk(chunk_id: int) -> None:
     chunk = IngestChunk.objects.select_related("job").get(pk=chunk_id)
     if chunk.status == IngestChunk.Status.DONE or chunk.job.status != IngestJob.Status.RUNNING:
         return
@@ -350,15 +364,13 @@ def ingest_records_push(*, records: list[Any], source: str, actor=None) -> PushR
             f"a batch holds at most {MAX_PUSH_RECORDS} records; got {len(records)}",
             {"field": "records"},
         )
-    preparer = _preparer(source)
-    rows: list[PreparedRow] = []
-    rejected: list[Quarantine] = []
-    for index, raw in enumerate(records):
-        if not isinstance(raw, dict):
-            rejected.append(Quarantine(index, "", "a record must be a JSON object", str(raw)[:200]))
-            continue
-        prepared = preparer.prepare(raw, index)
-        (rejected if isinstance(prepared, Quarantine) else rows).append(prepared)
+    not_objects = [
+        Quarantine(index, "", "a record must be a JSON object", str(raw)[:200])
+        for index, raw in enumerate(records)
+        if not isinstance(raw, dict)
+    ]
+    objects = [(index, raw) for index, raw in enumerate(records) if isinstance(raw, dict)]
+    rows, rejected = _split(_preparer(source).prepare_many(objects), not_objects)
     now = timezone.now()
     with transaction.atomic():
         job = IngestJob.objects.create(

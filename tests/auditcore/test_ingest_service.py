@@ -2,10 +2,13 @@
 
 import gzip
 import json
+import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from auditcore.exceptions import ApplicationError
@@ -25,6 +28,7 @@ from auditcore.services.ingest import (
     ingest_job_run_inline,
     ingest_records_push,
 )
+from tests.conftest import require_services
 from tests.paths import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +84,16 @@ def test_reingesting_the_same_file_inserts_nothing(tmp_path):
 def test_duplicates_inside_one_file_are_counted_once(tmp_path):
     job = run(write_jsonl(tmp_path / "a.jsonl", [record(1), record(2), record(1)]))
     assert (job.received, job.inserted, job.duplicates) == (3, 2, 1)
+
+
+def test_a_file_overlapping_an_earlier_one_adds_only_its_new_records(tmp_path):
+    run(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(1, 6)]))
+    job = run(write_jsonl(tmp_path / "b.jsonl", [record(i) for i in range(3, 9)]))
+    assert (job.received, job.inserted, job.duplicates) == (6, 3, 3)
+    assert Interaction.objects.count() == 8
+    assert StratumCount.objects.aggregate(n=Sum("count"))["n"] == 8
+    stored = dict(Interaction.objects.values_list("external_id", "ingest_job_id"))
+    assert [stored[f"r{i:05d}"] == job.pk for i in range(1, 9)] == [False] * 5 + [True] * 3
 
 
 def test_the_same_ids_from_another_source_are_new_records(tmp_path):
@@ -333,3 +347,70 @@ def test_a_pushed_batch_reports_per_record_errors_and_keeps_the_good_ones():
     job = result.job
     assert (job.received, job.inserted, job.duplicates, job.rejected) == (4, 1, 1, 2)
     assert [(e.index, e.field) for e in result.errors] == [(1, "response"), (2, "")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ids_a_concurrent_writer_commits_first_count_as_duplicates():
+    """The writer COPYs a batch straight in, expecting new ids. If another transaction holds
+    one of them, the COPY waits for it; once that commits, the batch goes in through
+    ON CONFLICT DO NOTHING instead: nothing is lost, nothing is stored twice."""
+    require_services()
+    # Names both writers share exist beforehand, so the only row they contend for is r00002.
+    Surface.objects.create(name="support-chat")
+    ModelVersion.objects.create(name="acme-chat-2026-10")
+    holding, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def other_writer() -> None:
+        try:
+            with transaction.atomic():
+                results["other"] = ingest_records_push(records=[record(2)], source="race")
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def this_writer() -> None:
+        try:
+            results["push"] = ingest_records_push(
+                records=[record(1), record(2), record(3)], source="race"
+            )
+        except Exception as exc:  # reported by the assertions below
+            results["error"] = exc
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    assert holding.wait(30)
+    this = threading.Thread(target=this_writer)
+    this.start()
+    # This writer's COPY now waits on the other's uncommitted r00002.
+    assert _waits_on_a_lock(), "the second writer never waited for the first"
+    release.set()
+    other.join(30)
+    this.join(30)
+    assert "error" not in results, results.get("error")
+    job = results["push"].job
+    assert (job.received, job.inserted, job.duplicates, job.rejected) == (3, 2, 1, 0)
+    stored = Interaction.objects.filter(source="race").order_by("external_id")
+    assert list(stored.values_list("external_id", "ingest_job_id")) == [
+        ("r00001", job.pk),
+        ("r00002", results["other"].job.pk),
+        ("r00003", job.pk),
+    ]
+    assert StratumCount.objects.aggregate(n=Sum("count"))["n"] == 3
+
+
+def _waits_on_a_lock(timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
