@@ -6,6 +6,8 @@ from celery.exceptions import TimeoutError as ResultTimeout
 from django.db import OperationalError
 from kombu.exceptions import KombuError
 
+from auditcore.models import ExportJob
+from auditcore.services.exports import LEASE as EXPORT_LEASE
 from auditcore.services.exports import export_job_run
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
@@ -129,14 +131,22 @@ def replay_run_enqueue(run_id: int) -> None:
 
 @shared_task(
     name="auditcore.export_job_run",
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=3600,
     time_limit=3700,
+    # Checks once a lease period until the run holding the job ends or its lease lapses: at
+    # most for as long as that run may last.
+    max_retries=int(3700 / EXPORT_LEASE.total_seconds()) + 2,
 )
-def export_job_run_task(job_id: int) -> int:
-    """Write an export's file; a redelivered task finds the job claimed and does nothing."""
-    return export_job_run(job_id=job_id).rows_written
+def export_job_run_task(self, job_id: int) -> int:
+    """Write an export's file. A redelivered task whose job another run still holds comes back
+    once that lease could have lapsed: it takes the job over if the run died, else finds it done."""
+    job = export_job_run(job_id=job_id)
+    if job.status == ExportJob.Status.RUNNING:
+        raise self.retry(countdown=EXPORT_LEASE.total_seconds() + 5)
+    return job.rows_written
 
 
 def export_job_enqueue(job_id: int) -> None:

@@ -43,6 +43,10 @@ class ExportJob(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The run holding the job renews its lease with every batch; a job whose lease has lapsed
+    # lost its worker, and a redelivered task takes it over under a new token.
+    lease_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # After this the file is deleted and the download link stops working.
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from auditcore.exceptions import ApplicationError
@@ -233,25 +234,59 @@ def export_job_create(
     return job
 
 
-def _claim(job_id: int) -> bool:
-    """Only one worker runs a job: a conditional UPDATE moves it from queued to running."""
-    return bool(
-        ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-            status=ExportJob.Status.RUNNING, started_at=timezone.now()
-        )
+# A running export renews its lease with every batch it writes (DEFAULT_BATCH rows); one silent
+# for this long has lost its worker.
+LEASE = timedelta(minutes=2)
+
+
+class LeaseLostError(Exception):
+    """Another run took the job over after this one's lease lapsed."""
+
+
+def _claim(job_id: int) -> str | None:
+    """Take a queued job, or a running one whose lease has lapsed; returns the lease token.
+
+    One conditional UPDATE, so of two runs at once only one gets the job.
+    """
+    now = timezone.now()
+    lapsed = Q(status=ExportJob.Status.RUNNING) & (
+        Q(heartbeat_at__lt=now - LEASE) | Q(heartbeat_at__isnull=True)
     )
+    token = uuid.uuid4().hex
+    claimed = ExportJob.objects.filter(Q(pk=job_id) & (Q(status=ExportJob.Status.QUEUED) | lapsed))
+    if not claimed.update(
+        status=ExportJob.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        lease_token=token,
+        rows_written=0,
+    ):
+        return None
+    # A run that died mid-write left its partial file behind.
+    for leftover in exports_dir().glob(f"labels-{job_id}-*.part"):
+        leftover.unlink(missing_ok=True)
+    return token
 
 
-def _progress(job_id: int) -> OnBatch:
+def _held(job_id: int, token: str):
+    return ExportJob.objects.filter(pk=job_id, lease_token=token, status=ExportJob.Status.RUNNING)
+
+
+def _progress(job_id: int, token: str) -> OnBatch:
     def update(written: int) -> None:
-        ExportJob.objects.filter(pk=job_id).update(rows_written=written)
+        if not _held(job_id, token).update(rows_written=written, heartbeat_at=timezone.now()):
+            raise LeaseLostError(f"export {job_id} was taken over by another run")
 
     return update
 
 
 def export_job_run(*, job_id: int, batch_size: int = DEFAULT_BATCH) -> ExportJob:
-    """Write the job's file, then record the export (who, what, how many rows) in the audit log."""
-    if not _claim(job_id):
+    """Write the job's file, then record the export (who, what, how many rows) in the audit log.
+
+    A job another run holds under a live lease is left alone and returned still running.
+    """
+    token = _claim(job_id)
+    if token is None:
         return ExportJob.objects.get(pk=job_id)
     job = ExportJob.objects.select_related("round", "created_by").get(pk=job_id)
     managed = not job.file_path
@@ -268,25 +303,38 @@ def export_job_run(*, job_id: int, batch_size: int = DEFAULT_BATCH) -> ExportJob
             round_id=job.round_id,
             include_text=job.include_text,
             batch_size=batch_size,
-            on_batch=_progress(job.pk),
+            on_batch=_progress(job.pk, token),
         )
-        os.replace(partial, path)
+    except LeaseLostError:
+        partial.unlink(missing_ok=True)
+        return ExportJob.objects.get(pk=job_id)  # the run that holds it now reports
     except Exception as exc:
         partial.unlink(missing_ok=True)
-        ExportJob.objects.filter(pk=job.pk).update(
+        _held(job.pk, token).update(
             status=ExportJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
     now = timezone.now()
     with transaction.atomic():
+        finished = _held(job.pk, token).select_for_update().first()
+        if finished is None:  # taken over while the last batch was written
+            partial.unlink(missing_ok=True)
+            return ExportJob.objects.get(pk=job_id)
+        os.replace(partial, path)
         job.status = ExportJob.Status.SUCCEEDED
         job.rows_written = rows
         job.rows_total = rows
         job.file_path = str(path)
         job.file_size = path.stat().st_size
         job.finished_at = now
+        job.heartbeat_at = now
         job.expires_at = now + _ttl() if managed else None
-        job.save()
+        job.save(
+            update_fields=[
+                "status", "rows_written", "rows_total", "file_path", "file_size",
+                "finished_at", "heartbeat_at", "expires_at",
+            ]
+        )  # fmt: skip
         audit_event_record(
             actor=job.created_by,
             action="labels.export",

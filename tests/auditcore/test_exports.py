@@ -6,15 +6,19 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from celery.exceptions import Retry
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditEvent, ExportJob, RoundItem
 from auditcore.selectors.exports import reviewer_pseudonym
+from auditcore.services import exports as exports_service
 from auditcore.services import review as svc
 from auditcore.services.exports import (
+    LEASE,
     export_job_create,
     export_job_file,
     export_job_run,
@@ -153,6 +157,91 @@ def test_a_job_runs_once_even_if_the_task_is_delivered_twice(reviewed, admin_use
     export_job_run(job_id=job.pk)
     export_job_run(job_id=job.pk)
     assert AuditEvent.objects.filter(action="labels.export").count() == 1
+
+
+def _stranded(job: ExportJob, *, silent_for: dt.timedelta) -> None:
+    """The job as a run left it that renewed its lease `silent_for` ago."""
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.RUNNING,
+        lease_token="earlier-run",
+        started_at=timezone.now() - silent_for,
+        heartbeat_at=timezone.now() - silent_for,
+        rows_written=1,
+    )
+
+
+def test_an_export_whose_worker_died_is_taken_over_and_finishes(reviewed, admin_user):
+    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    _stranded(job, silent_for=LEASE + dt.timedelta(seconds=1))
+    leftover = exports_dir() / f"labels-{job.pk}-0123abcd.csv.part"
+    leftover.write_text("item_id\n1", encoding="utf-8")
+
+    job = export_job_run(job_id=job.pk)
+
+    assert job.status == ExportJob.Status.SUCCEEDED
+    assert job.lease_token not in ("", "earlier-run")
+    with open(export_job_file(job=job), newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == job.rows_written == 2
+    assert not leftover.exists()
+    assert AuditEvent.objects.filter(action="labels.export").count() == 1
+
+
+def test_an_export_another_run_still_holds_is_left_alone(reviewed, admin_user):
+    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    _stranded(job, silent_for=dt.timedelta(seconds=5))
+    files_before = set(exports_dir().iterdir())
+
+    job = export_job_run(job_id=job.pk)
+
+    assert (job.status, job.lease_token, job.rows_written) == (
+        ExportJob.Status.RUNNING,
+        "earlier-run",
+        1,
+    )
+    assert set(exports_dir().iterdir()) == files_before
+    assert not AuditEvent.objects.filter(action="labels.export").exists()
+
+
+def test_a_run_whose_lease_is_taken_over_stops_and_leaves_the_job_to_the_new_run(
+    reviewed, admin_user, monkeypatch
+):
+    job = export_job_create(actor=admin_user, fmt="jsonl", enqueue=False)
+    heartbeat = exports_service._progress
+
+    def taken_over_after_the_first_batch(job_id, token):
+        beat = heartbeat(job_id, token)
+
+        def update(written):
+            beat(written)
+            ExportJob.objects.filter(pk=job_id).update(lease_token="newer-run")
+
+        return update
+
+    monkeypatch.setattr(exports_service, "_progress", taken_over_after_the_first_batch)
+    files_before = set(exports_dir().iterdir())
+
+    job = export_job_run(job_id=job.pk, batch_size=1)
+
+    # It stopped at its next batch: the count is the one it wrote before the takeover.
+    assert (job.status, job.lease_token, job.rows_written) == (
+        ExportJob.Status.RUNNING,
+        "newer-run",
+        1,
+    )
+    assert set(exports_dir().iterdir()) == files_before  # its partial file is gone
+    assert not AuditEvent.objects.filter(action="labels.export").exists()
+
+
+def test_the_task_comes_back_later_while_another_run_holds_the_export(reviewed, admin_user):
+    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    _stranded(job, silent_for=dt.timedelta(seconds=5))
+    with pytest.raises(Retry) as retry:
+        tasks.export_job_run_task.apply(args=[job.pk])
+    assert retry.value.when == LEASE.total_seconds() + 5
+
+    _stranded(job, silent_for=LEASE * 2)
+    result = tasks.export_job_run_task.apply(args=[job.pk])
+    assert (result.state, result.result) == ("SUCCESS", 2)
 
 
 def test_expired_files_are_deleted_and_the_link_stops_working(reviewed, admin_user):
