@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import orjson
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import set_json_dumps
 
@@ -118,9 +118,14 @@ def _copy(cursor, table: str, values: list[tuple]) -> None:
     # Binary COPY spares both ends the text round trip of dates, numbers and JSON: in
     # bench/ingest.py it costs about half what the text format does.
     set_json_dumps(orjson.dumps, cursor.cursor)
-    with cursor.cursor.copy(
-        f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+    # COPY runs on the raw psycopg cursor: Django's wrapper turns its errors into Django's own,
+    # so a lost connection is an OperationalError the chunk task retries.
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(
+            f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
         copy.set_types(_column_types())
         for row in values:
             copy.write_row(row)
@@ -142,8 +147,11 @@ def _write_postgresql(values: list[tuple]) -> list[tuple]:
     try:
         with transaction.atomic(), connection.cursor() as cursor:  # a savepoint
             _copy(cursor, table, values)
-    except UniqueViolation as exc:  # raw psycopg: COPY goes past Django's error wrapping
-        if exc.diag.constraint_name != _IDEMPOTENCY_KEY:
+    except IntegrityError as exc:
+        cause = exc.__cause__
+        if not (
+            isinstance(cause, UniqueViolation) and cause.diag.constraint_name == _IDEMPOTENCY_KEY
+        ):
             raise
         return _write_staged(table, values)
     return _tally_of(values)

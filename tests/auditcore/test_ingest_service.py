@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from auditcore.exceptions import ApplicationError
+from auditcore.ingest import writer
 from auditcore.models import (
     IngestChunk,
     IngestJob,
@@ -414,3 +415,20 @@ def _waits_on_a_lock(timeout: float = 20) -> bool:
                 return True
         time.sleep(0.05)
     return False
+
+
+def test_a_copy_error_other_than_a_known_id_reaches_the_caller_as_a_django_error():
+    """COPY runs on the raw psycopg cursor; its errors must still arrive as Django's, so the
+    chunk task's retry on OperationalError and callers' IntegrityError handling see them, and
+    only the idempotency key sends a batch down the ON CONFLICT path."""
+    require_services()
+    job = ingest_records_push(records=[record(1)], source="copy-errors").job
+    row = Interaction.objects.filter(source="copy-errors").values_list(*writer.COLUMNS).get()
+    broken = list(row)
+    broken[writer.COLUMNS.index("external_id")] = "r-new"
+    broken[writer.COLUMNS.index("prompt")] = None  # NOT NULL
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        writer._write_postgresql([tuple(broken)])
+    assert raised.value.__cause__.diag.column_name == "prompt"
+    assert Interaction.objects.filter(source="copy-errors").count() == 1
+    assert job.inserted == 1
