@@ -3,12 +3,13 @@
 from celery import current_app, shared_task
 from celery.exceptions import CeleryError
 from celery.exceptions import TimeoutError as ResultTimeout
+from django.conf import settings
 from django.db import OperationalError
 from kombu.exceptions import KombuError
 
 from auditcore.models import ExportJob
-from auditcore.services.exports import LEASE as EXPORT_LEASE
 from auditcore.services.exports import export_job_run
+from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
 from auditcore.services.rounds import round_draw
@@ -138,14 +139,14 @@ def replay_run_enqueue(run_id: int) -> None:
     time_limit=3700,
     # Checks once a lease period until the run holding the job ends or its lease lapses: at
     # most for as long as that run may last.
-    max_retries=int(3700 / EXPORT_LEASE.total_seconds()) + 2,
+    max_retries=int(3700 / settings.EXPORT_LEASE_SECONDS) + 2,
 )
 def export_job_run_task(self, job_id: int) -> int:
     """Write an export's file. A redelivered task whose job another run still holds comes back
     once that lease could have lapsed: it takes the job over if the run died, else finds it done."""
-    job = export_job_run(job_id=job_id)
+    job = export_job_run(job_id=job_id, batch_size=settings.EXPORT_BATCH_ROWS)
     if job.status == ExportJob.Status.RUNNING:
-        raise self.retry(countdown=EXPORT_LEASE.total_seconds() + 5)
+        raise self.retry(countdown=export_lease().total_seconds() + 5)
     return job.rows_written
 
 

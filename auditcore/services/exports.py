@@ -234,9 +234,10 @@ def export_job_create(
     return job
 
 
-# A running export renews its lease with every batch it writes (DEFAULT_BATCH rows); one silent
-# for this long has lost its worker.
-LEASE = timedelta(minutes=2)
+def lease() -> timedelta:
+    """A running export renews its lease with every batch it writes; one silent for this long
+    has lost its worker (settings.EXPORT_LEASE_SECONDS)."""
+    return timedelta(seconds=settings.EXPORT_LEASE_SECONDS)
 
 
 class LeaseLostError(Exception):
@@ -250,7 +251,7 @@ def _claim(job_id: int) -> str | None:
     """
     now = timezone.now()
     lapsed = Q(status=ExportJob.Status.RUNNING) & (
-        Q(heartbeat_at__lt=now - LEASE) | Q(heartbeat_at__isnull=True)
+        Q(heartbeat_at__lt=now - lease()) | Q(heartbeat_at__isnull=True)
     )
     token = uuid.uuid4().hex
     claimed = ExportJob.objects.filter(Q(pk=job_id) & (Q(status=ExportJob.Status.QUEUED) | lapsed))

@@ -18,13 +18,13 @@ from auditcore.selectors.exports import reviewer_pseudonym
 from auditcore.services import exports as exports_service
 from auditcore.services import review as svc
 from auditcore.services.exports import (
-    LEASE,
     export_job_create,
     export_job_file,
     export_job_run,
     export_jobs_expire,
     export_labels_to_path,
     exports_dir,
+    lease,
 )
 from tests.auditcore.test_review_support import MARKER, items_of, make_round
 
@@ -172,7 +172,7 @@ def _stranded(job: ExportJob, *, silent_for: dt.timedelta) -> None:
 
 def test_an_export_whose_worker_died_is_taken_over_and_finishes(reviewed, admin_user):
     job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
-    _stranded(job, silent_for=LEASE + dt.timedelta(seconds=1))
+    _stranded(job, silent_for=lease() + dt.timedelta(seconds=1))
     leftover = exports_dir() / f"labels-{job.pk}-0123abcd.csv.part"
     leftover.write_text("item_id\n1", encoding="utf-8")
 
@@ -237,9 +237,9 @@ def test_the_task_comes_back_later_while_another_run_holds_the_export(reviewed, 
     _stranded(job, silent_for=dt.timedelta(seconds=5))
     with pytest.raises(Retry) as retry:
         tasks.export_job_run_task.apply(args=[job.pk])
-    assert retry.value.when == LEASE.total_seconds() + 5
+    assert retry.value.when == lease().total_seconds() + 5
 
-    _stranded(job, silent_for=LEASE * 2)
+    _stranded(job, silent_for=lease() * 2)
     result = tasks.export_job_run_task.apply(args=[job.pk])
     assert (result.state, result.result) == ("SUCCESS", 2)
 

@@ -1,9 +1,12 @@
-"""A worker killed with SIGKILL mid-draw and mid-replay: after a restart each job ends right.
+"""A worker killed with SIGKILL mid-draw, mid-replay and mid-export: after a restart each job
+ends right.
 
 The broker redelivers the unacknowledged task (acks_late, a 3 s visibility timeout) to a fresh
-worker. The draw then equals a fresh draw with the same salt; the replay has one result per prompt.
+worker. The draw then equals a fresh draw with the same salt; the replay has one result per prompt;
+the export, taken over once the killed run's lease lapses, holds every labelled row once.
 """
 
+import csv
 import datetime as dt
 import time
 
@@ -14,6 +17,7 @@ from django.db import connection
 from auditcore import sampling
 from auditcore.models import (
     AuditRound,
+    ExportJob,
     ModelVersion,
     ReplayResult,
     ReplayRun,
@@ -23,6 +27,7 @@ from auditcore.models import (
 )
 from auditcore.services import replay as replay_svc
 from auditcore.services.rounds import round_create, round_draw, round_draw_request
+from tests.auditcore.test_review_support import make_round
 from tests.conftest import WorkerProcess, require_services, wait_until
 from tests.support.fake_chat_server import FakeChatServer
 from tests.support.round_data import published_policy
@@ -236,3 +241,60 @@ def test_a_worker_killed_mid_replay_is_redelivered_and_every_prompt_has_one_resu
         run.snapshot.prompts.values_list("pk", flat=True)
     )
     assert (run.answered, run.failed) == (PROMPTS, 0)
+
+
+EXPORT_ITEMS = 1500
+
+
+def test_a_worker_killed_mid_export_is_taken_over_and_the_file_is_whole(
+    transactional_db, broker_mode, admin_user
+):
+    """The killed run's lease lapses; the redelivered task claims the export under a new token,
+    clears the partial file and writes every labelled row exactly once."""
+    require_services()
+    from auditcore.services.exports import export_job_create, export_job_file, exports_dir
+
+    audit_round = make_round(items=EXPORT_ITEMS)
+    RoundItem.objects.filter(round=audit_round).update(
+        status=RoundItem.Status.DONE, final_decision="help"
+    )
+    # Small batches make the export last a few seconds; a short lease lets the new run claim it.
+    env = {**ENV, "EXPORT_BATCH_ROWS": "5", "EXPORT_LEASE_SECONDS": "2"}
+    first, second = WorkerProcess(env=env), WorkerProcess(env=env)
+    try:
+        first.start()
+        job = export_job_create(actor=admin_user, fmt="csv", round_id=audit_round.pk)
+
+        def under_way() -> bool:
+            job.refresh_from_db()
+            return job.rows_written >= 100
+
+        assert wait_until(under_way, timeout=60, interval=0.05), first.log_path.read_text()[-3000:]
+        first.kill()
+        job.refresh_from_db()
+        killed_token = job.lease_token
+        assert job.status == ExportJob.Status.RUNNING
+        assert job.rows_written < EXPORT_ITEMS, "killed too late to prove anything"
+        assert list(exports_dir().glob(f"labels-{job.pk}-*.part")), "no partial file to clear"
+
+        time.sleep(RESTART_AFTER)
+        second.start()
+
+        def finished() -> bool:
+            job.refresh_from_db()
+            return job.is_finished
+
+        assert wait_until(finished, timeout=120), f"export stuck at {job.rows_written} rows"
+    finally:
+        first.kill()
+        second.stop()
+
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    assert job.lease_token != killed_token
+    assert job.rows_written == EXPORT_ITEMS
+    with open(export_job_file(job=job), newline="", encoding="utf-8") as handle:
+        item_ids = [int(row["item_id"]) for row in csv.DictReader(handle)]
+    assert sorted(item_ids) == sorted(
+        RoundItem.objects.filter(round=audit_round).values_list("pk", flat=True)
+    )
+    assert not list(exports_dir().glob(f"labels-{job.pk}-*.part"))
