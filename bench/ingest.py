@@ -35,38 +35,42 @@ def psql(database: str, sql: str) -> str:
     return result.stdout.strip()
 
 
+def _stat(proc: Path) -> tuple[str, list[str]]:
+    """A process's name and the fields after it in /proc/PID/stat: utime and stime are [11] and
+    [12], the reaped children's cutime and cstime [13] and [14], all in clock ticks."""
+    name, rest = (proc / "stat").read_text().split("(", 1)[1].rsplit(")", 1)
+    return name, rest.split()
+
+
 def worker_usage(root_pid: int) -> tuple[float, float]:
     """Peak resident set (largest VmHWM, MB) and CPU seconds of the worker and its pool."""
-    peak, cpu = 0, 0.0
+    peak, ticks = 0, 0
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             status = (proc / "status").read_text()
-            stat = (proc / "stat").read_text()
+            _, stat = _stat(proc)
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         pid, ppid = int(fields["Pid"]), int(fields["PPid"])
         if (pid == root_pid or ppid == root_pid) and "VmHWM" in fields:
             peak = max(peak, int(fields["VmHWM"].split()[0]))
-            utime, stime = stat.rsplit(")", 1)[1].split()[11:13]
-            cpu += (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
-    return peak / 1024, cpu
+            ticks += int(stat[11]) + int(stat[12])
+    return peak / 1024, ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu() -> float:
     """CPU seconds used so far by every PostgreSQL server process (backends, WAL writer, …);
     the postmaster's children's times count the backends that have already exited."""
-    total = 0.0
+    ticks = 0
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            stat = (proc / "stat").read_text()
+            name, stat = _stat(proc)
         except OSError:
             continue
-        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
         if name == "postgres":
-            utime, stime, cutime, cstime = rest.split()[11:15]
-            total += int(utime) + int(stime) + int(cutime) + int(cstime)
-    return total / os.sysconf("SC_CLK_TCK")
+            ticks += sum(int(field) for field in stat[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -69,6 +69,7 @@ def write_rows(
 
 
 _ID = COLUMNS.index("external_id")
+_IDEMPOTENCY_KEY = "interaction_idempotency_key"  # the unique (source, external_id) constraint
 _TALLY_COLUMNS = (
     "day", "surface_id", "model_version_id", "category", "response_label", "impact_weight",
 )  # fmt: skip
@@ -155,9 +156,6 @@ def _write_postgresql(values: list[tuple]) -> list[tuple]:
             raise
         return _write_staged(table, values)
     return _tally_of(values)
-
-
-_IDEMPOTENCY_KEY = "interaction_idempotency_key"
 
 
 def _write_staged(table: str, values: list[tuple]) -> list[tuple]:
