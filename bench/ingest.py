@@ -7,6 +7,11 @@ Celery worker against Redis, runs `manage.py ingest PATH --wait` and times it; i
 times a plain `psql \\copy` of the same rows into a bare table with a primary key. It prints
 records/s, the ratio to the bare copy and the peak RSS of the worker processes.
 Targets: >= 25,000 records/s, <= 2.5x the bare copy, worker RSS <= 500 MB.
+
+It then prints what bounds the ingest on this machine, measured in the same run: the CPU the
+workers and PostgreSQL spent per record, the shortest time those two CPU costs allow on the
+machine's cores, and PostgreSQL's write alone (the rows just ingested, copied in binary into an
+empty copy of the table with all its constraints and indexes, with no preparation at all).
 """
 
 import argparse
@@ -71,6 +76,32 @@ def postgres_cpu() -> float:
         if name == "postgres":
             ticks += sum(int(field) for field in stat[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_write_alone(database: str, workdir: Path) -> float:
+    """Seconds PostgreSQL takes to COPY the ingested rows, already prepared and in its binary
+    format, into an empty copy of the table with every constraint and index: the write's share of
+    an ingest, without any parsing, redaction, classification or keying."""
+    columns = psql(
+        database,
+        "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+        "WHERE attrelid = 'auditcore_interaction'::regclass AND attnum > 0 "
+        "AND NOT attisdropped AND attname <> 'id'",
+    )
+    rows = workdir / "prepared-rows.bin"
+    try:
+        select = f"SELECT {columns} FROM auditcore_interaction"  # noqa: S608 - fixed identifiers
+        psql(database, f"\\copy ({select}) TO '{rows}' (FORMAT BINARY)")
+        psql(
+            database,
+            "DROP TABLE IF EXISTS write_alone; "
+            "CREATE TABLE write_alone (LIKE auditcore_interaction INCLUDING ALL)",
+        )
+        started = time.perf_counter()
+        psql(database, f"\\copy write_alone ({columns}) FROM '{rows}' (FORMAT BINARY)")
+        return time.perf_counter() - started
+    finally:
+        rows.unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -143,6 +174,8 @@ def main() -> None:
     psql(args.database, f"\\copy bare FROM '{tsv}'")
     copy_seconds = time.perf_counter() - started
 
+    write_seconds = postgres_write_alone(args.database, args.workdir)
+
     rate = summary["received"] / ingest_seconds
     print(json.dumps(summary))
     print(f"ingest (command, broker, {args.workers} worker processes): {ingest_seconds:.1f}s, "
@@ -155,6 +188,15 @@ def main() -> None:
     print(f"worker CPU: {worker_cpu:.1f}s, {per_record:.0f} us/record (PostgreSQL not counted)")
     print(f"PostgreSQL CPU during the ingest: {pg_cpu:.1f}s, "
           f"{pg_cpu / args.records * 1e6:.0f} us/record")  # fmt: skip
+    # What bounds the figures above on this machine.
+    cores = os.cpu_count() or 1
+    cpu_floor = (worker_cpu + pg_cpu) / cores
+    print(f"shortest ingest these CPU costs allow on {cores} cores: {cpu_floor:.1f}s, "
+          f"{cpu_floor / copy_seconds:.2f}x the bare copy")  # fmt: skip
+    budget = 2.5 * copy_seconds * cores / args.records * 1e6
+    print(f"CPU budget per record for 2.5x: {budget:.0f} us (workers and PostgreSQL together)")
+    print(f"PostgreSQL's write alone (binary COPY of the prepared rows, same table and indexes): "
+          f"{write_seconds:.1f}s, {write_seconds / copy_seconds:.2f}x the bare copy")  # fmt: skip
 
 
 if __name__ == "__main__":
