@@ -6,11 +6,12 @@ equal, and "near the same" when the MinHash estimate of the Jaccard similarity o
 pairs are compared.
 """
 
+import functools
 import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -18,15 +19,51 @@ _MERSENNE = (1 << 31) - 1  # a·h + b stays below 2^63 in uint64
 _NON_WORD = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")
 NUM_PERM = 64
+# Texts hashed together: bounds the (NUM_PERM x their shingles) array to a few MB.
+_SIGNATURE_BATCH = 256
 BANDS = 16  # 16 bands of 4 rows: pairs at Jaccard 0.7 collide with probability ≈ 0.98
 THRESHOLD = 0.7
 SHINGLE = 3
 
 
+# In ASCII, NFKC changes nothing and casefold is lower. Over the bytes of ASCII text this table
+# lower-cases, turns every character that is neither a word character nor white space into a
+# space, and turns the separators \x1c-\x1f, which str.split() counts as white space and
+# bytes.split() does not, into spaces too.
+_ASCII_FOLD = bytes(
+    ord(c.lower())
+    if c.isalnum() or c == "_" or (c.isspace() and c not in "\x1c\x1d\x1e\x1f")
+    else 32
+    for c in map(chr, range(128))
+) + bytes(range(128, 256))  # never met: the table is only used on ASCII
+
+
+def _normalised(text: str) -> bytes:
+    """normalise(text), UTF-8 encoded."""
+    if text.isascii():
+        # The same result without the regexes or a str method per character (checked by a test).
+        return b" ".join(text.encode("ascii").translate(_ASCII_FOLD).split())
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip().encode("utf-8", "surrogatepass")
+
+
 def normalise(text: str) -> str:
     """NFKC, case-folded, punctuation dropped, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip()
+    return _normalised(text).decode("utf-8", "surrogatepass")
+
+
+DIGEST_BYTES = 16
+
+
+def prompt_digest(prompt: str) -> bytes:
+    """Equal for two prompts exactly when their normalised texts are equal ("the same prompt").
+
+    A prompt with no word in it (only punctuation) is keyed by its stripped text instead, so
+    such prompts are not all the same as each other.
+    """
+    key = _normalised(prompt)
+    data = b"t" + key if key else b"r" + prompt.strip().encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
 
 
 def shingles(normalised: str, k: int = SHINGLE) -> set[str]:
@@ -50,16 +87,130 @@ class MinHasher:
         self.num_perm = num_perm
 
     def signature(self, items: Iterable[str]) -> np.ndarray:
-        hashes = np.array([_hash64(s) % _MERSENNE for s in items], dtype=np.uint64)
-        if not len(hashes):
-            return np.full(self.num_perm, _MERSENNE, dtype=np.uint64)
-        values = (self.a[:, None] * hashes[None, :] + self.b[:, None]) % np.uint64(_MERSENNE)
-        return values.min(axis=1)
+        return self.signatures([items])[0]
+
+    def signatures(self, item_sets: Sequence[Iterable[str]]) -> np.ndarray:
+        """One signature per set of items, as the rows of an array: the sets are hashed
+        together, a batch at a time, instead of one small array operation per set."""
+        out = np.full((len(item_sets), self.num_perm), _MERSENNE, dtype=np.uint64)
+        for first in range(0, len(item_sets), _SIGNATURE_BATCH):
+            hashes: list[int] = []
+            starts: list[int] = []
+            rows: list[int] = []
+            for row, items in enumerate(item_sets[first : first + _SIGNATURE_BATCH], first):
+                before = len(hashes)
+                hashes.extend(_hash64(s) % _MERSENNE for s in items)
+                if len(hashes) > before:  # an empty set keeps the all-_MERSENNE signature
+                    starts.append(before)
+                    rows.append(row)
+            if not hashes:
+                continue
+            h = np.array(hashes, dtype=np.uint64)
+            values = (self.a[:, None] * h[None, :] + self.b[:, None]) % np.uint64(_MERSENNE)
+            out[rows] = np.minimum.reduceat(values, starts, axis=1).T
+        return out
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity: the share of equal signature positions."""
     return float(np.mean(a == b))
+
+
+# A bucket up to this size has its pairs listed, and all such pairs are compared in one go; a
+# larger one is compared a block of members at a time, skipping members already linked.
+_PAIRWISE_MAX = 32
+_BLOCK_ROWS = 64
+_PAIR_CHUNK = 65_536
+
+
+class _Components:
+    """Union-find over 0..n-1."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, x: int, y: int) -> None:
+        rx, ry = self.find(x), self.find(y)
+        if rx != ry:
+            self.parent[ry] = rx
+
+    def roots(self, members: np.ndarray) -> np.ndarray:
+        """find() of each member, by pointer jumping over the whole array at once."""
+        parent = np.asarray(self.parent)
+        roots = parent[members]
+        while True:
+            up = parent[roots]
+            if (up == roots).all():
+                return roots
+            roots = up
+
+
+@functools.cache
+def _pairs_of(k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(k, 1)
+
+
+def _buckets(signatures: np.ndarray, bands: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """What the LSH bands make collide: the pairs (i, j), i < j, from small buckets, each once,
+    and the large buckets' members (ascending)."""
+    n, num_perm = signatures.shape
+    rows = num_perm // bands
+    pair_keys: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    large: list[np.ndarray] = []
+    for band in range(bands):
+        buckets: dict[bytes, list[int]] = defaultdict(list)
+        part = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])
+        for index in range(n):
+            buckets[part[index].tobytes()].append(index)
+        for members in buckets.values():
+            if len(members) > _PAIRWISE_MAX:
+                large.append(np.asarray(members, dtype=np.int64))
+            elif len(members) > 1:
+                i, j = _pairs_of(len(members))
+                members_array = np.asarray(members, dtype=np.int64)
+                pair_keys.append(members_array[i] * n + members_array[j])
+    keys = np.unique(np.concatenate(pair_keys))
+    return np.stack([keys // max(n, 1), keys % max(n, 1)], axis=1), large
+
+
+def _is_similar(signatures: np.ndarray, first: np.ndarray, second: np.ndarray, threshold: float):
+    """Row by row, whether similarity() of the two signatures reaches the threshold."""
+    equal = (signatures[first] == signatures[second]).sum(axis=1)
+    return equal / signatures.shape[1] >= threshold
+
+
+def _link_pairs(
+    signatures: np.ndarray, pairs: np.ndarray, threshold: float, components: _Components
+) -> None:
+    for start in range(0, len(pairs), _PAIR_CHUNK):
+        chunk = pairs[start : start + _PAIR_CHUNK]
+        for first, second in chunk[_is_similar(signatures, chunk[:, 0], chunk[:, 1], threshold)]:
+            components.union(int(first), int(second))
+
+
+def _link_bucket(
+    signatures: np.ndarray, members: np.ndarray, threshold: float, components: _Components
+) -> None:
+    """Link the similar members of a large bucket, comparing only members not yet linked."""
+    for start in range(0, len(members), _BLOCK_ROWS):
+        roots = components.roots(members[start:])
+        if (roots == roots[0]).all():
+            return  # everything left is already one component
+        block = members[start : start + _BLOCK_ROWS]
+        later = members[start:]
+        i, j = np.nonzero(
+            (block[:, None] < later[None, :]) & (roots[: len(block), None] != roots[None, :])
+        )
+        similar = _is_similar(signatures, block[i], later[j], threshold)
+        for first, second in zip(block[i][similar], later[j][similar], strict=True):
+            components.union(int(first), int(second))
 
 
 def near_duplicate_groups(
@@ -72,46 +223,21 @@ def near_duplicate_groups(
 
     Equal normalised texts are grouped directly; distinct ones are linked when an LSH band
     collides and the signature similarity is at least `threshold` (union-find, so a group is
-    the connected component).
+    the connected component). Colliding pairs are compared as array operations, not one Python
+    call per pair, and members of a large bucket already linked are not compared again.
     """
     hasher = hasher or MinHasher()
-    rows = hasher.num_perm // bands
-    parent: dict[Hashable, Hashable] = {}
-
-    def find(x: Hashable) -> Hashable:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(x: Hashable, y: Hashable) -> None:
-        rx, ry = find(x), find(y)
-        if rx != ry:
-            parent[ry] = rx
-
-    by_text: dict[str, list[Hashable]] = defaultdict(list)
+    index_of: dict[str, int] = {}
+    text_of_key: dict[Hashable, int] = {}
     for key, text in texts.items():
-        parent[key] = key
-        by_text[normalise(text)].append(key)
-    for keys in by_text.values():
-        for other in keys[1:]:
-            union(keys[0], other)
-    signatures = {t: hasher.signature(shingles(t)) for t in by_text}
-    buckets: dict[tuple, list[str]] = defaultdict(list)
-    for text, sig in signatures.items():
-        for band in range(bands):
-            buckets[(band, sig[band * rows : (band + 1) * rows].tobytes())].append(text)
-    checked: set[tuple[str, str]] = set()
-    for members in buckets.values():
-        for i, first in enumerate(members):
-            for second in members[i + 1 :]:
-                pair = (first, second) if first < second else (second, first)
-                if pair in checked:
-                    continue
-                checked.add(pair)
-                if similarity(signatures[first], signatures[second]) >= threshold:
-                    union(by_text[first][0], by_text[second][0])
-    groups: dict[Hashable, list[Hashable]] = defaultdict(list)
-    for key in texts:
-        groups[find(key)].append(key)
+        text_of_key[key] = index_of.setdefault(normalise(text), len(index_of))
+    signatures = hasher.signatures([shingles(t) for t in index_of])
+    components = _Components(len(index_of))
+    pairs, large = _buckets(signatures, bands)
+    _link_pairs(signatures, pairs, threshold, components)
+    for members in large:
+        _link_bucket(signatures, members, threshold, components)
+    groups: dict[int, list[Hashable]] = defaultdict(list)
+    for key, index in text_of_key.items():
+        groups[components.find(index)].append(key)
     return [g for g in groups.values() if len(g) > 1]

@@ -39,6 +39,7 @@ def load(rows: int) -> None:
     from django.db import connection
 
     from auditcore import sampling
+    from auditcore.consistency import prompt_digest
     from auditcore.models import ModelVersion, Surface
 
     surfaces = [Surface.objects.create(name=s) for s in SURFACES]
@@ -57,13 +58,15 @@ def load(rows: int) -> None:
     u = rng.uniform(2**-53, 1.0, rows)
     columns = (
         "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, earlier_turns, response, gateway_action, user_ref, user_segment, "
-        "impact_weight, category, category_score, response_label, response_score, served_label, "
-        "detector_version, u, priority_key, stratum_key, redaction_count, metadata, created_at"
+        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
+        "user_segment, impact_weight, category, category_score, response_label, response_score, "
+        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
+        "created_at"
     )
     now = dt.datetime.now(dt.UTC)
     days = [START + dt.timedelta(days=d) for d in range(DAYS)]
     keys = {}
+    digests: dict[str, bytes] = {}
     started = time.perf_counter()
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -75,10 +78,14 @@ def load(rows: int) -> None:
                     key = keys[(d, m, c, o)] = sampling.stratum_key(
                         days[d], CATEGORIES[c], OUTCOMES[o], MODELS[m]
                     )
+                prompt = f"How do I handle case {prompt_id[i]} in {CATEGORIES[c]}?"
+                digest = digests.get(prompt)
+                if digest is None:
+                    digest = digests[prompt] = prompt_digest(prompt)
                 copy.write_row(
                     (
                         "bench", f"r{i}", now, days[d], surfaces[surface[i]].pk, models[m].pk,
-                        "", 1, f"How do I handle case {prompt_id[i]} in {CATEGORIES[c]}?", "[]",
+                        "", 1, prompt, digest, "[]",
                         "response", "blocked" if served[i] != o else "none", "",
                         SEGMENTS[segment[i]], float(weights[i]), CATEGORIES[c], 0.5, OUTCOMES[o],
                         0.5, OUTCOMES[served[i]], "bench", float(u[i]), float(u[i]), key, 0,

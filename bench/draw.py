@@ -59,6 +59,7 @@ def load(rows: int) -> None:
     from django.db import connection
 
     from auditcore import sampling
+    from auditcore.consistency import prompt_digest
     from auditcore.models import ModelVersion, Surface
 
     surface = Surface.objects.create(name="chat")
@@ -79,9 +80,10 @@ def load(rows: int) -> None:
     u = rng.uniform(2**-53, 1.0, rows)
     columns = (
         "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, earlier_turns, response, gateway_action, user_ref, user_segment, "
-        "impact_weight, category, category_score, response_label, response_score, served_label, "
-        "detector_version, u, priority_key, stratum_key, redaction_count, metadata, created_at"
+        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
+        "user_segment, impact_weight, category, category_score, response_label, response_score, "
+        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
+        "created_at"
     )
     keys = [sampling.stratum_key(d, c, o, m.name) for d, m, c, o in strata]
     now = dt.datetime.now(dt.UTC)
@@ -94,7 +96,8 @@ def load(rows: int) -> None:
                 copy.write_row(
                     (
                         "bench", f"r{i}", now, day, surface.pk, model.pk, "", 1,
-                        f"prompt {i}", "[]", "response", "none", "", "unknown",
+                        f"prompt {i}", prompt_digest(f"prompt {i}"), "[]", "response", "none", "",
+                        "unknown",
                         float(weights[i]), category, 0.5, outcome, 0.5, outcome, "bench",
                         float(u[i]), float(u[i]), keys[which[i]], 0, "{}", now,
                     )

@@ -44,6 +44,7 @@ def load(rows: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from auditcore.consistency import prompt_digest
     from auditcore.models import AuditRound, ModelVersion, RoundStratum, Surface
     from auditcore.services.policy import policy_create, policy_version_publish
 
@@ -65,9 +66,10 @@ def load(rows: int) -> None:
     started = time.perf_counter()
     columns = (
         "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, earlier_turns, response, gateway_action, user_ref, user_segment, "
-        "impact_weight, category, category_score, response_label, response_score, served_label, "
-        "detector_version, u, priority_key, stratum_key, redaction_count, metadata, created_at"
+        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
+        "user_segment, impact_weight, category, category_score, response_label, response_score, "
+        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
+        "created_at"
     )
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY auditcore_interaction ({columns}) FROM STDIN") as copy:
@@ -76,7 +78,8 @@ def load(rows: int) -> None:
                 copy.write_row(
                     (
                         "bench", f"r{i}", now, DAY, surface.pk, model.pk, "", 1,
-                        f"How do I do thing {i}?", "[]", "I can't help with that.", "none", "",
+                        f"How do I do thing {i}?", prompt_digest(f"How do I do thing {i}?"), "[]",
+                        "I can't help with that.", "none", "",
                         "unknown", 1.0, "medical", 0.8, label, 0.9, label, "bench",
                         0.5, 0.5, "k", 0, "{}", now,
                     )

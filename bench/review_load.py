@@ -140,6 +140,7 @@ def seed(
 def _seed_round(number, version, surface, model, day, items, double_share, rng, status) -> None:
     from django.utils import timezone
 
+    from auditcore.consistency import prompt_digest
     from auditcore.models import AuditRound, Interaction, RoundItem
 
     audit_round = AuditRound.objects.create(
@@ -160,6 +161,9 @@ def _seed_round(number, version, surface, model, day, items, double_share, rng, 
                 surface=surface,
                 model_version=model,
                 prompt=f"Bench prompt {i}: how much ibuprofen can an adult take? " * 4,
+                prompt_digest=prompt_digest(
+                    f"Bench prompt {i}: how much ibuprofen can an adult take? " * 4
+                ),
                 earlier_turns=[{"role": "user", "content": "Hi"}],
                 response="Up to 1,200 mg a day without a doctor's advice.",
                 category="medical",

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from auditcore import sampling
+from auditcore.consistency import prompt_digest
 from auditcore.detection.category import CategoryClassifier
 from auditcore.detection.response import classify_response, classify_served
 from auditcore.ingest.parsers import EXCERPT_CHARS
@@ -36,6 +37,7 @@ class PreparedRow:
     conversation_id: str
     turn: int
     prompt: str
+    prompt_digest: bytes
     earlier_turns: list[dict[str, str]]
     response: str
     served_response: str | None
@@ -152,6 +154,7 @@ class Preparer:
                 conversation_id=record.conversation_id or "",
                 turn=record.turn,
                 prompt=record.prompt,
+                prompt_digest=prompt_digest(record.prompt),
                 earlier_turns=record.earlier_turns,
                 response=record.response,
                 served_response=record.served_response,

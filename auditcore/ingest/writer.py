@@ -16,10 +16,10 @@ from auditcore.models import Interaction, StratumCount
 
 COLUMNS = (
     "source", "external_id", "occurred_at", "day", "surface_id", "model_version_id",
-    "conversation_id", "turn", "prompt", "earlier_turns", "response", "served_response",
-    "gateway_action", "user_ref", "user_segment", "impact_weight", "category", "category_score",
-    "response_label", "response_score", "served_label", "detector_version", "u", "priority_key",
-    "stratum_key", "ingest_job_id", "redaction_count", "metadata", "created_at",
+    "conversation_id", "turn", "prompt", "prompt_digest", "earlier_turns", "response",
+    "served_response", "gateway_action", "user_ref", "user_segment", "impact_weight", "category",
+    "category_score", "response_label", "response_score", "served_label", "detector_version", "u",
+    "priority_key", "stratum_key", "ingest_job_id", "redaction_count", "metadata", "created_at",
 )  # fmt: skip
 
 # (day, surface_id, model_version_id, category, outcome) → [count, Σ impact, Σ impact²]
@@ -29,8 +29,8 @@ StratumTally = dict[tuple, list[float]]
 def _values(row: PreparedRow, source: str, job_id: int, surface_id: int, model_id: int, now):
     return (
         source, row.external_id, row.occurred_at, row.day, surface_id, model_id,
-        row.conversation_id, row.turn, row.prompt, row.earlier_turns, row.response,
-        row.served_response, row.gateway_action, row.user_ref, row.user_segment,
+        row.conversation_id, row.turn, row.prompt, row.prompt_digest, row.earlier_turns,
+        row.response, row.served_response, row.gateway_action, row.user_ref, row.user_segment,
         row.impact_weight, row.category, row.category_score, row.response_label,
         row.response_score, row.served_label, row.detector_version, row.u, row.priority_key,
         row.stratum_key, job_id, row.redaction_count, row.metadata, now,

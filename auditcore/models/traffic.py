@@ -1,7 +1,10 @@
 """Production traffic: surfaces, model versions, interactions and their per-stratum counts."""
 
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 
+from auditcore.consistency import DIGEST_BYTES
 from auditcore.models.ingest import IngestJob
 
 
@@ -71,6 +74,9 @@ class Interaction(models.Model):
     conversation_id = models.CharField(max_length=200, blank=True)
     turn = models.PositiveIntegerField(default=1)
     prompt = models.TextField()
+    # auditcore.consistency.prompt_digest(prompt): equal for "the same prompt" (equal normalised
+    # text), so the consistency report groups a period by it without reading every prompt.
+    prompt_digest = models.BinaryField(max_length=DIGEST_BYTES, editable=False)
     earlier_turns = models.JSONField(default=list, blank=True)
     response = models.TextField()
     # NULL means no gateway touched the response; "" would be a served empty answer.
@@ -112,6 +118,10 @@ class Interaction(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(impact_weight__gt=0), name="interaction_impact_weight_positive"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("prompt_digest"), DIGEST_BYTES),
+                name="interaction_prompt_digest_length",
             ),
         ]
         indexes = [

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Min, Q, Sum
-from django.db.models.functions import MD5, Lower, Trim
+from django.db.models import Count, F, Min, Q, Sum
 
 from auditcore.consistency import near_duplicate_groups, normalise
 from auditcore.models import (
@@ -815,7 +814,7 @@ def _inconsistent(cells: list[SurfaceCell]) -> bool:
 
 _SAME_TEXT_SQL = """
 WITH g AS (
-    SELECT md5(lower(btrim(i.prompt))) AS d, s.name AS surface,
+    SELECT i.prompt_digest AS d, s.name AS surface,
            count(*) FILTER (WHERE i.served_label IN ('refusal', 'partial_refusal')) AS r,
            count(*) FILTER (WHERE i.served_label = 'compliance') AS h,
            min(i.id) FILTER (WHERE i.served_label IN ('refusal', 'partial_refusal')) AS rid,
@@ -836,7 +835,7 @@ ORDER BY k.refused DESC, g.d, g.surface
 def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCell], str, int]]:
     """(cells, example prompt, interactions) per text on 2+ surfaces with both outcomes.
 
-    On PostgreSQL one scan (a CTE grouping by md5(lower(trim(prompt))) and surface); elsewhere
+    On PostgreSQL one scan (a CTE grouping by the stored prompt digest and surface); elsewhere
     the same through the ORM in two statements.
     """
     rows: list[tuple] = []
@@ -845,8 +844,7 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
             cursor.execute(_SAME_TEXT_SQL, [start, end, CONSISTENCY_GROUPS])
             rows = cursor.fetchall()
     else:
-        digest = MD5(Lower(Trim("prompt")))
-        period = _period(start, end).annotate(digest=digest)
+        period = _period(start, end).annotate(digest=F("prompt_digest"))
         top = list(
             period.values("digest")
             .annotate(
@@ -890,10 +888,10 @@ def surface_consistency(start: dt.date, end: dt.date) -> ConsistencyReport:
     """Prompts that are the same or near the same, helped on one surface and refused on another.
 
     Uses what users were served (Interaction.served_label). Same: one GROUP BY over the period on
-    md5(lower(trim(prompt))), keeping texts on more than one surface with both outcomes; counts
-    cover the whole period. Near: MinHash LSH (auditcore.consistency) over a bounded candidate
-    set — refused prompts and helped prompts of the same categories, each a random subset in
-    priority-key order — so their counts are within the candidates.
+    the stored prompt digest (equal normalised text), keeping texts on more than one surface with
+    both outcomes; counts cover the whole period. Near: MinHash LSH (auditcore.consistency) over
+    a bounded candidate set — refused prompts and helped prompts of the same categories, each a
+    random subset in priority-key order — so their counts are within the candidates.
     """
     period = _period(start, end)
     groups: list[ConsistencyGroup] = []

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from auditcore import sampling
+from auditcore.consistency import prompt_digest
 from auditcore.exceptions import ApplicationError
 from auditcore.models import (
     AuditRound,
@@ -611,6 +612,7 @@ def gold_item_write(
         surface=surface,
         model_version=model,
         prompt=prompt,
+        prompt_digest=prompt_digest(prompt),
         # Reviewers see this after their verdict locks, like any response.
         response=response.strip() or "(a gold prompt written by a safety lead; no model answer)",
         category=category,

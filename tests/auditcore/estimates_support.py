@@ -5,6 +5,7 @@ import itertools
 
 from django.utils import timezone
 
+from auditcore.consistency import prompt_digest
 from auditcore.models import (
     AuditRound,
     Interaction,
@@ -63,6 +64,7 @@ def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, co
                 surface=surface,
                 model_version=model,
                 prompt=item.get("prompt") or f"golden prompt {i}",
+                prompt_digest=prompt_digest(item.get("prompt") or f"golden prompt {i}"),
                 response="r",
                 category=spec["category"],
                 response_label=spec["outcome"],

@@ -11,6 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
+from auditcore.consistency import prompt_digest
 from auditcore.exceptions import ApplicationError
 from auditcore.ingest import writer
 from auditcore.models import (
@@ -215,6 +216,24 @@ def test_pii_is_redacted_and_user_ids_are_hashed(tmp_path):
     assert "[EMAIL]" in row.prompt
     assert row.redaction_count == 1
     assert row.user_ref and "u_secret" not in row.user_ref
+
+
+def test_each_row_stores_the_digest_of_its_redacted_prompt(tmp_path):
+    job = run(
+        write_jsonl(
+            tmp_path / "a.jsonl",
+            [
+                record(1, prompt="Email me at jane.doe@example.com, please!"),
+                record(2, prompt="email me at  JOHN@example.org please"),
+                record(3, prompt="Email me tomorrow, please"),
+            ],
+        )
+    )
+    rows = {r.external_id: r for r in Interaction.objects.filter(ingest_job=job)}
+    digests = {key: bytes(row.prompt_digest) for key, row in rows.items()}
+    assert all(digests[key] == prompt_digest(rows[key].prompt) for key in rows)
+    # Different addresses redact to the same text: the same prompt for the consistency report.
+    assert digests["r00001"] == digests["r00002"] != digests["r00003"]
 
 
 def test_every_stored_field_reads_back_as_written(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from auditcore.consistency import prompt_digest
 from auditcore.models import IngestJob, Interaction, ModelVersion, Surface
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,7 @@ def _interaction(**overrides) -> Interaction:
         "stratum_key": "2026-11-20|financial|refusal|acme-chat-2026-10",
     }
     fields.update(overrides)
+    fields.setdefault("prompt_digest", prompt_digest(fields["prompt"]))
     return Interaction.objects.create(**fields)
 
 
@@ -52,6 +54,13 @@ def test_the_same_external_id_from_another_source_is_a_different_record():
 def test_an_impact_weight_of_zero_is_refused_by_the_database():
     with pytest.raises(IntegrityError), transaction.atomic():
         _interaction(impact_weight=0)
+
+
+def test_an_interaction_without_its_prompt_digest_is_refused_by_the_database():
+    # A row missing from the consistency report's "same prompt" groups must not go in silently.
+    for digest in (b"", b"short"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            _interaction(prompt_digest=digest)
 
 
 def test_a_surface_or_model_version_in_use_cannot_be_deleted():

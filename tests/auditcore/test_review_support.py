@@ -6,6 +6,7 @@ import itertools
 import pytest
 from django.utils import timezone
 
+from auditcore.consistency import prompt_digest
 from auditcore.models import (
     AuditRound,
     Category,
@@ -95,6 +96,7 @@ def make_round(
             surface=surface,
             model_version=model,
             prompt=prompt.format(i=i),
+            prompt_digest=prompt_digest(prompt.format(i=i)),
             earlier_turns=earlier_turns
             if earlier_turns is not None
             else [

@@ -226,3 +226,33 @@ def test_consistency_page_groups_a_prompt_helped_on_one_surface_and_refused_on_a
     )
     assert "<html" not in partial.content.decode()
     assert 'id="consistency-groups"' in partial.content.decode()
+
+
+def test_consistency_page_counts_prompts_differing_only_in_case_and_punctuation_as_the_same(
+    safety_lead,
+):
+    def stratum(key, outcome, surface, prompt):
+        return {
+            "key": key,
+            "category": "medical",
+            "outcome": outcome,
+            "population": 1,
+            "items": [{"weight": 1, "final": "help", "surface": surface, "prompt": prompt}],
+        }
+
+    audit_round = build_round(
+        [
+            stratum("A", "refusal", "app", "Can I take ibuprofen with warfarin?"),
+            stratum("B", "compliance", "web", "can i take  ibuprofen, with warfarin"),
+            stratum("C", "compliance", "web", "Can I take paracetamol with warfarin?"),
+        ]
+    )
+    response = _client(safety_lead).get(reverse("dashboard:consistency", args=[audit_round.pk]))
+    rows = re.findall(r"<tr><td>.*?</tr>", response.content.decode(), re.S)
+    assert len(rows) == 1
+    (row,) = rows
+    assert "Can I take ibuprofen with warfarin?" in row
+    assert "<td>same</td>" in row
+    assert '<strong>app</strong>: <span class="pill refusal">1 refused</span>' in row
+    assert '<strong>web</strong>: <span class="pill refusal">0 refused</span> ' in row
+    assert "1 helped" in row and "paracetamol" not in row

@@ -4,6 +4,7 @@ import datetime as dt
 from collections import defaultdict
 
 from auditcore import sampling
+from auditcore.consistency import prompt_digest
 from auditcore.models import Interaction, ModelVersion, StratumCount, Surface
 from auditcore.services.policy import policy_create, policy_version_publish
 
@@ -51,6 +52,7 @@ def population(spec, *, surface="chat", model="m1", day=DAY, start=0, weight=Non
                     surface=surface_obj,
                     model_version=model_obj,
                     prompt=f"prompt {i}",
+                    prompt_digest=prompt_digest(f"prompt {i}"),
                     response=f"response {i}",
                     impact_weight=w,
                     category=category,
