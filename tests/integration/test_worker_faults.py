@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 
 from auditcore import sampling
+from auditcore.consistency import prompt_digest
 from auditcore.models import (
     AuditRound,
     ExportJob,
@@ -76,9 +77,10 @@ def _load_traffic(rows: int) -> None:
     now = dt.datetime.now(dt.UTC)
     columns = (
         "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, earlier_turns, response, gateway_action, user_ref, user_segment, "
-        "impact_weight, category, category_score, response_label, response_score, served_label, "
-        "detector_version, u, priority_key, stratum_key, redaction_count, metadata, created_at"
+        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
+        "user_segment, impact_weight, category, category_score, response_label, response_score, "
+        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
+        "created_at"
     )
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY auditcore_interaction ({columns}) FROM STDIN") as copy:
@@ -87,7 +89,8 @@ def _load_traffic(rows: int) -> None:
                 copy.write_row(
                     (
                         "faults", f"f{i}", now, day, surface.pk, model.pk, "", 1,
-                        f"prompt {i}", "[]", "response", "none", "", "unknown",
+                        f"prompt {i}", prompt_digest(f"prompt {i}"), "[]", "response", "none", "",
+                        "unknown",
                         float(weights[i]), category, 0.5, outcome, 0.5, outcome, "t",
                         float(u[i]), float(u[i]), keys[which[i]], 0, "{}", now,
                     )
