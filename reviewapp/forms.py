@@ -121,7 +121,13 @@ class CategoryForm(forms.Form):
     decline_when = LinesField(label="Decline when (one condition per line)")
     reason_codes = ReasonCodesField(label="Reason codes (code: label, one per line)")
     examples = ExamplesField(label="Examples (help: prompt or decline: prompt, one per line)")
-    keywords = LinesField(label="Classifier keywords (one per line)")
+    keywords = LinesField(
+        label="Classifier keywords (one per line)",
+        help_text=(
+            "Each matches at the start of a word: 'hack' also matches 'hacking', but 'dan' would "
+            "match 'dangerous' too, so give a short word as a phrase ('you are dan')."
+        ),
+    )
     high_stakes = forms.BooleanField(required=False)
 
 

@@ -1,10 +1,12 @@
-"""Evaluate the response classifier against a labelled corpus: accuracy, precision, recall."""
+"""Evaluate the classifiers against a labelled corpus: response labels (accuracy, precision,
+recall) and prompt categories (agreement with the corpus's category, recall per category)."""
 
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditcore.detection.category import CategoryClassifier
 from auditcore.detection.response import COMPLIANCE, LABELS, ResponseResult, classify_response
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
@@ -109,4 +111,46 @@ def format_report(report: DetectionReport, title: str = "Detection report") -> s
     for label, row in zip(report.labels, report.confusion, strict=True):
         cells = "".join(f"{count:>{width + 2}d}" for count in row)
         lines.append(f"  {label:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryAgreement:
+    n: int
+    agreement: float
+    # (category, recall, support) per category of the corpus, and what it was mistaken for most
+    per_category: tuple[tuple[str, float, int, str | None], ...]
+
+
+def evaluate_categories(
+    items: Iterable[CorpusItem], classifier: CategoryClassifier
+) -> CategoryAgreement:
+    """How often the classifier puts a corpus prompt in the category the corpus gives it."""
+    outcomes: dict[str, dict[str, int]] = {}
+    for item in items:
+        predicted = classifier.classify(item.prompt).slug
+        counts = outcomes.setdefault(item.category, {})
+        counts[predicted] = counts.get(predicted, 0) + 1
+    n = sum(sum(c.values()) for c in outcomes.values())
+    agreed = sum(c.get(slug, 0) for slug, c in outcomes.items())
+    per_category = []
+    for slug, counts in sorted(outcomes.items()):
+        support = sum(counts.values())
+        wrong = {k: v for k, v in counts.items() if k != slug}
+        confused = max(sorted(wrong), key=wrong.__getitem__) if wrong else None
+        per_category.append((slug, counts.get(slug, 0) / support, support, confused))
+    return CategoryAgreement(
+        n=n, agreement=agreed / n if n else 0.0, per_category=tuple(per_category)
+    )
+
+
+def format_category_agreement(result: CategoryAgreement, title: str) -> str:
+    width = max((len(slug) for slug, *_ in result.per_category), default=8)
+    lines = [
+        f"{title} (n={result.n})",
+        f"  agreement with the corpus category: {result.agreement:.3f}",
+        f"  {'category':<{width}}  recall  support  most often mistaken for",
+    ]
+    for slug, recall, support, confused in result.per_category:
+        lines.append(f"  {slug:<{width}}  {recall:6.3f}  {support:7d}  {confused or '-'}")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -15,6 +16,11 @@ def test_detection_report_prints_accuracy_and_the_confusion_matrix():
     assert "held_out.jsonl" in text
     assert "binary accuracy" in text
     assert "confusion matrix" in text
+    assert "held_out.jsonl: categories (default policy keywords) (n=83)" in text
+    agreement = re.findall(r"agreement with the corpus category: (0\.\d+)", text)
+    assert len(agreement) == 2 and all(0.5 < float(a) <= 1 for a in agreement)
+    for slug in ("financial", "medical", "legal", "security", "content", "jailbreak", "general"):
+        assert re.search(rf"^  {slug} +[01]\.\d{{3}} +\d+  ", text, re.M), slug
 
 
 @pytest.mark.django_db

@@ -221,3 +221,11 @@ def test_the_list_pins_its_query_count(client, safety_lead, draft, django_assert
     with django_assert_num_queries(6):
         response = client.get(reverse("policy:list"))
     assert "Central v4" in response.content.decode()
+
+
+def test_the_edit_page_says_how_keywords_match(client, safety_lead, draft):
+    client.force_login(safety_lead)
+    body = client.get(reverse("policy:edit", args=[draft.pk])).content.decode()
+    # Once per category form and once for the new-category form.
+    assert body.count("Each matches at the start of a word") == draft.categories.count() + 1
+    assert "match &#x27;dangerous&#x27; too" in body
