@@ -1,6 +1,7 @@
 """Interaction.prompt_digest: the consistency report groups by it instead of hashing every prompt.
 
-Stored rows get their digest here, a batch at a time (about a minute per million rows).
+Stored rows get their digest here, a batch at a time: about two minutes per million rows on
+PostgreSQL (measured on bench/dashboard.py's database), most of it the database rewriting rows.
 """
 
 import django.db.models.functions.text
@@ -14,14 +15,18 @@ BATCH = 2000
 
 def fill_digests(apps, schema_editor):
     interaction = apps.get_model("auditcore", "Interaction")
+    table = schema_editor.quote_name(interaction._meta.db_table)
     last = 0
     while batch := list(
         interaction.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "prompt")[:BATCH]
     ):
-        interaction.objects.bulk_update(
-            [interaction(pk=pk, prompt_digest=prompt_digest(prompt)) for pk, prompt in batch],
-            ["prompt_digest"],
-        )
+        # One plain UPDATE per row, sent as a batch: bulk_update's CASE per batch costs Python
+        # several times as much.
+        with schema_editor.connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET prompt_digest = %s WHERE id = %s",  # noqa: S608 - fixed name
+                [(prompt_digest(prompt), pk) for pk, prompt in batch],
+            )
         last = batch[-1][0]
 
 
