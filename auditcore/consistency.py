@@ -38,18 +38,18 @@ _ASCII_FOLD = bytes(
 ) + bytes(range(128, 256))  # never met: the table is only used on ASCII
 
 
-def _normalised(text: str) -> bytes:
-    """normalise(text), UTF-8 encoded."""
-    if text.isascii():
-        # The same result without the regexes or a str method per character (checked by a test).
-        return b" ".join(text.encode("ascii").translate(_ASCII_FOLD).split())
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip().encode("utf-8", "surrogatepass")
+def _ascii_normalised(text: str) -> bytes:
+    """normalise() of ASCII text, as bytes: no regex, no str method per character (a test checks
+    it against the general path)."""
+    return b" ".join(text.encode("ascii").translate(_ASCII_FOLD).split())
 
 
 def normalise(text: str) -> str:
     """NFKC, case-folded, punctuation dropped, whitespace collapsed."""
-    return _normalised(text).decode("utf-8", "surrogatepass")
+    if text.isascii():
+        return _ascii_normalised(text).decode("ascii")
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACE.sub(" ", _NON_WORD.sub(" ", text)).strip()
 
 
 DIGEST_BYTES = 16
@@ -61,7 +61,11 @@ def prompt_digest(prompt: str) -> bytes:
     A prompt with no word in it (only punctuation) is keyed by its stripped text instead, so
     such prompts are not all the same as each other.
     """
-    key = _normalised(prompt)
+    key = (
+        _ascii_normalised(prompt)
+        if prompt.isascii()
+        else normalise(prompt).encode("utf-8", "surrogatepass")
+    )
     data = b"t" + key if key else b"r" + prompt.strip().encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
 
@@ -177,7 +181,9 @@ def _buckets(signatures: np.ndarray, bands: int) -> tuple[np.ndarray, list[np.nd
                 members_array = np.asarray(members, dtype=np.int64)
                 pair_keys.append(members_array[i] * n + members_array[j])
     keys = np.unique(np.concatenate(pair_keys))
-    return np.stack([keys // max(n, 1), keys % max(n, 1)], axis=1), large
+    if not n:
+        return np.empty((0, 2), dtype=np.int64), large
+    return np.stack([keys // n, keys % n], axis=1), large
 
 
 def _is_similar(signatures: np.ndarray, first: np.ndarray, second: np.ndarray, threshold: float):
@@ -208,8 +214,9 @@ def _link_bucket(
         i, j = np.nonzero(
             (block[:, None] < later[None, :]) & (roots[: len(block), None] != roots[None, :])
         )
-        similar = _is_similar(signatures, block[i], later[j], threshold)
-        for first, second in zip(block[i][similar], later[j][similar], strict=True):
+        firsts, seconds = block[i], later[j]
+        similar = _is_similar(signatures, firsts, seconds, threshold)
+        for first, second in zip(firsts[similar], seconds[similar], strict=True):
             components.union(int(first), int(second))
 
 
