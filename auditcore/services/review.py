@@ -19,13 +19,12 @@ from auditcore.models import (
     Adjudication,
     AuditRound,
     Decision,
-    GatewayAction,
     Label,
     Lease,
     RoundItem,
     Verdict,
 )
-from auditcore.selectors.review import available_items, category_policy
+from auditcore.selectors.review import available_items, category_policy, served_differs
 from auditcore.services.audit import audit_event_record
 
 LEASE_SECONDS = 600
@@ -278,13 +277,6 @@ def _observation_resolve(item_id: int) -> RoundItem:
     item.observation_disputed = len(model) > 1 or len(served) > 1
     item.save(update_fields=["observed_label", "observed_served_label", "observation_disputed"])
     return item
-
-
-def served_differs(*, gateway_action: str, response: str, served_response: str | None) -> bool:
-    """Whether the user got something else than the model's answer (then ask what they got)."""
-    if gateway_action == GatewayAction.NONE or served_response is None:
-        return False
-    return served_response != response
 
 
 @transaction.atomic
