@@ -11,6 +11,7 @@ class SizeMeasure(models.TextChoices):
     UNIFORM = "uniform", "Uniform"
     IMPACT = "impact", "User impact"
     SQRT_IMPACT = "sqrt_impact", "Square root of impact"
+    SESSION = "session", "Session importance"
 
 
 class Decision(models.TextChoices):
