@@ -304,10 +304,6 @@ class Headline:
         """Share of the round's sampled items that are final (help, decline or unsure)."""
         return (self.respondents + self.unsure) / self.sampled if self.sampled else None
 
-    @property
-    def labelled(self) -> int:
-        return self.respondents
-
 
 def _scoped_counts(rounds: Sequence[AuditRound]):
     """StratumCount rows in the rounds' scopes (period, surfaces, model versions)."""
