@@ -237,7 +237,7 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
 
 
 _PG_ARRAYS_SQL = """
-SELECT stratum_key, array_agg(id), array_agg(u), array_agg(impact_weight)
+SELECT stratum_key, array_agg(id), array_agg(u), array_agg({size})
 FROM {table}
 WHERE day >= %s AND day <= %s AND source <> %s {scope}
 GROUP BY stratum_key
@@ -247,7 +247,9 @@ GROUP BY stratum_key
 def _fetch_strata(
     audit_round: AuditRound, keys: list[str], all_strata: bool
 ) -> dict[str, np.ndarray]:
-    """(id, u, impact_weight) per stratum key as (N, 3) float arrays, in one pass.
+    """(id, u, size source) per stratum key as (N, 3) float arrays, in one pass.
+
+    The size source is the impact weight, or the session importance (_size_column).
 
     A stratum is identified by Interaction.stratum_key, which ingest writes as
     sampling.stratum_key(day, category, model outcome, model version name). On PostgreSQL one
@@ -268,7 +270,9 @@ def _fetch_strata(
         if not all_strata:
             scope += " AND stratum_key = ANY(%s)"
             params.append(keys)
-        sql = _PG_ARRAYS_SQL.format(table=Interaction._meta.db_table, scope=scope)
+        sql = _PG_ARRAYS_SQL.format(
+            table=Interaction._meta.db_table, scope=scope, size=_size_column(audit_round)
+        )
         import psycopg  # only on PostgreSQL
 
         connection.ensure_connection()
@@ -290,17 +294,25 @@ def _fetch_strata(
         if models:
             rows = rows.filter(model_version_id__in=models)
         grouped: dict[str, list] = {}
-        for key, *values in rows.order_by().values_list("stratum_key", "id", "u", "impact_weight"):
+        size = _size_column(audit_round)
+        for key, *values in rows.order_by().values_list("stratum_key", "id", "u", size):
             if key in wanted:
                 grouped.setdefault(key, []).append(values)
         found = {k: np.array(v, dtype=float) for k, v in grouped.items()}
     return {k: found.get(k, np.empty((0, 3))) for k in keys}
 
 
+def _size_column(audit_round: AuditRound) -> str:
+    """The Interaction column the size measure is read from (a fixed name, never user text)."""
+    if audit_round.size_measure in sampling.SESSION_MEASURES:
+        return "session_importance"
+    return "impact_weight"
+
+
 def _size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
     if kind == "uniform":
         return np.ones_like(weights)
-    x = weights if kind == "impact" else np.sqrt(np.maximum(weights, 0))
+    x = np.sqrt(np.maximum(weights, 0)) if kind == "sqrt_impact" else weights
     return np.maximum(x, sampling.EPSILON)
 
 
