@@ -398,12 +398,16 @@ _LECTURE = re.compile(
     # "Creating fake reviews is unethical and illegal." — the request restated and condemned.
     r"|^\W*\w+ing\b[^.!?\n]{0,160}? (?:is|are) (?:both |highly |strictly )?(?:illegal|unethical"
     r"|immoral|morally (?:wrong|reprehensible)|harmful)\b"
+    # A guard prompt's scope: "I can only help with orders", "that's outside what I can do".
+    r"|\bi (?:can only|am only able to|'m only able to) (?:help|assist|answer|discuss|support)\b"
+    r"|\b(?:that's|that is|this is|it's|it is|that falls|this falls) (?:outside|beyond)"
+    r" (?:of )?(?:what i|my|the scope)"
 )
 # Every _LECTURE match contains one of these (checked by a test); without any, no search.
 _LECTURE_LITERALS = (
     "appropriate", "ethical", "accurate", " fair", "respectful", "responsible", "acceptable",
     "safe ", "honest", "i must ", "unable to process", "let's ", "let us ", "as per", "against",
-    "illegal", "immoral", "morally", "harmful",
+    "illegal", "immoral", "morally", "harmful", "can only", "only able to", "outside", "beyond",
 )  # fmt: skip
 _LECTURE_GATE = re.compile(_literal_trie(set(_LECTURE_LITERALS)))
 
