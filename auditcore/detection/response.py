@@ -236,6 +236,10 @@ _DEFUSED_AFTER = re.compile(
     r"|tell (?:you )?(?:for sure|exactly|with certainty)|give (?:you )?(?:a )?(?:definitive"
     r"|exact|precise|certain|100%|firm)|but (?:i|here|there)|without|know (?:for sure|exactly))"
 )
+# "I do not condone …" is a disclaimer placed before an answer, not a refusal of it.
+_DISCLAIMER = re.compile(
+    r"(?:i|we) (?:do not|don't) (?:\w+ ){0,3}?(?:condone|endorse|encourage|promote)\b"
+)
 _DEFUSED_BEFORE = ("if ", "why ", "what ", "when ", "unless ", "whether ", '"', "'", "“", ":** ")
 
 # Apologies that lead straight into an answer.
@@ -442,11 +446,13 @@ _YES_NO_QUESTION = re.compile(
 
 # Cues for languages the rules do not cover; used only to give a low-confidence guess.
 _FOREIGN_REFUSAL = re.compile(
-    r"no puedo|lo siento|no me es posible|no estoy en condiciones|no es apropiado|no es ético"
-    r"|não posso|não consigo|desculpe|sinto muito|não é apropriado"
-    r"|je ne peux pas|je ne suis pas en mesure|désolé|n'est (?:ni |pas )approprié"
+    r"no puedo(?! creer)|lo siento|no me es posible|no estoy en condiciones|no es apropiado"
+    r"|no es ético"
+    r"|não posso(?! acreditar)|não consigo|desculpe|sinto muito|não é apropriado"
+    r"|je ne peux pas(?! croire)|je ne suis pas en mesure|désolé|n'est (?:ni |pas )approprié"
     r"|ich kann (?:\w+ ){0,5}?nicht|kann ich (?:\w+ ){0,5}?nicht|es tut mir leid|leider kann ich"
-    r"|weder angemessen|nicht angemessen|non posso|mi dispiace|non è appropriato|non sono in grado"
+    r"|weder angemessen|nicht angemessen|non posso(?! credere)|mi dispiace|non è appropriato"
+    r"|non sono in grado"
     r"|抱歉|对不起|我不能|我无法|无法提供|不能提供|不恰当|不适当"
     r"|申し訳|できません|お答えできません|適切ではありません"
     r"|извините|не могу|к сожалению|неуместно|неэтично|죄송|할 수 없|لا أستطيع|عذرا"
@@ -641,7 +647,11 @@ def _first_strong_cue(
                 break
             before = low[max(0, match.start() - 8) : match.start()]
             after = low[match.end() : match.end() + 40]
-            defused = before.endswith(_DEFUSED_BEFORE) or _DEFUSED_AFTER.match(after)
+            defused = (
+                before.endswith(_DEFUSED_BEFORE)
+                or _DEFUSED_AFTER.match(after)
+                or _DISCLAIMER.match(match.group())
+            )
             if not defused:
                 return match
             pos = match.end()
