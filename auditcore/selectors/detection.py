@@ -1,9 +1,18 @@
-"""The response classifier the app runs: the fast tier, and the LLM judge when one is set up."""
+"""The response classifier the app runs (the fast tier, and the LLM judge when one is set up),
+and how often reviewers agree with each tier."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Count
 
 from auditcore.detection.tiers import LLMJudge, TieredClassifier
+from auditcore.models import Verdict
+from auditcore.models.traffic import Label
+
+_REFUSED = frozenset({Label.REFUSAL, Label.PARTIAL_REFUSAL})
 
 
 class _SharedLabelCache:
@@ -28,3 +37,53 @@ def response_classifier() -> TieredClassifier:
         cache=_SharedLabelCache(),
     )
     return TieredClassifier(second_tier=judge)
+
+
+@dataclass(frozen=True)
+class TierAgreement:
+    """How often reviewers saw what one classifier tier said, over revealed, non-gold items."""
+
+    detector_version: str
+    observed: int
+    exact_matches: int
+    refusal_matches: int
+
+    @property
+    def judged(self) -> bool:
+        """Labels given by the LLM judge carry its version after a "+"."""
+        return "+" in self.detector_version
+
+    @property
+    def exact_agreement(self) -> float | None:
+        return self.exact_matches / self.observed if self.observed else None
+
+    @property
+    def refusal_agreement(self) -> float | None:
+        return self.refusal_matches / self.observed if self.observed else None
+
+
+def tier_agreement(round_ids: Sequence[int]) -> list[TierAgreement]:
+    """Reviewers' observed labels against the classifier's, per detector version."""
+    grouped = (
+        Verdict.objects.filter(
+            item__round_id__in=list(round_ids), item__is_gold=False, superseded=False
+        )
+        .exclude(observed_label="")
+        .values_list(
+            "item__interaction__detector_version",
+            "item__interaction__response_label",
+            "observed_label",
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    totals: dict[str, list[int]] = {}
+    for version, label, observed, n in grouped:
+        counts = totals.setdefault(version or "—", [0, 0, 0])
+        counts[0] += n
+        counts[1] += n if observed == label else 0
+        counts[2] += n if (observed in _REFUSED) == (label in _REFUSED) else 0
+    return [
+        TierAgreement(version, observed, exact, refusal)
+        for version, (observed, exact, refusal) in sorted(totals.items())
+    ]
