@@ -53,14 +53,6 @@ class TierAgreement:
         """Labels given by the LLM judge carry its version after a "+"."""
         return "+" in self.detector_version
 
-    @property
-    def exact_agreement(self) -> float | None:
-        return self.exact_matches / self.observed if self.observed else None
-
-    @property
-    def refusal_agreement(self) -> float | None:
-        return self.refusal_matches / self.observed if self.observed else None
-
 
 def tier_agreement(round_ids: Sequence[int]) -> list[TierAgreement]:
     """Reviewers' observed labels against the classifier's, per detector version."""
