@@ -84,3 +84,10 @@ def test_detection_report_compares_the_prefix_list_per_source_and_style_on_the_h
         assert re.search(rf"^  refusal-audit +{classifier} +\d+ +[01]\.\d{{3}}", text, re.M)
     assert re.search(r"^  non_english +fast tier +\d+ ", text, re.M)
     assert "refusal F1" in text
+
+
+def test_detection_report_names_each_public_source_whose_snapshot_is_missing(tmp_path):
+    text = _report(snapshots=tmp_path)
+    assert f"public source JailbreakBench/artifacts: no snapshot under {tmp_path}" in text
+    assert f"public source openai/safety-rbr-code-and-data: no snapshot under {tmp_path}" in text
+    assert "held_out split by source" in text
