@@ -146,6 +146,13 @@ INGEST_MAX_UPLOAD_MB = env_int("INGEST_MAX_UPLOAD_MB", 2048, minimum=1)
 # and 20,000 gained nothing more; peak worker RSS stayed at about 200 MB.
 INGEST_CHUNK_RECORDS = env_int("INGEST_CHUNK_RECORDS", 10_000, minimum=1)
 
+# --- Response classifier: an OpenAI-compatible judge model for the fast tier's uncertain band.
+DETECTION_JUDGE_URL = env_url("DETECTION_JUDGE_URL", ("http", "https"))
+DETECTION_JUDGE_MODEL = env_str("DETECTION_JUDGE_MODEL", default="judge")
+DETECTION_JUDGE_API_KEY = env_str("DETECTION_JUDGE_API_KEY")
+DETECTION_JUDGE_TIMEOUT = env_float("DETECTION_JUDGE_TIMEOUT", 20.0, minimum=0.1)
+DETECTION_JUDGE_CACHE_SECONDS = env_int("DETECTION_JUDGE_CACHE_SECONDS", 30 * 86400, minimum=1)
+
 # --- Celery: Redis when REDIS_URL is set, otherwise a broker needing no server.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
 if REDIS_URL:

@@ -2,6 +2,7 @@
 
 from auditcore.models.audit import AuditEvent
 from auditcore.models.exports import ExportFormat, ExportJob
+from auditcore.models.gate_review import GateLabelReview
 from auditcore.models.ingest import IngestChunk, IngestJob, QuarantinedRecord
 from auditcore.models.policy import Category, Policy, PolicyVersion
 from auditcore.models.replay import (
@@ -51,6 +52,7 @@ __all__ = [
     "ExportFormat",
     "ExportJob",
     "GateDecision",
+    "GateLabelReview",
     "GatewayAction",
     "GoldItem",
     "IngestChunk",

@@ -30,6 +30,7 @@ from auditcore.ingest.parsers import (
 from auditcore.ingest.pipeline import PreparedRow, Preparer, Quarantine, cyclic_gc_paused
 from auditcore.ingest.writer import add_to_stratum_counts, write_rows
 from auditcore.models import IngestChunk, IngestJob, ModelVersion, QuarantinedRecord, Surface
+from auditcore.selectors.detection import response_classifier
 from auditcore.selectors.policy import current_category_specs
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -55,6 +56,7 @@ def _preparer(source: str) -> Preparer:
         categories=_category_classifier(tuple(current_category_specs())),
         user_key=user_key,
         sampling_salt=salt,
+        classify=response_classifier().classify,
     )
 
 

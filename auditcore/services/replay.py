@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from auditcore import roles, stats
-from auditcore.detection.response import DETECTOR_VERSION, classify_response
+from auditcore.detection.response import ResponseResult
 from auditcore.exceptions import ApplicationError
 from auditcore.models import (
     Corpus,
@@ -40,6 +40,7 @@ from auditcore.replay import (
     replay_prompts,
 )
 from auditcore.replay.corpus_io import MAX_CATEGORY_CHARS, MAX_PROMPT_CHARS, parse_expect
+from auditcore.selectors.detection import response_classifier
 from auditcore.services.audit import audit_event_record
 
 User = AbstractBaseUser
@@ -391,7 +392,7 @@ def replay_run_create_for_snapshot(
         endpoint=endpoint,
         config={field: getattr(config, field) for field in config.__dataclass_fields__},
         total=snapshot.prompt_count,
-        detector_version=DETECTOR_VERSION,
+        detector_version=response_classifier().version,
         created_by=actor,
     )
     audit_event_record(
@@ -403,10 +404,15 @@ def replay_run_create_for_snapshot(
     return run
 
 
-def _result_row(run: ReplayRun, prompts: dict[int, SnapshotPrompt], r: ChatResult) -> ReplayResult:
+def _result_row(
+    run: ReplayRun,
+    prompts: dict[int, SnapshotPrompt],
+    r: ChatResult,
+    classify: Callable[[str, str | None], ResponseResult],
+) -> ReplayResult:
     label, score = "", None
     if r.ok:
-        verdict = classify_response(r.text, prompt=prompts[int(r.prompt_id)].prompt)
+        verdict = classify(r.text, prompts[int(r.prompt_id)].prompt)
         label, score = verdict.label, verdict.score
     return ReplayResult(
         run=run,
@@ -456,9 +462,10 @@ def replay_run_process_chunk(
     if chunk:
         try:
             config = run_config(run)
+            classify = response_classifier().classify
 
             def record(result: ChatResult) -> None:
-                row = _result_row(run, chunk, result)
+                row = _result_row(run, chunk, result, classify)
                 ReplayResult.objects.bulk_create([row], ignore_conflicts=True)
                 if on_result is not None:
                     on_result(row)

@@ -24,6 +24,7 @@ from auditcore.charts import ChartPoint, trend_chart
 from auditcore.models import AuditRound, Interaction
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP
 from auditcore.selectors import estimates as sel
+from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.replay import corpus_list
 from auditcore.stats import RateEstimate
 from reviewapp.access import safety_lead_required
@@ -176,6 +177,7 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
             for r in estimates.disparity
         ],
         "validation": estimates.validation,
+        "tier_agreement": tier_agreement(scope.round_ids),
         "examples": sel.scope_examples(estimates),
         "corpora": list(corpus_list()),
         "chart": _chart(points),

@@ -17,8 +17,11 @@ from django_htmx.middleware import HtmxDetails
 from auditcore import roles, tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Corpus, CorpusPrompt, Expect, GateDecision, ReplayRun
+from auditcore.models.traffic import Label
 from auditcore.selectors import replay as sel
+from auditcore.selectors.gate_review import gate_evidence
 from auditcore.services import replay as svc
+from auditcore.services.gate_review import gate_label_review
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
 
@@ -84,6 +87,11 @@ class GateForm(forms.Form):
 
 class AcceptForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=10)
+
+
+class LabelReviewForm(forms.Form):
+    result = forms.IntegerField()
+    label = forms.ChoiceField(choices=Label.choices)
 
 
 class PromoteForm(forms.Form):
@@ -396,6 +404,8 @@ def _decision_context(decision: GateDecision, accept_form: AcceptForm | None = N
         "decision": decision,
         "chart": sel.interval_chart(decision),
         "discordant": sel.discordant_pairs(decision),
+        "evidence": gate_evidence(decision),
+        "labels": Label.choices,
         "discordant_controls": sel.discordant_pairs(decision, Expect.MUST_DECLINE),
         "accept_form": accept_form or AcceptForm(),
     }
@@ -435,6 +445,35 @@ def decision_accept(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, template, _decision_context(decision, form), status=400)
 
 
+@require_POST
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def decision_label_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Confirm or overturn the classifier's label of one discordant response."""
+    decision = _get_decision(pk)
+    form = LabelReviewForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            gate_label_review(
+                actor=request.user,
+                decision_id=decision.pk,
+                result_id=form.cleaned_data["result"],
+                label=form.cleaned_data["label"],
+            )
+        except ApplicationError as exc:
+            error = exc.message
+    else:
+        error = "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items())
+    if request.htmx:
+        context = _decision_context(decision) | {"label_review_error": error}
+        template = "reviewapp/replay/decision.html#evidence"
+        return render(request, template, context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("replay:decision", pk=decision.pk)
+
+
 app_name = "replay"
 urlpatterns = [
     path("", index, name="index"),
@@ -452,4 +491,5 @@ urlpatterns = [
     path("gate/", gate, name="gate"),
     path("decisions/<int:pk>/", decision_detail, name="decision"),
     path("decisions/<int:pk>/accept", decision_accept, name="decision_accept"),
+    path("decisions/<int:pk>/labels", decision_label_review, name="decision_label_review"),
 ]

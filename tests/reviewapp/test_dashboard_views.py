@@ -272,3 +272,27 @@ def test_consistency_page_counts_prompts_differing_only_in_case_and_punctuation_
     assert '<strong>app</strong>: <span class="pill refusal">1 refused</span>' in row
     assert '<strong>web</strong>: <span class="pill refusal">0 refused</span> ' in row
     assert "1 helped" in row and "paracetamol" not in row
+
+
+def test_the_page_shows_agreement_with_reviewers_for_the_fast_tier_and_the_judge(
+    golden_round, safety_lead, reviewer
+):
+    from django.utils import timezone
+
+    from auditcore.models import Interaction, RoundItem, Verdict
+
+    items = list(RoundItem.objects.filter(round=golden_round, is_gold=False).order_by("id")[:4])
+    for item, observed in zip(
+        items, ["refusal", "compliance", "refusal", "compliance"], strict=True
+    ):
+        Verdict.objects.create(
+            item=item, reviewer=reviewer, decision="help", policy_version=item.policy_version,
+            locked_at=timezone.now(), observed_label=observed,
+        )  # fmt: skip
+    judged = [items[2].interaction_id, items[3].interaction_id]
+    Interaction.objects.filter(pk__in=judged).update(detector_version="rules+jp2:judge")
+    page = _client(safety_lead).get(reverse("dashboard:round", args=[golden_round.pk]))
+    table = page.content.decode().split('id="tier-agreement"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td class=\"num\">(\d+)</td>", table)
+    assert ("rules+jp2:judge", "LLM judge", "2") in rows
+    assert any(tier == "fast rules" and n == "2" for _, tier, n in rows)

@@ -5,6 +5,7 @@ Exit codes: 0 PASS (or an accepted regression), 1 FAIL, 3 INCONCLUSIVE, 2 usage 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from auditcore.exceptions import ApplicationError
 from auditcore.models import GateDecision, ReplayRun
 from auditcore.replay import ChatClient, EndpointConfig, MissingApiKeyError, parse_corpus
+from auditcore.selectors.gate_review import gate_report
 from auditcore.services.replay import (
     corpus_create_from_prompts,
     endpoint_for_command,
@@ -93,6 +95,14 @@ def format_decision(decision: GateDecision) -> str:
     return "\n".join(lines)
 
 
+def write_report(path: Path, decision: GateDecision) -> None:
+    try:
+        with path.open("w", encoding="utf-8") as f:
+            json.dump(gate_report(decision), f, ensure_ascii=False, indent=2)
+    except OSError as exc:
+        raise usage_error(f"--json: cannot write {path}: {exc.strerror}") from exc
+
+
 def preflight(config: EndpointConfig, prompt: str, label: str) -> None:
     """Send one prompt once, so a wrong URL or key fails fast instead of per prompt."""
     try:
@@ -127,6 +137,12 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=8)
         parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
         parser.add_argument("--max-tokens", type=int, default=512)
+        parser.add_argument(
+            "--json",
+            type=Path,
+            dest="json_path",
+            help="also write the decision and its discordant prompts, with both responses, as JSON",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # One INFO line per HTTP request would bury the report in CI logs.
@@ -161,6 +177,8 @@ class Command(BaseCommand):
                 "--candidate-model, or --baseline RUN --candidate RUN"
             )
         self.stdout.write(format_decision(decision))
+        if options["json_path"] is not None:
+            write_report(options["json_path"], decision)
         code = decision_exit_code(decision)
         if code:
             sys.exit(code)
