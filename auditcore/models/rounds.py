@@ -42,6 +42,13 @@ class AuditRound(models.Model):
     gold_rate = models.FloatField(default=0.0)
     budget = models.PositiveIntegerField(default=0)
     salt = models.CharField(max_length=64)
+    # The stratification chosen at the first draw (auditcore.sampling.ALL_DIMS names), kept so
+    # that growing the round extends the same strata; NULL until drawn.
+    strata_dims = models.JSONField(null=True, blank=True)
+    # A second-phase draw from this round's unsampled remainder: same frame, salt and strata.
+    supplement_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="supplements"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     draw_progress = models.FloatField(default=0.0)
     draw_error = models.TextField(blank=True)
@@ -96,11 +103,17 @@ class RoundStratum(models.Model):
     """One stratum as drawn. N, n, τ and the salt are stored and never recomputed."""
 
     round = models.ForeignKey(AuditRound, on_delete=models.CASCADE, related_name="strata")
-    stratum_key = models.CharField(max_length=200)
-    day = models.DateField()
-    category = models.SlugField(max_length=50)
-    outcome = models.CharField(max_length=16, choices=Label.choices)
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    # Dimensions the round collapsed are NULL (day, model version, surface, served) or "" (category,
+    # outcome): the stratum pools their values.
+    stratum_key = models.CharField(max_length=400)
+    day = models.DateField(null=True, blank=True)
+    category = models.SlugField(max_length=50, blank=True)
+    outcome = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    # True: the gateway changed the answer; False: served as the model answered.
+    gateway_changed = models.BooleanField(null=True, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     surface = models.ForeignKey(
         Surface, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

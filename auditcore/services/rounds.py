@@ -9,7 +9,8 @@ between rounds, and a larger quota extends the same ordering. The mix is compute
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,6 +27,7 @@ from auditcore.models import (
     AuditRound,
     Category,
     Decision,
+    GatewayAction,
     GoldItem,
     Interaction,
     Label,
@@ -37,7 +39,7 @@ from auditcore.models import (
     Surface,
     Verdict,
 )
-from auditcore.selectors.rounds import PlanStratum, gold_target, round_plan
+from auditcore.selectors.rounds import SERVED_VALUES, PlanStratum, gold_target, round_plan
 from auditcore.services.audit import audit_event_record
 
 GOLD_SOURCE = "gold"
@@ -224,6 +226,9 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
 
     audit_round = _locked(audit_round)
     _require_editable(audit_round)
+    plan = round_plan(audit_round)
+    if not plan.fits:
+        raise ApplicationError(plan.problem, {"field": "budget"})
     audit_round.status = AuditRound.Status.DRAWING
     audit_round.draw_progress = 0.0
     audit_round.draw_error = ""
@@ -237,37 +242,33 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
 
 
 _PG_ARRAYS_SQL = """
-SELECT stratum_key, array_agg(id), array_agg(u), array_agg(impact_weight)
+SELECT day, surface_id, model_version_id, category, response_label, gateway_action <> %s,
+       array_agg(id), array_agg(u), array_agg(impact_weight)
 FROM {table}
 WHERE day >= %s AND day <= %s AND source <> %s {scope}
-GROUP BY stratum_key
+GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
-def _fetch_strata(
-    audit_round: AuditRound, keys: list[str], all_strata: bool
-) -> dict[str, np.ndarray]:
-    """(id, u, impact_weight) per stratum key as (N, 3) float arrays, in one pass.
+def _fetch_strata(audit_round: AuditRound, dims: Sequence[str]) -> dict[str, np.ndarray]:
+    """(id, u, impact_weight) per stratum key of the round's frame, as (N, 3) float arrays.
 
-    A stratum is identified by Interaction.stratum_key, which ingest writes as
-    sampling.stratum_key(day, category, model outcome, model version name). On PostgreSQL one
-    scan with array_agg in binary beats 60 index reads whose rows are scattered over the heap.
+    Rows are read by population cell (day × surface × model × category × outcome × served, the
+    cells StratumCount counts) and each cell goes to its stratum under the round's dimensions. On
+    PostgreSQL one scan with array_agg in binary beats many index reads scattered over the heap.
     """
     surfaces = [s.pk for s in audit_round.surfaces.all()]
     models = [m.pk for m in audit_round.model_versions.all()]
-    wanted = set(keys)
-    found: dict[str, np.ndarray] = {}
+    cells: list[tuple[tuple, list]] = []
     if connection.vendor == "postgresql":
-        scope, params = "", [audit_round.period_start, audit_round.period_end, GOLD_SOURCE]
+        scope = ""
+        params = [GatewayAction.NONE, audit_round.period_start, audit_round.period_end, GOLD_SOURCE]
         if surfaces:
             scope += " AND surface_id = ANY(%s)"
             params.append(surfaces)
         if models:
             scope += " AND model_version_id = ANY(%s)"
             params.append(models)
-        if not all_strata:
-            scope += " AND stratum_key = ANY(%s)"
-            params.append(keys)
         sql = _PG_ARRAYS_SQL.format(table=Interaction._meta.db_table, scope=scope)
         import psycopg  # only on PostgreSQL
 
@@ -276,11 +277,11 @@ def _fetch_strata(
         # in binary, so this read uses a server-binding cursor on the same connection.
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, binary=True)
-            for key, ids, us, weights in cursor:
-                if key in wanted:
-                    found[key] = np.column_stack(
-                        [np.array(ids, dtype=float), np.array(us), np.array(weights)]
-                    )
+            for *cell, ids, us, weights in cursor:
+                rows = np.column_stack(
+                    [np.array(ids, dtype=float), np.array(us), np.array(weights)]
+                )
+                cells.append((tuple(cell), rows))
     else:
         rows = Interaction.objects.filter(
             day__gte=audit_round.period_start, day__lte=audit_round.period_end
@@ -289,12 +290,43 @@ def _fetch_strata(
             rows = rows.filter(surface_id__in=surfaces)
         if models:
             rows = rows.filter(model_version_id__in=models)
-        grouped: dict[str, list] = {}
-        for key, *values in rows.order_by().values_list("stratum_key", "id", "u", "impact_weight"):
-            if key in wanted:
-                grouped.setdefault(key, []).append(values)
-        found = {k: np.array(v, dtype=float) for k, v in grouped.items()}
-    return {k: found.get(k, np.empty((0, 3))) for k in keys}
+        grouped: dict[tuple, list] = {}
+        for day, surface, model, category, label, action, *values in rows.order_by().values_list(
+            "day",
+            "surface_id",
+            "model_version_id",
+            "category",
+            "response_label",
+            "gateway_action",
+            "id",
+            "u",
+            "impact_weight",
+        ):
+            cell = (day, surface, model, category, label, action != GatewayAction.NONE)
+            grouped.setdefault(cell, []).append(values)
+        cells = [(cell, np.array(v, dtype=float)) for cell, v in grouped.items()]
+
+    surface_names = dict(Surface.objects.values_list("pk", "name"))
+    model_names = dict(ModelVersion.objects.values_list("pk", "name"))
+    parts: dict[str, list[np.ndarray]] = {}
+    for (day, surface, model, category, label, changed), rows in cells:
+        cell = sampling.Cell(
+            category=category,
+            outcome=label,
+            served=SERVED_VALUES[bool(changed)],
+            surface=surface_names[surface],
+            model_version=model_names[model],
+            day=day.isoformat(),
+            population=len(rows),
+        )
+        key = sampling.round_stratum_key(cell.parts(dims))
+        parts.setdefault(key, []).append(rows)
+    # Sorted by record id, so a stratum's order does not depend on how the database grouped it.
+    out = {}
+    for key, chunks in parts.items():
+        rows = np.concatenate(chunks)
+        out[key] = rows[np.argsort(rows[:, 0], kind="stable")]
+    return out
 
 
 def _size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
@@ -317,10 +349,16 @@ class _StratumDrawn:
 
 
 def _draw_arrays(
-    audit_round: AuditRound, s: PlanStratum, rows: np.ndarray, n: int
+    audit_round: AuditRound, s: PlanStratum, rows: np.ndarray, n: int, keep: Sequence[int]
 ) -> _StratumDrawn:
     x = _size_measures(rows[:, 2], audit_round.size_measure)
     keys = sampling.priority_key(round_u(rows[:, 1], audit_round.salt), x)
+    kept = np.isin(rows[:, 0].astype(np.int64), np.asarray(keep, dtype=np.int64))
+    if kept.any():
+        # Late records can hold smaller keys than items already drawn. The sample then grows to
+        # every key up to the largest drawn one, so no drawn item (nor its verdicts) leaves and
+        # all items share the new τ.
+        n = max(n, int(np.count_nonzero(keys <= keys[kept].max())))
     draw = sampling.draw_stratum(keys, x, n)
     chosen_u = rows[draw.indices, 1]
     double = mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
@@ -330,7 +368,8 @@ def _draw_arrays(
         tau=draw.tau,
         ids=rows[draw.indices, 0].astype(np.int64),
         pi=draw.pi,
-        weights=sampling.calibrate_weights(1.0 / draw.pi, len(rows)) if len(draw.pi) else draw.pi,
+        # d = 1/π as drawn (STATISTICS.md): calibrating tiny strata to N_h biases the estimate.
+        weights=1.0 / draw.pi,
         required=np.where(double, 2, 1),
         queue_order=mixed_unit(chosen_u, audit_round.salt, "queue"),
     )
@@ -407,7 +446,13 @@ def _update_items(item_ids: list[int], pi: list[float], weights: list[float]) ->
         )
 
 
-def _store_stratum(audit_round: AuditRound, d: _StratumDrawn) -> int:
+@dataclass(frozen=True)
+class _Names:
+    surfaces: dict[str, int]
+    models: dict[str, int]
+
+
+def _store_stratum(audit_round: AuditRound, d: _StratumDrawn, names: _Names) -> int:
     s = d.plan
     stratum = RoundStratum.objects.filter(round=audit_round, stratum_key=s.key).first()
     if stratum is None:
@@ -415,7 +460,11 @@ def _store_stratum(audit_round: AuditRound, d: _StratumDrawn) -> int:
     stratum.day = s.day
     stratum.category = s.category
     stratum.outcome = s.outcome
-    stratum.model_version_id = s.model_version_id
+    stratum.gateway_changed = s.gateway_changed
+    stratum.surface_id = names.surfaces.get(s.surface) if s.surface is not None else None
+    stratum.model_version_id = (
+        names.models.get(s.model_version) if s.model_version is not None else None
+    )
     stratum.population = d.population
     stratum.planned = s.planned
     stratum.sampled = len(d.ids)
@@ -497,23 +546,52 @@ def round_draw(*, round_id: int) -> AuditRound | None:
         return audit_round
     try:
         plan = round_plan(audit_round)
-        drawn = dict(
-            RoundStratum.objects.filter(round=audit_round, drawn=True).values_list(
-                "stratum_key", "sampled"
-            )
-        )
-        todo = [s for s in plan.strata if s.key not in drawn or s.planned > drawn[s.key]]
+        if not plan.fits:
+            raise ApplicationError(plan.problem, {"field": "budget"})
+        dims = audit_round.strata_dims or plan.dims
+        stored = {
+            key: (sampled, population)
+            for key, sampled, population in RoundStratum.objects.filter(
+                round=audit_round, drawn=True
+            ).values_list("stratum_key", "sampled", "population")
+        }
+        # A stratum is redrawn when its quota grew or late records changed its N: every item of
+        # it then gets the new τ and π, never only the items added.
+        todo = [
+            s
+            for s in plan.strata
+            if s.key not in stored
+            or s.planned > stored[s.key][0]
+            or s.population != stored[s.key][1]
+        ]
         _progress(round_id, 0.05)
-        rows = _fetch_strata(audit_round, [s.key for s in todo], len(todo) == len(plan.strata))
+        rows = _fetch_strata(audit_round, dims) if todo else {}
+        keep: dict[str, list[int]] = defaultdict(list)
+        for key, interaction_id in RoundItem.objects.filter(
+            round=audit_round, stratum__stratum_key__in=[s.key for s in todo]
+        ).values_list("stratum__stratum_key", "interaction_id"):
+            keep[key].append(interaction_id)
         _progress(round_id, 0.6)
         draws = [
-            _draw_arrays(audit_round, s, rows.pop(s.key), max(s.planned, drawn.get(s.key, 0)))
+            _draw_arrays(
+                audit_round,
+                s,
+                rows.pop(s.key, np.empty((0, 3))),
+                max(s.planned, stored.get(s.key, (0, 0))[0]),
+                keep[s.key],
+            )
             for s in todo
         ]
+        names = _Names(
+            dict(Surface.objects.values_list("name", "pk")),
+            dict(ModelVersion.objects.values_list("name", "pk")),
+        )
         _progress(round_id, 0.7)
         # One transaction for every write: a crash leaves the earlier state, and a rerun redoes it.
         with transaction.atomic():
-            added = sum(_store_stratum(audit_round, d) for d in draws)
+            if audit_round.strata_dims is None:
+                AuditRound.objects.filter(pk=round_id).update(strata_dims=list(dims))
+            added = sum(_store_stratum(audit_round, d, names) for d in draws)
             gold = _mix_gold(audit_round)
     except Exception as exc:
         AuditRound.objects.filter(pk=round_id, status=AuditRound.Status.DRAWING).update(

@@ -85,11 +85,15 @@ class PreviewQuota(serializers.Serializer):
 
 
 class PreviewStratum(serializers.Serializer):
+    """One planned stratum; a dimension the plan collapsed is null ("" for category/outcome)."""
+
     key = serializers.CharField()
-    day = serializers.DateField()
-    category = serializers.CharField()
-    outcome = serializers.CharField()
-    model_version = serializers.CharField()
+    category = serializers.CharField(allow_blank=True)
+    outcome = serializers.CharField(allow_blank=True)
+    gateway_changed = serializers.BooleanField(allow_null=True)
+    surface = serializers.CharField(allow_null=True)
+    model_version = serializers.CharField(allow_null=True)
+    day = serializers.DateField(allow_null=True)
     population = serializers.IntegerField()
     floor = serializers.IntegerField()
     planned = serializers.IntegerField()
@@ -110,6 +114,13 @@ class RoundPreviewApi(SafetyLeadApi):
         review_effort = FiniteFloatField()
         population_total = serializers.IntegerField()
         categories = serializers.ListField(child=serializers.CharField())
+        dims = serializers.ListField(child=serializers.CharField())
+        collapsed = serializers.ListField(child=serializers.CharField())
+        fits = serializers.BooleanField()
+        problem = serializers.CharField(allow_blank=True)
+        warnings = serializers.ListField(child=serializers.CharField())
+        deff = FiniteFloatField()
+        half_width = FiniteFloatField()
         quotas = PreviewQuota(source="quota_rows", many=True)
         strata = PreviewStratum(many=True)
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from auditcore.models import AuditRound, GoldItem, Interaction, RoundItem, RoundStratum
+from auditcore.selectors.rounds import round_plan
 from auditcore.services.rounds import round_create
 from tests.support.round_data import DAY, population, published_policy
 
@@ -257,3 +258,45 @@ def test_nav_links_for_safety_leads_only(client, safety_lead, reviewer):
     body = client.get(reverse("home")).content.decode()
     assert reverse("policy:list") not in body
     assert reverse("rounds:list") not in body
+
+
+def test_the_preview_of_a_demo_week_with_budget_50_plans_at_most_50_and_shows_its_half_width(
+    client, safety_lead, tmp_path
+):
+    import re
+
+    from auditcore.demo_data import generate_records, write_jsonl
+    from auditcore.models import IngestJob
+    from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
+
+    start = dt.datetime(2026, 11, 16, tzinfo=dt.UTC)
+    path = tmp_path / "week.jsonl"
+    write_jsonl(generate_records(2000, start=start, days=7), path)
+    job = ingest_job_create(path=path, source="demo", fmt="jsonl", origin=IngestJob.Origin.COMMAND)
+    ingest_job_run_inline(job_id=job.pk)
+
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("rounds:new"),
+        {
+            "name": "Week 47",
+            "policy_version": published_policy(safety_lead).pk,
+            "period_start": "2026-11-16",
+            "period_end": "2026-11-22",
+            "size_measure": "uniform",
+            "double_review_share": "0.2",
+            "gold_rate": "0",
+            "budget": "50",
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    totals = re.search(r"<strong>(\d+)</strong> items planned within the budget of 50", page)
+    planned = int(totals[1])
+    assert 0 < planned <= 50
+    half_width = re.search(r"rate near 20%: <strong>±([\d.]+) points</strong>", page)
+    assert half_width is not None
+    assert 10 < float(half_width[1]) < 30  # about ±1.96·√(0.16·deff/50)
+    assert "collapsed to fit the budget" in page
+    audit_round = AuditRound.objects.get(name="Week 47")
+    assert sum(s.planned for s in round_plan(audit_round).strata) == planned
