@@ -261,3 +261,65 @@ def test_a_real_worker_draws_a_round(celery_worker_process, safety_lead):
     assert wait_until(drawn, timeout=60)
     assert RoundItem.objects.filter(round=audit_round).count() == 30
     assert audit_round.draw_progress == 1.0
+
+
+def test_late_arrivals_recompute_tau_and_pi_for_the_whole_stratum_and_keep_verdicts(
+    safety_lead, reviewer, django_capture_on_commit_callbacks
+):
+    from auditcore.models import Verdict
+
+    population({("medical", "refusal"): 200, ("finance", "refusal"): 120})
+    audit_round = _round(safety_lead)
+    # Quotas only: the late records leave the plan's n unchanged, only N grows.
+    round_quotas_set(
+        actor=safety_lead,
+        audit_round=audit_round,
+        quotas={("medical", "refusal"): 40, ("finance", "refusal"): 20},
+    )
+    AuditRound.objects.filter(pk=audit_round.pk).update(salt="late-arrivals")  # reproducible
+    audit_round.refresh_from_db()
+    audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+    first = RoundItem.objects.filter(round=audit_round).order_by("id").first()
+    Verdict.objects.create(
+        item=first,
+        reviewer=reviewer,
+        decision="help",
+        policy_version=audit_round.policy_version,
+        locked_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
+    )
+    before = {
+        s.stratum_key: (s.population, s.tau, s.sampled)
+        for s in RoundStratum.objects.filter(round=audit_round)
+    }
+    drawn_before = set(RoundItem.objects.values_list("interaction_id", flat=True))
+
+    # 150 late medical records for the same day and frame.
+    last_id = Interaction.objects.order_by("-id").values_list("id", flat=True).first()
+    population({("medical", "refusal"): 150}, start=5000)
+    audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+
+    assert drawn_before <= set(RoundItem.objects.values_list("interaction_id", flat=True))
+    assert Verdict.objects.filter(item=first).count() == 1
+    for stratum in RoundStratum.objects.filter(round=audit_round):
+        ids, _x, keys = _keys(audit_round, stratum)
+        assert stratum.population == len(ids)  # N_h is the current size
+        order = np.sort(keys)
+        items = list(RoundItem.objects.filter(stratum=stratum))
+        assert len(items) == stratum.sampled
+        # Every item, old or new, under the stratum's current τ: the (n+1)-th smallest key.
+        assert stratum.tau == pytest.approx(order[stratum.sampled])
+        for item in items:
+            assert item.inclusion_probability == pytest.approx(min(1.0, stratum.tau))
+            assert item.weight == pytest.approx(1 / item.inclusion_probability)
+        total = sum(i.weight for i in items)
+        assert total == pytest.approx(stratum.population, rel=0.25), stratum
+    medical = RoundStratum.objects.get(round=audit_round, category="medical")
+    assert before[medical.stratum_key][0] == 200
+    assert medical.population == 350
+    # The drawn items keep their keys, so the sample grows to every key below the threshold: the
+    # late records under it join, and the stored n, τ and π describe the whole stratum again.
+    assert medical.sampled > before[medical.stratum_key][2] == 40
+    late = RoundItem.objects.filter(stratum=medical, interaction_id__gt=last_id)
+    assert late.exists()
+    finance = RoundStratum.objects.get(round=audit_round, category="finance")
+    assert (finance.population, finance.tau) == before[finance.stratum_key][:2]
