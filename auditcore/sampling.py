@@ -123,10 +123,11 @@ def neyman_allocation(
     strata: Sequence[tuple[int, float | None]],
     floors: Sequence[int] | None,
     budget: int,
+    minimum: int = MIN_PER_STRATUM,
 ) -> list[int]:
     """Sample sizes per stratum from (N_h, P_h): floors first, then Neyman, capped at N_h.
 
-    The minimum of a stratum with records is max(floor, 2), capped at N_h; the total is
+    The minimum of a stratum with records is max(floor, minimum), capped at N_h; the total is
     max(budget, sum of minimums), or sum(N_h) if that is smaller. Within those bounds the sizes are
     the variance-minimising n_h = clip(c * N_h * sqrt(P_h (1 - P_h)), min_h, N_h), c found by
     bisection (so a stratum whose floor already exceeds its Neyman share gets nothing extra).
@@ -140,7 +141,7 @@ def neyman_allocation(
     sizes = np.array([int(size) for size, _ in strata], dtype=float)
     rates = np.array([0.5 if p is None else p for _, p in strata], dtype=float)
     rates = np.clip(rates, PLANNING_RATE_FLOOR, 1 - PLANNING_RATE_FLOOR)
-    lows = np.minimum(sizes, np.maximum(np.array(floors, dtype=float), MIN_PER_STRATUM))
+    lows = np.minimum(sizes, np.maximum(np.array(floors, dtype=float), minimum))
     lows[sizes <= 0] = 0
     highs = np.maximum(sizes, 0)
     target = min(max(float(budget), lows.sum()), highs.sum())
@@ -441,3 +442,44 @@ def plan_within_budget(
     for s, n in zip(strata, allocation, strict=True):
         s.planned = n
     return BudgetPlan(chosen, collapsed, strata, fits, minimum, problem)
+
+
+def plan_supplement(
+    cells: Sequence[Cell],
+    quotas: dict[tuple[str, str], int],
+    budget: int,
+    dims: Sequence[str],
+    taken: dict[str, int],
+    rates: dict[tuple[str, str], float] | None = None,
+) -> BudgetPlan:
+    """A second-phase draw of `budget` more items from the remainder of a drawn round's strata.
+
+    `taken` is what the first round sampled per stratum key. The remainder N_h - n_h is allocated
+    by Neyman with the quotas as floors; no 2-per-stratum minimum, the first phase has it.
+    """
+    strata = group_strata(cells, dims, {}, None)
+    remainder = [max(0, s.population - taken.get(s.key, 0)) for s in strata]
+    for group, quota in quotas.items():
+        members = [h for h, s in enumerate(strata) if group in s.groups and remainder[h]]
+        shares = spread_floor(quota, [remainder[h] for h in members])
+        for h, share in zip(members, shares, strict=True):
+            strata[h].floor += share
+    need = sum(min(s.floor, r) for s, r in zip(strata, remainder, strict=True))
+    problem = ""
+    if budget <= 0:
+        problem = "A supplement needs a budget: how many more items to draw."
+    elif need > budget:
+        problem = (
+            f"The quotas need {need} items, {need - budget} more than the budget of {budget}; "
+            f"lower or drop quotas: {', '.join(quota_overflow_advice(quotas, need - budget))}."
+        )
+    planning = []
+    for s, r in zip(strata, remainder, strict=True):
+        known = {g: n for g, n in s.groups.items() if (rates or {}).get(g) is not None}
+        p = sum(rates[g] * n for g, n in known.items()) / sum(known.values()) if known else None
+        planning.append((r, p))
+    allocation = neyman_allocation(planning, [s.floor for s in strata], max(budget, 0), minimum=0)
+    for s, n in zip(strata, allocation, strict=True):
+        s.planned = n
+    collapsed = [d for d in ALL_DIMS if d not in dims]
+    return BudgetPlan(tuple(dims), collapsed, strata, not problem, need, problem)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from auditcore.models import (
+    AuditRound,
     Decision,
     ModelVersion,
     PolicyVersion,
@@ -154,8 +155,15 @@ class DiffForm(forms.Form):
 class RoundCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none())
-    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    supplement_of = forms.ModelChoiceField(
+        queryset=AuditRound.objects.none(),
+        required=False,
+        label="Supplement of",
+        help_text="A second-phase draw from a drawn round's unsampled remainder: it takes that "
+        "round's period, surfaces and model versions. Leave empty for a round of its own.",
+    )
+    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
     surfaces = forms.ModelMultipleChoiceField(
         queryset=Surface.objects.exclude(name="gold"),
         required=False,
@@ -176,6 +184,9 @@ class RoundCreateForm(forms.Form):
         self.fields["policy_version"].queryset = PolicyVersion.objects.filter(
             status=PolicyVersion.Status.PUBLISHED
         ).select_related("policy")
+        self.fields["supplement_of"].queryset = AuditRound.objects.filter(
+            supplement_of=None, strata_dims__isnull=False
+        )
 
 
 class GoldWriteForm(forms.Form):

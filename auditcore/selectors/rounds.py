@@ -250,14 +250,25 @@ def round_plan(
     drawn = dict(
         RoundStratum.objects.filter(round=audit_round).values_list("stratum_key", "sampled")
     )
-    fitted = sampling.plan_within_budget(
-        cells,
-        quotas,
-        budget,
-        rates=planning_rates(audit_round),
-        dims=audit_round.strata_dims,
-        sampled=drawn,
-    )
+    parent = audit_round.supplement_of
+    if parent is not None:
+        taken = dict(
+            RoundStratum.objects.filter(round=parent).values_list("stratum_key", "sampled")
+        )
+        fitted = sampling.plan_supplement(
+            cells, quotas, budget, parent.strata_dims or (), taken, planning_rates(audit_round)
+        )
+        for raw in fitted.strata:
+            raw.planned = max(raw.planned, drawn.get(raw.key, 0))
+    else:
+        fitted = sampling.plan_within_budget(
+            cells,
+            quotas,
+            budget,
+            rates=planning_rates(audit_round),
+            dims=audit_round.strata_dims,
+            sampled=drawn,
+        )
     strata = [_plan_stratum(s) for s in fitted.strata]
     share = audit_round.double_review_share
     for s in strata:
@@ -343,6 +354,50 @@ def gold_target(sampled: int, gold_rate: float) -> int:
     if gold_rate <= 0 or sampled <= 0:
         return 0
     return round(sampled * gold_rate / (1 - gold_rate))
+
+
+def _frame_text(audit_round: AuditRound) -> str:
+    surfaces = ", ".join(s.name for s in audit_round.surfaces.all()) or "every surface"
+    models = ", ".join(m.name for m in audit_round.model_versions.all()) or "every model version"
+    return f"{audit_round.period_start} – {audit_round.period_end}, {surfaces}, {models}"
+
+
+@dataclass(frozen=True)
+class Overlap:
+    audit_round: AuditRound
+    frame: str
+
+
+def round_overlap(
+    *,
+    period_start: date,
+    period_end: date,
+    surface_ids: set[int],
+    model_version_ids: set[int],
+    exclude_ids: set[int] = frozenset(),
+) -> Overlap | None:
+    """The first round whose frame (period × surfaces × model versions) meets this one.
+
+    Empty surfaces or model versions mean all of them, so they meet any set. A supplement shares
+    its first round's frame and is found through that round.
+    """
+    candidates = (
+        AuditRound.objects.filter(
+            period_start__lte=period_end, period_end__gte=period_start, supplement_of=None
+        )
+        .exclude(pk__in=exclude_ids)
+        .prefetch_related("surfaces", "model_versions")
+        .order_by("period_start", "pk")
+    )
+    for other in candidates:
+        theirs_s = {s.pk for s in other.surfaces.all()}
+        theirs_m = {m.pk for m in other.model_versions.all()}
+        if theirs_s and surface_ids and not theirs_s & surface_ids:
+            continue
+        if theirs_m and model_version_ids and not theirs_m & model_version_ids:
+            continue
+        return Overlap(other, _frame_text(other))
+    return None
 
 
 def round_list() -> QuerySet[AuditRound]:

@@ -39,7 +39,13 @@ from auditcore.models import (
     Surface,
     Verdict,
 )
-from auditcore.selectors.rounds import SERVED_VALUES, PlanStratum, gold_target, round_plan
+from auditcore.selectors.rounds import (
+    SERVED_VALUES,
+    PlanStratum,
+    gold_target,
+    round_overlap,
+    round_plan,
+)
 from auditcore.services.audit import audit_event_record
 
 GOLD_SOURCE = "gold"
@@ -112,10 +118,34 @@ def _round_state(audit_round: AuditRound) -> dict:
         "double_review_share": audit_round.double_review_share,
         "gold_rate": audit_round.gold_rate,
         "budget": audit_round.budget,
+        "supplement_of": audit_round.supplement_of_id,
     }
 
 
 # --- Rounds -------------------------------------------------------------------------------------
+
+
+def _check_disjoint(
+    *,
+    period_start: date,
+    period_end: date,
+    surfaces: list[Surface],
+    model_versions: list[ModelVersion],
+) -> None:
+    overlap = round_overlap(
+        period_start=period_start,
+        period_end=period_end,
+        surface_ids={s.pk for s in surfaces},
+        model_version_ids={m.pk for m in model_versions},
+    )
+    if overlap is not None:
+        other = overlap.audit_round
+        raise ApplicationError(
+            f"period_start: this round's frame overlaps round {other.name!r} ({overlap.frame}). "
+            "Rounds must not share records: choose another period, other surfaces or other "
+            f"model versions, or create this round as a supplement of {other.name!r}.",
+            {"field": "period_start", "code": "overlap", "round": other.pk},
+        )
 
 
 @transaction.atomic
@@ -124,26 +154,60 @@ def round_create(
     actor: AbstractBaseUser | None,
     name: str,
     policy_version: PolicyVersion,
-    period_start: date,
-    period_end: date,
+    period_start: date | None = None,
+    period_end: date | None = None,
     surfaces: Iterable[Surface] = (),
     model_versions: Iterable[ModelVersion] = (),
     size_measure: str = "uniform",
     double_review_share: float = 0.2,
     gold_rate: float = 0.0,
     budget: int = 0,
+    supplement_of: AuditRound | None = None,
 ) -> AuditRound:
+    """A draft round over a frame no other round covers, or a supplement of a drawn round.
+
+    A supplement is a second-phase draw from the first round's unsampled remainder: it takes
+    the first round's frame, salt, size measure and strata, so its keys extend the same order.
+    """
     if not policy_version.is_published:
         raise ApplicationError(
             "policy_version: a round reviews under a published policy version",
             {"field": "policy_version"},
         )
+    surfaces, model_versions = list(surfaces), list(model_versions)
+    salt, dims = secrets.token_hex(16), None
+    if supplement_of is not None:
+        first = AuditRound.objects.select_for_update().get(pk=supplement_of.pk)
+        if first.supplement_of_id is not None:
+            raise ApplicationError(
+                f"supplement_of: {first.name!r} is itself a supplement; supplement "
+                f"{first.supplement_of.name!r} instead",
+                {"field": "supplement_of"},
+            )
+        if first.strata_dims is None:
+            raise ApplicationError(
+                f"supplement_of: {first.name!r} has not been drawn; a supplement draws from "
+                "what it left unsampled",
+                {"field": "supplement_of"},
+            )
+        period_start, period_end = first.period_start, first.period_end
+        surfaces, model_versions = list(first.surfaces.all()), list(first.model_versions.all())
+        salt, dims, size_measure = first.salt, first.strata_dims, first.size_measure
+    elif period_start is None or period_end is None:
+        raise ApplicationError("period_start: a round needs a period", {"field": "period_start"})
     if period_start > period_end:
         raise ApplicationError(
             "period_end: the period must end on or after its start", {"field": "period_end"}
         )
     if AuditRound.objects.filter(name=name).exists():
         raise ApplicationError(f"name: a round named {name!r} exists", {"field": "name"})
+    if supplement_of is None:
+        _check_disjoint(
+            period_start=period_start,
+            period_end=period_end,
+            surfaces=surfaces,
+            model_versions=model_versions,
+        )
     audit_round = AuditRound(
         name=name,
         policy_version=policy_version,
@@ -153,7 +217,9 @@ def round_create(
         double_review_share=double_review_share,
         gold_rate=gold_rate,
         budget=budget,
-        salt=secrets.token_hex(16),
+        salt=salt,
+        strata_dims=dims,
+        supplement_of=supplement_of,
         created_by=actor,
     )
     _full_clean(audit_round)
@@ -349,8 +415,18 @@ class _StratumDrawn:
 
 
 def _draw_arrays(
-    audit_round: AuditRound, s: PlanStratum, rows: np.ndarray, n: int, keep: Sequence[int]
+    audit_round: AuditRound,
+    s: PlanStratum,
+    rows: np.ndarray,
+    n: int,
+    keep: Sequence[int],
+    first_phase: Sequence[int] = (),
 ) -> _StratumDrawn:
+    """The stratum's n smallest keys (or more, to keep every drawn item), with τ and π.
+
+    For a supplement, `first_phase` holds the first round's items: the combined sample is drawn
+    (its τ and π are the combined design's) and the supplement keeps what the first round lacks.
+    """
     x = _size_measures(rows[:, 2], audit_round.size_measure)
     keys = sampling.priority_key(round_u(rows[:, 1], audit_round.salt), x)
     kept = np.isin(rows[:, 0].astype(np.int64), np.asarray(keep, dtype=np.int64))
@@ -360,16 +436,18 @@ def _draw_arrays(
         # all items share the new τ.
         n = max(n, int(np.count_nonzero(keys <= keys[kept].max())))
     draw = sampling.draw_stratum(keys, x, n)
-    chosen_u = rows[draw.indices, 1]
+    ids = rows[draw.indices, 0].astype(np.int64)
+    mine = ~np.isin(ids, np.asarray(first_phase, dtype=np.int64))
+    chosen_u = rows[draw.indices[mine], 1]
     double = mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
     return _StratumDrawn(
         plan=s,
         population=len(rows),
         tau=draw.tau,
-        ids=rows[draw.indices, 0].astype(np.int64),
-        pi=draw.pi,
+        ids=ids[mine],
+        pi=draw.pi[mine],
         # d = 1/π as drawn (STATISTICS.md): calibrating tiny strata to N_h biases the estimate.
-        weights=1.0 / draw.pi,
+        weights=1.0 / draw.pi[mine],
         required=np.where(double, 2, 1),
         queue_order=mixed_unit(chosen_u, audit_round.salt, "queue"),
     )
@@ -530,6 +608,15 @@ def _mix_gold(audit_round: AuditRound) -> int:
     return len(picked)
 
 
+def _items_by_stratum(round_id: int, keys: list[str]) -> dict[str, list[int]]:
+    items: dict[str, list[int]] = defaultdict(list)
+    for key, interaction_id in RoundItem.objects.filter(
+        round_id=round_id, stratum__stratum_key__in=keys
+    ).values_list("stratum__stratum_key", "interaction_id"):
+        items[key].append(interaction_id)
+    return items
+
+
 def _progress(round_id: int, share: float) -> None:
     AuditRound.objects.filter(pk=round_id).update(draw_progress=share)
 
@@ -566,19 +653,21 @@ def round_draw(*, round_id: int) -> AuditRound | None:
         ]
         _progress(round_id, 0.05)
         rows = _fetch_strata(audit_round, dims) if todo else {}
-        keep: dict[str, list[int]] = defaultdict(list)
-        for key, interaction_id in RoundItem.objects.filter(
-            round=audit_round, stratum__stratum_key__in=[s.key for s in todo]
-        ).values_list("stratum__stratum_key", "interaction_id"):
-            keep[key].append(interaction_id)
+        keep = _items_by_stratum(audit_round.pk, [s.key for s in todo])
+        first_phase = (
+            _items_by_stratum(audit_round.supplement_of_id, [s.key for s in todo])
+            if audit_round.supplement_of_id
+            else defaultdict(list)
+        )
         _progress(round_id, 0.6)
         draws = [
             _draw_arrays(
                 audit_round,
                 s,
                 rows.pop(s.key, np.empty((0, 3))),
-                max(s.planned, stored.get(s.key, (0, 0))[0]),
-                keep[s.key],
+                max(s.planned, stored.get(s.key, (0, 0))[0]) + len(first_phase[s.key]),
+                keep[s.key] + first_phase[s.key],
+                first_phase[s.key],
             )
             for s in todo
         ]

@@ -32,6 +32,7 @@ class RoundOutput(serializers.Serializer):
     double_review_share = serializers.FloatField()
     gold_rate = serializers.FloatField()
     budget = serializers.IntegerField()
+    supplement_of = serializers.IntegerField(source="supplement_of_id", allow_null=True)
     item_count = serializers.IntegerField()
     draw_progress = serializers.FloatField()
     draw_error = serializers.CharField(allow_blank=True)

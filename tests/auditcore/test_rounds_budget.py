@@ -10,7 +10,7 @@ from auditcore.models import ModelVersion, RoundItem, RoundStratum, StratumCount
 from auditcore.selectors.rounds import round_plan
 from auditcore.services.policy import policy_create, policy_version_publish
 from auditcore.services.rounds import round_create, round_draw_request, round_quotas_set
-from tests.support.round_data import DAY, population, published_policy
+from tests.support.round_data import DAY, draw, population, published_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +21,6 @@ def _round(actor, policy=None, **kwargs):
     defaults = {"name": "Week", "period_start": DAY, "period_end": DAY + dt.timedelta(days=6)}
     defaults.update(kwargs)
     return round_create(actor=actor, policy_version=policy or published_policy(actor), **defaults)
-
-
-def _draw(actor, audit_round, callbacks):
-    with callbacks(execute=True):
-        round_draw_request(actor=actor, audit_round=audit_round)
-    audit_round.refresh_from_db()
-    return audit_round
 
 
 def test_budget_is_respected_for_20_random_policies_and_quotas(safety_lead):
@@ -121,7 +114,7 @@ def test_served_outcome_is_its_own_stratum_and_gateway_changes_are_oversampled(
     by_served = {s.gateway_changed: s for s in plan.strata}
     assert by_served[True].population == 6
     assert by_served[True].planned >= 2
-    audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+    audit_round = draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
     changed = RoundStratum.objects.get(round=audit_round, gateway_changed=True)
     items = RoundItem.objects.filter(stratum=changed)
     assert items.count() == changed.sampled >= 2

@@ -163,20 +163,21 @@ def test_records_for_a_later_day_form_new_strata(safety_lead, django_capture_on_
     assert (strata[1].population, strata[1].sampled) == (15, 2)
 
 
-def test_a_different_salt_draws_a_different_sample(safety_lead, django_capture_on_commit_callbacks):
+def test_each_round_has_its_own_salt_and_so_its_own_order(safety_lead):
     population({("medical", "refusal"): 200})
     policy = published_policy(safety_lead, [{"slug": "medical", "help_when": ["a"]}])
-    samples = []
-    for name in ("A", "B"):
-        audit_round = _round(safety_lead, name=name, policy_version=policy, budget=20)
-        audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
-        samples.append(
-            set(
-                RoundItem.objects.filter(round=audit_round).values_list("interaction_id", flat=True)
-            )
-        )
-    assert len(samples[0]) == len(samples[1]) == 20
-    assert samples[0] != samples[1]
+    a = _round(safety_lead, name="A", policy_version=policy)
+    b = _round(
+        safety_lead,
+        name="B",
+        policy_version=policy,
+        period_start=DAY + dt.timedelta(days=7),
+        period_end=DAY + dt.timedelta(days=13),
+    )
+    assert a.salt != b.salt
+    stored_u = np.array(Interaction.objects.values_list("u", flat=True))
+    first_20 = [set(np.argsort(round_u(stored_u, r.salt))[:20].tolist()) for r in (a, b)]
+    assert first_20[0] != first_20[1]
 
 
 def test_double_review_share_marks_a_deterministic_subset(

@@ -74,13 +74,13 @@ def test_safety_leads_and_admins_see_every_page(client, audit_round, who, reques
 
 
 def test_the_list_pins_its_query_count(client, safety_lead, audit_round, django_assert_num_queries):
-    for name in ("A", "B", "C"):
+    for month, name in enumerate(("A", "B", "C"), start=1):
         round_create(
             actor=safety_lead,
             name=name,
             policy_version=audit_round.policy_version,
-            period_start=DAY,
-            period_end=DAY,
+            period_start=dt.date(2027, month, 1),
+            period_end=dt.date(2027, month, 7),
         )
     client.force_login(safety_lead)
     with django_assert_num_queries(4):  # session, user, roles, rounds (with item counts)
@@ -300,3 +300,53 @@ def test_the_preview_of_a_demo_week_with_budget_50_plans_at_most_50_and_shows_it
     assert "collapsed to fit the budget" in page
     audit_round = AuditRound.objects.get(name="Week 47")
     assert sum(s.planned for s in round_plan(audit_round).strata) == planned
+
+
+def test_creating_an_overlapping_round_is_refused_on_the_page(client, safety_lead, audit_round):
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("rounds:new"),
+        {
+            "name": "Overlapping",
+            "policy_version": audit_round.policy_version_id,
+            "period_start": (DAY + dt.timedelta(days=3)).isoformat(),
+            "period_end": (DAY + dt.timedelta(days=9)).isoformat(),
+            "size_measure": "uniform",
+            "double_review_share": "0.2",
+            "gold_rate": "0",
+            "budget": "50",
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "overlaps round &#x27;November&#x27;" in page
+    assert not AuditRound.objects.filter(name="Overlapping").exists()
+
+
+def test_a_supplement_is_created_from_the_page(
+    client, safety_lead, audit_round, django_capture_on_commit_callbacks
+):
+    from auditcore.services.rounds import round_draw_request
+
+    with django_capture_on_commit_callbacks(execute=True):
+        round_draw_request(actor=safety_lead, audit_round=audit_round)
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("rounds:new"),
+        {
+            "name": "November, more",
+            "policy_version": audit_round.policy_version_id,
+            "supplement_of": audit_round.pk,
+            "size_measure": "uniform",
+            "double_review_share": "0.2",
+            "gold_rate": "0",
+            "budget": "10",
+        },
+    )
+    extra = AuditRound.objects.get(name="November, more")
+    assert response.status_code == 302
+    assert extra.supplement_of == audit_round
+    assert (extra.period_start, extra.period_end) == (
+        audit_round.period_start,
+        audit_round.period_end,
+    )

@@ -11,6 +11,16 @@ from auditcore.services.policy import policy_create, policy_version_publish
 DAY = dt.date(2026, 11, 20)
 
 
+def draw(actor, audit_round, callbacks):
+    """Request the draw and run the task on commit, as a worker would; the round refreshed."""
+    from auditcore.services.rounds import round_draw_request
+
+    with callbacks(execute=True):
+        round_draw_request(actor=actor, audit_round=audit_round)
+    audit_round.refresh_from_db()
+    return audit_round
+
+
 def published_policy(actor=None, categories=None):
     categories = categories or [
         {
