@@ -12,7 +12,7 @@ from auditcore.services.exports import export_job_run
 from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
-from auditcore.services.rounds import round_draw
+from auditcore.services.rounds import round_draw, round_templates_open_due
 
 
 @shared_task(name="auditcore.ping")
@@ -93,6 +93,12 @@ def ingest_job_enqueue(job_id: int) -> None:
 def round_draw_task(round_id: int) -> None:
     """Draw an audit round's sample; idempotent, a rerun only adds what is missing."""
     round_draw(round_id=round_id)
+
+
+@shared_task(name="auditcore.rounds_open_scheduled", soft_time_limit=600, time_limit=660)
+def rounds_open_scheduled() -> int:
+    """Beat's weekly routine: open every due template's round over last week; idempotent."""
+    return sum(1 for opened in round_templates_open_due() if opened.created)
 
 
 # --- Replay ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from auditcore.models import (
     Decision,
     ModelVersion,
     PolicyVersion,
+    RoundTemplate,
     SizeMeasure,
     Surface,
 )
@@ -187,6 +188,18 @@ class RoundCreateForm(forms.Form):
         self.fields["supplement_of"].queryset = AuditRound.objects.filter(
             supplement_of=None, strata_dims__isnull=False
         )
+
+
+class LastWeekForm(forms.Form):
+    template = forms.ModelChoiceField(
+        queryset=RoundTemplate.objects.filter(active=True),
+        required=False,
+        empty_label="No template (every surface and model, no quotas)",
+        help_text="A template brings its standing quotas, budget and size measure.",
+    )
+    budget = forms.IntegerField(
+        min_value=1, required=False, help_text="Empty: the template's budget, or 250."
+    )
 
 
 class GoldWriteForm(forms.Form):

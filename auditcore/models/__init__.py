@@ -1,5 +1,6 @@
 """The audit's data; each area keeps its models in its own module."""
 
+from auditcore.models.alerts import Alert
 from auditcore.models.audit import AuditEvent
 from auditcore.models.exports import ExportFormat, ExportJob
 from auditcore.models.ingest import IngestChunk, IngestJob, QuarantinedRecord
@@ -23,6 +24,7 @@ from auditcore.models.rounds import (
     RoundItem,
     RoundQuota,
     RoundStratum,
+    RoundTemplate,
     SizeMeasure,
 )
 from auditcore.models.security import LoginThrottle
@@ -38,6 +40,7 @@ from auditcore.models.traffic import (
 
 __all__ = [
     "Adjudication",
+    "Alert",
     "ApiToken",
     "AuditEvent",
     "AuditRound",
@@ -68,6 +71,7 @@ __all__ = [
     "RoundItem",
     "RoundQuota",
     "RoundStratum",
+    "RoundTemplate",
     "SizeMeasure",
     "SnapshotPrompt",
     "StratumCount",

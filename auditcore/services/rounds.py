@@ -12,7 +12,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
@@ -36,6 +36,7 @@ from auditcore.models import (
     RoundItem,
     RoundQuota,
     RoundStratum,
+    RoundTemplate,
     Surface,
     Verdict,
 )
@@ -163,6 +164,7 @@ def round_create(
     gold_rate: float = 0.0,
     budget: int = 0,
     supplement_of: AuditRound | None = None,
+    template: RoundTemplate | None = None,
 ) -> AuditRound:
     """A draft round over a frame no other round covers, or a supplement of a drawn round.
 
@@ -220,6 +222,7 @@ def round_create(
         salt=salt,
         strata_dims=dims,
         supplement_of=supplement_of,
+        template=template,
         created_by=actor,
     )
     _full_clean(audit_round)
@@ -230,6 +233,121 @@ def round_create(
         actor=actor, action="round.create", obj=audit_round, after=_round_state(audit_round)
     )
     return audit_round
+
+
+# About the 246 items an interval of ±5 points around a 20% rate needs (STATISTICS.md).
+DEFAULT_WEEKLY_BUDGET = 250
+
+
+def last_week(today: date) -> tuple[date, date]:
+    """Monday to Sunday of the ISO week before `today`'s."""
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(days=7), monday - timedelta(days=1)
+
+
+def _parse_template_quotas(template: RoundTemplate) -> dict[tuple[str, str], int]:
+    quotas = {}
+    for cell, n in (template.quotas or {}).items():
+        category, _, outcome = str(cell).partition("/")
+        if not category or not outcome or not isinstance(n, int) or n < 0:
+            raise ApplicationError(
+                f"quotas: template {template.name!r} has a bad quota {cell!r}: {n!r}; "
+                'expected "category/outcome": a whole number',
+                {"field": "quotas"},
+            )
+        quotas[(category, outcome)] = n
+    return quotas
+
+
+@dataclass(frozen=True)
+class OpenedRound:
+    audit_round: AuditRound
+    created: bool
+    drawing: bool
+    problem: str = ""  # why the draw did not start (the plan does not fit), if it did not
+
+
+def round_open_last_week(
+    *,
+    actor: AbstractBaseUser | None,
+    today: date | None = None,
+    template: RoundTemplate | None = None,
+    budget: int | None = None,
+) -> OpenedRound:
+    """Open (create and start drawing) the round over last week; once per week and template.
+
+    A second call in the same week finds the round it opened and opens nothing new. The round
+    takes the template's quotas, budget, double-review share and size measure, or defaults.
+    """
+    start, end = last_week(today or timezone.now().date())
+    iso = start.isocalendar()
+    name = f"{template.name if template else 'Week'} {iso.year}-W{iso.week:02d}"
+    with transaction.atomic():
+        if template is not None:
+            template = RoundTemplate.objects.select_for_update().get(pk=template.pk)
+        existing = AuditRound.objects.filter(name=name).first()
+        if existing is None and template is not None:
+            existing = AuditRound.objects.filter(template=template, period_start=start).first()
+        if existing is not None:
+            return OpenedRound(existing, False, existing.status == AuditRound.Status.DRAWING)
+        versions = PolicyVersion.objects.filter(status=PolicyVersion.Status.PUBLISHED)
+        if template is not None:
+            versions = versions.filter(policy=template.policy)
+        policy_version = versions.order_by("-published_at", "-pk").first()
+        if policy_version is None:
+            raise ApplicationError(
+                "policy_version: no published policy version to review last week under",
+                {"field": "policy_version"},
+            )
+        settings_ = {}
+        if template is not None:
+            settings_ = {
+                "surfaces": list(template.surfaces.all()),
+                "model_versions": list(template.model_versions.all()),
+                "size_measure": template.size_measure,
+                "double_review_share": template.double_review_share,
+                "gold_rate": template.gold_rate,
+            }
+        default_budget = template.budget if template is not None else DEFAULT_WEEKLY_BUDGET
+        audit_round = round_create(
+            actor=actor,
+            name=name,
+            policy_version=policy_version,
+            period_start=start,
+            period_end=end,
+            budget=default_budget if budget is None else budget,
+            template=template,
+            **settings_,
+        )
+        if template is not None and template.quotas:
+            round_quotas_set(
+                actor=actor, audit_round=audit_round, quotas=_parse_template_quotas(template)
+            )
+        plan = round_plan(audit_round)
+        if not plan.fits or not plan.planned_total:
+            problem = plan.problem or "No records in last week's frame yet; nothing to draw."
+            return OpenedRound(audit_round, True, False, problem)
+        audit_round = round_draw_request(actor=actor, audit_round=audit_round)
+        return OpenedRound(audit_round, True, True)
+
+
+def round_templates_open_due(*, today: date | None = None) -> list[OpenedRound]:
+    """The scheduled check: every active template past its weekday opens last week's round."""
+    today = today or timezone.now().date()
+    opened = []
+    for template in RoundTemplate.objects.filter(active=True, weekday__lte=today.weekday()):
+        try:
+            opened.append(round_open_last_week(actor=None, today=today, template=template))
+        except ApplicationError as exc:
+            # One template's problem (an overlapping round, no published policy) must not stop
+            # the others; it is recorded where a lead looks for it.
+            audit_event_record(
+                actor=None,
+                action="round.schedule_failed",
+                obj=template,
+                after={"message": exc.message},
+            )
+    return opened
 
 
 @transaction.atomic

@@ -4,9 +4,10 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from auditcore.models import AuditRound, ModelVersion, Surface
+from auditcore.exceptions import ApplicationError
+from auditcore.models import AuditRound, ModelVersion, RoundTemplate, Surface
 from auditcore.selectors.rounds import round_list, round_plan
-from auditcore.services.rounds import round_draw_request
+from auditcore.services.rounds import round_draw_request, round_open_last_week
 from reviewapp.api.common import (
     ExpensiveThrottle,
     FiniteFloatField,
@@ -55,6 +56,8 @@ def _rounds():
 
 
 class RoundListApi(SafetyLeadApi):
+    """List rounds; POST opens the round over last week (the weekly routine), once per week."""
+
     class FilterSerializer(ListParams):
         status = serializers.ChoiceField(choices=AuditRound.Status.values, required=False)
         ordering = ordering_field("created_at", "name", "period_start", default="-created_at")
@@ -66,6 +69,46 @@ class RoundListApi(SafetyLeadApi):
         if "status" in p:
             rounds = rounds.filter(status=p["status"])
         return self.page(rounds.order_by(p["ordering"], "-id"), RoundOutput)
+
+    class OpenSerializer(serializers.Serializer):
+        last_week = serializers.BooleanField(
+            help_text="Must be true: the round covers the ISO week before today."
+        )
+        budget = serializers.IntegerField(min_value=1, required=False)
+        template = serializers.CharField(required=False, help_text="a round template's name")
+
+        def validate_last_week(self, value: bool) -> bool:
+            if not value:
+                raise serializers.ValidationError("only last week's round can be opened here")
+            return value
+
+    class OpenedOutput(serializers.Serializer):
+        created = serializers.BooleanField()
+        drawing = serializers.BooleanField()
+        problem = serializers.CharField(allow_blank=True)
+        round = RoundOutput()
+
+    @extend_schema(request=OpenSerializer, responses={201: OpenedOutput, 200: OpenedOutput})
+    def post(self, request):
+        data = self.body(self.OpenSerializer)
+        template = None
+        if "template" in data:
+            template = RoundTemplate.objects.filter(name=data["template"]).first()
+            if template is None:
+                raise ApplicationError(
+                    f"template: no round template named {data['template']!r}",
+                    {"field": "template"},
+                )
+        opened = round_open_last_week(
+            actor=request.user, template=template, budget=data.get("budget")
+        )
+        out = {
+            "created": opened.created,
+            "drawing": opened.drawing,
+            "problem": opened.problem,
+            "round": get_or_404(_rounds(), opened.audit_round.pk),
+        }
+        return self.ok(self.OpenedOutput(out).data, status=201 if opened.created else 200)
 
 
 class RoundDetailApi(SafetyLeadApi):
