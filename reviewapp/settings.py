@@ -189,6 +189,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "auditcore.rounds_open_scheduled",
         "schedule": crontab(minute=0, hour=ROUNDS_SCHEDULE_HOUR),
     },
+    "alerts-check": {
+        "task": "auditcore.alerts_check_scheduled",
+        "schedule": crontab(minute=30, hour=ROUNDS_SCHEDULE_HOUR),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Alerts (a rise in false refusals, a new disparity or inconsistency) are POSTed here as

@@ -41,6 +41,7 @@ rounds_urls = [
     path("", rounds_views.rounds_list, name="list"),
     path("new", rounds_views.round_new, name="new"),
     path("last-week", rounds_views.round_last_week, name="last_week"),
+    path("alerts/<int:pk>/dismiss", rounds_views.alert_dismiss_view, name="alert_dismiss"),
     path("gold/", rounds_views.gold_list, name="gold"),
     path("gold/write", rounds_views.gold_write, name="gold_write"),
     path("gold/mark", rounds_views.gold_mark, name="gold_mark"),

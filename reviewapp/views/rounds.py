@@ -9,8 +9,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
-from auditcore.models import AuditRound, GoldItem, Interaction, Label
+from auditcore.models import Alert, AuditRound, GoldItem, Interaction, Label
 from auditcore.selectors.rounds import (
     gold_pool,
     round_gold_items,
@@ -18,6 +19,7 @@ from auditcore.selectors.rounds import (
     round_plan,
     round_strata,
 )
+from auditcore.services.alerts import alert_dismiss
 from auditcore.services.rounds import (
     gold_item_deactivate,
     gold_item_mark,
@@ -211,8 +213,16 @@ def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
+        tasks.round_alerts_enqueue(audit_round.pk)
         messages.success(request, f"{audit_round} is closed; it can no longer change.")
     return redirect("rounds:detail", pk=audit_round.pk)
+
+
+@require_POST
+@safety_lead_required
+def alert_dismiss_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    alert_dismiss(alert=get_object_or_404(Alert, pk=pk))
+    return redirect("dashboard:index")
 
 
 # --- Gold items ---------------------------------------------------------------------------------
