@@ -350,3 +350,27 @@ def test_a_supplement_is_created_from_the_page(
         audit_round.period_start,
         audit_round.period_end,
     )
+
+
+def test_a_round_with_collapsed_strata_shows_on_the_dashboard(
+    client, safety_lead, django_capture_on_commit_callbacks
+):
+    from tests.support.round_data import draw
+
+    population({("medical", "refusal"): 30, ("finance", "compliance"): 30}, model="m1")
+    population({("medical", "refusal"): 30, ("finance", "compliance"): 30}, model="m2", start=500)
+    audit_round = round_create(
+        actor=safety_lead,
+        name="Pooled models",
+        policy_version=published_policy(safety_lead),
+        period_start=DAY,
+        period_end=DAY,
+        budget=6,
+    )
+    audit_round = draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+    assert "model_version" not in audit_round.strata_dims
+    assert set(RoundStratum.objects.values_list("model_version", flat=True)) == {None}
+    client.force_login(safety_lead)
+    response = client.get(reverse("dashboard:round", args=[audit_round.pk]))
+    assert response.status_code == 200
+    assert "Pooled models" in response.content.decode()
