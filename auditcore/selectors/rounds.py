@@ -400,6 +400,64 @@ def round_overlap(
     return None
 
 
+def frames_meet(a: AuditRound, b: AuditRound) -> bool:
+    """Whether two rounds' frames (period × surfaces × model versions) share any record."""
+    if a.period_start > b.period_end or b.period_start > a.period_end:
+        return False
+    for mine, theirs in (
+        ({s.pk for s in a.surfaces.all()}, {s.pk for s in b.surfaces.all()}),
+        ({m.pk for m in a.model_versions.all()}, {m.pk for m in b.model_versions.all()}),
+    ):
+        if mine and theirs and not mine & theirs:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class PooledRounds:
+    used: list[AuditRound]
+    left_out: list[tuple[AuditRound, str]]  # each with the reason, to show beside the figures
+
+
+def rounds_pooled(start: date, end: date) -> PooledRounds:
+    """The drawn rounds inside [start, end] that a period or cross-surface view may pool.
+
+    Their frames must be disjoint, so that no record counts twice: rounds over different
+    surfaces or model versions of one week pool. Where frames meet (rounds made before the
+    overlap rule), the round with more final verdicts is used, then the later one, never an
+    unreviewed round over a reviewed one. A supplement is left out: its items carry the combined
+    design's π, which only a combined estimate with its first round may use.
+    """
+    candidates = list(
+        AuditRound.objects.filter(
+            status__in=[AuditRound.Status.OPEN, AuditRound.Status.CLOSED],
+            period_start__gte=start,
+            period_end__lte=end,
+        )
+        .annotate(
+            final=Count(
+                "items",
+                filter=Q(items__status=RoundItem.Status.DONE, items__is_gold=False),
+            )
+        )
+        .prefetch_related("surfaces", "model_versions")
+    )
+    candidates.sort(key=lambda r: (-r.final, -r.created_at.timestamp(), -r.pk))
+    used: list[AuditRound] = []
+    left_out: list[tuple[AuditRound, str]] = []
+    for r in candidates:
+        if r.supplement_of_id is not None:
+            left_out.append((r, f"a supplement of round {r.supplement_of_id}"))
+            continue
+        other = next((k for k in used if frames_meet(r, k)), None)
+        if other is not None:
+            left_out.append((r, f"its frame overlaps {other.name!r}, which has more verdicts"))
+        else:
+            used.append(r)
+    used.sort(key=lambda r: (r.period_start, r.pk))
+    return PooledRounds(used, left_out)
+
+
 def round_list() -> QuerySet[AuditRound]:
     return AuditRound.objects.select_related("policy_version__policy", "created_by").annotate(
         item_count=Count("items", distinct=True)

@@ -128,3 +128,65 @@ def test_a_supplement_needs_a_drawn_first_round(safety_lead):
         round_create(
             actor=safety_lead, name="Extra", policy_version=policy, budget=10, supplement_of=first
         )
+
+
+def _drawn_round(name, policy, *, surfaces=(), day=DAY, final=0, **kwargs):
+    from auditcore.models import AuditRound as Round
+
+    audit_round = Round.objects.create(
+        name=name,
+        policy_version=policy,
+        period_start=day,
+        period_end=day + dt.timedelta(days=6),
+        salt=name,
+        status=Round.Status.OPEN,
+        **kwargs,
+    )
+    audit_round.surfaces.set(surfaces)
+    for i in range(final):
+        interaction = Interaction.objects.create(
+            source="pool",
+            external_id=f"{name}-{i}",
+            occurred_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+            day=day,
+            surface=Surface.objects.get_or_create(name="chat")[0],
+            model_version=ModelVersion.objects.get_or_create(name="m1")[0],
+            prompt="p",
+            prompt_digest=bytes(16),
+            response="r",
+            category="medical",
+            response_label="refusal",
+            served_label="refusal",
+            detector_version="t",
+            u=0.5,
+            priority_key=0.5,
+            stratum_key="k",
+        )
+        RoundItem.objects.create(
+            round=audit_round,
+            interaction=interaction,
+            policy_version=policy,
+            status="done",
+            final_decision="help",
+        )
+    return audit_round
+
+
+def test_period_views_pool_disjoint_frames_and_say_which_rounds_they_left_out(safety_lead):
+    from auditcore.selectors.rounds import rounds_pooled
+
+    policy = published_policy(safety_lead)
+    chat, api = (Surface.objects.get_or_create(name=n)[0] for n in ("chat", "api"))
+    on_chat = _drawn_round("chat week", policy, surfaces=[chat], final=3)
+    _drawn_round("api week", policy, surfaces=[api], final=1)
+    # An overlapping round made before the rule, later but unreviewed: not the one used.
+    stale = _drawn_round("all surfaces, unreviewed", policy)
+    extra = _drawn_round("chat extra", policy, surfaces=[chat], supplement_of=on_chat)
+
+    pooled = rounds_pooled(DAY, DAY + dt.timedelta(days=6))
+    assert [r.name for r in pooled.used] == ["chat week", "api week"]
+    reasons = {r.name: why for r, why in pooled.left_out}
+    assert reasons == {
+        stale.name: "its frame overlaps 'chat week', which has more verdicts",
+        extra.name: f"a supplement of round {on_chat.pk}",
+    }
