@@ -942,7 +942,8 @@ def round_items_rereview(
         )
     items = RoundItem.objects.select_for_update().filter(
         round__status=AuditRound.Status.OPEN,
-        stratum__category=category,
+        # The record's category: a stratum may pool categories when the budget is small.
+        interaction__category=category,
         is_gold=False,
         policy_version__policy_id=policy_version.policy_id,
         policy_version__number__lt=policy_version.number,

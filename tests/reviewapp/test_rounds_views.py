@@ -374,3 +374,26 @@ def test_a_round_with_collapsed_strata_shows_on_the_dashboard(
     response = client.get(reverse("dashboard:round", args=[audit_round.pk]))
     assert response.status_code == 200
     assert "Pooled models" in response.content.decode()
+
+
+def test_the_draw_button_is_refused_while_the_quotas_do_not_fit(
+    client, safety_lead, audit_round, django_capture_on_commit_callbacks
+):
+    from auditcore.services.rounds import round_quotas_set
+
+    round_quotas_set(
+        actor=safety_lead,
+        audit_round=audit_round,
+        quotas={("medical", "refusal"): 25},
+        budget=10,
+    )
+    client.force_login(safety_lead)
+    detail = client.get(reverse("rounds:detail", args=[audit_round.pk])).content.decode()
+    assert 'id="plan-problem"' in detail
+    assert "more than the budget of 10" in detail
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("rounds:draw", args=[audit_round.pk]), follow=True)
+    assert "more than the budget of 10" in response.content.decode()
+    audit_round.refresh_from_db()
+    assert audit_round.status == AuditRound.Status.DRAFT
+    assert not RoundItem.objects.filter(round=audit_round).exists()
