@@ -125,6 +125,10 @@ class RoundPlan:
     def collapsed_labels(self) -> list[str]:
         return [DIM_LABELS[d] for d in self.collapsed]
 
+    @property
+    def dim_labels(self) -> list[str]:
+        return [DIM_LABELS[d] for d in self.dims]
+
 
 def size_measure_deff(kind: str, count: int, impact_sum: float, impact_sq_sum: float) -> float:
     """Design effect of the size measure in one stratum (see the module docstring)."""

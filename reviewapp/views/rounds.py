@@ -35,6 +35,8 @@ from reviewapp.background import needs_workers
 from reviewapp.forms import GoldMarkForm, GoldWriteForm, LastWeekForm, RoundCreateForm
 
 MAX_QUOTA = 1_000_000
+# The Last week form shares the new-round page with the full form: its own ids and names.
+LAST_WEEK_PREFIX = "last_week"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -61,7 +63,7 @@ def rounds_list(request: HtmxHttpRequest) -> HttpResponse:
 def _new_page(request, form=None, last_week_form=None, status=200) -> HttpResponse:
     context = {
         "form": form or RoundCreateForm(),
-        "last_week_form": last_week_form or LastWeekForm(),
+        "last_week_form": last_week_form or LastWeekForm(prefix=LAST_WEEK_PREFIX),
     }
     return render(request, "reviewapp/rounds/new.html", context, status=status)
 
@@ -86,7 +88,7 @@ def round_new(request: HtmxHttpRequest) -> HttpResponse:
 @needs_workers
 def round_last_week(request: HtmxHttpRequest) -> HttpResponse:
     """The weekly routine in one click: open (and draw) the round over last week, once."""
-    form = LastWeekForm(request.POST)
+    form = LastWeekForm(request.POST, prefix=LAST_WEEK_PREFIX)
     if form.is_valid():
         try:
             opened = round_open_last_week(actor=request.user, **form.cleaned_data)

@@ -145,12 +145,14 @@ def test_the_last_week_button_opens_and_draws_the_round(
     client.force_login(safety_lead)
     page = client.get(reverse("rounds:new")).content.decode()
     assert 'action="/rounds/last-week"' in page
+    assert page.count('id="id_budget"') == 1  # the two forms do not share ids
     assert ">Last week</button>" in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("rounds:last_week"), {"budget": "25"}, follow=True)
+        response = client.post(reverse("rounds:last_week"), {"last_week-budget": "25"}, follow=True)
     audit_round = AuditRound.objects.get()
     assert response.redirect_chain[-1][0] == reverse("rounds:detail", args=[audit_round.pk])
     assert "opened; its sample is being drawn" in response.content.decode()
+    assert audit_round.budget == 25
     assert 0 < RoundItem.objects.filter(round=audit_round).count() <= 25
     again = client.post(reverse("rounds:last_week"), {}, follow=True)
     assert "already open" in again.content.decode()
