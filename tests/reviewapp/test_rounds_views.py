@@ -297,7 +297,7 @@ def test_the_preview_of_a_demo_week_with_budget_50_plans_at_most_50_and_shows_it
     half_width = re.search(r"rate near 20%: <strong>±([\d.]+) points</strong>", page)
     assert half_width is not None
     assert 10 < float(half_width[1]) < 30  # about ±1.96·√(0.16·deff/50)
-    assert "collapsed to fit the budget" in page
+    assert "collapsed so that every stratum keeps 2 items within the budget" in page
     audit_round = AuditRound.objects.get(name="Week 47")
     assert sum(s.planned for s in round_plan(audit_round).strata) == planned
 
