@@ -4,7 +4,10 @@ The draw follows STATISTICS.md. Each record's round-specific u comes from a keye
 record's stored hash `Interaction.u` (itself a keyed BLAKE2b of the record key) with the round
 salt, so u depends only on (record key, round salt): reproducible across databases, independent
 between rounds, and a larger quota extends the same ordering. The mix is computed in numpy over
-(id, u, impact weight) read per stratum, which keeps the draw to one indexed range read per stratum.
+(id, u, impact weight), read in one pass over the round's frame and grouped into the round's
+strata (their dimensions are fixed at the first draw, so a later draw extends the same strata).
+Weights are d = 1/π as drawn. A supplement round shares its first round's salt and strata and
+keeps the part of the combined sample the first round does not hold.
 """
 
 import hashlib
@@ -742,9 +745,10 @@ def _progress(round_id: int, share: float) -> None:
 def round_draw(*, round_id: int) -> AuditRound | None:
     """Draw (or extend) the sample of a round claimed by round_draw_request. Idempotent.
 
-    Reads every stratum still to draw in one pass, draws in numpy, then writes all strata and
-    items in one transaction. A rerun recomputes the same keys, keeps existing items and adds
-    only what is missing.
+    Refused while the plan does not fit the budget. Reads the frame in one pass, draws the
+    strata whose plan grew or whose N changed in numpy, then writes all strata and items in one
+    transaction. A rerun recomputes the same keys, keeps existing items and adds only what is
+    missing.
     """
     audit_round = AuditRound.objects.filter(pk=round_id).first()
     if audit_round is None or audit_round.status != AuditRound.Status.DRAWING:
