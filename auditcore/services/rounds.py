@@ -292,6 +292,9 @@ def round_open_last_week(
         if existing is None and template is not None:
             existing = AuditRound.objects.filter(template=template, period_start=start).first()
         if existing is not None:
+            if existing.status == AuditRound.Status.DRAFT:
+                # Opened before last week's records arrived: a rerun draws it now if it can.
+                return _open_draw(actor=actor, audit_round=existing, created=False)
             return OpenedRound(existing, False, existing.status == AuditRound.Status.DRAWING)
         versions = PolicyVersion.objects.filter(status=PolicyVersion.Status.PUBLISHED)
         if template is not None:
@@ -326,12 +329,18 @@ def round_open_last_week(
             round_quotas_set(
                 actor=actor, audit_round=audit_round, quotas=_parse_template_quotas(template)
             )
-        plan = round_plan(audit_round)
-        if not plan.fits or not plan.planned_total:
-            problem = plan.problem or "No records in last week's frame yet; nothing to draw."
-            return OpenedRound(audit_round, True, False, problem)
-        audit_round = round_draw_request(actor=actor, audit_round=audit_round)
-        return OpenedRound(audit_round, True, True)
+        return _open_draw(actor=actor, audit_round=audit_round, created=True)
+
+
+def _open_draw(
+    *, actor: AbstractBaseUser | None, audit_round: AuditRound, created: bool
+) -> OpenedRound:
+    plan = round_plan(audit_round)
+    if not plan.fits or not plan.planned_total:
+        problem = plan.problem or "No records in last week's frame yet; nothing to draw."
+        return OpenedRound(audit_round, created, False, problem)
+    audit_round = round_draw_request(actor=actor, audit_round=audit_round)
+    return OpenedRound(audit_round, created, True)
 
 
 def round_templates_open_due(*, today: date | None = None) -> list[OpenedRound]:

@@ -205,3 +205,21 @@ def test_the_task_beat_runs_opens_one_round_however_often_it_runs(
         assert rounds_open_scheduled() == 1
     assert rounds_open_scheduled() == 0
     assert AuditRound.objects.get().template.name == "weekly"
+
+
+def test_a_week_opened_before_its_records_arrived_is_drawn_by_the_next_run(
+    safety_lead, django_capture_on_commit_callbacks
+):
+    published_policy(safety_lead)
+    with pytest.raises(CommandError, match="is not drawn: No records in last week"):
+        call_command("open_round", "--last-week", "--budget", "30")
+    audit_round = AuditRound.objects.get()
+    assert audit_round.status == AuditRound.Status.DRAFT
+
+    _last_week_traffic()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("open_round", "--last-week", "--budget", "30")
+    audit_round.refresh_from_db()
+    assert audit_round.status == AuditRound.Status.OPEN
+    assert AuditRound.objects.count() == 1
+    assert 0 < RoundItem.objects.filter(round=audit_round).count() <= 30

@@ -34,13 +34,16 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         audit_round = opened.audit_round
         period = f"{audit_round.period_start} – {audit_round.period_end}"
-        if not opened.created:
+        if not opened.created and opened.drawing and audit_round.drawn_at is None:
+            self.stdout.write(
+                f"{audit_round.name} ({period}) exists; its draw is queued or running."
+            )
+            return
+        if not opened.created and not opened.problem:
             self.stdout.write(f"{audit_round.name} ({period}) is already open; nothing new.")
             return
         if not opened.drawing:
-            raise CommandError(
-                f"{audit_round.name} ({period}) was created but not drawn: {opened.problem}"
-            )
+            raise CommandError(f"{audit_round.name} ({period}) is not drawn: {opened.problem}")
         self.stdout.write(
             f"Opened {audit_round.name} ({period}), budget {audit_round.budget}; the draw is "
             "queued for a worker."
