@@ -160,8 +160,9 @@ class RoundCreateForm(forms.Form):
         queryset=AuditRound.objects.none(),
         required=False,
         label="Supplement of",
+        empty_label="None: a round of its own",
         help_text="A second-phase draw from a drawn round's unsampled remainder: it takes that "
-        "round's period, surfaces and model versions. Leave empty for a round of its own.",
+        "round's period, surfaces, model versions and size measure; the budget is the extra items.",
     )
     period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
     period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
