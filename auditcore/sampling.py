@@ -13,7 +13,9 @@ from scipy import stats as sps
 
 # Floor for size measures: a zero impact weight must still give the record a (tiny) chance.
 EPSILON = 1e-6
-SIZE_MEASURES = ("uniform", "impact", "sqrt_impact")
+SIZE_MEASURES = ("uniform", "impact", "sqrt_impact", "session")
+# Size measures read from the record's session importance instead of the user's impact weight.
+SESSION_MEASURES = ("session",)
 # Neyman planning rates are kept away from 0 and 1 (STATISTICS.md: "P_h floored at 0.1"); the
 # formula is symmetric in P and 1 - P, so the same floor applies to 1 - P.
 PLANNING_RATE_FLOOR = 0.1
@@ -54,14 +56,17 @@ def record_u(record_key: str, salt: str) -> float:
 
 
 def size_measure(impact_weight: float, kind: str) -> float:
-    """Size measure x > 0 for a record: 1, its impact weight, or the weight's square root."""
+    """Size measure x > 0 for a record: 1, its impact weight, or the weight's square root.
+
+    For "session" pass the record's session importance: it is used as it is, like "impact".
+    """
     if kind not in SIZE_MEASURES:
         raise ValueError(f"unknown size measure {kind!r}; expected one of {SIZE_MEASURES}")
     if kind == "uniform":
         return 1.0
     if not math.isfinite(impact_weight) or impact_weight < 0:
         raise ValueError(f"impact weight must be a finite number >= 0, got {impact_weight!r}")
-    x = impact_weight if kind == "impact" else math.sqrt(impact_weight)
+    x = math.sqrt(impact_weight) if kind == "sqrt_impact" else impact_weight
     return max(x, EPSILON)
 
 

@@ -17,6 +17,16 @@ MIN_RELIABLE_N = 30
 MAX_RELIABLE_WIDTH = 0.30
 RELATIVE_WIDTH_FLOOR = 0.05
 MAX_RELATIVE_WIDTH = 1.30
+# Small domains (STATISTICS.md): fewer respondents than this, or 0 < events < TOO_FEW_EVENTS,
+# is shown as "too few reviewed (n = ...)", never as a bare percentage.
+TOO_FEW_RESPONDENTS = 10
+TOO_FEW_EVENTS = 3
+# Korn and Graubard also propose truncating n* at n. The coverage simulation
+# (tests/auditcore/test_estimates_simulation.py) decides: without the cap the intervals cover
+# 93-98% also where a third of a stratum is reviewed; with it they grow wider than the design
+# needs there (the finite-population factor's precision is thrown away), as R's survey does not
+# truncate either.
+CAP_N_STAR_AT_N = False
 
 
 @dataclass(frozen=True)
@@ -25,15 +35,20 @@ class RateEstimate:
     lower: float | None
     upper: float | None
     variance: float | None
-    n: int  # sampled items in the domain (z = 1)
-    n_eff: float | None  # R(1-R)/V, or n when R is 0 or 1
+    n: int  # responding sampled items in the domain (z = 1)
+    n_eff: float | None  # R(1-R)/V (n/deff when R is 0 or 1), never more than n
     df: int  # n - H
     deff: float | None  # Kish unequal-weighting design effect of the domain's weights
     events: int  # sampled items with z = y = 1
     strata: int  # H, strata the domain's items fall in
-    unreliable: bool  # any flag other than "zero_events"
+    unreliable: bool  # any flag other than "zero_events" and "too_few"
     flags: tuple[str, ...] = ()
-    note: str = ""  # "no data" or "0 of n, at most U"
+    note: str = ""  # "no data", "too few reviewed (n = ...)" or "0 of n, at most U"
+
+    @property
+    def too_few(self) -> bool:
+        """Shown as "too few reviewed", with the interval greyed, not as a percentage."""
+        return "too_few" in self.flags
 
 
 @dataclass(frozen=True)
@@ -142,11 +157,31 @@ def _stratum_variance(values: np.ndarray, strata: np.ndarray) -> float:
     return _coded_variance(values, *_factorise(strata))
 
 
-def _coded_variance(values: np.ndarray, codes: np.ndarray, counts: np.ndarray) -> float:
+def _coded_variance(
+    values: np.ndarray, codes: np.ndarray, counts: np.ndarray, fpc: np.ndarray | None = None
+) -> float:
+    """Sum_h n_h/(n_h-1) Sum_{i in h} fpc_i (v_i - mean_h v)^2; fpc None means 1 throughout."""
     means = np.bincount(codes, weights=values) / counts
-    squares = np.bincount(codes, weights=(values - means[codes]) ** 2)
+    deviations = (values - means[codes]) ** 2
+    if fpc is not None:
+        deviations = deviations * fpc
+    squares = np.bincount(codes, weights=deviations)
     factor = np.where(counts > 1, counts / np.maximum(counts - 1, 1), 0.0)
     return float(np.sum(factor * squares))
+
+
+def _finite_population_factors(inclusion: ArrayLike | None) -> np.ndarray | None:
+    """1 - π_i per item (None: no finite-population factor).
+
+    In a stratum drawn with equal probabilities π_i = n_h/N_h, so this is STATISTICS.md's
+    1 - f_h. With unequal π (impact weighting) a heavy item drawn with near certainty carries
+    almost no sampling variance while a light one carries nearly all of it; one factor
+    1 - n_h/N_h for both overstates the correction (the coverage simulation saw standard errors
+    ~10% short at a third sampled).
+    """
+    if inclusion is None:
+        return None
+    return np.clip(1.0 - np.nan_to_num(np.asarray(inclusion, dtype=float), nan=0.0), 0.0, 1.0)
 
 
 def _linearise(d: np.ndarray, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -158,41 +193,66 @@ def _linearise(d: np.ndarray, z: np.ndarray, y: np.ndarray) -> tuple[float, np.n
     return rate, np.where(in_domain, z * (y - rate) / z_hat, 0.0)
 
 
-def _effective_n(estimate: float, variance: float, n: int) -> float:
-    """n_eff = R(1-R)/V; n when R is 0 or 1 (or V is 0), where the ratio is 0/0 or undefined."""
+def _effective_n(estimate: float, variance: float, n: int, deff: float = 1.0) -> float:
+    """n_eff = R(1-R)/V; n/deff when R is 0 or 1 (or V is 0), where the ratio is 0/0."""
     if estimate <= 0 or estimate >= 1 or variance <= 0:
-        return float(n)
+        return float(n) / (deff if deff and math.isfinite(deff) and deff > 0 else 1.0)
     return estimate * (1 - estimate) / variance
 
 
 def korn_graubard_interval(
-    estimate: float, variance: float, n: int, df: int, confidence: float = 0.95
+    estimate: float,
+    variance: float,
+    n: int,
+    df: int,
+    confidence: float = 0.95,
+    deff: float = 1.0,
+    population: float | None = None,
 ) -> tuple[float, float]:
-    """Korn-Graubard interval, as R survey's svyciprop(method="beta") plus n* <= n.
+    """Korn-Graubard interval as R survey's svyciprop(method="beta") computes it.
 
-    n_eff = R(1-R)/V (n when R is 0 or 1 or V is 0), n* = min(n, n_eff (t_{n-1}/t_df)^2),
+    n_eff = R(1-R)/V (n/deff when R is 0 or 1 or V is 0), n* = n_eff (t_{n-1}/t_df)^2,
     x* = n* R, CI = [Beta^-1(a/2; x*, n*-x*+1), Beta^-1(1-a/2; x*+1, n*-x*)]. With df < 1 the
-    t ratio is undefined and n* = min(n, n_eff).
+    t ratio is undefined and n* = n_eff. n* is capped at n only when CAP_N_STAR_AT_N says so
+    (the coverage simulation decides), and never exceeds the domain's estimated population.
     """
     alpha = 1 - confidence
-    n_eff = _effective_n(estimate, variance, n)
+    n_star = _effective_n(estimate, variance, n, deff)
     if df >= 1 and n >= 2:
         ratio = (t_ppf(1 - alpha / 2, n - 1) / t_ppf(1 - alpha / 2, df)) ** 2
-        n_eff *= ratio
-    n_star = min(float(n), n_eff)
+        n_star *= ratio
+    if CAP_N_STAR_AT_N:
+        n_star = min(float(n), n_star)
+    if population is not None and population >= n:
+        n_star = min(n_star, float(population))
     x_star = n_star * estimate
     lower = 0.0 if estimate <= 0 else float(beta_ppf(alpha / 2, x_star, n_star - x_star + 1))
     upper = 1.0 if estimate >= 1 else float(beta_ppf(1 - alpha / 2, x_star + 1, n_star - x_star))
     return lower, upper
 
 
+def _no_data() -> RateEstimate:
+    return RateEstimate(
+        estimate=None, lower=None, upper=None, variance=None, n=0, n_eff=None, df=0,
+        deff=None, events=0, strata=0, unreliable=True, flags=("no_data",), note="no data",
+    )  # fmt: skip
+
+
 def estimate_rate(
-    weights: ArrayLike, z: ArrayLike, y: ArrayLike, strata: ArrayLike, confidence: float = 0.95
+    weights: ArrayLike,
+    z: ArrayLike,
+    y: ArrayLike,
+    strata: ArrayLike,
+    confidence: float = 0.95,
+    inclusion: ArrayLike | None = None,
 ) -> RateEstimate:
     """Design-weighted rate R = sum(d z y) / sum(d z) with its Korn-Graubard interval.
 
-    Pass every sampled item (z = 0 outside the domain): the stratum sums and means of the
-    variance must count those items too, or a domain's variance comes out too small.
+    Pass every responding sampled item (z = 0 outside the domain): the stratum sums and means of
+    the variance must count those items too, or a domain's variance comes out too small.
+    inclusion: each item's (response-adjusted) inclusion probability π_i, for the
+    finite-population factor 1 - π_i (1 - n_h/N_h in an equal-probability stratum); None leaves
+    it out.
     """
     d = np.asarray(weights, dtype=float)
     z = np.asarray(z, dtype=float)
@@ -207,19 +267,20 @@ def estimate_rate(
     codes, counts = _factorise(strata)
     h = int(np.count_nonzero(np.bincount(codes[in_domain], minlength=len(counts))))
     if n == 0:
-        return RateEstimate(
-            estimate=None, lower=None, upper=None, variance=None, n=0, n_eff=None, df=0,
-            deff=None, events=0, strata=0, unreliable=True, flags=("no_data",), note="no data",
-        )  # fmt: skip
+        return _no_data()
     rate, e = _linearise(d, z, y)
-    variance = _coded_variance(d * e, codes, counts)
+    fpc = _finite_population_factors(inclusion)
+    variance = _coded_variance(d * e, codes, counts, fpc)
     df = n - h
-    lower, upper = korn_graubard_interval(rate, variance, n, df, confidence)
-    n_eff = _effective_n(rate, variance, n)
+    deff = kish_design_effect(d[in_domain])
+    z_hat = float(np.sum(d * z))
+    lower, upper = korn_graubard_interval(rate, variance, n, df, confidence, deff, z_hat)
+    # Shown, never larger than n: a finite-population factor can push R(1-R)/V past it.
+    n_eff = min(float(n), _effective_n(rate, variance, n, deff))
     events = int(np.sum(in_domain & (y > 0)))
     width = upper - lower
     flags = []
-    if min(n, n_eff) < MIN_RELIABLE_N:
+    if n < MIN_RELIABLE_N:
         flags.append("small_n")
     if width >= MAX_RELIABLE_WIDTH:
         flags.append("wide_interval")
@@ -229,7 +290,10 @@ def estimate_rate(
         flags.append("no_df")
     unreliable = bool(flags)
     note = ""
-    if events == 0:
+    if n < TOO_FEW_RESPONDENTS or 0 < events < TOO_FEW_EVENTS:
+        flags.append("too_few")
+        note = f"too few reviewed (n = {n})"
+    elif events == 0:
         flags.append("zero_events")
         note = f"0 of {n}, at most {upper:.1%}"
     return RateEstimate(
@@ -240,7 +304,7 @@ def estimate_rate(
         n=n,
         n_eff=n_eff,
         df=df,
-        deff=kish_design_effect(d[in_domain]),
+        deff=deff,
         events=events,
         strata=h,
         unreliable=unreliable,
@@ -257,11 +321,13 @@ def rate_ratio(
     y2: ArrayLike,
     strata: ArrayLike,
     confidence: float = 0.95,
+    inclusion: ArrayLike | None = None,
 ) -> RateComparison:
     """Rate ratio R1/R2 and risk difference R1 - R2 between two domains of one sample.
 
     Var(log RR) linearises e1/R1 - e2/R2 and Var(RD) linearises e1 - e2, both through the stratum
-    formula, so covariance from shared strata is kept; intervals use t with df = n - H.
+    formula (with 1 - π_i when inclusion is given), so covariance from shared strata is
+    kept; intervals use t with df = n - H. A zero on either side gives no ratio.
     """
     d = np.asarray(weights, dtype=float)
     z1, y1, z2, y2 = (np.asarray(a, dtype=float) for a in (z1, y1, z2, y2))
@@ -275,21 +341,21 @@ def rate_ratio(
         return RateComparison(None, None, None, None, None, None, None, df)
     r1, e1 = _linearise(d, z1, y1)
     r2, e2 = _linearise(d, z2, y2)
+    fpc = _finite_population_factors(inclusion)
     alpha = 1 - confidence
     crit = float(t_ppf(1 - alpha / 2, df) if df >= 1 else norm_ppf(1 - alpha / 2))
     diff = r1 - r2
-    se_diff = math.sqrt(_coded_variance(d * (e1 - e2), codes, counts))
+    se_diff = math.sqrt(_coded_variance(d * (e1 - e2), codes, counts, fpc))
     p_value = None
     if se_diff > 0:
         stat = abs(diff) / se_diff
         p_value = float(2 * (t_sf(stat, df) if df >= 1 else norm_sf(stat)))
     ratio = ratio_lower = ratio_upper = None
-    if r2 > 0:
+    if r1 > 0 and r2 > 0:
         ratio = r1 / r2
-        if r1 > 0:
-            se_log = math.sqrt(_coded_variance(d * (e1 / r1 - e2 / r2), codes, counts))
-            ratio_lower = ratio * math.exp(-crit * se_log)
-            ratio_upper = ratio * math.exp(crit * se_log)
+        se_log = math.sqrt(_coded_variance(d * (e1 / r1 - e2 / r2), codes, counts, fpc))
+        ratio_lower = ratio * math.exp(-crit * se_log)
+        ratio_upper = ratio * math.exp(crit * se_log)
     return RateComparison(
         ratio=ratio,
         ratio_lower=ratio_lower,

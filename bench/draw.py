@@ -209,7 +209,7 @@ def main() -> None:
 
     from auditcore.services.rounds import _PG_ARRAYS_SQL
 
-    sql = _PG_ARRAYS_SQL.format(table=Interaction._meta.db_table, scope="")
+    sql = _PG_ARRAYS_SQL.format(table=Interaction._meta.db_table, scope="", size="impact_weight")
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, ["none", START, end, "gold"])
         print("\nplan of the draw's read (one pass over the period, arrays per stratum):")

@@ -101,6 +101,11 @@ urlpatterns = [
         adjudication_views.verdict_correct,
         name="verdict_correct",
     ),
+    path(
+        "adjudication/items/<int:item_id>/observation",
+        adjudication_views.observation_correct,
+        name="observation_correct",
+    ),
     path("agreement/", adjudication_views.agreement, name="agreement"),
     path("admin/", admin.site.urls),
 ]

@@ -45,6 +45,7 @@ class PreparedRow:
     user_ref: str
     user_segment: str
     impact_weight: float
+    session_importance: float
     category: str
     category_score: float
     response_label: str
@@ -162,6 +163,7 @@ class Preparer:
                 user_ref=hash_user(record.user_id, user_key) if record.user_id else "",
                 user_segment=record.user_segment,
                 impact_weight=record.impact_weight,
+                session_importance=record.session_importance,
                 category=category.slug,
                 category_score=category.score,
                 response_label=model_result.label,

@@ -17,7 +17,8 @@ from auditcore.models import GatewayAction, Interaction, StratumCount
 COLUMNS = (
     "source", "external_id", "occurred_at", "day", "surface_id", "model_version_id",
     "conversation_id", "turn", "prompt", "prompt_digest", "earlier_turns", "response",
-    "served_response", "gateway_action", "user_ref", "user_segment", "impact_weight", "category",
+    "served_response", "gateway_action", "user_ref", "user_segment", "impact_weight",
+    "session_importance", "category",
     "category_score", "response_label", "response_score", "served_label", "detector_version", "u",
     "priority_key", "stratum_key", "ingest_job_id", "redaction_count", "metadata", "created_at",
 )  # fmt: skip
@@ -32,9 +33,9 @@ def _values(row: PreparedRow, source: str, job_id: int, surface_id: int, model_i
         source, row.external_id, row.occurred_at, row.day, surface_id, model_id,
         row.conversation_id, row.turn, row.prompt, row.prompt_digest, row.earlier_turns,
         row.response, row.served_response, row.gateway_action, row.user_ref, row.user_segment,
-        row.impact_weight, row.category, row.category_score, row.response_label,
-        row.response_score, row.served_label, row.detector_version, row.u, row.priority_key,
-        row.stratum_key, job_id, row.redaction_count, row.metadata, now,
+        row.impact_weight, row.session_importance, row.category, row.category_score,
+        row.response_label, row.response_score, row.served_label, row.detector_version, row.u,
+        row.priority_key, row.stratum_key, job_id, row.redaction_count, row.metadata, now,
     )  # fmt: skip
 
 

@@ -48,8 +48,10 @@ class Verdict(models.Model):
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     seconds_spent = models.PositiveIntegerField(default=0)
     locked_at = models.DateTimeField()
-    # After the reveal: what the reviewer saw the model do.
+    # After the reveal: what the reviewer saw the model do, and what the user was served (blank
+    # when the gateway left the answer alone: then it is the model's answer).
     observed_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    observed_served_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
     observed_at = models.DateTimeField(null=True, blank=True)
     # A re-review under a newer policy version keeps the old verdict, marked superseded.
     superseded = models.BooleanField(default=False)

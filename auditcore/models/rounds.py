@@ -11,6 +11,7 @@ class SizeMeasure(models.TextChoices):
     UNIFORM = "uniform", "Uniform"
     IMPACT = "impact", "User impact"
     SQRT_IMPACT = "sqrt_impact", "Square root of impact"
+    SESSION = "session", "Session importance"
 
 
 class Decision(models.TextChoices):
@@ -202,6 +203,14 @@ class RoundItem(models.Model):
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     final_decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    # What the model did and what the user was served, as reviewers observed them after the
+    # lock: set when the observations agree, or by a safety lead (observation_corrected_at,
+    # with an AuditEvent). Blank: nobody observed it, or the observations disagree
+    # (observation_disputed) and no lead has settled them; estimates then use the classifier.
+    observed_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    observed_served_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    observation_disputed = models.BooleanField(default=False)
+    observation_corrected_at = models.DateTimeField(null=True, blank=True)
     # Shuffles queue order so reviewers do not see strata in sequence.
     queue_order = models.FloatField(default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)

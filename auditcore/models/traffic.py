@@ -87,6 +87,10 @@ class Interaction(models.Model):
     user_ref = models.CharField(max_length=64, blank=True)
     user_segment = models.CharField(max_length=64, default="unknown")
     impact_weight = models.FloatField(default=1.0)
+    # How much the session mattered (the record's session_importance, >= 0): a size measure for
+    # the draw and the weight of the impact-weighted false-refusal rate.
+    # db_default: bulk writers that name their columns keep working without it.
+    session_importance = models.FloatField(default=1.0, db_default=1.0)
     category = models.SlugField(max_length=50, db_index=False)
     category_score = models.FloatField(default=0.0)
     response_label = models.CharField(max_length=16, choices=Label.choices)

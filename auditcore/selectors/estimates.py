@@ -1,29 +1,27 @@
 """Design-weighted estimates for the two-axis dashboard: false refusals next to true refusals.
 
-Every rate is R = Σ d·z·y / Σ d·z over a round's sampled items (auditcore.stats.estimate_rate,
-Korn-Graubard intervals, STATISTICS.md "Estimating a rate"):
+The rates and their arithmetic are auditcore.rates (STATISTICS.md "Estimating a rate"): frr, trr,
+partial_share, wrong_refusal_share and missed_harm, each at the served layer (what users got,
+shown first) and the model layer. This module reads a round's items and resolves, per item:
 
-    rate            z (denominator)                 y (numerator)
-    frr_refusals    model refused (incl. partial)   adjudicated "should help"
-    trr_refusals    model refused                   adjudicated "should decline"
-    frr_benign      adjudicated "should help"       model refused
-    missed_harm     model complied                  adjudicated "should decline"
+- the final call: help / decline (respondents); unsure, pending and awaiting adjudication are
+  nonresponse within their stratum (auditcore.rates reweights and collapses);
+- what the model did and what the user was served: what reviewers observed after the lock
+  (RoundItem.observed_label / observed_served_label, set when observations agree or by a lead);
+  when the gateway left the answer alone (action "none") the served answer is the model's. The
+  classifier's labels stand in only for items nobody observed (or whose observations disagree
+  and wait for a lead), and those are counted so the page can say how many;
+- d = 1/π from the stored inclusion probability, never the stored (calibrated) weight.
 
-"Model refused" is the classifier's model-layer label (Interaction.response_label); the served
-layer (Interaction.served_label, after the gateway) gives the same four rates for what users saw.
+Gold items are never part of an estimate. Items of several rounds are pooled with each round's
+strata kept apart, so a period is the union of non-overlapping rounds.
 
-Which items count. Gold items are never part of an estimate. Items whose final decision is
-"unsure" and items not yet final are left out of the reviewer-based rates altogether (treated
-as non-response within their stratum, not as zeros) and counted, so the page can say how many.
-The variance strata are the drawn strata (RoundStratum); items of several rounds are pooled with
-each round's strata kept apart, so a period is the union of non-overlapping rounds.
-
-Disparity between user segments compares the false-refusal rate among benign traffic of each
-segment with that of all other segments (auditcore.stats.rate_ratio), adjusted for category mix
-by direct standardisation: inside each domain the weights of a category are rescaled so that the
-domain's benign traffic has the overall benign category mix (over the categories both domains
-have). The rescaled Hájek ratio is then Σ_c W_c·R_c, the standardised rate; the variance treats
-the standard mix W_c as fixed. p-values are Holm-adjusted over the segments.
+Disparity between user segments compares the served false-refusal rate of each segment with that
+of all other segments, adjusted for category mix by direct standardisation: inside each domain
+the weights of a category are rescaled so that the domain's should-help traffic has the overall
+category mix (over the categories both domains have). A segment is compared only when it and
+the rest each have 30 respondents and together 5 events (auditcore.rates.compare_domains);
+p-values are Holm-adjusted over the segments compared.
 """
 
 import datetime as dt
@@ -35,9 +33,11 @@ import numpy as np
 from django.db import connection
 from django.db.models import Count, F, Min, Q, Sum
 
+from auditcore import rates as ra
 from auditcore.consistency import near_duplicate_groups, normalise
 from auditcore.models import (
     AuditRound,
+    GatewayAction,
     Interaction,
     Label,
     RoundItem,
@@ -45,16 +45,12 @@ from auditcore.models import (
     StratumCount,
     Verdict,
 )
-from auditcore.stats import RateEstimate, estimate_rate, holm_adjust, rate_ratio, stratum_codes
+from auditcore.stats import RateEstimate, estimate_rate
 
-REFUSED = (Label.REFUSAL.value, Label.PARTIAL_REFUSAL.value)
-RATES = ("frr_refusals", "trr_refusals", "frr_benign", "missed_harm")
-RATE_LABELS = {
-    "frr_refusals": "False-refusal rate among refusals",
-    "trr_refusals": "True-refusal rate among refusals",
-    "frr_benign": "False-refusal rate among benign traffic",
-    "missed_harm": "Missed-harm rate among complied traffic",
-}
+REFUSED = ra.REFUSED
+LAYERS = ra.LAYERS
+RATES = ra.RATES
+RATE_LABELS = ra.RATE_LABELS
 DIMENSIONS = {
     "category": "Category",
     "surface": "Surface",
@@ -78,38 +74,37 @@ class ItemFrame:
     item_id: np.ndarray
     interaction_id: np.ndarray
     round_id: np.ndarray
-    stratum: np.ndarray  # variance strata (RoundStratum ids; a round's stray items share one)
-    weight: np.ndarray
-    labelled: np.ndarray  # final decision is help or decline
-    unsure: np.ndarray
-    pending: np.ndarray
+    stratum: np.ndarray  # RoundStratum ids; a round's stray items share one negative id
+    pi: np.ndarray
     help: np.ndarray
     decline: np.ndarray
-    model_refused: np.ndarray
-    model_complied: np.ndarray
-    served_refused: np.ndarray
-    served_complied: np.ndarray
+    unsure: np.ndarray
+    pending: np.ndarray  # not final yet (waiting for verdicts or for adjudication)
+    model_label: np.ndarray  # observed, else the classifier's
+    served_label: np.ndarray
+    model_observed: np.ndarray
+    served_observed: np.ndarray
+    disputed: np.ndarray  # observations disagree and no lead has settled them
+    importance: np.ndarray  # session importance
     day: np.ndarray  # datetime.date objects
     dims: dict[str, np.ndarray]
-    # `stratum` as dense codes 0..k-1 (auditcore.stats.stratum_codes): the same figures, without
-    # a sort per estimate. Derived, never passed in.
-    stratum_code: np.ndarray = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.stratum_code = stratum_codes(self.stratum)
 
     def __len__(self) -> int:
         return len(self.item_id)
 
-    def labelled_only(self) -> "ItemFrame":
-        keep = self.labelled
-        return ItemFrame(
-            **{
-                name: value[keep]
-                for name, value in self.__dict__.items()
-                if isinstance(value, np.ndarray) and name != "stratum_code"
-            },
-            dims={k: v[keep] for k, v in self.dims.items()},
+    @property
+    def respondents(self) -> np.ndarray:
+        return self.help | self.decline
+
+    def sample(self) -> ra.Sample:
+        return ra.Sample(
+            stratum=self.stratum,
+            pi=self.pi,
+            help=self.help,
+            decline=self.decline,
+            model_label=self.model_label,
+            served_label=self.served_label,
+            size=self.importance,
         )
 
 
@@ -118,16 +113,22 @@ _FRAME_FIELDS = (
     "interaction_id",
     "round_id",
     "stratum_id",
-    "weight",
+    "inclusion_probability",
     "status",
     "final_decision",
+    "observed_label",
+    "observed_served_label",
+    "observation_disputed",
     "interaction__response_label",
     "interaction__served_label",
+    "interaction__gateway_action",
+    "interaction__session_importance",
     "interaction__day",
     "interaction__category",
     "interaction__surface__name",
     "interaction__model_version__name",
     "interaction__user_segment",
+    "weight",
 )
 
 
@@ -153,19 +154,37 @@ def item_rows(round_ids: Sequence[int]) -> list[tuple]:
     )
 
 
+def resolve_labels(
+    observed: str, observed_served: str, gateway_action: str, model: str, served: str
+) -> tuple[str, str, bool, bool]:
+    """(model label, served label, model observed, served observed) of one item.
+
+    Observed labels win; an untouched answer (gateway action "none") was served as the model
+    gave it; the classifier's labels stand in for what nobody observed.
+    """
+    model_observed = bool(observed)
+    if observed_served:
+        served_label, served_observed = observed_served, True
+    elif model_observed and gateway_action == GatewayAction.NONE:
+        served_label, served_observed = observed, True
+    else:
+        served_label, served_observed = served, False
+    return (observed or model), served_label, model_observed, served_observed
+
+
 def frame_from_rows(rows: Sequence[tuple]) -> ItemFrame:
     """Build the arrays from rows shaped like _FRAME_FIELDS (plain data: testable without a DB)."""
     n = len(rows)
     cols = list(zip(*rows, strict=True)) if n else [() for _ in _FRAME_FIELDS]
-    (ids, interaction_ids, round_ids, strata, weights, status, final, model_label, served_label,
-     days, category, surface, model, segment) = cols  # fmt: skip
+    (ids, interaction_ids, round_ids, strata, pis, status, final, observed, observed_served,
+     disputed, model_label, served_label, gateway, importance, days, category, surface, model,
+     segment, _weights) = cols  # fmt: skip
+    parts = (observed, observed_served, gateway, model_label, served_label)
+    resolved = [resolve_labels(*values) for values in zip(*parts, strict=True)]
+    labels = list(zip(*resolved, strict=True)) if n else [(), (), (), ()]
     status_a = np.array(status, dtype=object)
     final_a = np.array(final, dtype=object)
     done = status_a == RoundItem.Status.DONE
-    help_ = done & (final_a == "help")
-    decline = done & (final_a == "decline")
-    model_a = np.array(model_label, dtype=object)
-    served_a = np.array(served_label, dtype=object)
     # Items drawn outside any stratum share one stratum per round (negative keys never clash).
     stratum = np.array(
         [s if s is not None else -r for s, r in zip(strata, round_ids, strict=True)], dtype=np.int64
@@ -175,16 +194,17 @@ def frame_from_rows(rows: Sequence[tuple]) -> ItemFrame:
         interaction_id=np.array(interaction_ids, dtype=np.int64),
         round_id=np.array(round_ids, dtype=np.int64),
         stratum=stratum,
-        weight=np.array(weights, dtype=float),
-        labelled=help_ | decline,
+        pi=np.array(pis, dtype=float),
+        help=done & (final_a == "help"),
+        decline=done & (final_a == "decline"),
         unsure=done & (final_a == "unsure"),
         pending=~done,
-        help=help_,
-        decline=decline,
-        model_refused=np.isin(model_a, REFUSED),
-        model_complied=model_a == Label.COMPLIANCE,
-        served_refused=np.isin(served_a, REFUSED),
-        served_complied=served_a == Label.COMPLIANCE,
+        model_label=np.array(labels[0], dtype=object),
+        served_label=np.array(labels[1], dtype=object),
+        model_observed=np.array(labels[2], dtype=bool),
+        served_observed=np.array(labels[3], dtype=bool),
+        disputed=np.array(disputed, dtype=bool),
+        importance=np.array(importance, dtype=float),
         day=np.array(days, dtype=object),
         dims={
             "category": np.array(category, dtype=object),
@@ -195,32 +215,57 @@ def frame_from_rows(rows: Sequence[tuple]) -> ItemFrame:
     )
 
 
-def rate_arrays(frame: ItemFrame, rate: str, layer: str = "model") -> tuple[np.ndarray, np.ndarray]:
-    """(z, y) of a rate for the labelled frame, at the model or served layer."""
-    refused = frame.model_refused if layer == "model" else frame.served_refused
-    complied = frame.model_complied if layer == "model" else frame.served_complied
-    if rate == "frr_refusals":
-        return refused, frame.help
-    if rate == "trr_refusals":
-        return refused, frame.decline
-    if rate == "frr_benign":
-        return frame.help, refused
-    if rate == "missed_harm":
-        return complied, frame.decline
-    raise ValueError(f"unknown rate {rate!r}")
+# --- Strata ----------------------------------------------------------------------------------
 
 
-def frame_rates(
-    frame: ItemFrame, domain: np.ndarray | None = None, layer: str = "model"
-) -> dict[str, RateEstimate]:
-    """The four rates over a labelled frame, restricted to a domain mask if given."""
-    out = {}
-    for rate in RATES:
-        z, y = rate_arrays(frame, rate, layer)
-        if domain is not None:
-            z = z & domain
-        out[rate] = estimate_rate(frame.weight, z, y, frame.stratum_code)
-    return out
+@dataclass(frozen=True)
+class StratumRef:
+    key: str
+    round_id: int
+    category: str
+    outcome: str
+    model_version: str
+
+
+def strata_info(
+    round_ids: Sequence[int],
+) -> tuple[dict[int, ra.StratumInfo], dict[int, StratumRef]]:
+    """The drawn strata of the rounds, for nonresponse collapse and calibration, and their names."""
+    info, refs = {}, {}
+    if not round_ids:
+        return info, refs
+    rows = RoundStratum.objects.filter(round_id__in=list(round_ids)).values_list(
+        "id", "round_id", "category", "outcome", "day", "model_version_id", "surface_id",
+        "population", "stratum_key", "model_version__name",
+    )  # fmt: skip
+    for pk, round_id, category, outcome, day, model, surface, population, key, name in rows:
+        info[pk] = ra.StratumInfo(
+            group=(round_id, category, outcome),
+            day=day.toordinal(),
+            # The key holds whatever else the draw split on (a served outcome, a surface).
+            attrs=(model, surface, key.rsplit("|", 1)[-1]),
+            population=int(population),
+        )
+        refs[pk] = StratumRef(key, round_id, category, outcome, name)
+    return info, refs
+
+
+@dataclass(frozen=True)
+class Collapsed:
+    """A stratum with sampled items but no respondent, and where its weight went."""
+
+    stratum: str
+    into: str | None  # None: no neighbour of the same category and outcome had respondents
+
+
+def _collapsed(collapses: Iterable[ra.Collapse], refs: dict[int, StratumRef]) -> list[Collapsed]:
+    def name(pk: int | None) -> str | None:
+        if pk is None:
+            return None
+        ref = refs.get(pk)
+        return ref.key if ref else "items drawn outside any stratum"
+
+    return [Collapsed(name(c.stratum) or "", name(c.into)) for c in collapses]
 
 
 # --- Headline --------------------------------------------------------------------------------
@@ -228,7 +273,7 @@ def frame_rates(
 
 @dataclass(frozen=True)
 class Population:
-    """Counts from StratumCount (the model layer's outcome, exact, no sampling)."""
+    """Counts from StratumCount (the classifier's model-layer outcome, exact, no sampling)."""
 
     interactions: int
     refused: int
@@ -242,13 +287,22 @@ class Headline:
     model_refused_share: RateEstimate
     served_refused_share: RateEstimate
     gateway_added_share: RateEstimate  # served refused though the model did not refuse
-    rates: dict[str, RateEstimate]  # model layer
-    served_rates: dict[str, RateEstimate]  # what users were served
+    layers: dict[str, dict[str, RateEstimate]]  # layer -> rate -> estimate
+    impact_frr: dict[str, RateEstimate]  # layer -> frr weighted by session importance
     sampled: int
-    labelled: int
+    respondents: int  # final help / decline
     unsure: int
     pending: int
     gold: int
+    unobserved_model: int  # respondents whose model answer nobody observed (classifier used)
+    unobserved_served: int
+    disputed: int  # respondents whose observations disagree, waiting for a lead
+    collapsed: list[Collapsed]
+
+    @property
+    def completed(self) -> float | None:
+        """Share of the round's sampled items that are final (help, decline or unsure)."""
+        return (self.respondents + self.unsure) / self.sampled if self.sampled else None
 
 
 def _scoped_counts(rounds: Sequence[AuditRound]):
@@ -275,23 +329,35 @@ def population_counts(rounds: Sequence[AuditRound]) -> Population:
 
 
 def _share(frame: ItemFrame, y: np.ndarray) -> RateEstimate:
-    return estimate_rate(frame.weight, np.ones(len(frame), dtype=bool), y, frame.stratum_code)
+    return estimate_rate(1.0 / frame.pi, np.ones(len(frame), dtype=bool), y, frame.stratum)
 
 
-def headline(frame: ItemFrame, population: Population, gold: int) -> Headline:
-    labelled = frame.labelled_only()
+def headline(
+    frame: ItemFrame,
+    respondents: ra.Respondents,
+    population: Population,
+    gold: int,
+    refs: dict[int, StratumRef],
+) -> Headline:
+    model_refused = np.isin(frame.model_label, REFUSED)
+    served_refused = np.isin(frame.served_label, REFUSED)
+    answered = frame.respondents
     return Headline(
         population=population,
-        model_refused_share=_share(frame, frame.model_refused),
-        served_refused_share=_share(frame, frame.served_refused),
-        gateway_added_share=_share(frame, frame.served_refused & ~frame.model_refused),
-        rates=frame_rates(labelled, layer="model"),
-        served_rates=frame_rates(labelled, layer="served"),
+        model_refused_share=_share(frame, model_refused),
+        served_refused_share=_share(frame, served_refused),
+        gateway_added_share=_share(frame, served_refused & ~model_refused),
+        layers=respondents.layers(),
+        impact_frr={layer: respondents.estimate("frr", layer, impact=True) for layer in LAYERS},
         sampled=len(frame),
-        labelled=int(frame.labelled.sum()),
+        respondents=int(answered.sum()),
         unsure=int(frame.unsure.sum()),
         pending=int(frame.pending.sum()),
         gold=gold,
+        unobserved_model=int(np.sum(answered & ~frame.model_observed)),
+        unobserved_served=int(np.sum(answered & ~frame.served_observed)),
+        disputed=int(np.sum(answered & frame.disputed)),
+        collapsed=_collapsed(respondents.collapses, refs),
     )
 
 
@@ -302,23 +368,26 @@ def headline(frame: ItemFrame, population: Population, gold: int) -> Headline:
 class BreakdownRow:
     value: str
     sampled: int
+    respondents: int
     unsure: int
-    rates: dict[str, RateEstimate]
+    layers: dict[str, dict[str, RateEstimate]]
 
 
-def breakdown(frame: ItemFrame, dimension: str, values: Iterable[str] = ()) -> list[BreakdownRow]:
+def breakdown(
+    frame: ItemFrame, respondents: ra.Respondents, dimension: str, values: Iterable[str] = ()
+) -> list[BreakdownRow]:
     """One row per value of a dimension (plus `values` that have no sampled items: "no data")."""
-    labelled = frame.labelled_only()
     column = frame.dims[dimension]
-    labelled_column = labelled.dims[dimension]
+    answered = column[respondents.keep]
     rows = []
     for value in sorted(set(column.tolist()) | set(values)):
         rows.append(
             BreakdownRow(
                 value=value,
                 sampled=int(np.sum(column == value)),
+                respondents=int(np.sum(answered == value)),
                 unsure=int(np.sum((column == value) & frame.unsure)),
-                rates=frame_rates(labelled, labelled_column == value),
+                layers=respondents.layers(answered == value),
             )
         )
     return rows
@@ -330,9 +399,13 @@ def breakdown(frame: ItemFrame, dimension: str, values: Iterable[str] = ()) -> l
 @dataclass(frozen=True)
 class DisparityRow:
     segment: str
-    benign: int  # labelled "should help" items of the segment
-    rate: RateEstimate  # crude false-refusal rate among benign traffic
-    adjusted_rate: RateEstimate  # standardised to the overall benign category mix
+    respondents: int  # the segment's should-help respondents
+    others_respondents: int
+    events: int  # refusals of should-help traffic, both sides together
+    comparable: bool  # enough respondents and events to compare at all
+    note: str  # "too few to compare" when not comparable
+    rate: RateEstimate  # crude served false-refusal rate
+    adjusted_rate: RateEstimate  # standardised to the overall should-help category mix
     others_adjusted_rate: RateEstimate
     ratio: float | None
     ratio_lower: float | None
@@ -367,17 +440,18 @@ def standardised_weights(
     return out
 
 
-def disparity(frame: ItemFrame) -> list[DisparityRow]:
-    """Each user segment's false-refusal rate among benign traffic against all other segments."""
-    labelled = frame.labelled_only()
-    z, y = rate_arrays(labelled, "frr_benign")
-    segment = labelled.dims["user_segment"]
-    category = labelled.dims["category"]
-    d, strata = labelled.weight, labelled.stratum_code
+def disparity(frame: ItemFrame, respondents: ra.Respondents) -> list[DisparityRow]:
+    """Each user segment's served false-refusal rate against all other segments."""
+    z, y = ra.rate_arrays(
+        respondents.labels["served"], respondents.help, respondents.decline, "frr"
+    )
+    segment = frame.dims["user_segment"][respondents.keep]
+    category = frame.dims["category"][respondents.keep]
+    d, strata = respondents.weight, respondents.stratum
+    inclusion = 1.0 / d
     overall = {c: float(np.sum(d[z & (category == c)])) for c in sorted(set(category[z].tolist()))}
-    rows, pvalues = [], []
-    segments = sorted(set(segment.tolist()))
-    for value in segments:
+    rows, comparisons = [], []
+    for value in sorted(set(frame.dims["user_segment"].tolist())):
         mine, others = segment == value, segment != value
         common = set(category[z & mine].tolist()) & set(category[z & others].tolist())
         mass = sum(overall[c] for c in common)
@@ -386,30 +460,33 @@ def disparity(frame: ItemFrame) -> list[DisparityRow]:
         adjusted = standardised_weights(adjusted, z, category, others, mix)
         used = adjusted > 0
         z1, z2 = z & mine & used, z & others & used
-        comparison = rate_ratio(adjusted, z1, y, z2, y, strata)
-        pvalues.append(comparison.p_value)
+        comparison = ra.compare_domains(adjusted, z1, z2, y, strata, inclusion)
+        comparisons.append(comparison)
+        result = comparison.result
         rows.append(
             {
                 "segment": value,
-                "benign": int(np.sum(z & mine)),
-                "rate": estimate_rate(d, z & mine, y, strata),
-                "adjusted_rate": estimate_rate(adjusted, z1, y, strata),
-                "others_adjusted_rate": estimate_rate(adjusted, z2, y, strata),
-                "ratio": comparison.ratio,
-                "ratio_lower": comparison.ratio_lower,
-                "ratio_upper": comparison.ratio_upper,
-                "difference": comparison.difference,
-                "difference_lower": comparison.difference_lower,
-                "difference_upper": comparison.difference_upper,
-                "p_value": comparison.p_value,
+                "respondents": int(np.sum(z & mine)),
+                "others_respondents": int(np.sum(z & others)),
+                "events": int(np.sum(z & y)),
+                "comparable": comparison.comparable,
+                "note": comparison.note,
+                "rate": estimate_rate(d, z & mine, y, strata, inclusion=inclusion),
+                "adjusted_rate": estimate_rate(adjusted, z1, y, strata, inclusion=inclusion),
+                "others_adjusted_rate": estimate_rate(adjusted, z2, y, strata, inclusion=inclusion),
+                "ratio": result.ratio if result else None,
+                "ratio_lower": result.ratio_lower if result else None,
+                "ratio_upper": result.ratio_upper if result else None,
+                "difference": result.difference if result else None,
+                "difference_lower": result.difference_lower if result else None,
+                "difference_upper": result.difference_upper if result else None,
+                "p_value": result.p_value if result else None,
                 "categories_used": len(common),
             }
         )
-    tested = [i for i, p in enumerate(pvalues) if p is not None]
-    adjusted_p = dict(zip(tested, holm_adjust([pvalues[i] for i in tested]), strict=True))
+    adjusted_p = ra.holm_over(comparisons)
     out = []
-    for i, row in enumerate(rows):
-        p_holm = adjusted_p.get(i)
+    for row, p_holm in zip(rows, adjusted_p, strict=True):
         flagged = bool(
             p_holm is not None
             and p_holm < ALPHA
@@ -565,20 +642,27 @@ _EXAMPLE_FIELDS = (
 def false_refusal_examples(
     round_ids: Sequence[int], limit: int = EXAMPLE_LIMIT, rows: Sequence[tuple] | None = None
 ) -> list[Example]:
-    """Confirmed false refusals (adjudicated "should help", the model refused), heaviest first.
+    """Confirmed false refusals ("should help", the model refused), heaviest first.
 
+    "Refused" is what reviewers observed, the classifier's label only where nobody did.
     rows: the rounds' item rows (item_rows) when the caller has them; the heaviest are picked
     from those and only they are read with their prompts.
     """
     examples = RoundItem.objects.values_list(*_EXAMPLE_FIELDS)
     if rows is None:
-        picked = examples.filter(
-            round_id__in=list(round_ids),
-            is_gold=False,
-            status=RoundItem.Status.DONE,
-            final_decision="help",
-            interaction__response_label__in=REFUSED,
-        ).order_by("-weight", "id")[:limit]
+        picked = (
+            examples.filter(
+                round_id__in=list(round_ids),
+                is_gold=False,
+                status=RoundItem.Status.DONE,
+                final_decision="help",
+            )
+            .filter(
+                Q(observed_label__in=REFUSED)
+                | Q(observed_label="", interaction__response_label__in=REFUSED)
+            )
+            .order_by("-weight", "id")[:limit]
+        )
         return [Example(*row) for row in picked]
     at = {name: i for i, name in enumerate(_FRAME_FIELDS)}
     confirmed = [
@@ -586,7 +670,7 @@ def false_refusal_examples(
         for row in rows
         if row[at["status"]] == RoundItem.Status.DONE
         and row[at["final_decision"]] == "help"
-        and row[at["interaction__response_label"]] in REFUSED
+        and (row[at["observed_label"]] or row[at["interaction__response_label"]]) in REFUSED
     ]
     ids = [item_id for _, item_id in sorted(confirmed)[:limit]]
     found = {row[0]: row for row in examples.filter(pk__in=ids)} if ids else {}
@@ -647,10 +731,15 @@ def period_scope(start: dt.date, end: dt.date) -> Scope:
 class Estimates:
     scope: Scope
     rows_by_round: dict[int, list] = field(repr=False, compare=False)
+    strata_by_round: dict[int, dict[int, ra.StratumInfo]] = field(repr=False, compare=False)
     headline: Headline
     breakdowns: dict[str, list[BreakdownRow]]
     disparity: list[DisparityRow]
     validation: list[ValidationRow]
+
+    @property
+    def layers(self) -> dict[str, dict[str, RateEstimate]]:
+        return self.headline.layers
 
 
 def scope_estimates(scope: Scope) -> Estimates:
@@ -658,13 +747,13 @@ def scope_estimates(scope: Scope) -> Estimates:
     ids = scope.round_ids
     rows = item_rows(ids)
     frame = frame_from_rows(rows)
+    info, refs = strata_info(ids)
+    respondents = ra.Respondents.of(frame.sample(), info)
     gold = RoundItem.objects.filter(round_id__in=ids, is_gold=True).count()
-    strata = {
-        pk: (category, model)
-        for pk, category, model in RoundStratum.objects.filter(round_id__in=ids).values_list(
-            "id", "category", "model_version__name"
-        )
-    }
+    strata = {pk: (ref.category, ref.model_version) for pk, ref in refs.items()}
+    strata_by_round: dict[int, dict[int, ra.StratumInfo]] = {r: {} for r in ids}
+    for pk, ref in refs.items():
+        strata_by_round[ref.round_id][pk] = info[pk]
     known = {"category": set(), "model_version": set()}
     for category, model in strata.values():
         # A round may pool categories or model versions in one stratum ("" / NULL there).
@@ -676,9 +765,12 @@ def scope_estimates(scope: Scope) -> Estimates:
     return Estimates(
         scope=scope,
         rows_by_round=by_round,
-        headline=headline(frame, population_counts(scope.rounds), gold),
-        breakdowns={dim: breakdown(frame, dim, known.get(dim, ())) for dim in DIMENSIONS},
-        disparity=disparity(frame),
+        strata_by_round=strata_by_round,
+        headline=headline(frame, respondents, population_counts(scope.rounds), gold, refs),
+        breakdowns={
+            dim: breakdown(frame, respondents, dim, known.get(dim, ())) for dim in DIMENSIONS
+        },
+        disparity=disparity(frame, respondents),
         validation=classifier_validation(ids, rows, strata),
     )
 
@@ -695,7 +787,7 @@ class TrendPoint:
     period: str  # round name or ISO week "2026-W47"
     start: dt.date
     model_version: str
-    rates: dict[str, RateEstimate]
+    layers: dict[str, dict[str, RateEstimate]]
 
 
 def _iso_week(day: dt.date) -> str:
@@ -707,36 +799,46 @@ def trend(
     granularity: str = "round",
     rounds: Sequence[AuditRound] | None = None,
     known: dict[int, list] | None = None,
+    known_strata: dict[int, dict[int, ra.StratumInfo]] | None = None,
 ) -> list[TrendPoint]:
     """Rates per model version over rounds (each round its own point) or ISO weeks.
 
     Weeks pool items of non-overlapping rounds (the latest of overlapping rounds is kept) and
-    estimate each week × model version as a domain.
+    estimate each week × model version as a domain. known / known_strata: item rows and strata
+    already read, per round id.
     """
     if rounds is None:
         recent = list(reportable_rounds().order_by("-period_start", "-pk")[:TREND_ROUNDS])
         if granularity == "week":
             recent = _non_overlapping(recent)
         rounds = sorted(recent, key=lambda r: (r.period_start, r.pk))
-    frame = item_frame([r.pk for r in rounds], known).labelled_only()
-    model = frame.dims["model_version"]
+    ids = [r.pk for r in rounds]
+    frame = item_frame(ids, known)
+    known_strata = known_strata or {}
+    info = strata_info([r for r in ids if r not in known_strata])[0]
+    for r in ids:
+        info.update(known_strata.get(r, {}))
+    respondents = ra.Respondents.of(frame.sample(), info)
+    keep = respondents.keep
+    model = frame.dims["model_version"][keep]
+    days = frame.day[keep]
     points = []
     if granularity == "week":
-        weeks = np.array([_iso_week(d) for d in frame.day], dtype=object)
+        weeks = np.array([_iso_week(d) for d in days], dtype=object)
         starts: dict[str, dt.date] = {}
-        for w, d in zip(weeks.tolist(), frame.day.tolist(), strict=True):
+        for w, d in zip(weeks.tolist(), days.tolist(), strict=True):
             starts[w] = min(starts.get(w, d), d - dt.timedelta(days=d.weekday()))
         for week in sorted(starts):
             for m in sorted(set(model[weeks == week].tolist())):
-                rates = frame_rates(frame, (weeks == week) & (model == m))
-                points.append(TrendPoint(week, starts[week], m, rates))
+                layers = respondents.layers((weeks == week) & (model == m))
+                points.append(TrendPoint(week, starts[week], m, layers))
         return points
+    round_id = frame.round_id[keep]
     for r in rounds:
-        in_round = frame.round_id == r.pk
+        in_round = round_id == r.pk
         for m in sorted(set(model[in_round].tolist())):
-            points.append(
-                TrendPoint(r.name, r.period_start, m, frame_rates(frame, in_round & (model == m)))
-            )
+            layers = respondents.layers(in_round & (model == m))
+            points.append(TrendPoint(r.name, r.period_start, m, layers))
     return points
 
 

@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from auditcore.models import AuditRound, Category, Lease, RoundItem, Verdict
+from auditcore.models import AuditRound, Category, GatewayAction, Lease, RoundItem, Verdict
 
 # Interaction fields a reviewer may see before their verdict is locked. Nothing else is read.
 REVIEWER_VISIBLE_FIELDS = (
@@ -185,6 +185,18 @@ class Reveal:
     verdict: Verdict
     prompt: str
     response: str
+    served_response: str | None  # None: no gateway touched the answer
+    gateway_action: str
+    # Whether the user got something else than the model's answer: then the reviewer is asked
+    # what the user was served too (served_differs).
+    ask_served: bool
+
+
+def served_differs(*, gateway_action: str, response: str, served_response: str | None) -> bool:
+    """Whether the user got something else than the model's answer (then ask what they got)."""
+    if gateway_action == GatewayAction.NONE or served_response is None:
+        return False
+    return served_response != response
 
 
 def verdict_for_reviewer(*, item_id: int, reviewer: AbstractBaseUser) -> Verdict | None:
@@ -206,12 +218,25 @@ def verdict_reveal(
         verdict = verdict_for_reviewer(item_id=item_id, reviewer=reviewer)
     if verdict is None or verdict.locked_at is None:
         return None
-    prompt, response = (
+    prompt, response, served, action = (
         RoundItem.objects.filter(pk=item_id)
-        .values_list("interaction__prompt", "interaction__response")
+        .values_list(
+            "interaction__prompt",
+            "interaction__response",
+            "interaction__served_response",
+            "interaction__gateway_action",
+        )
         .get()
     )
-    return Reveal(verdict=verdict, prompt=prompt, response=response)
+    ask = served_differs(gateway_action=action, response=response, served_response=served)
+    return Reveal(
+        verdict=verdict,
+        prompt=prompt,
+        response=response,
+        served_response=served,
+        gateway_action=action,
+        ask_served=ask,
+    )
 
 
 @dataclass(frozen=True)
@@ -284,6 +309,19 @@ def adjudication_queue() -> list[AdjudicationRow]:
         )
         for row in items
     ]
+
+
+def observation_disputes() -> list[AdjudicationRow]:
+    """Items whose reviewers disagree on what the model did or what the user got, oldest first.
+
+    Until a safety lead settles them the estimates use the classifier's label for these.
+    """
+    items = (
+        RoundItem.objects.filter(observation_disputed=True, observation_corrected_at__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list("pk", "round__name", "interaction__category", "interaction__prompt")
+    )
+    return [AdjudicationRow(pk, name, category, prompt, []) for pk, name, category, prompt in items]
 
 
 @dataclass(frozen=True)

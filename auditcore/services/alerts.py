@@ -61,11 +61,10 @@ def _pct(value: float) -> str:
 def round_figures(audit_round: AuditRound) -> RoundFigures:
     """What alerts compare, read from the estimates selector's public functions (only here)."""
     estimates = round_estimates(audit_round)
-    rate = estimates.headline.served_rates.get("frr") or estimates.headline.served_rates.get(
-        "frr_benign"
-    )
+    rate = estimates.headline.layers["served"]["frr"]
     frr = None
-    if rate is not None and None not in (rate.estimate, rate.lower, rate.upper):
+    # "Too few reviewed" is not shown as a rate, so it cannot raise an alert either.
+    if not rate.too_few and None not in (rate.estimate, rate.lower, rate.upper):
         frr = RateFigure(rate.estimate, rate.lower, rate.upper, rate.n)
     flagged = frozenset(row.segment for row in estimates.disparity if row.flagged)
     inconsistent = {}

@@ -24,7 +24,7 @@ from auditcore.models import (
     RoundItem,
     Verdict,
 )
-from auditcore.selectors.review import available_items, category_policy
+from auditcore.selectors.review import available_items, category_policy, served_differs
 from auditcore.services.audit import audit_event_record
 
 LEASE_SECONDS = 600
@@ -256,12 +256,47 @@ def verdict_submit(
     return verdict
 
 
+def _observation_resolve(item_id: int) -> RoundItem:
+    """Set the item's observed outcomes from its reviewers' observations (see observation_correct).
+
+    Agreeing observations become the item's; disagreeing ones leave it blank and mark it
+    disputed until a safety lead settles it. A lead's correction is never overwritten.
+    """
+    item = RoundItem.objects.select_for_update(of=("self",)).get(pk=item_id)
+    if item.observation_corrected_at is not None:
+        return item
+    observations = list(
+        Verdict.objects.filter(item_id=item_id, superseded=False)
+        .exclude(observed_label="")
+        .values_list("observed_label", "observed_served_label")
+    )
+    model = {m for m, _ in observations}
+    served = {s for _, s in observations if s}
+    item.observed_label = next(iter(model)) if len(model) == 1 else ""
+    item.observed_served_label = next(iter(served)) if len(served) == 1 else ""
+    item.observation_disputed = len(model) > 1 or len(served) > 1
+    item.save(update_fields=["observed_label", "observed_served_label", "observation_disputed"])
+    return item
+
+
 @transaction.atomic
-def verdict_observe(*, reviewer: AbstractBaseUser, item_id: int, observed_label: str) -> Verdict:
-    """After the reveal: what the reviewer saw the model do (validates the detector)."""
+def verdict_observe(
+    *,
+    reviewer: AbstractBaseUser,
+    item_id: int,
+    observed_label: str,
+    observed_served_label: str = "",
+) -> Verdict:
+    """After the reveal: what the reviewer saw the model do and what the user was served.
+
+    The served answer is asked only when the gateway changed what the model said; otherwise it
+    is the model's answer and observed_served_label is ignored. These observations, not the
+    classifier's labels, are what the estimates count as refused / complied.
+    """
     _validate_choice(observed_label, Label, "observed_label")
     verdict = (
         Verdict.objects.select_for_update()
+        .select_related("item__interaction")
         .filter(item_id=item_id, reviewer=reviewer, superseded=False)
         .order_by("-locked_at")
         .first()
@@ -271,11 +306,76 @@ def verdict_observe(*, reviewer: AbstractBaseUser, item_id: int, observed_label:
             "verdict: lock your verdict on this item before recording what the model did.",
             {"code": NOT_FOUND},
         )
+    interaction = verdict.item.interaction
+    asked = served_differs(
+        gateway_action=interaction.gateway_action,
+        response=interaction.response,
+        served_response=interaction.served_response,
+    )
+    if not asked:
+        observed_served_label = ""
+    elif observed_served_label:
+        _validate_choice(observed_served_label, Label, "observed_served_label")
     verdict.observed_label = observed_label
+    verdict.observed_served_label = observed_served_label
     verdict.observed_at = timezone.now()
     verdict.full_clean()
-    verdict.save(update_fields=["observed_label", "observed_at"])
+    verdict.save(update_fields=["observed_label", "observed_served_label", "observed_at"])
+    _observation_resolve(item_id)
     return verdict
+
+
+def _observation_snapshot(item: RoundItem) -> dict:
+    return {
+        "observed_label": item.observed_label,
+        "observed_served_label": item.observed_served_label,
+        "observation_disputed": item.observation_disputed,
+    }
+
+
+@transaction.atomic
+def observation_correct(
+    *,
+    actor: AbstractBaseUser,
+    item_id: int,
+    observed_label: str,
+    observed_served_label: str = "",
+    reason: str,
+) -> RoundItem:
+    """A safety lead settles (or corrects) what the model did and what the user was served.
+
+    It adjudicates disagreeing observations too; the change is audited with before and after,
+    and later observations no longer move it.
+    """
+    _validate_choice(observed_label, Label, "observed_label")
+    if observed_served_label:
+        _validate_choice(observed_served_label, Label, "observed_served_label")
+    if not reason.strip():
+        raise ApplicationError(
+            "reason: say why the observation is being set.", {"code": INVALID, "field": "reason"}
+        )
+    item = _locked_item(item_id)
+    before = _observation_snapshot(item)
+    item.observed_label = observed_label
+    item.observed_served_label = observed_served_label
+    item.observation_disputed = False
+    item.observation_corrected_at = timezone.now()
+    item.save(
+        update_fields=[
+            "observed_label",
+            "observed_served_label",
+            "observation_disputed",
+            "observation_corrected_at",
+        ]
+    )
+    audit_event_record(
+        actor=actor,
+        action="item.observation_correct",
+        obj=item,
+        before=before,
+        after={**_observation_snapshot(item), "reason": reason.strip()},
+    )
+    return item
 
 
 def _verdict_snapshot(verdict: Verdict) -> dict[str, str]:

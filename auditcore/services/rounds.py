@@ -439,7 +439,7 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
 
 _PG_ARRAYS_SQL = """
 SELECT day, surface_id, model_version_id, category, response_label, gateway_action <> %s,
-       array_agg(id), array_agg(u), array_agg(impact_weight)
+       array_agg(id), array_agg(u), array_agg({size})
 FROM {table}
 WHERE day >= %s AND day <= %s AND source <> %s {scope}
 GROUP BY 1, 2, 3, 4, 5, 6
@@ -447,7 +447,9 @@ GROUP BY 1, 2, 3, 4, 5, 6
 
 
 def _fetch_strata(audit_round: AuditRound, dims: Sequence[str]) -> dict[str, np.ndarray]:
-    """(id, u, impact_weight) per stratum key of the round's frame, as (N, 3) float arrays.
+    """(id, u, size source) per stratum key of the round's frame, as (N, 3) float arrays.
+
+    The size source is the impact weight, or the session importance (_size_column).
 
     Rows are read by population cell (day × surface × model × category × outcome × served, the
     cells StratumCount counts) and each cell goes to its stratum under the round's dimensions. On
@@ -465,7 +467,9 @@ def _fetch_strata(audit_round: AuditRound, dims: Sequence[str]) -> dict[str, np.
         if models:
             scope += " AND model_version_id = ANY(%s)"
             params.append(models)
-        sql = _PG_ARRAYS_SQL.format(table=Interaction._meta.db_table, scope=scope)
+        sql = _PG_ARRAYS_SQL.format(
+            table=Interaction._meta.db_table, scope=scope, size=_size_column(audit_round)
+        )
         import psycopg  # only on PostgreSQL
 
         connection.ensure_connection()
@@ -496,7 +500,7 @@ def _fetch_strata(audit_round: AuditRound, dims: Sequence[str]) -> dict[str, np.
             "gateway_action",
             "id",
             "u",
-            "impact_weight",
+            _size_column(audit_round),
         ):
             cell = (day, surface, model, category, label, action != GatewayAction.NONE)
             grouped.setdefault(cell, []).append(values)
@@ -525,10 +529,17 @@ def _fetch_strata(audit_round: AuditRound, dims: Sequence[str]) -> dict[str, np.
     return out
 
 
+def _size_column(audit_round: AuditRound) -> str:
+    """The Interaction column the size measure is read from (a fixed name, never user text)."""
+    if audit_round.size_measure in sampling.SESSION_MEASURES:
+        return "session_importance"
+    return "impact_weight"
+
+
 def _size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
     if kind == "uniform":
         return np.ones_like(weights)
-    x = weights if kind == "impact" else np.sqrt(np.maximum(weights, 0))
+    x = np.sqrt(np.maximum(weights, 0)) if kind == "sqrt_impact" else weights
     return np.maximum(x, sampling.EPSILON)
 
 

@@ -1,6 +1,8 @@
 """GET /api/v1/rounds/{id}/estimates and friends: the dashboard's figures as JSON.
 
-GET /api/v1/rounds/{id}/estimates              headline, breakdowns, disparity, validation
+GET /api/v1/rounds/{id}/estimates              layers, headline, breakdowns, disparity, validation
+    layers.served.frr, layers.model.trr, ...: estimate, lower, upper, n, events, df, deff, flags
+    (and note, too_few, variance, n_eff, strata); breakdown rows carry the same "layers".
 GET /api/v1/rounds/{id}/estimates/consistency  cross-surface consistency groups
 GET /api/v1/estimates?start=YYYY-MM-DD&end=... the same for a period across rounds
 GET /api/v1/estimates/trend?granularity=round|week
@@ -19,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auditcore.selectors import estimates as sel
+from auditcore.stats import RateEstimate
 from reviewapp.api.permissions import IsSafetyLead
 
 
@@ -35,8 +38,14 @@ def plain(value):
         out = {
             f.name: plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.name != "rows_by_round"
+            if f.name not in ("rows_by_round", "strata_by_round")
         }
+        if isinstance(value, RateEstimate):
+            out["too_few"] = value.too_few
+        if isinstance(value, sel.Headline):
+            out["completed"] = plain(value.completed)
+        if isinstance(value, sel.Estimates):
+            out = {"layers": out["headline"]["layers"], **out}
         if isinstance(value, sel.ValidationRow):
             out["exact_agreement"] = value.exact_agreement
             out["refusal_agreement"] = value.refusal_agreement

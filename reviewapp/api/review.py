@@ -60,6 +60,7 @@ class VerdictOutput(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
     locked_at = serializers.DateTimeField()
     observed_label = serializers.CharField(allow_blank=True)
+    observed_served_label = serializers.CharField(allow_blank=True)
 
 
 class ReviewNextApi(ReviewerApi):
@@ -105,6 +106,9 @@ class RevealApi(ReviewerApi):
         item_id = serializers.IntegerField(source="verdict.item_id")
         prompt = serializers.CharField(allow_blank=True)
         response = serializers.CharField(allow_blank=True)
+        served_response = serializers.CharField(allow_blank=True, allow_null=True)
+        gateway_action = serializers.CharField()
+        ask_served = serializers.BooleanField()
         verdict = VerdictOutput()
 
     @extend_schema(responses=OutputSerializer)
@@ -116,16 +120,22 @@ class RevealApi(ReviewerApi):
 
 
 class ObservedApi(ReviewerApi):
-    """After the reveal: what the reviewer saw the model do."""
+    """After the reveal: what the model did and (if the gateway changed it) what the user got."""
 
     class InputSerializer(serializers.Serializer):
         observed_label = serializers.ChoiceField(choices=Label.values)
+        observed_served_label = serializers.ChoiceField(
+            choices=Label.values, required=False, allow_blank=True
+        )
 
     @extend_schema(request=InputSerializer, responses=VerdictOutput)
     def post(self, request, item_id: int):
         data = self.body(self.InputSerializer)
         verdict = review_services.verdict_observe(
-            reviewer=request.user, item_id=item_id, observed_label=data["observed_label"]
+            reviewer=request.user,
+            item_id=item_id,
+            observed_label=data["observed_label"],
+            observed_served_label=data.get("observed_served_label", ""),
         )
         return self.ok(VerdictOutput(verdict).data)
 

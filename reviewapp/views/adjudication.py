@@ -11,7 +11,12 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, Decision, Label
 from auditcore.selectors.agreement import agreement_report, gold_misses
 from auditcore.selectors.replay import corpus_list
-from auditcore.selectors.review import AdjudicationDetail, adjudication_item, adjudication_queue
+from auditcore.selectors.review import (
+    AdjudicationDetail,
+    adjudication_item,
+    adjudication_queue,
+    observation_disputes,
+)
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
 
@@ -34,7 +39,11 @@ def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "reviewapp/adjudication/queue.html",
-        {"rows": adjudication_queue(), "gold_misses": sorted(gold_misses().items())},
+        {
+            "rows": adjudication_queue(),
+            "disputes": observation_disputes(),
+            "gold_misses": sorted(gold_misses().items()),
+        },
     )
 
 
@@ -54,6 +63,7 @@ def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         {
             "detail": detail,
             "decisions": Decision.choices,
+            "labels": Label.choices,
             "promotable": promotable,
             "corpora": corpus_list() if promotable else [],
         },
@@ -84,19 +94,48 @@ def verdict_correct(request: HtmxHttpRequest, item_id: int, verdict_id: int) -> 
     detail = _get_item_for_lead(request, item_id)
     if verdict_id not in {v.pk for v in detail.verdicts}:
         raise Http404("No such verdict on this item.")
-    try:
-        review_services.verdict_correct(
+    return _audited_change(
+        request,
+        item_id,
+        lambda: review_services.verdict_correct(
             actor=request.user,
             verdict_id=verdict_id,
             decision=request.POST.get("decision", ""),
             reason_code=request.POST.get("reason_code", ""),
             reason=request.POST.get("reason", ""),
-        )
+        ),
+        "The verdict was corrected; the change is in the audit log.",
+    )
+
+
+def _audited_change(request: HtmxHttpRequest, item_id: int, change, success: str) -> HttpResponse:
+    """Run a lead's audited change; say what went wrong or that it is done, back on the item."""
+    try:
+        change()
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The verdict was corrected; the change is in the audit log.")
+        messages.success(request, success)
     return redirect("adjudication_item", item_id=item_id)
+
+
+@require_POST
+@safety_lead_required
+def observation_correct(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """Settle or correct what the model did and what the user was served (audited)."""
+    _get_item_for_lead(request, item_id)
+    return _audited_change(
+        request,
+        item_id,
+        lambda: review_services.observation_correct(
+            actor=request.user,
+            item_id=item_id,
+            observed_label=request.POST.get("observed_label", ""),
+            observed_served_label=request.POST.get("observed_served_label", ""),
+            reason=request.POST.get("reason", ""),
+        ),
+        "What happened is recorded; the change is in the audit log.",
+    )
 
 
 @require_GET

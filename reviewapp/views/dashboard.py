@@ -1,5 +1,8 @@
 """The two-axis dashboard: false refusals next to true refusals, with honest intervals.
 
+The served layer (what users got) first, the model layer beside it; "too few reviewed" where a
+rate has too few respondents or events; n, events and deff under every figure.
+
 A round (or a period pooling non-overlapping rounds): headline cards, breakdown tables (sortable
 in the browser, CSV with ?format=csv&table=...), the trend chart per model version, disparity
 between user segments, classifier validation, confirmed false refusals with promote buttons, and
@@ -19,17 +22,26 @@ from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
 from auditcore.models import AuditRound, Interaction
+from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.replay import corpus_list
 from auditcore.stats import RateEstimate
 from reviewapp.access import safety_lead_required
 
-CHART_METRICS = ("frr_benign", "trr_refusals", "missed_harm")
+# The trend shows the served layer (what users got), the two axes first.
+CHART_LAYER = "served"
+CHART_METRICS = ("frr", "trr", "missed_harm")
 CHART_TITLES = {
-    "frr_benign": "False-refusal rate (benign traffic)",
-    "trr_refusals": "True-refusal rate (refusals)",
-    "missed_harm": "Missed-harm rate (complied)",
+    "frr": "False-refusal rate (served)",
+    "trr": "True-refusal rate (served)",
+    "missed_harm": "Missed harm (served)",
 }
+META_TIP = (
+    "n: reviewed items in this rate's denominator with a final help/decline call. "
+    "events: how many of them are in the numerator. "
+    "deff: design effect of the unequal sampling weights (1 = as precise as a simple random "
+    "sample; 2 = as precise as half as many items)."
+)
 TABLES = (*sel.DIMENSIONS, "disparity", "validation")
 
 
@@ -48,27 +60,45 @@ def _pct(value: float | None) -> str:
 
 
 def rate_display(est: RateEstimate) -> dict:
-    """What a rate cell shows: estimate, interval, n, n_eff, deff and the flags, as text."""
+    """What a rate cell shows: estimate, interval, n, events, deff and the flags, as text.
+
+    Too few reviewed: the note instead of a percentage, the interval greyed.
+    """
     if est.estimate is None:
         return {"no_data": True, "text": "no data", "sort": "", "raw": "", "est": est}
     return {
         "no_data": False,
-        "text": _pct(est.estimate),
+        "too_few": est.too_few,
+        "text": est.note if est.too_few else _pct(est.estimate),
         "interval": f"{_pct(est.lower)}–{_pct(est.upper)}",
         "n": est.n,
-        "n_eff": f"{est.n_eff:.1f}" if est.n_eff is not None else "—",
+        "events": est.events,
         "deff": f"{est.deff:.2f}" if est.deff is not None else "—",
+        "tip": META_TIP,
         "unreliable": est.unreliable,
-        "flags": [f.replace("_", " ") for f in est.flags if f != "zero_events"],
-        "note": est.note,
+        "flags": [f.replace("_", " ") for f in est.flags if f not in ("zero_events", "too_few")],
+        "note": "" if est.too_few else est.note,
         "sort": f"{est.estimate:.6f}",
         "raw": repr(est.estimate),
         "est": est,
     }
 
 
-def _rates(rates: dict[str, RateEstimate]) -> list[dict]:
-    return [{"key": k, "label": sel.RATE_LABELS[k], **rate_display(rates[k])} for k in sel.RATES]
+def _cell_of(layer: str, est: RateEstimate) -> dict:
+    return {"layer": layer, "layer_label": LAYER_LABELS[layer], **rate_display(est)}
+
+
+def _layers(layers: dict[str, dict[str, RateEstimate]]) -> list[dict]:
+    """One entry per rate with its served and model cells, served first."""
+    return [
+        {
+            "key": k,
+            "label": sel.RATE_LABELS[k],
+            "help": RATE_HELP[k],
+            "cells": [_cell_of(layer, layers[layer][k]) for layer in sel.LAYERS],
+        }
+        for k in sel.RATES
+    ]
 
 
 def _parse_date(raw: str | None) -> dt.date | None:
@@ -85,7 +115,10 @@ def _chart(points: list[sel.TrendPoint]):
             periods.append(p.period)
     series = sorted({p.model_version for p in points})
     by_metric = {
-        m: [ChartPoint(p.period, p.model_version, *_triple(p.rates[m])) for p in points]
+        m: [
+            ChartPoint(p.period, p.model_version, *_triple(p.layers[CHART_LAYER][m]))
+            for p in points
+        ]
         for m in CHART_METRICS
     }
     titles = {m: CHART_TITLES[m] for m in CHART_METRICS}
@@ -99,20 +132,22 @@ def _triple(est: RateEstimate) -> tuple:
 def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=None) -> dict:
     estimates = sel.scope_estimates(scope)
     granularity = "week" if request.GET.get("trend") == "week" else "round"
-    points = sel.trend(granularity, known=estimates.rows_by_round)
+    points = sel.trend(
+        granularity, known=estimates.rows_by_round, known_strata=estimates.strata_by_round
+    )
     h = estimates.headline
+    rates = _layers(h.layers)
     return {
         "title": title,
         "round": audit_round,
         "scope": scope,
         "estimates": estimates,
         "headline": h,
-        "model_rates": _rates(h.rates),
-        "served_rates": _rates(h.served_rates),
-        "layers": [
-            {"model": m, "served": s}
-            for m, s in zip(_rates(h.rates), _rates(h.served_rates), strict=True)
-        ],
+        "completed": _pct(h.completed),
+        "meta_tip": META_TIP,
+        "axes": [r for r in rates if r["key"] in AXES],
+        "rates": rates,
+        "impact_frr": [_cell_of(layer, h.impact_frr[layer]) for layer in sel.LAYERS],
         "shares": {
             "population": _pct(h.population.share),
             "model": rate_display(h.model_refused_share),
@@ -124,12 +159,13 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
                 "key": dim,
                 "label": label,
                 "rows": [
-                    {"row": row, "rates": _rates(row.rates)} for row in estimates.breakdowns[dim]
+                    {"row": row, "rates": _layers(row.layers)} for row in estimates.breakdowns[dim]
                 ],
             }
             for dim, label in sel.DIMENSIONS.items()
         ],
         "rate_labels": [sel.RATE_LABELS[k] for k in sel.RATES],
+        "layer_labels": [LAYER_LABELS[layer] for layer in sel.LAYERS],
         "disparity": [
             {
                 "row": r,
@@ -154,26 +190,31 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}-{table}.csv"'
     writer = csv.writer(response)
     if table in sel.DIMENSIONS:
-        header = [table, "sampled", "unsure"]
-        for k in sel.RATES:
-            header += [k, f"{k}_lower", f"{k}_upper", f"{k}_n", f"{k}_n_eff", f"{k}_deff",
-                       f"{k}_flags"]  # fmt: skip
+        header = [table, "sampled", "respondents", "unsure"]
+        for layer in sel.LAYERS:
+            for k in sel.RATES:
+                name = f"{layer}_{k}"
+                header += [name, f"{name}_lower", f"{name}_upper", f"{name}_n",
+                           f"{name}_events", f"{name}_deff", f"{name}_flags"]  # fmt: skip
         writer.writerow(header)
         for row in estimates.breakdowns[table]:
-            line = [_cell(row.value), row.sampled, row.unsure]
-            for k in sel.RATES:
-                e = row.rates[k]
-                line += [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, _num(e.n_eff),
-                         _num(e.deff), " ".join(e.flags)]  # fmt: skip
+            line = [_cell(row.value), row.sampled, row.respondents, row.unsure]
+            for layer in sel.LAYERS:
+                for k in sel.RATES:
+                    e = row.layers[layer][k]
+                    line += [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, e.events,
+                             _num(e.deff), " ".join(e.flags)]  # fmt: skip
             writer.writerow(line)
     elif table == "disparity":
         writer.writerow(
-            ["segment", "benign_n", "crude_rate", "adjusted_rate", "others_adjusted_rate",
+            ["segment", "respondents", "others_respondents", "events", "compared",
+             "crude_rate", "adjusted_rate", "others_adjusted_rate",
              "ratio", "ratio_lower", "ratio_upper", "difference", "p_value", "p_holm", "flagged"]
         )  # fmt: skip
         for r in estimates.disparity:
             writer.writerow(
-                [_cell(r.segment), r.benign, _num(r.rate.estimate),
+                [_cell(r.segment), r.respondents, r.others_respondents, r.events,
+                 r.comparable or r.note, _num(r.rate.estimate),
                  _num(r.adjusted_rate.estimate), _num(r.others_adjusted_rate.estimate),
                  _num(r.ratio), _num(r.ratio_lower), _num(r.ratio_upper), _num(r.difference),
                  _num(r.p_value), _num(r.p_holm), r.flagged]

@@ -2,12 +2,13 @@
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
-from auditcore.models import Decision, Label, Verdict
+from auditcore.models import Decision, GatewayAction, Label, Verdict
 from auditcore.selectors.review import (
     lease_seconds_left,
     review_item_payload,
@@ -87,12 +88,31 @@ def _item_with_error(request: HtmxHttpRequest, item_id: int, error: str) -> Http
 
 
 def _reveal(
-    request: HtmxHttpRequest, item_id: int, *, message: str = "", verdict: Verdict | None = None
+    request: HtmxHttpRequest,
+    item_id: int,
+    *,
+    message: str = "",
+    verdict: Verdict | None = None,
+    step: str = "model",
 ) -> HttpResponse:
+    """The reveal: what the model said and what the user got, then one question per keystroke.
+
+    step "model" asks what the model did; step "served" (only when the gateway changed the
+    answer and the model question is answered) asks what the user was served.
+    """
     reveal = verdict_reveal(item_id=item_id, reviewer=request.user, verdict=verdict)
     if reveal is None:
         raise Http404("No locked verdict of yours on this item.")
-    return _render(request, {"state": "reveal", "reveal": reveal, "message": message})
+    if step != "served" or not (reveal.ask_served and reveal.verdict.observed_label):
+        step = "model"
+    context = {
+        "state": "reveal",
+        "reveal": reveal,
+        "message": message,
+        "step": step,
+        "gateway_label": dict(GatewayAction.choices).get(reveal.gateway_action, ""),
+    }
+    return _render(request, context)
 
 
 @require_GET
@@ -127,22 +147,30 @@ def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 @reviewer_required
 def review_reveal(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
-    return _reveal(request, item_id)
+    return _reveal(request, item_id, step=request.GET.get("step", "model"))
 
 
 @require_POST
 @reviewer_required
 def review_observe(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    served = request.POST.get("observed_served_label", "")
     try:
-        review_services.verdict_observe(
+        verdict = review_services.verdict_observe(
             reviewer=request.user,
             item_id=item_id,
             observed_label=request.POST.get("observed_label", ""),
+            observed_served_label=served,
         )
     except ApplicationError as error:
         if error.extra.get("code") == review_services.NOT_FOUND:
             raise Http404(error.message) from None
-        return _reveal(request, item_id, message=error.message)
+        step = "served" if served else "model"
+        return _reveal(request, item_id, message=error.message, step=step)
+    reveal = verdict_reveal(item_id=item_id, reviewer=request.user, verdict=verdict)
+    if reveal is not None and reveal.ask_served and not served:
+        if request.htmx:
+            return _reveal(request, item_id, verdict=verdict, step="served")
+        return redirect(reverse("review_reveal", args=[item_id]) + "?step=served")
     if request.htmx:
         return _next_item(request)
     return redirect("review_queue")

@@ -1,6 +1,7 @@
 // Keyboard handling for the review page. No inline script anywhere: the CSP forbids it.
 // H/D/U pick the verdict, 1-9 the reason code, Enter locks it, S skips; after the reveal
-// C/R/P record what the model did and N moves on; ? shows the list of keys, Esc hides it.
+// C/R/P record what the model did (then, when the gateway changed the answer, what the user
+// was served) and N moves on; ? shows the list of keys, Esc hides it.
 (function () {
   "use strict";
 

@@ -24,8 +24,10 @@ _ids = itertools.count(1)
 def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, counts=True):
     """strata: list of dicts {key, category, outcome, model, population, items: [item spec]}.
 
-    item spec: dict(weight, final ("help"/"decline"/"unsure"/"" = pending), surface="chat",
-    segment="general", served=None (defaults to the outcome), gold=False, prompt=None).
+    item spec: dict(weight (1/π), final ("help"/"decline"/"unsure"/"" = pending),
+    surface="chat", segment="general", served=None (the classifier's served label, defaults to
+    the outcome), gateway="none", observed="" / observed_served="" (what reviewers observed),
+    disputed=False, importance=1.0, gold=False, prompt=None).
     """
     n = next(_ids)
     version = policy_version()
@@ -69,6 +71,9 @@ def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, co
                 category=spec["category"],
                 response_label=spec["outcome"],
                 served_label=item.get("served") or spec["outcome"],
+                gateway_action=item.get("gateway", "none"),
+                served_response=None if item.get("gateway", "none") == "none" else "blocked",
+                session_importance=item.get("importance", 1.0),
                 user_segment=item.get("segment", "general"),
                 detector_version="t",
                 u=0.5,
@@ -86,6 +91,9 @@ def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, co
                 is_gold=item.get("gold", False),
                 status=RoundItem.Status.DONE if final else RoundItem.Status.PENDING,
                 final_decision=final,
+                observed_label=item.get("observed", ""),
+                observed_served_label=item.get("observed_served", ""),
+                observation_disputed=item.get("disputed", False),
             )
         if counts and spec["population"]:
             surface = next(iter(per_surface), None) or Surface.objects.get_or_create(name="chat")[0]
@@ -102,7 +110,11 @@ def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, co
 
 
 def golden_strata():
-    """The hand-worked round of test_estimates_golden (see the arithmetic there)."""
+    """The hand-worked round of tests/auditcore/test_estimates.py (see the arithmetic there).
+
+    What reviewers observed differs from the classifier on purpose: the estimates must count
+    the observations, and the classifier only where nobody observed.
+    """
     return [
         {
             "key": "A",
@@ -110,10 +122,20 @@ def golden_strata():
             "outcome": "refusal",
             "population": 20,
             "items": [
-                {"weight": 5, "final": "help", "segment": "non_native_en"},
-                {"weight": 5, "final": "help", "segment": "non_native_en"},
-                {"weight": 5, "final": "decline"},
-                {"weight": 5, "final": "decline"},
+                {
+                    "weight": 5,
+                    "final": "help",
+                    "segment": "non_native_en",
+                    "observed": "partial_refusal",
+                },
+                {
+                    "weight": 5,
+                    "final": "help",
+                    "segment": "non_native_en",
+                    "observed": "compliance",
+                },
+                {"weight": 5, "final": "decline", "observed": "refusal"},
+                {"weight": 5, "final": "decline"},  # nobody observed: the classifier's refusal
                 {"weight": 5, "final": "unsure"},
             ],
         },
@@ -123,8 +145,18 @@ def golden_strata():
             "outcome": "compliance",
             "population": 80,
             "items": [
-                {"weight": 40, "final": "help", "served": "refusal"},
-                {"weight": 40, "final": "help"},
+                # The gateway replaced a compliant answer with a refusal.
+                {
+                    "weight": 40,
+                    "final": "help",
+                    "served": "refusal",
+                    "gateway": "replaced",
+                    "observed": "compliance",
+                    "observed_served": "refusal",
+                    "importance": 4.0,
+                },
+                # A lecturing answer the classifier called compliance.
+                {"weight": 40, "final": "help", "observed": "partial_refusal"},
                 {"weight": 40, "final": ""},  # still pending
             ],
         },

@@ -84,7 +84,7 @@ def _week(day, name, refused, helped, extra=()):
 def test_a_rise_in_false_refusals_and_a_new_inconsistency_reach_the_webhook_once(
     receiver, safety_lead
 ):
-    _week(WEEK_1, "Week 45", refused=2, helped=38)
+    _week(WEEK_1, "Week 45", refused=4, helped=36)
     same_prompt = "How do I reset the router in my flat?"
     week_2 = _week(
         WEEK_2,
@@ -151,7 +151,7 @@ def test_a_rate_on_few_items_raises_no_alert():
 
 def test_an_unreachable_webhook_keeps_the_alert_and_says_why(settings):
     settings.ALERT_WEBHOOK_URL = "http://127.0.0.1:9/nothing-listens-here"
-    _week(WEEK_1, "Week 45", refused=2, helped=38)
+    _week(WEEK_1, "Week 45", refused=4, helped=36)
     week_2 = _week(WEEK_2, "Week 46", refused=20, helped=20)
     [alert] = round_alerts_check(audit_round=week_2)
     alert.refresh_from_db()
@@ -162,7 +162,7 @@ def test_an_unreachable_webhook_keeps_the_alert_and_says_why(settings):
 def test_closing_a_round_on_the_page_raises_the_banner_on_the_dashboard(
     client, safety_lead, receiver, django_capture_on_commit_callbacks
 ):
-    _week(WEEK_1, "Week 45", refused=2, helped=38)
+    _week(WEEK_1, "Week 45", refused=4, helped=36)
     week_2 = _week(WEEK_2, "Week 46", refused=20, helped=20)
     client.force_login(safety_lead)
     with django_capture_on_commit_callbacks(execute=True):
@@ -180,7 +180,7 @@ def test_closing_a_round_on_the_page_raises_the_banner_on_the_dashboard(
 
 
 def test_reviewers_cannot_dismiss_alerts(client, reviewer):
-    _week(WEEK_1, "Week 45", refused=2, helped=38)
+    _week(WEEK_1, "Week 45", refused=4, helped=36)
     week_2 = _week(WEEK_2, "Week 46", refused=20, helped=20)
     round_alerts_check(audit_round=week_2)
     client.force_login(reviewer)

@@ -257,6 +257,7 @@ def test_every_stored_field_reads_back_as_written(tmp_path):
                     user={"id": "u1", "segment": "pro", "weight": 2.5},
                     conversation_id="conv-7",
                     metadata=metadata,
+                    session_importance=3.5,
                 ),
                 record(2, gateway_action="modified", served_response="Edited answer."),
             ],
@@ -275,12 +276,15 @@ def test_every_stored_field_reads_back_as_written(tmp_path):
     assert first.served_response is None
     assert first.gateway_action == "none"
     assert (first.user_segment, first.impact_weight) == ("pro", 2.5)
+    assert first.session_importance == 3.5  # stored, not only validated
+    assert "session_importance" not in first.metadata
     assert first.metadata["nested"] == metadata["nested"]
     assert first.metadata["locale"] == "fr-FR"
     assert first.metadata["_nul_replaced"] == {"response": 1}
     assert first.ingest_job_id == job.pk
     assert first.stratum_key.startswith("2026-11-22|")
     second = Interaction.objects.get(external_id="r00002")
+    assert second.session_importance == 1.0  # the default when the record has none
     assert (second.gateway_action, second.served_response) == ("modified", "Edited answer.")
     assert second.earlier_turns == []
     assert second.metadata == {}

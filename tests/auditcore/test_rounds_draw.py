@@ -42,10 +42,11 @@ def _draw(actor, audit_round, django_capture_on_commit_callbacks):
 
 def _keys(audit_round, stratum):
     """Every record's priority key in a stratum (one surface, model and day in these tests)."""
+    size = "session_importance" if audit_round.size_measure == "session" else "impact_weight"
     rows = list(
         Interaction.objects.filter(
             category=stratum.category, response_label=stratum.outcome
-        ).values_list("id", "u", "impact_weight")
+        ).values_list("id", "u", size)
     )
     ids = np.array([r[0] for r in rows])
     x = np.array([sampling.size_measure(r[2], audit_round.size_measure) for r in rows])
@@ -90,6 +91,27 @@ def test_stored_pi_is_min_one_x_tau_and_weights_are_one_over_pi(
             )
         for item in items:
             assert item.weight == pytest.approx(1 / item.inclusion_probability)
+
+
+def test_session_importance_can_be_the_size_measure(
+    safety_lead, django_capture_on_commit_callbacks
+):
+    population({("medical", "refusal"): 40}, weight=lambda i: 1.0)
+    ids = list(Interaction.objects.order_by("id").values_list("id", flat=True))
+    for n, pk in enumerate(ids):
+        Interaction.objects.filter(pk=pk).update(session_importance=0.25 + (n % 5))
+    audit_round = _round(safety_lead, size_measure="session")
+    round_quotas_set(actor=safety_lead, audit_round=audit_round, quotas={("medical", "refusal"): 8})
+    audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+    stratum = RoundStratum.objects.get(round=audit_round)
+    ids, x, keys = _keys(audit_round, stratum)
+    assert sorted(set(x.tolist())) == [0.25, 1.25, 2.25, 3.25, 4.25]
+    order = np.argsort(keys)
+    items = {i.interaction_id: i for i in RoundItem.objects.filter(stratum=stratum)}
+    assert set(items) == set(ids[order[: stratum.sampled]].tolist())
+    x_by_id = dict(zip(ids.tolist(), x.tolist(), strict=True))
+    for pk, item in items.items():
+        assert item.inclusion_probability == pytest.approx(min(1.0, x_by_id[pk] * stratum.tau))
 
 
 def test_a_small_stratum_is_taken_whole_with_pi_one(

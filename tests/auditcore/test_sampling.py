@@ -51,6 +51,7 @@ def test_size_measure_follows_the_kind_and_is_floored():
     assert size_measure(3.2, "uniform") == 1.0
     assert size_measure(3.2, "impact") == 3.2
     assert size_measure(4.0, "sqrt_impact") == 2.0
+    assert size_measure(4.0, "session") == 4.0  # the session importance, as it is
     assert size_measure(0.0, "impact") == EPSILON
     assert size_measure(0.0, "sqrt_impact") == EPSILON
 

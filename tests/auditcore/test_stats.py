@@ -55,7 +55,9 @@ def test_rate_estimate_matches_the_hand_worked_stratified_example():
     # Kish on the domain's weights: 8 * 67 / 21^2 = 536/441.
     assert est.deff == pytest.approx(536 / 441)
     assert est.unreliable
-    assert set(est.flags) == {"small_n", "wide_interval", "wide_relative"}
+    # 8 respondents: too few to show as a percentage.
+    assert set(est.flags) == {"small_n", "wide_interval", "wide_relative", "too_few"}
+    assert est.note == "too few reviewed (n = 8)"
 
 
 def test_equal_weights_give_the_clopper_pearson_form_with_n_minus_one():
@@ -69,13 +71,72 @@ def test_equal_weights_give_the_clopper_pearson_form_with_n_minus_one():
 
 
 def test_zero_events_report_an_upper_bound_instead_of_zero_percent():
-    # R = 0 so n_eff = n = 5 and n* = 5: upper = Beta^-1(0.975; 1, 5) = 1 - 0.025^(1/5) = 0.52182.
-    est = estimate_rate([1] * 5, [1] * 5, [0] * 5, ["s"] * 5)
+    # R = 0 so n_eff = n = 12 and n* = 12: upper = Beta^-1(0.975; 1, 12) = 1 - 0.025^(1/12).
+    est = estimate_rate([1] * 12, [1] * 12, [0] * 12, ["s"] * 12)
     assert est.estimate == 0.0
     assert est.lower == 0.0
-    assert est.upper == pytest.approx(1 - 0.025**0.2)
-    assert est.note == "0 of 5, at most 52.2%"
+    assert est.upper == pytest.approx(1 - 0.025 ** (1 / 12))
+    assert est.note == "0 of 12, at most 26.5%"
     assert "zero_events" in est.flags
+
+
+def test_zero_events_use_n_over_the_design_effect():
+    # 12 items in one stratum, weights 1 (x6) and 3 (x6): Kish deff = 12 * 60 / 24^2 = 1.25,
+    # so n_eff = 12 / 1.25 = 9.6; df = 11 = n - 1, so n* = 9.6: upper = 1 - 0.025^(1/9.6).
+    est = estimate_rate([1] * 6 + [3] * 6, [1] * 12, [0] * 12, ["s"] * 12)
+    assert est.deff == pytest.approx(1.25)
+    assert est.upper == pytest.approx(1 - 0.025 ** (1 / 9.6))
+    assert est.note == f"0 of 12, at most {1 - 0.025 ** (1 / 9.6):.1%}"
+    assert est.n_eff == pytest.approx(9.6)
+
+
+@pytest.mark.parametrize(
+    ("n", "events", "too_few"),
+    [(9, 5, True), (10, 5, False), (40, 1, True), (40, 2, True), (40, 3, False), (40, 0, False)],
+)
+def test_small_domains_say_too_few_reviewed(n, events, too_few):
+    est = estimate_rate([1] * n, [1] * n, [1] * events + [0] * (n - events), ["s"] * n)
+    assert est.too_few is too_few
+    assert (est.note == f"too few reviewed (n = {n})") is too_few
+
+
+def test_the_finite_population_factor_shrinks_the_variance_item_by_item():
+    # Stratum A: N = 10, 5 drawn (π = 0.5, d = 2), y = 1, 1, 0, 0, 0;
+    # stratum B: N = 20, 5 drawn (π = 0.25, d = 4), y = 1, 0, 0, 0, 0.
+    # Z = 30, R = (2 + 2 + 4) / 30 = 4/15. d·e = d (y - R) / 30:
+    #   A: 2 (11/15) / 30 (x2), 2 (-4/15) / 30 (x3): mean 2 (2/5 - 4/15) / 30 = 2 (2/15) / 30;
+    #      deviations ±: (2/30)(11/15 - 2/15) = (2/30)(9/15) twice, (2/30)(-6/15) three times
+    #      -> Σ = (2/30)² (2 · 81 + 3 · 36) / 225 = (2/30)² · 270/225
+    #   B: 4 (11/15) / 30 once, 4 (-4/15) / 30 four times: mean (4/30)(-1/15);
+    #      deviations (4/30)(12/15) once, (4/30)(-3/15) four times -> (4/30)² · 180/225
+    # V = (1 - 0.5) · 5/4 · (2/30)² · 270/225 + (1 - 0.25) · 5/4 · (4/30)² · 180/225.
+    weights = [2] * 5 + [4] * 5
+    y = [1, 1, 0, 0, 0, 1, 0, 0, 0, 0]
+    strata = list("AAAAABBBBB")
+    inclusion = [0.5] * 5 + [0.25] * 5
+    without = (2 / 30) ** 2 * 270 / 225 * 5 / 4 + (4 / 30) ** 2 * 180 / 225 * 5 / 4
+    with_fpc = 0.5 * (2 / 30) ** 2 * 270 / 225 * 5 / 4 + 0.75 * (4 / 30) ** 2 * 180 / 225 * 5 / 4
+    assert estimate_rate(weights, [1] * 10, y, strata).variance == pytest.approx(without)
+    est = estimate_rate(weights, [1] * 10, y, strata, inclusion=inclusion)
+    assert est.estimate == pytest.approx(4 / 15)
+    assert est.variance == pytest.approx(with_fpc)
+    # n* is not capped at n (see CAP_N_STAR_AT_N): KG from n_eff = R(1-R)/V, df = 10 - 2.
+    n_star = (4 / 15) * (11 / 15) / with_fpc * (sps.t.ppf(0.975, 9) / sps.t.ppf(0.975, 8)) ** 2
+    x = n_star * 4 / 15
+    assert est.lower == pytest.approx(sps.beta.ppf(0.025, x, n_star - x + 1))
+    assert est.upper == pytest.approx(sps.beta.ppf(0.975, x + 1, n_star - x))
+    assert est.n_eff <= est.n
+
+
+def test_korn_graubard_matches_r_survey_svyciprop_beta():
+    # svyciprop(method = "beta") with svymean's p = 0.3, var = 0.002, n = 40 rows, degf = 30:
+    # n.eff = 0.21 / 0.002 = 105, times (qt(0.025, 39) / qt(0.025, 30))^2, no truncation.
+    n_eff = 105 * (sps.t.ppf(0.025, 39) / sps.t.ppf(0.025, 30)) ** 2
+    expected = (
+        sps.beta.ppf(0.025, n_eff * 0.3, n_eff * 0.7 + 1),
+        sps.beta.ppf(0.975, n_eff * 0.3 + 1, n_eff * 0.7),
+    )
+    assert korn_graubard_interval(0.3, 0.002, 40, 30) == pytest.approx(expected)
 
 
 def test_a_single_item_stratum_adds_no_variance():
@@ -101,7 +162,7 @@ def test_a_large_precise_estimate_is_not_flagged():
     assert est.flags == ()
 
 
-def test_korn_graubard_with_zero_variance_falls_back_to_n():
+def test_korn_graubard_with_zero_variance_falls_back_to_n_over_deff():
     lower, upper = korn_graubard_interval(1.0, 0.0, 10, 9)
     assert lower == pytest.approx(0.025 ** (1 / 10))  # Beta^-1(0.025; 10, 1)
     assert upper == 1.0
@@ -128,10 +189,12 @@ def test_rate_ratio_and_difference_match_the_binomial_formulas():
     assert cmp.df == 19
 
 
-def test_rate_ratio_is_undefined_when_the_reference_rate_is_zero():
+def test_rate_ratio_is_undefined_when_either_rate_is_zero():
     cmp = rate_ratio([1] * 4, [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0], ["s"] * 4)
     assert cmp.ratio is None
     assert cmp.difference == pytest.approx(0.5)
+    reverse = rate_ratio([1] * 4, [0, 0, 1, 1], [0, 0, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], ["s"] * 4)
+    assert reverse.ratio is None and reverse.ratio_lower is None
 
 
 def test_holm_adjusts_in_step_down_order():

@@ -28,16 +28,26 @@ def test_the_dashboard_shows_the_trend_chart_with_both_axes(
     chart = page.locator("svg#trend-chart")
     chart.wait_for(state="visible")
     titles = chart.locator("text.panel-title").all_text_contents()
-    assert "False-refusal rate (benign traffic)" in titles
-    assert "True-refusal rate (refusals)" in titles
+    assert "False-refusal rate (served)" in titles
+    assert "True-refusal rate (served)" in titles
     assert chart.locator("g.series circle.dot").count() >= 4
     assert chart.locator("line.errorbar").count() >= 4
     assert set(chart.locator("g.legend text").all_text_contents()) == {"m1", "m2"}
     box = chart.bounding_box()
     assert box["width"] > 600 and box["height"] > 150
-    # Both axes side by side in the headline cards.
-    assert page.locator("#card-frr_refusals").is_visible()
-    assert page.locator("#card-trr_refusals").is_visible()
+    # Both axes side by side in the headline cards, the served layer first in each.
+    frr, trr = page.locator("#card-frr"), page.locator("#card-trr")
+    assert frr.is_visible() and trr.is_visible()
+    frr_box, trr_box = frr.bounding_box(), trr.bounding_box()
+    assert abs(frr_box["y"] - trr_box["y"]) < 5 and frr_box["x"] < trr_box["x"]
+    served = frr.locator('[data-metric="served.frr"]').bounding_box()
+    model = frr.locator('[data-metric="model.frr"]').bounding_box()
+    assert served["x"] < model["x"]
+    # Few reviewed items: "too few reviewed", the interval greyed, n/events/deff explained.
+    assert "too few reviewed (n = 2)" in frr.inner_text()  # Round 2 helps on A1, A2 only
+    assert frr.locator(".rate-greyed").first.is_visible()
+    assert "events" in frr.locator(".rate-meta").first.get_attribute("title")
+    assert "are final" in page.locator("#round-progress").inner_text()
     path = screenshot(page, "dashboard")
     assert path.is_file() and path.stat().st_size > 10_000
     chart.screenshot(path=str(path.with_name("trend-chart.png")))

@@ -49,7 +49,13 @@ def test_a_reviewer_works_five_items_by_keyboard_skips_one_and_sees_the_empty_qu
         if n == 0:
             screenshot(page, "03-reveal")
         page.keyboard.press(("c", "r", "p", "r", "c")[n])
-        # Recording what the model did moves on to the next item (or the skipped one, or empty).
+        # The gateway replaced every answer here: one more key says what the user was served.
+        pane.locator("[data-reveal-step=served]").wait_for()
+        assert "What was the user served?" in pane.inner_text()
+        if n == 0:
+            screenshot(page, "03b-served-question")
+        page.keyboard.press("r")
+        # Recording what happened moves on to the next item (or the skipped one, or empty).
         page.wait_for_function(
             "() => !document.querySelector('#review-pane [data-review-state=reveal]')"
         )
@@ -68,6 +74,7 @@ def test_a_reviewer_works_five_items_by_keyboard_skips_one_and_sees_the_empty_qu
     assert sorted(verdicts.values_list("observed_label", flat=True)) == sorted(
         ["compliance", "refusal", "partial_refusal", "refusal", "compliance"]
     )
+    assert set(verdicts.values_list("observed_served_label", flat=True)) == {"refusal"}
     assert not Verdict.objects.filter(reviewer=reviewer, item_id=skipped_id).exists()
     assert not [i for i in items_of(audit_round) if i.status == RoundItem.Status.PENDING]
     assert page.errors == [] and page.dialogs == [] and page.csp_violations == []

@@ -133,10 +133,10 @@ def test_a_safety_lead_publishes_a_policy_runs_a_round_and_reads_the_dashboard(
     chart = page.locator("svg#trend-chart")
     chart.wait_for(state="visible")
     titles = chart.locator("text.panel-title").all_text_contents()
-    assert "False-refusal rate (benign traffic)" in titles
-    assert "True-refusal rate (refusals)" in titles
+    assert "False-refusal rate (served)" in titles
+    assert "True-refusal rate (served)" in titles
     assert chart.locator("text.axis-label").count() >= 2
-    assert page.locator("#card-frr_refusals").is_visible()
-    assert page.locator("#card-trr_refusals").is_visible()
+    assert page.locator("#card-frr").is_visible()
+    assert page.locator("#card-trr").is_visible()
     screenshot(page, "11-dashboard")
     assert page.errors == [] and page.dialogs == [] and page.csp_violations == []

@@ -37,6 +37,7 @@ def lead_urls(item, verdict):
         ("get", reverse("adjudication_item", args=[item.pk])),
         ("post", reverse("adjudication_decide", args=[item.pk])),
         ("post", reverse("verdict_correct", args=[item.pk, verdict.pk])),
+        ("post", reverse("observation_correct", args=[item.pk])),
         ("get", reverse("agreement")),
     ]
 
@@ -81,8 +82,8 @@ def test_the_queue_query_count_is_pinned(
         svc.verdict_submit(reviewer=second_reviewer, item_id=item.pk, decision="unsure")
     client.force_login(safety_lead)
     client.get(reverse("adjudication_queue"))
-    # session, user, roles, queue items, their verdicts, gold misses
-    with django_assert_num_queries(6):
+    # session, user, roles, queue items, their verdicts, observation disputes, gold misses
+    with django_assert_num_queries(7):
         client.get(reverse("adjudication_queue"))
 
 
@@ -194,3 +195,48 @@ def test_an_item_the_model_helped_with_offers_no_promotion(client, safety_lead, 
     client.post(reverse("adjudication_decide", args=[disputed.pk]), {"decision": "help"})
     page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
     assert "Promote to corpus" not in page
+
+
+def test_a_lead_settles_disagreeing_observations_from_the_queue(
+    client, disputed, reviewer, second_reviewer, safety_lead
+):
+    svc.verdict_observe(
+        reviewer=reviewer,
+        item_id=disputed.pk,
+        observed_label="compliance",
+        observed_served_label="refusal",
+    )
+    svc.verdict_observe(
+        reviewer=second_reviewer,
+        item_id=disputed.pk,
+        observed_label="partial_refusal",
+        observed_served_label="refusal",
+    )
+    client.force_login(safety_lead)
+    queue = client.get(reverse("adjudication_queue")).content.decode()
+    disputes = queue[queue.index('id="observation-disputes"') :]
+    assert reverse("adjudication_item", args=[disputed.pk]) in disputes
+    page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    assert "reviewers disagree" in page and "Complied / Refused" in page
+    url = reverse("observation_correct", args=[disputed.pk])
+    missing = client.post(url, {"observed_label": "partial_refusal"}, follow=True)
+    assert "reason: say why" in missing.content.decode()
+    client.post(
+        url,
+        {
+            "observed_label": "partial_refusal",
+            "observed_served_label": "refusal",
+            "reason": "It lectures; the gateway then blocked it",
+        },
+    )
+    disputed.refresh_from_db()
+    assert (disputed.observed_label, disputed.observed_served_label) == (
+        "partial_refusal",
+        "refusal",
+    )
+    assert not disputed.observation_disputed and disputed.observation_corrected_at
+    event = AuditEvent.objects.get(action="item.observation_correct")
+    assert event.actor == safety_lead and event.after["reason"].startswith("It lectures")
+    queue = client.get(reverse("adjudication_queue")).content.decode()
+    disputes = queue[queue.index('id="observation-disputes"') :]
+    assert reverse("adjudication_item", args=[disputed.pk]) not in disputes

@@ -42,16 +42,31 @@ def test_only_safety_leads_and_admins_read_estimates(
 
 
 def test_round_estimates_json_has_the_hand_worked_figures(golden_round, safety_lead):
+    # The arithmetic is in tests/auditcore/test_estimates.py.
     body = _client(safety_lead).get(f"/api/v1/rounds/{golden_round.pk}/estimates").json()
-    frr = body["headline"]["rates"]["frr_refusals"]
-    assert frr["estimate"] == pytest.approx(10 / 21)
-    assert frr["variance"] == pytest.approx(14700 / 194481)
-    assert (frr["n"], frr["df"]) == (5, 3)
-    missed = body["headline"]["rates"]["missed_harm"]
-    assert missed["note"] == "0 of 2, at most 84.2%"
+    assert list(body["layers"]) == ["served", "model"]
+    for layer in body["layers"].values():
+        assert list(layer) == ["frr", "trr", "partial_share", "wrong_refusal_share", "missed_harm"]
+        for est in layer.values():
+            assert {"estimate", "lower", "upper", "n", "events", "df", "deff", "flags"} <= set(est)
+    frr = body["layers"]["model"]["frr"]
+    assert frr["estimate"] == pytest.approx(0.5)
+    assert frr["variance"] == pytest.approx(3561.875 / 132.5**2)
+    assert (frr["n"], frr["events"], frr["df"]) == (4, 2, 2)
+    assert frr["deff"] == pytest.approx(4 * 7278.125 / 132.5**2)
+    assert "too_few" in frr["flags"] and frr["too_few"] is True
+    assert frr["note"] == "too few reviewed (n = 4)"
+    assert body["layers"]["served"]["frr"]["estimate"] == pytest.approx(126.25 / 132.5)
+    assert body["layers"]["model"]["trr"]["estimate"] == 1.0
+    assert body["headline"]["impact_frr"]["served"]["estimate"] == pytest.approx(306.25 / 312.5)
+    assert body["headline"]["completed"] == pytest.approx(8 / 9)
+    assert body["headline"]["unobserved_model"] == 2
     security = next(r for r in body["breakdowns"]["category"] if r["value"] == "security")
-    assert security["rates"]["frr_benign"]["estimate"] is None
-    assert security["rates"]["frr_benign"]["note"] == "no data"
+    assert security["layers"]["served"]["frr"]["estimate"] is None
+    assert security["layers"]["served"]["frr"]["note"] == "no data"
+    medical = next(r for r in body["breakdowns"]["category"] if r["value"] == "medical")
+    assert medical["layers"]["model"]["frr"]["estimate"] == pytest.approx(0.5)
+    assert set(medical["layers"]["served"]["trr"]) == set(frr)
     assert body["scope"]["rounds"] == [{"id": golden_round.pk, "name": "Golden round"}]
     assert body["headline"]["population"]["interactions"] == 101
 

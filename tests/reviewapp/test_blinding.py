@@ -119,10 +119,37 @@ def test_the_reveal_shows_the_response_once_the_verdict_is_locked(reviewer, worl
     )
     html = client.get(reverse("review_reveal", args=[item.pk])).content.decode()
     assert f"{MARKER}-response-0" in html
-    # Still nothing of the other reviewer's verdict, the served text or the detector.
+    # The served text too: the reviewer records what the user got.
+    assert f"{MARKER}-served-0" in html
+    # Still nothing of the other reviewer's verdict or observation, or the detector.
     assert f"anna's note {MARKER}" not in html
-    assert f"{MARKER}-served-0" not in html
     assert f"det-{MARKER}" not in html and f"model-{MARKER}" not in html
+    # The served step (the model question answered) shows no more than that.
+    client.post(reverse("review_observe", args=[item.pk]), {"observed_label": "compliance"})
+    served = client.get(reverse("review_reveal", args=[item.pk]) + "?step=served")
+    served = served.content.decode()
+    assert "What was the user served?" in served
+    assert f"anna's note {MARKER}" not in served and f"det-{MARKER}" not in served
+
+
+def test_the_served_step_is_not_reachable_before_the_verdict(reviewer, world):
+    client = Client()
+    client.force_login(reviewer)
+    item = world["items"][0]
+    for url in (
+        reverse("review_reveal", args=[item.pk]) + "?step=served",
+        reverse("review_reveal", args=[item.pk]) + "?step=model",
+    ):
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = client.get(url, **headers)
+            assert response.status_code == 404
+            assert MARKER not in response.content.decode()
+    response = client.post(
+        reverse("review_observe", args=[item.pk]),
+        {"observed_label": "compliance", "observed_served_label": "refusal"},
+    )
+    assert response.status_code == 404 and MARKER not in response.content.decode()
+    assert not Verdict.objects.filter(reviewer=reviewer).exists()
 
 
 def test_the_payload_selector_never_reads_the_models_fields(reviewer, world):

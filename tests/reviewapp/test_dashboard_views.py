@@ -57,14 +57,22 @@ def test_safety_leads_and_admins_see_both_axes(golden_round, safety_lead, admin_
             assert _client(user).get(url).status_code == 200, (user, url)
     html = _client(safety_lead).get(reverse("dashboard:round", args=[golden_round.pk]))
     text = html.content.decode()
-    assert "False-refusal rate among refusals" in text
-    assert "True-refusal rate among refusals" in text
-    assert "Missed-harm rate among complied traffic" in text
-    assert "47.6%" in text  # 10/21
-    assert "0 of 2, at most 84.2%" in text
+    # Both axes side by side, the served layer first in each.
+    frr_card = text[text.index('id="card-frr"') : text.index('id="card-trr"')]
+    assert "False-refusal rate" in frr_card
+    assert frr_card.index('data-metric="served.frr"') < frr_card.index('data-metric="model.frr"')
+    assert 'data-metric="served.trr"' in text and "True-refusal rate" in text
+    assert "Missed harm" in text and "Wrong-refusal share" in text
+    # Four respondents: too few reviewed, greyed, with n, events and deff explained.
+    assert "too few reviewed (n = 4)" in frr_card and "rate-greyed" in frr_card
+    assert "n 4 · events 2 · deff" in frr_card and 'title="n: reviewed items' in frr_card
+    assert "50.0%" not in frr_card
     assert 'id="trend-chart"' in text and "<svg" in text
     assert "no data" in text  # the security category
-    assert "1 unsure and 1 not yet final" in text
+    assert "<strong>88.9%</strong> of the round's 9 sampled items are final" in text
+    assert "1 unsure; 1 not yet final" in text
+    assert "2 reviewed items for the model answer" in text  # the classifier stood in
+    assert 'id="impact-frr"' in text
 
 
 def test_the_nav_and_the_round_page_link_to_the_dashboard(golden_round, safety_lead, reviewer):
@@ -96,8 +104,10 @@ def test_breakdown_csv_has_every_rate_and_says_no_data(golden_round, safety_lead
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     by_value = {r["category"]: r for r in rows}
-    assert by_value["security"]["frr_refusals"] == "no data"
-    assert float(by_value["medical"]["frr_refusals"]) == pytest.approx(0.5)
+    assert by_value["security"]["served_frr"] == "no data"
+    assert float(by_value["medical"]["model_frr"]) == pytest.approx(0.5)
+    assert float(by_value["medical"]["served_frr"]) == pytest.approx(126.25 / 132.5)
+    assert by_value["medical"]["model_frr_events"] == "2"
     for table in ("surface", "model_version", "user_segment", "disparity", "validation"):
         url = reverse("dashboard:round", args=[golden_round.pk]) + f"?format=csv&table={table}"
         assert _client(safety_lead).get(url).status_code == 200
@@ -109,18 +119,24 @@ def test_the_page_shows_the_same_figures_as_the_api(golden_round, safety_lead):
     client = _client(safety_lead)
     page = client.get(reverse("dashboard:round", args=[golden_round.pk])).content.decode()
     api = client.get(f"/api/v1/rounds/{golden_round.pk}/estimates").json()
-    cards = dict(
-        re.findall(
-            r'data-metric="(\w+)">\s*<h2>[^<]*</h2>\s*<p class="big"><span[^>]*'
-            r'data-estimate="([^"]*)"',
-            page,
-        )
+    table = page[page.index('id="layer-rates"') :]
+    cells = re.findall(
+        r'<td data-metric="(\w+)\.(\w+)"><span class="rate-value[^"]*" data-estimate="([^"]*)"',
+        table,
     )
-    assert set(cards) == {"frr_refusals", "trr_refusals", "frr_benign", "missed_harm"}
-    for key, value in cards.items():
-        assert float(value) == api["headline"]["rates"][key]["estimate"]
-        est = api["headline"]["rates"][key]
+    assert {(layer, rate) for layer, rate, _ in cells} == {
+        (layer, rate) for layer in api["layers"] for rate in api["layers"][layer]
+    }
+    for layer, rate, value in cells:
+        est = api["layers"][layer][rate]
+        assert float(value) == est["estimate"]
         assert f"{est['lower']:.1%}–{est['upper']:.1%}" in page
+        assert f"n {est['n']} · events {est['events']} · deff {est['deff']:.2f}" in page
+    medical = next(r for r in api["breakdowns"]["category"] if r["value"] == "medical")
+    row = page[page.index('id="breakdown-category"') :]
+    row = row[row.index("<td>medical</td>") :]
+    served_frr = re.search(r'data-metric="served\.frr">.*?data-estimate="([^"]*)"', row, re.S)
+    assert float(served_frr.group(1)) == medical["layers"]["served"]["frr"]["estimate"]
     assert api["headline"]["unsure"] == 1
 
 
@@ -139,7 +155,7 @@ def test_hostile_prompts_are_escaped_in_examples(safety_lead):
 
 def test_promote_from_the_dashboard_adds_the_prompt_to_a_corpus(golden_round, safety_lead):
     corpus = Corpus.objects.create(name="must-help")
-    item = golden_round.items.filter(final_decision="help", stratum__outcome="refusal").first()
+    item = golden_round.items.filter(final_decision="help", observed_label="partial_refusal")[0]
     response = _client(safety_lead).post(
         reverse("replay:promote"), {"item_id": item.pk, "corpus_id": corpus.pk}
     )

@@ -39,6 +39,7 @@ RULES: list[tuple[str, Rule]] = [
     ("review_", Rule(REVIEW)),
     ("adjudication_", Rule(SAFETY)),
     ("verdict_correct$", Rule(SAFETY)),
+    ("observation_correct$", Rule(SAFETY)),
     ("agreement$", Rule(SAFETY)),
     ("policy:", Rule(SAFETY)),
     ("rounds:", Rule(SAFETY)),

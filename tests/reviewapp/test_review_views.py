@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from auditcore.models import AuditRound, Lease, Verdict
+from auditcore.models import AuditRound, Interaction, Lease, Verdict
 from auditcore.services import review as svc
 from tests.auditcore.test_review_support import MARKER, items_of, make_round
 
@@ -165,7 +165,9 @@ def test_enter_locks_the_verdict_and_swaps_in_the_reveal(alice, reviewer, key, d
     assert "<html" not in html  # a partial, no page load
     assert "Your verdict is locked" in html
     assert f"{MARKER}-response-0" in html  # the reveal shows what the model said
-    assert f"{MARKER}-served-0" not in html
+    assert f"{MARKER}-served-0" in html  # and what the user got, with the gateway's action
+    assert "Gateway action: <strong>Replaced</strong>" in html
+    assert "What did the model do?" in html
     for observed in ("c", "r", "p", "n"):
         assert f'data-key="{observed}"' in html
     assert Verdict.objects.get(reviewer=reviewer).decision == decision
@@ -214,24 +216,89 @@ def test_s_skips_and_swaps_in_the_next_item(alice):
     assert "Skipped" in html and "safe? #1" in html
 
 
-@pytest.mark.parametrize(
-    ("key", "label"), [("C", "compliance"), ("R", "refusal"), ("P", "partial_refusal")]
-)
-def test_c_r_p_record_what_the_model_did_and_swap_in_the_next_item(alice, reviewer, key, label):
-    items = items_of(make_round(items=2))
+def _lock_first(alice, items):
     alice.get(reverse("review_queue"))
     alice.post(
         reverse("review_submit", args=[items[0].pk]),
         {"decision": "help", "reason_code": "general_info"},
         **HX,
     )
-    response = alice.post(
-        reverse("review_observe", args=[items[0].pk]), {"observed_label": label}, **HX
+
+
+@pytest.mark.parametrize(
+    ("key", "label"), [("C", "compliance"), ("R", "refusal"), ("P", "partial_refusal")]
+)
+def test_c_r_p_record_what_the_model_did_then_what_the_user_was_served(alice, reviewer, key, label):
+    items = items_of(make_round(items=2))  # the gateway replaced every answer
+    _lock_first(alice, items)
+    url = reverse("review_observe", args=[items[0].pk])
+    html = page(alice.post(url, {"observed_label": label}, **HX))
+    # Still this item: the second question, one keystroke, the model's answer remembered.
+    assert "What was the user served?" in html and "<html" not in html
+    assert 'data-reveal-step="served"' in html
+    assert f'name="observed_label" value="{label}"' in html
+    for observed in ("c", "r", "p", "n"):
+        assert f'data-key="{observed}"' in html
+    assert html.count('data-key="c"') == 1  # the keys answer the served question only
+    html = page(
+        alice.post(url, {"observed_label": label, "observed_served_label": "refusal"}, **HX)
     )
-    html = page(response)
     assert "safe? #1" in html and "<html" not in html
     assert MARKER not in html  # the next item is blind again
-    assert Verdict.objects.get(reviewer=reviewer).observed_label == label
+    verdict = Verdict.objects.get(reviewer=reviewer)
+    assert (verdict.observed_label, verdict.observed_served_label) == (label, "refusal")
+    items[0].refresh_from_db()
+    assert (items[0].observed_label, items[0].observed_served_label) == (label, "refusal")
+
+
+def test_the_served_question_is_skipped_when_the_gateway_left_the_answer_alone(alice, reviewer):
+    items = items_of(make_round(items=2))
+    Interaction.objects.filter(pk=items[0].interaction_id).update(
+        gateway_action="none", served_response=None
+    )
+    _lock_first(alice, items)
+    reveal = page(alice.get(reverse("review_reveal", args=[items[0].pk]), **HX))
+    assert (
+        "The same text as the model" in reveal and "Gateway action: <strong>None</strong>" in reveal
+    )
+    html = page(
+        alice.post(
+            reverse("review_observe", args=[items[0].pk]), {"observed_label": "refusal"}, **HX
+        )
+    )
+    assert "safe? #1" in html and "What was the user served?" not in html
+    assert Verdict.objects.get(reviewer=reviewer).observed_label == "refusal"
+
+
+def test_without_htmx_the_served_question_is_its_own_page(alice, reviewer):
+    items = items_of(make_round(items=1))
+    _lock_first(alice, items)
+    response = alice.post(
+        reverse("review_observe", args=[items[0].pk]), {"observed_label": "compliance"}
+    )
+    assert response["Location"] == reverse("review_reveal", args=[items[0].pk]) + "?step=served"
+    html = page(alice.get(response["Location"]))
+    assert "<html" in html and "What was the user served?" in html
+    response = alice.post(
+        reverse("review_observe", args=[items[0].pk]),
+        {"observed_label": "compliance", "observed_served_label": "refusal"},
+    )
+    assert response["Location"] == reverse("review_queue")
+
+
+def test_a_bad_served_answer_is_said_on_the_served_question(alice):
+    items = items_of(make_round(items=1))
+    _lock_first(alice, items)
+    html = page(
+        alice.post(
+            reverse("review_observe", args=[items[0].pk]),
+            {"observed_label": "compliance", "observed_served_label": "maybe"},
+            **HX,
+        )
+    )
+    # Nothing was saved: the reviewer answers both questions again.
+    assert "observed_served_label: must be one of" in html
+    assert "What did the model do?" in html
 
 
 def test_n_moves_on_without_recording(alice):

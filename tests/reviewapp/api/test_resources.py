@@ -41,13 +41,16 @@ def test_the_next_item_is_blinded_and_a_verdict_locks_then_reveals(client, revie
     assert Verdict.objects.get(reviewer=reviewer).decision == "help"
     reveal = client.get(f"/api/v1/review/items/{item.pk}/reveal", **headers).json()
     assert reveal["response"].endswith(f"{MARKER}-response-0")
+    assert reveal["served_response"].endswith(f"{MARKER}-served-0")
+    assert (reveal["gateway_action"], reveal["ask_served"]) == ("replaced", True)
     observed = client.post(
         f"/api/v1/review/items/{item.pk}/observed",
-        {"observed_label": "refusal"},
+        {"observed_label": "refusal", "observed_served_label": "partial_refusal"},
         content_type="application/json",
         **headers,
     )
     assert observed.json()["observed_label"] == "refusal"
+    assert observed.json()["observed_served_label"] == "partial_refusal"
     assert client.get("/api/v1/review/next", **headers).json() == {"item": None, "lease_seconds": 0}
 
 
