@@ -4,9 +4,11 @@ from django import forms
 from django.conf import settings
 
 from auditcore.models import (
+    AuditRound,
     Decision,
     ModelVersion,
     PolicyVersion,
+    RoundTemplate,
     SizeMeasure,
     Surface,
 )
@@ -154,8 +156,16 @@ class DiffForm(forms.Form):
 class RoundCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none())
-    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    supplement_of = forms.ModelChoiceField(
+        queryset=AuditRound.objects.none(),
+        required=False,
+        label="Supplement of",
+        empty_label="None: a round of its own",
+        help_text="A second-phase draw from a drawn round's unsampled remainder: it takes that "
+        "round's period, surfaces, model versions and size measure; the budget is the extra items.",
+    )
+    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
     surfaces = forms.ModelMultipleChoiceField(
         queryset=Surface.objects.exclude(name="gold"),
         required=False,
@@ -176,6 +186,21 @@ class RoundCreateForm(forms.Form):
         self.fields["policy_version"].queryset = PolicyVersion.objects.filter(
             status=PolicyVersion.Status.PUBLISHED
         ).select_related("policy")
+        self.fields["supplement_of"].queryset = AuditRound.objects.filter(
+            supplement_of=None, strata_dims__isnull=False
+        )
+
+
+class LastWeekForm(forms.Form):
+    template = forms.ModelChoiceField(
+        queryset=RoundTemplate.objects.filter(active=True),
+        required=False,
+        empty_label="No template (every surface and model, no quotas)",
+        help_text="A template brings its standing quotas, budget and size measure.",
+    )
+    budget = forms.IntegerField(
+        min_value=1, required=False, help_text="Empty: the template's budget, or 250."
+    )
 
 
 class GoldWriteForm(forms.Form):

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import env_bool, env_float, env_int, env_list, env_str, env_url
@@ -185,6 +186,26 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800, minim
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat (`make run` and the compose `beat` service start it): the scheduled check opens
+# each round template's round over last week (once per week) and looks for alerts.
+ROUNDS_SCHEDULE_HOUR = env_int("ROUNDS_SCHEDULE_HOUR", 6, minimum=0)
+if ROUNDS_SCHEDULE_HOUR > 23:
+    raise ImproperlyConfigured("ROUNDS_SCHEDULE_HOUR must be an hour from 0 to 23")
+CELERY_BEAT_SCHEDULE = {
+    "rounds-open-scheduled": {
+        "task": "auditcore.rounds_open_scheduled",
+        "schedule": crontab(minute=0, hour=ROUNDS_SCHEDULE_HOUR),
+    },
+    "alerts-check": {
+        "task": "auditcore.alerts_check_scheduled",
+        "schedule": crontab(minute=30, hour=ROUNDS_SCHEDULE_HOUR),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Alerts (a rise in false refusals, a new disparity or inconsistency) are POSTed here as
+# Slack-compatible JSON {"text": ...}; empty: shown on the dashboard only.
+ALERT_WEBHOOK_URL = env_url("ALERT_WEBHOOK_URL", ("http", "https"))
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 HEALTH_TIMEOUT_SECONDS = env_float("HEALTH_TIMEOUT_SECONDS", 3.0, minimum=0.1)
 
 REST_FRAMEWORK = {

@@ -1,5 +1,6 @@
 """The audit's data; each area keeps its models in its own module."""
 
+from auditcore.models.alerts import Alert
 from auditcore.models.audit import AuditEvent
 from auditcore.models.exports import ExportFormat, ExportJob
 from auditcore.models.gate_review import GateLabelReview
@@ -24,6 +25,7 @@ from auditcore.models.rounds import (
     RoundItem,
     RoundQuota,
     RoundStratum,
+    RoundTemplate,
     SizeMeasure,
 )
 from auditcore.models.security import LoginThrottle
@@ -39,6 +41,7 @@ from auditcore.models.traffic import (
 
 __all__ = [
     "Adjudication",
+    "Alert",
     "ApiToken",
     "AuditEvent",
     "AuditRound",
@@ -70,6 +73,7 @@ __all__ = [
     "RoundItem",
     "RoundQuota",
     "RoundStratum",
+    "RoundTemplate",
     "SizeMeasure",
     "SnapshotPrompt",
     "StratumCount",

@@ -756,8 +756,9 @@ def scope_estimates(scope: Scope) -> Estimates:
         strata_by_round[ref.round_id][pk] = info[pk]
     known = {"category": set(), "model_version": set()}
     for category, model in strata.values():
-        known["category"].add(category)
-        known["model_version"].add(model)
+        # A round may pool categories or model versions in one stratum ("" / NULL there).
+        known["category"].update([category] if category else [])
+        known["model_version"].update([model] if model else [])
     by_round: dict[int, list] = {r: [] for r in ids}
     for row in rows:
         by_round[row[2]].append(row)
