@@ -46,6 +46,7 @@ from auditcore.models import (
     Verdict,
 )
 from auditcore.stats import RateEstimate, estimate_rate
+from auditcore.selectors.rounds import rounds_pooled
 
 REFUSED = ra.REFUSED
 LAYERS = ra.LAYERS
@@ -688,12 +689,17 @@ def scope_examples(estimates: "Estimates", limit: int = EXAMPLE_LIMIT) -> list[E
 
 @dataclass(frozen=True)
 class Scope:
-    """The rounds an estimate pools, and rounds left out because their periods overlap."""
+    """The rounds an estimate pools, and rounds left out (their frames meet a pooled one's)."""
 
     rounds: list[AuditRound]
     skipped: list[AuditRound] = field(default_factory=list)
     start: dt.date | None = None
     end: dt.date | None = None
+    reasons: dict[int, str] = field(default_factory=dict)  # why each skipped round was left out
+
+    @property
+    def skipped_with_reasons(self) -> list[tuple[AuditRound, str]]:
+        return [(r, self.reasons.get(r.pk, "")) for r in self.skipped]
 
     @property
     def round_ids(self) -> list[int]:
@@ -711,20 +717,15 @@ def round_scope(audit_round: AuditRound) -> Scope:
 
 
 def period_scope(start: dt.date, end: dt.date) -> Scope:
-    """Rounds whose period lies inside [start, end]; of overlapping rounds the latest is kept."""
-    candidates = list(
-        reportable_rounds()
-        .filter(period_start__gte=start, period_end__lte=end)
-        .order_by("-created_at", "-pk")
+    """The drawn rounds inside [start, end] whose frames are disjoint (rounds_pooled), pooled."""
+    pooled = rounds_pooled(start, end)
+    return Scope(
+        pooled.used,
+        [r for r, _ in pooled.left_out],
+        start,
+        end,
+        reasons={r.pk: why for r, why in pooled.left_out},
     )
-    kept, skipped = [], []
-    for r in candidates:
-        overlaps = any(
-            r.period_start <= k.period_end and k.period_start <= r.period_end for k in kept
-        )
-        (skipped if overlaps else kept).append(r)
-    kept.sort(key=lambda r: (r.period_start, r.pk))
-    return Scope(kept, skipped, start, end)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from auditcore.models import Corpus
+from auditcore.models import Corpus, Surface
 from tests.auditcore.estimates_support import build_round, golden_strata
 from tests.conftest import PASSWORD
 
@@ -90,12 +90,34 @@ def test_the_index_shows_an_empty_state_without_rounds(safety_lead):
     assert "No audit round has been drawn yet" in response.content.decode()
 
 
+def _headline_respondents(page: str) -> int:
+    found = re.search(r"sampled items are final: (\d+) with a help/decline call", page)
+    assert found, "the round-progress line is missing"
+    return int(found.group(1))
+
+
 def test_a_period_pools_rounds_and_names_skipped_overlaps(safety_lead):
     build_round(golden_strata(), name="early")
     build_round(golden_strata(), name="late")
     url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
     text = _client(safety_lead).get(url).content.decode()
-    assert "Overlapping rounds left out" in text and "early" in text
+    assert "Rounds left out of this period" in text
+    assert "early (its frame overlaps &#x27;late&#x27;, which has more verdicts)" in text
+    assert "pools 1 round with disjoint frames: late." in text
+
+
+def test_a_period_pools_rounds_over_different_surfaces_of_one_week(safety_lead):
+    chat_round = build_round(golden_strata(), name="chat week")
+    email_round = build_round(golden_strata(), name="email week")
+    chat_round.surfaces.set([Surface.objects.get_or_create(name="chat")[0]])
+    email_round.surfaces.set([Surface.objects.get_or_create(name="email")[0]])
+    url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
+    text = _client(safety_lead).get(url).content.decode()
+    assert "pools 2 rounds with disjoint frames: chat week, email week." in text
+    assert "Rounds left out" not in text
+    single = _client(safety_lead).get(reverse("dashboard:round", args=[chat_round.pk]))
+    pooled_n = _headline_respondents(text)
+    assert pooled_n == 2 * _headline_respondents(single.content.decode())
 
 
 def test_breakdown_csv_has_every_rate_and_says_no_data(golden_round, safety_lead):
@@ -167,7 +189,7 @@ def test_the_page_query_count_is_pinned(golden_round, safety_lead, django_assert
     client = _client(safety_lead)
     url = reverse("dashboard:round", args=[golden_round.pk])
     client.get(url)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(21):
         client.get(url)
 
 
