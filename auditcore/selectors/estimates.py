@@ -45,8 +45,8 @@ from auditcore.models import (
     StratumCount,
     Verdict,
 )
-from auditcore.stats import RateEstimate, estimate_rate
 from auditcore.selectors.rounds import rounds_pooled
+from auditcore.stats import RateEstimate, estimate_rate
 
 REFUSED = ra.REFUSED
 LAYERS = ra.LAYERS
