@@ -19,6 +19,14 @@ if not SECRET_KEY:
 # Keyed hashes of user ids and of record keys must not be guessable from outside.
 PII_HMAC_KEY = env_str("PII_HMAC_KEY", default=SECRET_KEY)
 
+# Endpoint API keys are stored encrypted with a key derived from this secret, kept apart from
+# SECRET_KEY so that rotating one never exposes or invalidates the other.
+ENDPOINT_KEYS_SECRET = env_str("ENDPOINT_KEYS_SECRET")
+if not ENDPOINT_KEYS_SECRET and DEBUG:
+    ENDPOINT_KEYS_SECRET = "insecure-development-endpoint-keys"  # noqa: S105 - DEBUG only
+# Hosts replay endpoints may point at; empty allows any host (http and https only).
+REPLAY_ALLOWED_HOSTS = env_list("REPLAY_ALLOWED_HOSTS", [])
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 DATA_DIR = Path(env_str("DATA_DIR", default=str(BASE_DIR / "var")))
