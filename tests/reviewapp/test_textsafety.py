@@ -10,7 +10,7 @@ from django.utils.safestring import SafeData, mark_safe
 from auditcore.models import Interaction, RoundItem
 from auditcore.services import review as svc
 from reviewapp.templatetags.textsafety import BIDI_CONTROLS, ZERO_WIDTH, reveal_controls
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 RLO_EVIL = "\u202eevil\u202c"
 
@@ -83,7 +83,7 @@ def test_the_review_page_and_the_reveal_show_the_markers(client, reviewer):
     client.force_login(reviewer)
     page = unmark(client.get(reverse("review_queue")).content.decode())
     assert "\u202e" not in page and "Say ⟨U+202E⟩evil⟨U+202C⟩ now &lt;b&gt;" in page
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=reviewer, item_id=item.pk, decision="decline", reason_code="self_harm_risk"
     )
     reveal = unmark(client.get(reverse("review_reveal", args=[item.pk])).content.decode())
@@ -102,7 +102,7 @@ def test_the_adjudication_item_shows_the_markers(client, reviewer, second_review
     )
     for who, decision in ((reviewer, "help"), (second_reviewer, "decline")):
         svc.lease_take_next(reviewer=who)
-        svc.verdict_submit(
+        offered_verdict(
             reviewer=who, item_id=item.pk, decision=decision, reason_code="general_info"
         )
     item.refresh_from_db()
