@@ -6,7 +6,6 @@ between user segments, classifier validation, confirmed false refusals with prom
 the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 """
 
-import csv
 import datetime as dt
 import math
 
@@ -18,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
+from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.replay import corpus_list
@@ -152,7 +152,7 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
 def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}-{table}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     if table in sel.DIMENSIONS:
         header = [table, "sampled", "unsure"]
         for k in sel.RATES:
@@ -160,7 +160,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
                        f"{k}_flags"]  # fmt: skip
         writer.writerow(header)
         for row in estimates.breakdowns[table]:
-            line = [_cell(row.value), row.sampled, row.unsure]
+            line = [row.value, row.sampled, row.unsure]
             for k in sel.RATES:
                 e = row.rates[k]
                 line += [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, _num(e.n_eff),
@@ -173,7 +173,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
         )  # fmt: skip
         for r in estimates.disparity:
             writer.writerow(
-                [_cell(r.segment), r.benign, _num(r.rate.estimate),
+                [r.segment, r.benign, _num(r.rate.estimate),
                  _num(r.adjusted_rate.estimate), _num(r.others_adjusted_rate.estimate),
                  _num(r.ratio), _num(r.ratio_lower), _num(r.ratio_upper), _num(r.difference),
                  _num(r.p_value), _num(r.p_holm), r.flagged]
@@ -185,7 +185,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
         )  # fmt: skip
         for v in estimates.validation:
             writer.writerow(
-                [_cell(v.category), v.classifier_label, _cell(v.model_version), v.observed,
+                [v.category, v.classifier_label, v.model_version, v.observed,
                  _num(v.exact_agreement), _num(v.refusal_agreement), v.drifting]
             )  # fmt: skip
     return response
@@ -195,11 +195,6 @@ def _num(value) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "no data"
     return f"{value:.6g}"
-
-
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in labels that come from traffic."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _respond(
