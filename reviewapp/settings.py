@@ -178,6 +178,26 @@ else:
     # The filesystem transport and backend expect their folders to exist.
     for _folder in ("broker/queue", "broker/control", "results"):
         (DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# The cache holds the API-token failure counts (DRF throttles), so it must be one that every web
+# process shares: Redis when configured, otherwise a table in the database (created by migrate).
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "reviewapp_cache",
+        }
+    }
+# Failed logins: per username (however it is spelled) from one address, and per address across
+# usernames; both lock for LOGIN_THROTTLE_LOCK_SECONDS once reached within the window.
+LOGIN_THROTTLE_FAILURES = env_int("LOGIN_THROTTLE_FAILURES", 5, minimum=1)
+LOGIN_THROTTLE_ADDRESS_FAILURES = env_int("LOGIN_THROTTLE_ADDRESS_FAILURES", 10, minimum=1)
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_THROTTLE_LOCK_SECONDS = env_int("LOGIN_THROTTLE_LOCK_SECONDS", 900, minimum=0)
+
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -22,9 +22,15 @@ def _client_ip(request) -> str:
 
 def _lock_message(state: ThrottleState) -> str:
     minutes = max(1, math.ceil((state.locked_until - timezone.now()).total_seconds() / 60))
+    duration = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if state.scope == "address":
+        return (
+            "Too many failed logins from your address. "
+            f"Logins from it are locked for {duration}; try again later."
+        )
     return (
         "Too many failed logins for this username from your address. "
-        f"Logins for it are locked for {minutes} minute{'s' if minutes != 1 else ''}; "
+        f"Logins for it are locked for {duration}; "
         "try again later or ask an admin to reset your password."
     )
 
