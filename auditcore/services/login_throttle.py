@@ -58,7 +58,9 @@ def _address(ip: str) -> str:
 
 
 def _name(username: str) -> str:
-    return username_key(username)[:150]
+    # A control character can be submitted but never stored (PostgreSQL refuses NUL); such a
+    # name cannot log in, and its failures still count for the address.
+    return "".join(c for c in username_key(username) if c.isprintable() or c == " ")[:150]
 
 
 def _state(name: str, address: str, scope: str) -> ThrottleState:

@@ -14,6 +14,7 @@ from auditcore.selectors.replay import corpus_list
 from auditcore.selectors.review import AdjudicationDetail, adjudication_item, adjudication_queue
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
+from reviewapp.forms import control_character_error
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -64,6 +65,10 @@ def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
 @safety_lead_required
 def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     _get_item_for_lead(request, item_id)
+    typed = control_character_error(request.POST, ("decision", "note"))
+    if typed:
+        messages.error(request, typed)
+        return redirect("adjudication_item", item_id=item_id)
     try:
         review_services.adjudication_record(
             adjudicator=request.user,
@@ -84,6 +89,10 @@ def verdict_correct(request: HtmxHttpRequest, item_id: int, verdict_id: int) -> 
     detail = _get_item_for_lead(request, item_id)
     if verdict_id not in {v.pk for v in detail.verdicts}:
         raise Http404("No such verdict on this item.")
+    typed = control_character_error(request.POST, ("decision", "reason_code", "reason"))
+    if typed:
+        messages.error(request, typed)
+        return redirect("adjudication_item", item_id=item_id)
     try:
         review_services.verdict_correct(
             actor=request.user,

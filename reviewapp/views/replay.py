@@ -21,6 +21,7 @@ from auditcore.selectors import replay as sel
 from auditcore.services import replay as svc
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
+from reviewapp.forms import Form
 
 RESULTS_ON_PAGE = 500
 PROMPTS_ON_PAGE = 1000
@@ -33,19 +34,19 @@ class HtmxHttpRequest(HttpRequest):
 # --- Forms (parsing only) ------------------------------------------------------------------
 
 
-class CorpusForm(forms.Form):
+class CorpusForm(Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class PromptForm(forms.Form):
+class PromptForm(Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     category = forms.CharField(max_length=100, required=False)
     expect = forms.ChoiceField(choices=Expect.choices, initial=Expect.MUST_HELP)
     active = forms.BooleanField(required=False, initial=True)
 
 
-class ImportForm(forms.Form):
+class ImportForm(Form):
     file = forms.FileField(
         help_text="CSV with a prompt column (category, expect optional) or JSONL"
     )
@@ -54,7 +55,7 @@ class ImportForm(forms.Form):
     )
 
 
-class EndpointForm(forms.Form):
+class EndpointForm(Form):
     name = forms.CharField(max_length=100)
     base_url = forms.URLField(max_length=500, help_text="API root, e.g. https://api.openai.com/v1")
     model = forms.CharField(max_length=200)
@@ -74,28 +75,28 @@ class EndpointForm(forms.Form):
     )
 
 
-class EndpointKeyForm(forms.Form):
+class EndpointKeyForm(Form):
     """One per endpoint row; the template writes its input (ids must differ between rows)."""
 
     api_key = forms.CharField(max_length=1000, required=False, strip=True)
 
 
-class RunStartForm(forms.Form):
+class RunStartForm(Form):
     corpus = forms.ModelChoiceField(queryset=Corpus.objects.order_by("name"))
     endpoint = forms.ModelChoiceField(queryset=sel.endpoint_list())
 
 
-class GateForm(forms.Form):
+class GateForm(Form):
     baseline = forms.ModelChoiceField(queryset=sel.runs_for_gate())
     candidate = forms.ModelChoiceField(queryset=sel.runs_for_gate())
     margin = forms.FloatField(min_value=0.001, max_value=0.5, initial=0.02)
 
 
-class AcceptForm(forms.Form):
+class AcceptForm(Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=10)
 
 
-class PromoteForm(forms.Form):
+class PromoteForm(Form):
     item_id = forms.IntegerField()
     corpus_id = forms.IntegerField()
     next = forms.CharField(required=False)
