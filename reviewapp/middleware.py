@@ -1,4 +1,6 @@
-"""Answers to signed-in users are never stored by a browser or proxy cache.
+"""Response rules for every answer: no caching for signed-in users, control characters shown.
+
+Answers to signed-in users are never stored by a browser or proxy cache.
 
 Prompts and responses are hostile, often personal text, and they appear on most pages, in HTMX
 partials, downloads and API answers; a page that holds none today may hold some tomorrow, so
@@ -12,6 +14,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import add_never_cache_headers
 
+from reviewapp.templatetags.textsafety import mark_controls_in_html
+
 API_PREFIX = "/api/"
 
 
@@ -23,6 +27,27 @@ def no_store_for_users(
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated) or request.path.startswith(API_PREFIX):
             add_never_cache_headers(response)
+        return response
+
+    return middleware
+
+
+def mark_control_characters(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """Bidi controls and zero-width characters left in a page's text become visible markers."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = get_response(request)
+        if response.streaming or not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        charset = response.charset or "utf-8"
+        html = response.content.decode(charset, errors="replace")
+        marked = mark_controls_in_html(html)
+        if marked is not html:
+            response.content = marked.encode(charset)
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
         return response
 
     return middleware

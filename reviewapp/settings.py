@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "reviewapp.middleware.no_store_for_users",
+    "reviewapp.middleware.mark_control_characters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -76,6 +77,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "reviewapp.context_processors.role_flags",
             ],
+            # |reveal_controls (bidi isolation and visible control characters) everywhere.
+            "builtins": ["reviewapp.templatetags.textsafety"],
         },
     },
 ]

@@ -12,12 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from auditcore.models import AuditEvent, GateDecision, RoundItem
-from auditcore.services import replay as replay_svc
+from auditcore.models import AuditEvent, RoundItem
 from auditcore.services import review as review_svc
 from auditcore.services.policy import policy_create
 from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 from tests.conftest import PASSWORD
+from tests.support.replay_data import stored_replay
 
 pytestmark = pytest.mark.django_db
 
@@ -42,18 +42,15 @@ def cases(admin_user, reviewer, second_reviewer):
     )
     category = version.categories.get()
     p = f"c{category.pk}"
-    corpus = replay_svc.corpus_create(actor=admin_user, name="corpus")
-    prompt = replay_svc.corpus_prompt_add(actor=admin_user, corpus_id=corpus.pk, prompt="Hello?")
-    endpoint = replay_svc.endpoint_create(
-        actor=admin_user, name="ep", base_url="http://127.0.0.1:9/v1", model="m"
+    replay = stored_replay(
+        actor=admin_user, corpus_name="corpus", prompt="Hello?", endpoint_name="ep"
     )
-    run = replay_svc.replay_run_create(
-        actor=admin_user, corpus_id=corpus.pk, endpoint_id=endpoint.pk
+    corpus, prompt, endpoint, decision = (
+        replay.corpus,
+        replay.prompt,
+        replay.endpoint,
+        replay.decision,
     )
-    decision = GateDecision.objects.create(
-        baseline=run, candidate=run, k=1, n00=0, n01=1, n10=0, n11=0,
-        delta=1, lower=0, upper=1, p_value=0.5, outcome=GateDecision.Outcome.FAIL,
-    )  # fmt: skip
     # An item the admin reviews, and a disputed one for adjudication.
     own = items_of(make_round(items=1))[0]
     review_svc.lease_take_next(reviewer=admin_user)

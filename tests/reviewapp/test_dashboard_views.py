@@ -253,6 +253,6 @@ def test_consistency_page_counts_prompts_differing_only_in_case_and_punctuation_
     (row,) = rows
     assert "Can I take ibuprofen with warfarin?" in row
     assert "<td>same</td>" in row
-    assert '<strong>app</strong>: <span class="pill refusal">1 refused</span>' in row
-    assert '<strong>web</strong>: <span class="pill refusal">0 refused</span> ' in row
+    assert '<strong><bdi>app</bdi></strong>: <span class="pill refusal">1 refused</span>' in row
+    assert '<strong><bdi>web</bdi></strong>: <span class="pill refusal">0 refused</span> ' in row
     assert "1 helped" in row and "paracetamol" not in row

@@ -235,7 +235,7 @@ def test_a_safety_lead_accepts_a_regression_with_a_reason(client, safety_lead, d
     assert "&lt;script&gt;" in page
     assert "<script>alert" not in page
     index = client.get(reverse("replay:index")).content.decode()
-    assert "accepted by bob" in index
+    assert "accepted by <bdi>bob</bdi>" in index
 
 
 def test_list_pages_use_a_fixed_number_of_queries(

@@ -76,7 +76,7 @@ def test_the_page_shows_prompt_turns_surface_and_policy_but_nothing_the_model_di
     html = page(alice.get(reverse("review_queue")))
     assert "How much paracetamol is safe? #0" in html
     assert "Hi! How can I help today?" in html  # an earlier assistant turn is context
-    assert "surface <strong>web</strong>" in html
+    assert "surface <strong><bdi>web</bdi></strong>" in html
     assert "General health information" in html and "Instructions for overdose" in html
     assert "<kbd>1</kbd> General information is fine" in html
     assert MARKER not in html

@@ -50,7 +50,7 @@ def test_html_in_the_text_stays_escaped_around_markers():
     out = render("<script>alert(1)</script>\u202e<b>x</b>\u200b&")
     assert "<script>" not in out and "<b>" not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
-    assert "&lt;b&gt;x&lt;/b&gt;" in out and out.endswith("&amp;")
+    assert "&lt;b&gt;x&lt;/b&gt;" in out and out.endswith("&amp;</bdi>")
     # The only tags are the markers themselves.
     assert out.count("<span") == 2 and out.count('<span class="ctl-marker">') == 2
 
@@ -58,20 +58,20 @@ def test_html_in_the_text_stays_escaped_around_markers():
 def test_plain_text_is_escaped_and_unchanged_otherwise():
     out = reveal_controls("Ünïcödé \"quotes\" <tag> 'x' — fine")
     assert isinstance(out, SafeData)
-    assert out == "Ünïcödé &quot;quotes&quot; &lt;tag&gt; &#x27;x&#x27; — fine"
+    assert out == "<bdi>Ünïcödé &quot;quotes&quot; &lt;tag&gt; &#x27;x&#x27; — fine</bdi>"
     assert reveal_controls(None) == ""
-    assert reveal_controls(42) == "42"
+    assert reveal_controls(42) == "<bdi>42</bdi>"
 
 
 def test_text_already_marked_safe_is_not_escaped_twice():
     assert str(reveal_controls(mark_safe("&amp;\u200b"))) == (
-        '&amp;<span class="ctl-marker">⟨U+200B⟩</span>'
+        '<bdi>&amp;<span class="ctl-marker">⟨U+200B⟩</span></bdi>'
     )
 
 
 def test_after_truncatechars_the_markers_are_whole():
     out = render("x" * 10 + "\u202e", "|truncatechars:20")
-    assert out.endswith("⟨U+202E⟩</span>")
+    assert out.endswith("⟨U+202E⟩</span></bdi>")
 
 
 @pytest.mark.django_db
