@@ -15,7 +15,7 @@ from auditcore import roles
 from auditcore.models import Lease, RoundItem, Verdict
 from auditcore.services import review as svc
 from auditcore.services.users import user_create
-from tests.auditcore.test_review_support import make_round, offered_verdict
+from tests.auditcore.test_review_support import make_round
 from tests.conftest import require_services
 
 REVIEWERS = 20
@@ -33,7 +33,7 @@ def _drain(user, seed: int, errors: list, done: Counter, lock: threading.Lock) -
             decision = rng.choice(["help", "decline"])
             # A double submit, as from a double click: it must not create two verdicts.
             for _ in range(2):
-                offered_verdict(
+                svc.verdict_submit(
                     reviewer=user,
                     item_id=lease.item_id,
                     decision=decision,
