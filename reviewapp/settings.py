@@ -20,6 +20,14 @@ if not SECRET_KEY:
 # Keyed hashes of user ids and of record keys must not be guessable from outside.
 PII_HMAC_KEY = env_str("PII_HMAC_KEY", default=SECRET_KEY)
 
+# Endpoint API keys are stored encrypted with a key derived from this secret, kept apart from
+# SECRET_KEY so that rotating one never exposes or invalidates the other.
+ENDPOINT_KEYS_SECRET = env_str("ENDPOINT_KEYS_SECRET")
+if not ENDPOINT_KEYS_SECRET and DEBUG:
+    ENDPOINT_KEYS_SECRET = "insecure-development-endpoint-keys"  # noqa: S105 - DEBUG only
+# Hosts replay endpoints may point at; empty allows any host (http and https only).
+REPLAY_ALLOWED_HOSTS = env_list("REPLAY_ALLOWED_HOSTS", [])
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 DATA_DIR = Path(env_str("DATA_DIR", default=str(BASE_DIR / "var")))
@@ -46,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "reviewapp.middleware.no_store_for_users",
+    "reviewapp.middleware.mark_control_characters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -68,6 +78,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "reviewapp.context_processors.role_flags",
             ],
+            # |reveal_controls (bidi isolation and visible control characters) everywhere.
+            "builtins": ["reviewapp.templatetags.textsafety"],
         },
     },
 ]
@@ -178,6 +190,26 @@ else:
     # The filesystem transport and backend expect their folders to exist.
     for _folder in ("broker/queue", "broker/control", "results"):
         (DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# The cache holds the API-token failure counts (DRF throttles), so it must be one that every web
+# process shares: Redis when configured, otherwise a table in the database (created by migrate).
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "reviewapp_cache",
+        }
+    }
+# Failed logins: per username (however it is spelled) from one address, and per address across
+# usernames; both lock for LOGIN_THROTTLE_LOCK_SECONDS once reached within the window.
+LOGIN_THROTTLE_FAILURES = env_int("LOGIN_THROTTLE_FAILURES", 5, minimum=1)
+LOGIN_THROTTLE_ADDRESS_FAILURES = env_int("LOGIN_THROTTLE_ADDRESS_FAILURES", 10, minimum=1)
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_THROTTLE_LOCK_SECONDS = env_int("LOGIN_THROTTLE_LOCK_SECONDS", 900, minimum=0)
+
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,19 @@ def admin_user(db):
 def outsider(db):
     """Logged in, but with no role at all."""
     return _user("charlie", None)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(request):
+    """With Redis as the cache, each test counts throttles under its own keys: Redis, unlike the
+    database cache, keeps them after the test's transaction is rolled back."""
+    if not settings.REDIS_URL:
+        yield
+        return
+    settings_fixture = request.getfixturevalue("settings")
+    default = {**settings.CACHES["default"], "KEY_PREFIX": uuid.uuid4().hex}
+    settings_fixture.CACHES = {**settings.CACHES, "default": default}
+    yield
 
 
 def services_available() -> bool:

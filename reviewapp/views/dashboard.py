@@ -9,7 +9,6 @@ between user segments, classifier validation, confirmed false refusals with prom
 the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 """
 
-import csv
 import datetime as dt
 import math
 
@@ -21,6 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
+from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP
 from auditcore.selectors import estimates as sel
@@ -190,7 +190,7 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
 def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}-{table}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     if table in sel.DIMENSIONS:
         header = [table, "sampled", "respondents", "unsure"]
         for layer in sel.LAYERS:
@@ -200,7 +200,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
                            f"{name}_events", f"{name}_deff", f"{name}_flags"]  # fmt: skip
         writer.writerow(header)
         for row in estimates.breakdowns[table]:
-            line = [_cell(row.value), row.sampled, row.respondents, row.unsure]
+            line = [row.value, row.sampled, row.respondents, row.unsure]
             for layer in sel.LAYERS:
                 for k in sel.RATES:
                     e = row.layers[layer][k]
@@ -215,7 +215,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
         )  # fmt: skip
         for r in estimates.disparity:
             writer.writerow(
-                [_cell(r.segment), r.respondents, r.others_respondents, r.events,
+                [r.segment, r.respondents, r.others_respondents, r.events,
                  r.comparable or r.note, _num(r.rate.estimate),
                  _num(r.adjusted_rate.estimate), _num(r.others_adjusted_rate.estimate),
                  _num(r.ratio), _num(r.ratio_lower), _num(r.ratio_upper), _num(r.difference),
@@ -228,7 +228,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
         )  # fmt: skip
         for v in estimates.validation:
             writer.writerow(
-                [_cell(v.category), v.classifier_label, _cell(v.model_version), v.observed,
+                [v.category, v.classifier_label, v.model_version, v.observed,
                  _num(v.exact_agreement), _num(v.refusal_agreement), v.drifting]
             )  # fmt: skip
     return response
@@ -238,11 +238,6 @@ def _num(value) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "no data"
     return f"{value:.6g}"
-
-
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in labels that come from traffic."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _respond(

@@ -113,3 +113,39 @@ def test_counts_stored_before_the_served_outcome_split_into_served_cells():
         assert rows == {False: (5, 15.0, 55.0), True: (3, 21.0, 149.0)}
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoints_that_named_a_key_variable_lose_the_key_and_say_so(client):
+    from django.contrib.auth.models import Group, User
+    from django.urls import reverse
+
+    from auditcore import roles
+
+    apps = _migrate(AFTER)
+    try:
+        endpoint = apps.get_model("auditcore", "Endpoint").objects.create(
+            name="prod", base_url="https://api.example.com/v1", model="m", api_key_env="PROD_KEY"
+        )
+        corpus = apps.get_model("auditcore", "Corpus").objects.create(name="c")
+        snapshot = apps.get_model("auditcore", "CorpusSnapshot").objects.create(
+            corpus=corpus, prompt_count=0
+        )
+        run = apps.get_model("auditcore", "ReplayRun").objects.create(
+            snapshot=snapshot,
+            endpoint=endpoint,
+            config={"base_url": "https://api.example.com/v1", "model": "m", "api_key_env": "K"},
+        )
+        apps = _migrate(("auditcore", "0006_endpoint_encrypted_keys"))
+        migrated = apps.get_model("auditcore", "Endpoint").objects.get(pk=endpoint.pk)
+        assert (migrated.api_key_encrypted, migrated.legacy_api_key_env) == ("", "PROD_KEY")
+        config = apps.get_model("auditcore", "ReplayRun").objects.get(pk=run.pk).config
+        assert "api_key_env" not in config
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
+    lead = User.objects.create_user("lead", password="x")
+    lead.groups.add(Group.objects.get_or_create(name=roles.SAFETY_LEAD)[0])
+    client.force_login(lead)
+    page = client.get(reverse("replay:endpoints")).content.decode()
+    assert "key removed: enter it again" in page
+    assert "PROD_KEY" in page

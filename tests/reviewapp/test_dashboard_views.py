@@ -90,6 +90,11 @@ def test_the_index_shows_an_empty_state_without_rounds(safety_lead):
     assert "No audit round has been drawn yet" in response.content.decode()
 
 
+def _text(response) -> str:
+    """The page's text without its tags (names are wrapped in <bdi>)."""
+    return re.sub(r"<[^>]+>", "", response.content.decode())
+
+
 def _headline_respondents(page: str) -> int:
     found = re.search(r"sampled items are final: (\d+) with a help/decline call", page)
     assert found, "the round-progress line is missing"
@@ -100,7 +105,7 @@ def test_a_period_pools_rounds_and_names_skipped_overlaps(safety_lead):
     build_round(golden_strata(), name="early")
     build_round(golden_strata(), name="late")
     url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
-    text = _client(safety_lead).get(url).content.decode()
+    text = _text(_client(safety_lead).get(url))
     assert "Rounds left out of this period" in text
     assert "early (its frame overlaps &#x27;late&#x27;, which has more verdicts)" in text
     assert "pools 1 round with disjoint frames: late." in text
@@ -112,12 +117,12 @@ def test_a_period_pools_rounds_over_different_surfaces_of_one_week(safety_lead):
     chat_round.surfaces.set([Surface.objects.get_or_create(name="chat")[0]])
     email_round.surfaces.set([Surface.objects.get_or_create(name="email")[0]])
     url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
-    text = _client(safety_lead).get(url).content.decode()
+    text = _text(_client(safety_lead).get(url))
     assert "pools 2 rounds with disjoint frames: chat week, email week." in text
     assert "Rounds left out" not in text
     single = _client(safety_lead).get(reverse("dashboard:round", args=[chat_round.pk]))
     pooled_n = _headline_respondents(text)
-    assert pooled_n == 2 * _headline_respondents(single.content.decode())
+    assert pooled_n == 2 * _headline_respondents(_text(single))
 
 
 def test_breakdown_csv_has_every_rate_and_says_no_data(golden_round, safety_lead):
@@ -156,7 +161,7 @@ def test_the_page_shows_the_same_figures_as_the_api(golden_round, safety_lead):
         assert f"n {est['n']} · events {est['events']} · deff {est['deff']:.2f}" in page
     medical = next(r for r in api["breakdowns"]["category"] if r["value"] == "medical")
     row = page[page.index('id="breakdown-category"') :]
-    row = row[row.index("<td>medical</td>") :]
+    row = row[row.index("<td><bdi>medical</bdi></td>") :]
     served_frr = re.search(r'data-metric="served\.frr">.*?data-estimate="([^"]*)"', row, re.S)
     assert float(served_frr.group(1)) == medical["layers"]["served"]["frr"]["estimate"]
     assert api["headline"]["unsure"] == 1
@@ -291,8 +296,8 @@ def test_consistency_page_counts_prompts_differing_only_in_case_and_punctuation_
     (row,) = rows
     assert "Can I take ibuprofen with warfarin?" in row
     assert "<td>same</td>" in row
-    assert '<strong>app</strong>: <span class="pill refusal">1 refused</span>' in row
-    assert '<strong>web</strong>: <span class="pill refusal">0 refused</span> ' in row
+    assert '<strong><bdi>app</bdi></strong>: <span class="pill refusal">1 refused</span>' in row
+    assert '<strong><bdi>web</bdi></strong>: <span class="pill refusal">0 refused</span> ' in row
     assert "1 helped" in row and "paracetamol" not in row
 
 
