@@ -10,6 +10,7 @@ from auditcore.models import (
     SizeMeasure,
     Surface,
 )
+from auditcore.selectors.estimates import reportable_rounds
 
 # --- Ingest -------------------------------------------------------------------------------------
 
@@ -193,3 +194,31 @@ class GoldMarkForm(forms.Form):
         choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
     )
     note = forms.CharField(required=False, max_length=500)
+
+
+class InsightsForm(forms.Form):
+    """Policy insights: a round or a period, the layer, and the trigger words' minimum count."""
+
+    round = forms.IntegerField(required=False, min_value=1)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    layer = forms.ChoiceField(
+        choices=[("served", "Served to users"), ("model", "Model answer")], required=False
+    )
+    min_count = forms.IntegerField(required=False, min_value=1, max_value=1000)
+
+    def clean_round(self):
+        value = self.cleaned_data.get("round")
+        if value and not reportable_rounds().filter(pk=value).exists():
+            raise forms.ValidationError("no drawn round has this id")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if (start is None) != (end is None):
+            self.add_error("end" if start else "start", "a period needs both a start and an end")
+        elif start and end and start > end:
+            self.add_error("end", "must not be before start")
+        data["layer"] = data.get("layer") or "served"
+        return data

@@ -1,0 +1,125 @@
+"""Policy insights: trigger words, where the policy costs most, and a draft at that category.
+
+A round (?round=) or a period (?start=&end=), the latest round by default; ?layer=served|model
+(served: what users got); ?min_count= the refused prompts a trigger word needs to be shown.
+"""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from auditcore.exceptions import ApplicationError
+from auditcore.rates import LAYER_LABELS
+from auditcore.selectors import estimates as sel
+from auditcore.selectors import insights as ins
+from auditcore.selectors.policy import current_policy_version
+from auditcore.services.policy import policy_version_draft_from
+from auditcore.trigger_words import MIN_COUNT
+from reviewapp.access import safety_lead_required
+from reviewapp.forms import InsightsForm
+from reviewapp.views.dashboard import rate_display
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def scope_of(data: dict) -> sel.Scope | None:
+    """The period if given, else the round, else the latest round (None: nothing drawn yet)."""
+    if data.get("start") and data.get("end"):
+        return sel.period_scope(data["start"], data["end"])
+    if data.get("round"):
+        return sel.round_scope(get_object_or_404(sel.reportable_rounds(), pk=data["round"]))
+    latest = sel.reportable_rounds().order_by("-period_start", "-pk").first()
+    return sel.round_scope(latest) if latest else None
+
+
+def total_display(total) -> dict:
+    if total.estimate is None:
+        return {"text": "no data", "interval": ""}
+    return {
+        "text": f"{total.estimate:,.0f}",
+        "interval": f"{total.lower:,.0f}–{total.upper:,.0f}",
+        "events": total.events,
+    }
+
+
+def _cost(row) -> dict:
+    return {
+        "row": row,
+        "total": total_display(row.wrongly_refused),
+        "share": rate_display(row.share),
+    }
+
+
+@require_GET
+@safety_lead_required
+def insights_index(request: HtmxHttpRequest) -> HttpResponse:
+    form = InsightsForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        context = {"form": form, "rounds": _rounds()}
+        return render(request, "reviewapp/insights/insights.html", context, status=400)
+    data = form.cleaned_data if request.GET else {"layer": "served"}
+    scope = scope_of(data)
+    if scope is None:
+        return render(request, "reviewapp/dashboard/empty.html", {})
+    layer = data["layer"]
+    insights = ins.policy_insights(scope, layer=layer, min_count=data.get("min_count") or MIN_COUNT)
+    context = {
+        "form": form,
+        "rounds": _rounds(),
+        "scope": scope,
+        "round": None if data.get("start") else scope.rounds[0],
+        "layer": layer,
+        "layer_label": LAYER_LABELS[layer],
+        "min_count": data.get("min_count") or MIN_COUNT,
+        "insights": insights,
+        "all_false_refusals": total_display(insights.costs.all_false_refusals),
+        "places": [
+            {"place": p, **_cost(p.cost), "reasons": [_cost(r) for r in p.cost.reasons]}
+            for p in insights.places
+        ],
+        "costs": [
+            {**_cost(row), "reasons": [_cost(r) for r in row.reasons]}
+            for row in insights.costs.rows
+        ],
+    }
+    return render(request, "reviewapp/insights/insights.html", context)
+
+
+def _rounds():
+    return list(sel.reportable_rounds().order_by("-period_start", "-pk")[:100])
+
+
+@require_POST
+@safety_lead_required
+def insights_draft(request: HtmxHttpRequest) -> HttpResponse:
+    """Open a draft of the current policy at a category: the newest draft, or a new one."""
+    slug = request.POST.get("category", "").strip()
+    version = current_policy_version()
+    if version is None:
+        messages.error(request, "No policy is published yet: publish one before rewriting it.")
+        return redirect("insights:index")
+    draft = ins.open_draft(version)
+    if draft is None:
+        try:
+            draft = policy_version_draft_from(actor=request.user, source=version)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("insights:index")
+        messages.success(request, f"{draft} is a new draft copied from {version}.")
+    target = reverse("policy:edit", args=[draft.pk])
+    category = draft.categories.filter(slug=slug).first()
+    if category is None:
+        messages.info(request, f"{draft} has no category {slug!r}; add it below.")
+        return redirect(target)
+    return redirect(f"{target}#category-{category.pk}")
+
+
+urlpatterns = [
+    path("", insights_index, name="index"),
+    path("draft", insights_draft, name="draft"),
+]
