@@ -11,8 +11,13 @@ where nobody did), d = 1/π adjusted for nonresponse within strata (auditcore.ra
 - Costs: per category, and per reason code reviewers gave with "should help", the estimated
   number of wrongly refused requests in the population (a design-weighted total, with its
   interval) and the share of all false refusals (a ratio, Korn-Graubard interval), ranked.
+- Did the rewrite work: for a category a published version changed, its frr and trr in the
+  rounds under the previous published version and under this one (the two pooled, their strata
+  kept apart), the difference after - before with its interval, and the latest gate decision
+  that ran the category's corpus prompts. Publications are marked on the trend chart.
 """
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,11 +26,36 @@ import numpy as np
 
 from auditcore import rates as ra
 from auditcore import trigger_words as tw
-from auditcore.models import Category, PolicyVersion, RoundItem, Verdict
-from auditcore.policy_lint import LintFlag
-from auditcore.selectors.estimates import Scope, frame_from_rows, item_rows, strata_info
-from auditcore.selectors.policy import current_policy_version, policy_version_flags
-from auditcore.stats import RateEstimate, TotalEstimate, estimate_rate, estimate_total
+from auditcore.models import (
+    AuditRound,
+    Category,
+    GateDecision,
+    PolicyVersion,
+    RoundItem,
+    Verdict,
+)
+from auditcore.policy_lint import LintFlag, diff_categories
+from auditcore.selectors.estimates import (
+    Scope,
+    frame_from_rows,
+    item_rows,
+    reportable_rounds,
+    strata_info,
+)
+from auditcore.selectors.policy import (
+    changed_category_slugs,
+    current_policy_version,
+    policy_version_flags,
+    previous_published_version,
+)
+from auditcore.stats import (
+    RateComparison,
+    RateEstimate,
+    TotalEstimate,
+    estimate_rate,
+    estimate_total,
+    rate_ratio,
+)
 
 NO_REASON = ""
 TOP_PLACES = 3
@@ -276,3 +306,123 @@ def open_draft(version: PolicyVersion) -> PolicyVersion | None:
         .order_by("-number")
         .first()
     )
+
+
+# --- Did the rewrite work --------------------------------------------------------------------
+
+BEFORE_AFTER_RATES = ("frr", "trr")
+
+
+@dataclass(frozen=True)
+class RateChange:
+    rate: str
+    before: RateEstimate  # rounds under the previous published version
+    after: RateEstimate | None  # rounds under the new version; None: no such round yet
+    difference: RateComparison | None  # after - before, with its interval
+
+
+@dataclass(frozen=True)
+class GateOnCategory:
+    decision: GateDecision
+    entry: dict  # the decision's breakdown for the category: k, n01, n10, delta, upper, outcome
+
+
+@dataclass(frozen=True)
+class RewriteCheck:
+    category: str
+    version: PolicyVersion
+    previous: PolicyVersion | None
+    old_rounds: list[AuditRound]
+    new_rounds: list[AuditRound]
+    changes: list[RateChange]
+    gate: GateOnCategory | None
+
+    @property
+    def has_after(self) -> bool:
+        return bool(self.new_rounds)
+
+
+def _rounds_under(version: PolicyVersion | None) -> list[AuditRound]:
+    if version is None:
+        return []
+    return list(reportable_rounds().filter(policy_version=version).order_by("period_start", "pk"))
+
+
+def latest_gate_on(category: str) -> GateOnCategory | None:
+    """The newest gate decision whose corpus had prompts of the category, with their numbers."""
+    for decision in GateDecision.objects.order_by("-created_at", "-id")[:200]:
+        for entry in decision.categories or []:
+            if isinstance(entry, dict) and entry.get("category") == category:
+                return GateOnCategory(decision, entry)
+    return None
+
+
+def rewrite_check(version: PolicyVersion, category: str, *, layer: str = "served") -> RewriteCheck:
+    """frr and trr of a category in rounds under the previous published version and this one."""
+    _check_layer(layer)
+    previous = previous_published_version(version)
+    old, new = _rounds_under(previous), _rounds_under(version)
+    ids = [r.pk for r in old + new]
+    frame = frame_from_rows(item_rows(ids))
+    info, _ = strata_info(ids)
+    r = ra.Respondents.of(frame.sample(), info)
+    in_category = frame.dims["category"][r.keep] == category
+    round_id = frame.round_id[r.keep]
+    before = in_category & np.isin(round_id, [x.pk for x in old])
+    after = in_category & np.isin(round_id, [x.pk for x in new])
+    changes = []
+    for rate in BEFORE_AFTER_RATES:
+        z, y = ra.rate_arrays(r.labels[layer], r.help, r.decline, rate)
+        difference = None
+        if new and old:
+            difference = rate_ratio(r.weight, z & after, y, z & before, y, r.stratum,
+                                    inclusion=1.0 / r.weight)  # fmt: skip
+        changes.append(
+            RateChange(
+                rate=rate,
+                before=r.estimate(rate, layer, before),
+                after=r.estimate(rate, layer, after) if new else None,
+                difference=difference,
+            )
+        )
+    return RewriteCheck(category, version, previous, old, new, changes, latest_gate_on(category))
+
+
+def rewrite_checks(version: PolicyVersion, *, layer: str = "served") -> list[RewriteCheck]:
+    """A before/after check for every category the version changed."""
+    return [rewrite_check(version, slug, layer=layer) for slug in changed_category_slugs(version)]
+
+
+@dataclass(frozen=True)
+class Publication:
+    version: PolicyVersion
+    day: dt.date
+    changed: list[str]
+
+
+def publications(since: dt.date | None = None) -> list[Publication]:
+    """Published versions (oldest first) with the categories each changed, for the trend chart.
+
+    Two queries however many versions there are: every published version and their categories,
+    each diffed with the previous published version of its policy (as changed_category_slugs).
+    """
+    versions = list(
+        PolicyVersion.objects.filter(status=PolicyVersion.Status.PUBLISHED)
+        .select_related("policy")
+        .order_by("policy_id", "number")
+    )
+    fields = [f.name for f in Category._meta.fields if f.name not in ("id", "policy_version")]
+    categories: dict[int, list[dict]] = {v.pk: [] for v in versions}
+    for c in Category.objects.filter(policy_version__in=versions).order_by("slug"):
+        categories[c.policy_version_id].append({f: getattr(c, f) for f in fields})
+    out = []
+    for previous, version in zip([None, *versions], versions, strict=False):
+        if since is not None and version.published_at.date() < since:
+            continue
+        changed = []
+        if previous is not None and previous.policy_id == version.policy_id:
+            diffs = diff_categories(categories[previous.pk], categories[version.pk])
+            changed = [d.slug for d in diffs if d.status == "changed"]
+        out.append(Publication(version, version.published_at.date(), changed))
+    out.sort(key=lambda p: (p.version.published_at, p.version.pk))
+    return out

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
-from auditcore.rates import LAYER_LABELS
+from auditcore.models import PolicyVersion
+from auditcore.rates import LAYER_LABELS, RATE_LABELS
 from auditcore.selectors import estimates as sel
 from auditcore.selectors import insights as ins
 from auditcore.selectors.policy import current_policy_version
@@ -119,7 +120,48 @@ def insights_draft(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(f"{target}#category-{category.pk}")
 
 
+def _points(value: float | None) -> str:
+    return "no data" if value is None else f"{value * 100:+.1f} points"
+
+
+def _change(change: ins.RateChange) -> dict:
+    diff = change.difference
+    return {
+        "rate": change.rate,
+        "label": RATE_LABELS[change.rate],
+        "before": rate_display(change.before),
+        "after": rate_display(change.after) if change.after is not None else None,
+        "difference": _points(diff.difference) if diff else None,
+        "interval": (
+            f"{_points(diff.difference_lower)} to {_points(diff.difference_upper)}"
+            if diff and diff.difference_lower is not None
+            else ""
+        ),
+        "excludes_zero": bool(
+            diff
+            and diff.difference_lower is not None
+            and (diff.difference_lower > 0 or diff.difference_upper < 0)
+        ),
+    }
+
+
+@require_GET
+@safety_lead_required
+def insights_rewrites(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Did the rewrite work: before/after of every category a published version changed."""
+    version = get_object_or_404(
+        PolicyVersion.objects.select_related("policy"), pk=pk, status=PolicyVersion.Status.PUBLISHED
+    )
+    checks = ins.rewrite_checks(version)
+    context = {
+        "version": version,
+        "checks": [{"check": c, "changes": [_change(x) for x in c.changes]} for c in checks],
+    }
+    return render(request, "reviewapp/insights/rewrites.html", context)
+
+
 urlpatterns = [
     path("", insights_index, name="index"),
     path("draft", insights_draft, name="draft"),
+    path("rewrites/<int:pk>/", insights_rewrites, name="rewrites"),
 ]
