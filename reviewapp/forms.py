@@ -4,7 +4,9 @@ from django import forms
 from django.conf import settings
 
 from auditcore.models import (
+    Corpus,
     Decision,
+    Endpoint,
     ModelVersion,
     PolicyVersion,
     SizeMeasure,
@@ -222,3 +224,14 @@ class InsightsForm(forms.Form):
             self.add_error("end", "must not be before start")
         data["layer"] = data.get("layer") or "served"
         return data
+
+
+class CategoryReplayForm(forms.Form):
+    """Replay a rewritten category's corpus prompts: a baseline and a candidate endpoint."""
+
+    category = forms.SlugField(max_length=50)
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.order_by("name"))
+    baseline = forms.ModelChoiceField(queryset=Endpoint.objects.order_by("name"))
+    candidate = forms.ModelChoiceField(
+        queryset=Endpoint.objects.order_by("name"), help_text="The endpoint to check."
+    )

@@ -27,10 +27,12 @@ import numpy as np
 from auditcore import rates as ra
 from auditcore import trigger_words as tw
 from auditcore.models import (
+    AuditEvent,
     AuditRound,
     Category,
     GateDecision,
     PolicyVersion,
+    ReplayRun,
     RoundItem,
     Verdict,
 )
@@ -58,6 +60,8 @@ from auditcore.stats import (
 )
 
 NO_REASON = ""
+# The audit event that records a replay of a rewritten category (services/insights.py).
+CATEGORY_REPLAY = "policy.category_replay"
 TOP_PLACES = 3
 
 
@@ -425,4 +429,44 @@ def publications(since: dt.date | None = None) -> list[Publication]:
             changed = [d.slug for d in diffs if d.status == "changed"]
         out.append(Publication(version, version.published_at.date(), changed))
     out.sort(key=lambda p: (p.version.published_at, p.version.pk))
+    return out
+
+
+@dataclass(frozen=True)
+class CategoryReplay:
+    """The latest replay of a rewritten category's corpus prompts, and its gate decision."""
+
+    baseline: ReplayRun
+    candidate: ReplayRun
+    decision: GateDecision | None
+
+    @property
+    def finished(self) -> bool:
+        done = ReplayRun.Status.SUCCEEDED
+        return self.baseline.status == done and self.candidate.status == done
+
+
+def category_replays(version: PolicyVersion) -> dict[str, CategoryReplay]:
+    """{category: its latest replay} started from the version's before/after page."""
+    events = AuditEvent.objects.filter(
+        action=CATEGORY_REPLAY,
+        object_type=PolicyVersion._meta.label_lower,
+        object_id=str(version.pk),
+    ).order_by("-created_at", "-pk")
+    latest: dict[str, tuple[int, int]] = {}
+    for after in events.values_list("after", flat=True):
+        if isinstance(after, dict) and after.get("category") not in latest:
+            latest[after["category"]] = (after["baseline_run"], after["candidate_run"])
+    runs = ReplayRun.objects.select_related("endpoint").in_bulk(
+        [pk for pair in latest.values() for pk in pair]
+    )
+    out = {}
+    for category, (b, c) in latest.items():
+        if b in runs and c in runs:
+            decision = (
+                GateDecision.objects.filter(baseline_id=b, candidate_id=c)
+                .order_by("-created_at", "-id")
+                .first()
+            )
+            out[category] = CategoryReplay(runs[b], runs[c], decision)
     return out

@@ -11,16 +11,19 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import PolicyVersion
 from auditcore.rates import LAYER_LABELS, RATE_LABELS
 from auditcore.selectors import estimates as sel
 from auditcore.selectors import insights as ins
 from auditcore.selectors.policy import current_policy_version
+from auditcore.services.insights import category_replay_start
 from auditcore.services.policy import policy_version_draft_from
 from auditcore.trigger_words import MIN_COUNT
 from reviewapp.access import safety_lead_required
-from reviewapp.forms import InsightsForm
+from reviewapp.background import needs_workers
+from reviewapp.forms import CategoryReplayForm, InsightsForm
 from reviewapp.views.dashboard import rate_display
 
 
@@ -149,19 +152,68 @@ def _change(change: ins.RateChange) -> dict:
 @safety_lead_required
 def insights_rewrites(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Did the rewrite work: before/after of every category a published version changed."""
-    version = get_object_or_404(
+    version = _published(pk)
+    return render(request, "reviewapp/insights/rewrites.html", _rewrites_context(version))
+
+
+def _rewrites_context(version: PolicyVersion, form: CategoryReplayForm | None = None) -> dict:
+    replays = ins.category_replays(version)
+    checks = []
+    for c in ins.rewrite_checks(version):
+        bound = form if form is not None and form.data.get("category") == c.category else None
+        checks.append(
+            {
+                "check": c,
+                "changes": [_change(x) for x in c.changes],
+                "replay": replays.get(c.category),
+                "form": bound or CategoryReplayForm(initial={"category": c.category}),
+            }
+        )
+    return {"version": version, "checks": checks}
+
+
+def _published(pk: int) -> PolicyVersion:
+    return get_object_or_404(
         PolicyVersion.objects.select_related("policy"), pk=pk, status=PolicyVersion.Status.PUBLISHED
     )
-    checks = ins.rewrite_checks(version)
-    context = {
-        "version": version,
-        "checks": [{"check": c, "changes": [_change(x) for x in c.changes]} for c in checks],
-    }
-    return render(request, "reviewapp/insights/rewrites.html", context)
+
+
+@require_POST
+@safety_lead_required
+@needs_workers
+def insights_replay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Replay a changed category's corpus prompts against a baseline and a chosen endpoint."""
+    version = _published(pk)
+    form = CategoryReplayForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            runs = category_replay_start(
+                actor=request.user,
+                version=version,
+                category=data["category"],
+                corpus_id=data["corpus"].pk,
+                baseline_endpoint_id=data["baseline"].pk,
+                candidate_endpoint_id=data["candidate"].pk,
+            )
+        except ApplicationError as exc:
+            field = exc.extra.get("field")
+            form.add_error(field if field in form.fields else None, exc.message)
+        else:
+            for run in runs:
+                tasks.replay_run_enqueue(run.pk)
+            messages.success(
+                request, f"Replaying {data['category']}: runs #{runs[0].pk} and #{runs[1].pk}."
+            )
+            target = reverse("insights:rewrites", args=[version.pk])
+            return redirect(f"{target}#rewrite-{data['category']}")
+    context = _rewrites_context(version, form)
+    return render(request, "reviewapp/insights/rewrites.html", context, status=400)
 
 
 urlpatterns = [
     path("", insights_index, name="index"),
     path("draft", insights_draft, name="draft"),
     path("rewrites/<int:pk>/", insights_rewrites, name="rewrites"),
+    path("rewrites/<int:pk>/replay", insights_replay, name="replay"),
 ]

@@ -1,8 +1,12 @@
 """The "did the rewrite work" page: before/after per changed category and its latest gate."""
 
+import re
+
 import pytest
 from django.test import Client
+from django.urls import reverse
 
+from auditcore.models import GateDecision, ReplayRun
 from auditcore.services import replay as svc
 from auditcore.services.policy import policy_version_draft_from
 from tests.conftest import PASSWORD
@@ -82,3 +86,43 @@ def test_the_trend_chart_marks_the_publication_with_its_category(safety_lead):
     chart = html.split('id="trend-chart"', 1)[1].split("</svg>", 1)[0]
     assert 'class="publication-mark"' in chart
     assert f">v{v2.number}: coding</text>" in chart
+
+
+def test_replaying_the_changed_category_shows_its_gate_decision_beside_before_and_after(
+    safety_lead, django_capture_on_commit_callbacks
+):
+    _, v2 = rewrite_coding(safety_lead)
+    coding_round("Before", BEFORE_DAY, refused=40)
+    corpus = svc.corpus_create(actor=safety_lead, name="must-help")
+    for i in range(4):
+        svc.corpus_prompt_add(
+            actor=safety_lead, corpus_id=corpus.pk, prompt=f"Kill job {i}?", category="coding"
+        )
+    svc.corpus_prompt_add(actor=safety_lead, corpus_id=corpus.pk, prompt="Flu?", category="medical")
+    client = _client(safety_lead)
+    url = f"/insights/rewrites/{v2.pk}/"
+    with running_fake_chat_server() as chat:
+        base = svc.endpoint_create(actor=safety_lead, name="base", base_url=chat, model="helpful")
+        cand = svc.endpoint_create(actor=safety_lead, name="cand", base_url=chat, model="helpful")
+        form = {"category": "coding", "corpus": corpus.pk, "baseline": base.pk}
+        same = client.post(f"{url}replay", {**form, "candidate": base.pk})
+        assert same.status_code == 400
+        assert "candidate: choose an endpoint other than the baseline" in same.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"{url}replay", {**form, "candidate": cand.pk})
+    assert response.status_code == 302
+    section = client.get(url).content.decode().split('id="replay-coding"', 1)[1]
+    assert "Record the gate decision" in section
+    runs = sorted(
+        int(x) for x in re.findall(r'name="(?:baseline|candidate)" value="(\d+)"', section)[:2]
+    )
+    # Only the category's prompts were replayed.
+    assert [r.total for r in ReplayRun.objects.filter(pk__in=runs)] == [4, 4]
+    decided = client.post(
+        reverse("replay:gate"), {"baseline": runs[0], "candidate": runs[1], "margin": "0.02"}
+    )
+    assert decided.status_code == 302
+    section = client.get(url).content.decode().split('id="rewrite-coding"', 1)[1]
+    decision = GateDecision.objects.get()
+    assert f"Gate #{decision.pk}" in section.split('id="replay-coding"', 1)[1]
+    assert decision.outcome in section
