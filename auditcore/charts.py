@@ -95,9 +95,13 @@ def trend_chart(
         for k in range(5):
             value = top * k / 4
             panel.y_ticks.append({"y": y_of(value), "label": f"{value:.0%}"})
-        for period, label in markers:
+        for i, (period, label) in enumerate(markers):
             x = x0 + (period_x[period] - step / 2 if period in period_x else plot_w)
-            panel.markers.append({"x": round(x, 2), "label_x": round(x + 3, 2), "label": label})
+            # Labels of publications that fall together are stacked, not drawn over each other.
+            panel.markers.append(
+                {"x": round(x, 2), "label_x": round(x + 3, 2), "label_y": y0 + 10 + 12 * i,
+                 "label": label}
+            )  # fmt: skip
         panel.x_ticks = [
             {"x": round(x0 + period_x[p], 2), "label": _label(p), "full": p} for p in periods
         ]

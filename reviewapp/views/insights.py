@@ -79,6 +79,7 @@ def insights_index(request: HtmxHttpRequest) -> HttpResponse:
         "round": None if data.get("start") else scope.rounds[0],
         "layer": layer,
         "layer_label": LAYER_LABELS[layer],
+        "refused_what": "what users were served" if layer == "served" else "the model's answer",
         "min_count": data.get("min_count") or MIN_COUNT,
         "insights": insights,
         "all_false_refusals": total_display(insights.costs.all_false_refusals),
