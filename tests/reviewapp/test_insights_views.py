@@ -91,6 +91,12 @@ def test_the_api_lists_the_same_trigger_words(planted, safety_lead):
     assert terms[0]["z"] > 1.96
     assert terms[0]["examples"][0]["url"].startswith("/dashboard/interactions/")
     assert "python" not in [t["term"] for t in terms]
+    period = "/api/v1/insights/trigger-words?start=2026-11-01&end=2026-11-30&layer=model"
+    data = _client(safety_lead).get(period).json()
+    assert [r["name"] for r in data["scope"]["rounds"]] == [planted.name]
+    assert data["layer"] == "model"
+    coding = next(c for c in data["categories"] if c["category"] == "coding")
+    assert coding["terms"][0]["term"] == "kill"
 
 
 def test_top_places_show_cost_policy_text_flags_and_triggers(planted, safety_lead):
