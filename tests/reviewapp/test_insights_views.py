@@ -131,3 +131,12 @@ def test_the_button_opens_a_draft_at_the_category_and_reuses_it(planted, safety_
     assert PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).count() == 1
     page = client.get(f"/policy/v/{draft.pk}/edit")
     assert f'id="category-{coding.pk}"' in page.content.decode()
+
+
+def test_the_page_query_count_is_pinned(planted, safety_lead, django_assert_max_num_queries):
+    client = _client(safety_lead)
+    url = f"/insights/?round={planted.pk}"
+    client.get(url)
+    # Constant: none of these grows with the number of categories, terms or items.
+    with django_assert_max_num_queries(17):
+        client.get(url)
