@@ -25,8 +25,8 @@ def test_the_planted_trigger_ranks_first_and_an_evenly_spread_word_is_not_shown(
 
 
 def test_trigger_words_follow_the_layer():
-    # At the model layer nobody observed a served refusal the model did not give: same result,
-    # but an unknown layer is an error rather than a silent default.
+    # No gateway touched this traffic, so the model layer finds the same trigger; an unknown
+    # layer is an error rather than a silent default.
     scope = sel.round_scope(planted_round())
     assert ins.trigger_words(scope, layer="model")[0].terms[0].term == "kill"
     with pytest.raises(ValueError, match="layer"):
