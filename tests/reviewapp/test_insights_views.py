@@ -140,3 +140,12 @@ def test_the_page_query_count_is_pinned(planted, safety_lead, django_assert_max_
     # Constant: none of these grows with the number of categories, terms or items.
     with django_assert_max_num_queries(17):
         client.get(url)
+
+
+def test_hostile_round_names_and_prompts_are_escaped(safety_lead):
+    audit_round = planted_round(name="<script>alert(1)</script>\u202eevil")
+    html = _client(safety_lead).get(f"/insights/?round={audit_round.pk}").content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "⟨U+202E⟩" in html
+    assert "\u202e" not in html.split("<body", 1)[1]
