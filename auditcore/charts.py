@@ -39,6 +39,7 @@ class Panel:
     y_ticks: list[dict] = field(default_factory=list)
     x_ticks: list[dict] = field(default_factory=list)
     series: list[dict] = field(default_factory=list)
+    markers: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -67,8 +68,13 @@ def trend_chart(
     titles: dict[str, str],
     periods: Sequence[str],
     series: Sequence[str],
+    markers: Sequence[tuple[str | None, str]] = (),
 ) -> Chart:
-    """Panels side by side, one per metric in `titles` order."""
+    """Panels side by side, one per metric in `titles` order.
+
+    markers: (period, label) of events such as policy publications, drawn as a vertical line
+    just before that period; period None: after the last one.
+    """
     panels = []
     n = max(len(periods), 1)
     plot_w = PANEL_WIDTH - MARGIN_LEFT - MARGIN_RIGHT
@@ -89,6 +95,13 @@ def trend_chart(
         for k in range(5):
             value = top * k / 4
             panel.y_ticks.append({"y": y_of(value), "label": f"{value:.0%}"})
+        for i, (period, label) in enumerate(markers):
+            x = x0 + (period_x[period] - step / 2 if period in period_x else plot_w)
+            # Labels of publications that fall together are stacked, not drawn over each other.
+            panel.markers.append(
+                {"x": round(x, 2), "label_x": round(x + 3, 2), "label_y": y0 + 10 + 12 * i,
+                 "label": label}
+            )  # fmt: skip
         panel.x_ticks = [
             {"x": round(x0 + period_x[p], 2), "label": _label(p), "full": p} for p in periods
         ]

@@ -368,6 +368,48 @@ def rate_ratio(
     )
 
 
+@dataclass(frozen=True)
+class TotalEstimate:
+    estimate: float | None  # None means "no data"
+    lower: float | None
+    upper: float | None
+    variance: float | None
+    n: int  # responding sampled items
+    events: int  # sampled items with y = 1
+    df: int  # n - H
+
+
+def estimate_total(
+    weights: ArrayLike,
+    y: ArrayLike,
+    strata: ArrayLike,
+    confidence: float = 0.95,
+    inclusion: ArrayLike | None = None,
+) -> TotalEstimate:
+    """Design-weighted population total T = sum(d y) with a t interval (df = n - H), floored at 0.
+
+    Pass every responding sampled item (y = 0 outside the domain), as for estimate_rate: the
+    stratum formula of the rates' variance applied to d y (with 1 - π_i when inclusion is given).
+    """
+    d = np.asarray(weights, dtype=float)
+    y = np.asarray(y, dtype=float)
+    strata = np.asarray(strata)
+    if not d.shape == y.shape == strata.shape:
+        raise ValueError("weights, y and strata must have the same length")
+    n = int(d.size)
+    if n == 0:
+        return TotalEstimate(None, None, None, None, 0, 0, 0)
+    codes, counts = _factorise(strata)
+    total = float(np.sum(d * y))
+    variance = _coded_variance(d * y, codes, counts, _finite_population_factors(inclusion))
+    df = n - len(counts)
+    alpha = 1 - confidence
+    crit = float(t_ppf(1 - alpha / 2, df) if df >= 1 else norm_ppf(1 - alpha / 2))
+    half = crit * math.sqrt(variance)
+    events = int(np.sum(y > 0))
+    return TotalEstimate(total, max(0.0, total - half), total + half, variance, n, events, df)
+
+
 def holm_adjust(pvalues: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values, in the input order."""
     m = len(pvalues)

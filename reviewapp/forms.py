@@ -9,13 +9,16 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from auditcore.models import (
     AuditRound,
+    Corpus,
     Decision,
+    Endpoint,
     ModelVersion,
     PolicyVersion,
     RoundTemplate,
     SizeMeasure,
     Surface,
 )
+from auditcore.selectors.estimates import reportable_rounds
 
 # --- Control characters ---------------------------------------------------------------------------
 
@@ -283,3 +286,42 @@ class GoldMarkForm(Form):
         choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
     )
     note = forms.CharField(required=False, max_length=500)
+
+
+class InsightsForm(Form):
+    """Policy insights: a round or a period, the layer, and the trigger words' minimum count."""
+
+    round = forms.IntegerField(required=False, min_value=1)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    layer = forms.ChoiceField(
+        choices=[("served", "Served to users"), ("model", "Model answer")], required=False
+    )
+    min_count = forms.IntegerField(required=False, min_value=1, max_value=1000)
+
+    def clean_round(self):
+        value = self.cleaned_data.get("round")
+        if value and not reportable_rounds().filter(pk=value).exists():
+            raise forms.ValidationError("no drawn round has this id")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if (start is None) != (end is None):
+            self.add_error("end" if start else "start", "a period needs both a start and an end")
+        elif start and end and start > end:
+            self.add_error("end", "must not be before start")
+        data["layer"] = data.get("layer") or "served"
+        return data
+
+
+class CategoryReplayForm(Form):
+    """Replay a rewritten category's corpus prompts: a baseline and a candidate endpoint."""
+
+    category = forms.SlugField(max_length=50)
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.order_by("name"))
+    baseline = forms.ModelChoiceField(queryset=Endpoint.objects.order_by("name"))
+    candidate = forms.ModelChoiceField(
+        queryset=Endpoint.objects.order_by("name"), help_text="The endpoint to check."
+    )

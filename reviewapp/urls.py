@@ -8,6 +8,7 @@ from reviewapp.views import adjudication as adjudication_views
 from reviewapp.views import dashboard as dashboard_views
 from reviewapp.views import exports as exports_views
 from reviewapp.views import health, home, ingest
+from reviewapp.views import insights as insights_views
 from reviewapp.views import policy as policy_views
 from reviewapp.views import profile as profile_views
 from reviewapp.views import replay as replay_views
@@ -72,6 +73,7 @@ urlpatterns = [
     path("rounds/", include((rounds_urls, "rounds"))),
     path("replay/", include((replay_views.urlpatterns, "replay"))),
     path("dashboard/", include((dashboard_views.urlpatterns, "dashboard"))),
+    path("insights/", include((insights_views.urlpatterns, "insights"))),
     # The public API (/api/v1/...), its schema and docs: reviewapp/api/urls.py.
     path("api/", include("reviewapp.api.urls")),
     path("exports/", include((exports_urls, "exports"))),

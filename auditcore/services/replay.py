@@ -283,6 +283,13 @@ def corpus_snapshot_create(*, actor: User | None, corpus_id: int) -> CorpusSnaps
         )
         if frozen == [(p.pk, p.prompt, p.category, p.expect) for p in prompts]:
             return latest
+    return snapshot_freeze(actor=actor, corpus=corpus, prompts=prompts)
+
+
+def snapshot_freeze(
+    *, actor: User | None, corpus: Corpus, prompts: list[CorpusPrompt]
+) -> CorpusSnapshot:
+    """A new snapshot of the corpus holding copies of these prompts, in this order."""
     snapshot = CorpusSnapshot.objects.create(
         corpus=corpus, prompt_count=len(prompts), created_by=actor
     )

@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from reviewapp.api import estimates, exports, policy, replay, review, rounds, traffic
+from reviewapp.api import estimates, exports, insights, policy, replay, review, rounds, traffic
 from reviewapp.api.docs import ApiDocsView
 
 urlpatterns = [
@@ -83,4 +83,11 @@ urlpatterns = [
     ),
     path("v1/estimates", estimates.PeriodEstimatesApi.as_view(), name="api-estimates"),
     path("v1/estimates/trend", estimates.TrendApi.as_view(), name="api-estimates-trend"),
+    # Policy insights (issue 23): reviewapp/api/insights.py.
+    path(
+        "v1/insights/trigger-words",
+        insights.TriggerWordsApi.as_view(),
+        name="api-insights-trigger-words",
+    ),
+    path("v1/insights/costs", insights.PolicyCostsApi.as_view(), name="api-insights-costs"),
 ]

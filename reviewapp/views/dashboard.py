@@ -25,6 +25,7 @@ from auditcore.models import AuditRound, Interaction
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.detection import tier_agreement
+from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list
 from auditcore.stats import RateEstimate
 from reviewapp.access import safety_lead_required
@@ -123,7 +124,22 @@ def _chart(points: list[sel.TrendPoint]):
         for m in CHART_METRICS
     }
     titles = {m: CHART_TITLES[m] for m in CHART_METRICS}
-    return trend_chart(by_metric, titles, periods, series)
+    return trend_chart(by_metric, titles, periods, series, publication_marks(points))
+
+
+def publication_marks(points: list[sel.TrendPoint]) -> list[tuple[str | None, str]]:
+    """(the first period on or after a publication, "v3: coding") since the chart's start."""
+    starts: dict[str, object] = {}
+    for p in sorted(points, key=lambda p: (p.start, p.period)):
+        starts.setdefault(p.period, p.start)
+    if not starts:
+        return []
+    marks = []
+    for pub in publications(since=min(starts.values())):
+        period = next((name for name, start in starts.items() if start >= pub.day), None)
+        changed = f": {', '.join(pub.changed)}" if pub.changed else ""
+        marks.append((period, f"v{pub.version.number}{changed}"))
+    return marks
 
 
 def _triple(est: RateEstimate) -> tuple:

@@ -46,6 +46,7 @@ RULES: list[tuple[str, Rule]] = [
     ("ingest:", Rule(SAFETY)),
     ("replay:", Rule(SAFETY)),
     ("dashboard", Rule(SAFETY)),
+    ("insights:", Rule(SAFETY)),
     ("exports", Rule(ADMIN)),
     ("export", Rule(ADMIN)),
     # The public API (reviewapp/api/urls.py).
