@@ -236,15 +236,15 @@ def strata_info(
     if not round_ids:
         return info, refs
     rows = RoundStratum.objects.filter(round_id__in=list(round_ids)).values_list(
-        "id", "round_id", "category", "outcome", "day", "model_version_id", "surface_id",
-        "population", "stratum_key", "model_version__name",
+        "id", "round_id", "category", "outcome", "gateway_changed", "day", "model_version_id",
+        "surface_id", "population", "stratum_key", "model_version__name",
     )  # fmt: skip
-    for pk, round_id, category, outcome, day, model, surface, population, key, name in rows:
+    for pk, round_id, category, outcome, served, day, model, surface, population, key, name in rows:
         info[pk] = ra.StratumInfo(
             group=(round_id, category, outcome),
-            day=day.toordinal(),
-            # The key holds whatever else the draw split on (a served outcome, a surface).
-            attrs=(model, surface, key.rsplit("|", 1)[-1]),
+            # A round may pool days, model versions or surfaces in one stratum (NULL there).
+            day=day.toordinal() if day is not None else 0,
+            attrs=(served, model, surface),
             population=int(population),
         )
         refs[pk] = StratumRef(key, round_id, category, outcome, name)

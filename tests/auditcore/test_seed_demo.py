@@ -3,9 +3,17 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 
 from auditcore import roles
-from auditcore.models import AuditRound, Category, Interaction, PolicyVersion, StratumCount
+from auditcore.models import (
+    AuditRound,
+    Category,
+    Interaction,
+    PolicyVersion,
+    RoundStratum,
+    StratumCount,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +73,15 @@ def test_the_demo_traffic_has_refusals_gateway_blocks_and_several_segments():
     assert Interaction.objects.exclude(gateway_action="none").exists()
     assert Interaction.objects.values("user_segment").distinct().count() >= 3
     assert Interaction.objects.exclude(earlier_turns=[]).exists()
+
+
+def test_the_demo_rounds_dashboard_shows_both_axes(client):
+    # The demo's budget collapses day, surface and model version into the strata (NULL there).
+    call_command("seed_demo", records=600)
+    audit_round = AuditRound.objects.get()
+    assert RoundStratum.objects.filter(round=audit_round, day__isnull=True).exists()
+    client.force_login(get_user_model().objects.get(username="lead"))
+    page = client.get(reverse("dashboard:round", args=[audit_round.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "False-refusal rate" in text and "True-refusal rate" in text
