@@ -28,8 +28,9 @@ from auditcore.selectors.review import available_items, category_policy
 from auditcore.services.audit import audit_event_record
 
 LEASE_SECONDS = 600
-# How many rows a claim tries before giving up on a crowded queue head.
-CLAIM_ATTEMPTS = 8
+# How many candidates a claim tries before giving up on a crowded queue head. Each failed try
+# means another reviewer took an item meanwhile, so this bounds a pathological race, not work.
+CLAIM_ATTEMPTS = 200
 
 # Codes in ApplicationError.extra["code"], so the web layer can say what happened.
 ROUND_CLOSED = "round_closed"
@@ -37,43 +38,74 @@ LEASE_LOST = "lease_lost"
 ITEM_CLOSED = "item_closed"
 NOT_FOUND = "not_found"
 INVALID = "invalid"
+QUEUE_BUSY = "queue_busy"
 
 
 def _lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=LEASE_SECONDS)
 
 
-def _claim(*, reviewer: AbstractBaseUser, now: datetime, skipped: bool) -> RoundItem | None:
-    """Lock one available item row. PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: serial writes."""
+def _pick(
+    *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool
+) -> RoundItem | None:
+    """Lock the first available item row in queue order, or None.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED passes over rows other claims hold; with wait=True it
+    queues behind the holder instead. SQLite: transactions begin IMMEDIATE (settings), so the
+    whole claim runs alone and a plain read is exact.
+    """
     queryset = available_items(reviewer=reviewer, now=now)
+    mine_skipped = Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
     if skipped:
-        queryset = queryset.filter(
-            pk__in=Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
-        )
+        queryset = queryset.filter(pk__in=mine_skipped)
     else:
-        queryset = queryset.exclude(
-            pk__in=Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
-        )
+        queryset = queryset.exclude(pk__in=mine_skipped)
     ordered = queryset.order_by("queue_order", "pk")
     if not connection.features.has_select_for_update_skip_locked:
-        # SQLite: transactions begin IMMEDIATE (settings), so this whole claim runs alone.
         return ordered.first()
-    tried: list[int] = []
+    return (
+        ordered.select_for_update(skip_locked=not wait, of=("self",))
+        .only("pk", "policy_version_id", "required_reviews", "verdict_count", "status")
+        .first()
+    )
+
+
+def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
+    """Lock an item the reviewer may take; None only when a lock-blind read finds none.
+
+    A locked row is invisible to SKIP LOCKED, so "nothing unlocked" is not "nothing left": every
+    other reviewer may be holding the queue head for the few milliseconds of their own claim. So
+    each candidate is checked by a fresh statement (which sees every lease committed meanwhile)
+    inside a savepoint, whose rollback releases the row lock of a candidate that is gone; and
+    when no unlocked row is free, a plain read, which locks cannot hide, decides between "empty"
+    and "wait for the holders".
+    """
+    wait = False
     for _ in range(CLAIM_ATTEMPTS):
-        candidate = (
-            ordered.exclude(pk__in=tried)
-            .select_for_update(skip_locked=True, of=("self",))
-            .only("pk", "policy_version_id", "required_reviews", "verdict_count", "status")
-            .first()
-        )
-        if candidate is None:
-            return None
-        # The WHERE above saw leases as of the statement's start; now that the row is ours, a
-        # fresh statement sees every lease committed by whoever held the row before us.
-        if available_items(reviewer=reviewer, now=now).filter(pk=candidate.pk).exists():
-            return candidate
-        tried.append(candidate.pk)
-    return None
+        for skipped in (False, True):
+            savepoint = transaction.savepoint_create()
+            candidate = _pick(reviewer=reviewer, now=now, skipped=skipped, wait=wait)
+            if candidate is None:
+                transaction.savepoint_rollback(savepoint)
+                continue
+            if not connection.features.has_select_for_update_skip_locked:
+                return candidate
+            # The pick's WHERE saw leases as of the statement's start; now that the row is ours,
+            # a fresh statement sees every lease committed by whoever held the row before us.
+            if available_items(reviewer=reviewer, now=now).filter(pk=candidate.pk).exists():
+                transaction.savepoint_commit(savepoint)
+                return candidate
+            transaction.savepoint_rollback(savepoint)
+            break
+        else:
+            if not available_items(reviewer=reviewer, now=now).exists():
+                return None
+            # Items wait but every one is locked by a claim in flight: queue behind a holder.
+            wait = True
+    raise ApplicationError(
+        "queue: items are waiting but others are taking them right now; try again.",
+        {"code": QUEUE_BUSY},
+    )
 
 
 @transaction.atomic
@@ -95,9 +127,7 @@ def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
         own.expires_at = _lease_until(now)
         own.save(update_fields=["expires_at"])
         return own
-    item = _claim(reviewer=reviewer, now=now, skipped=False)
-    if item is None:
-        item = _claim(reviewer=reviewer, now=now, skipped=True)
+    item = _claim(reviewer=reviewer, now=now)
     if item is None:
         return None
     lease, _ = Lease.objects.update_or_create(

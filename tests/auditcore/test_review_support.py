@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from auditcore.consistency import prompt_digest
@@ -130,6 +131,23 @@ def make_round(
             gold_decision=gold.get(i, ""),
         )
     return audit_round
+
+
+def assert_unanalysed(*models) -> None:
+    """Fail unless PostgreSQL holds no planner statistics for these tables, as on a fresh
+    database right after a draw; autovacuum is switched off for them so none appear meanwhile."""
+    tables = [model._meta.db_table for model in models]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {connection.ops.quote_name(table)} "
+                           "SET (autovacuum_enabled = false)")  # fmt: skip
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND (reltuples >= 0 OR relname "
+            "IN (SELECT tablename FROM pg_stats WHERE tablename = ANY(%s)))",
+            [tables, tables],
+        )
+        analysed = sorted(row[0] for row in cursor.fetchall())
+    assert analysed == [], f"these tables have planner statistics: {analysed}"
 
 
 def items_of(audit_round: AuditRound) -> list[RoundItem]:
