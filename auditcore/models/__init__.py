@@ -15,7 +15,7 @@ from auditcore.models.replay import (
     ReplayRun,
     SnapshotPrompt,
 )
-from auditcore.models.review import Adjudication, Lease, Verdict
+from auditcore.models.review import Adjudication, JudgedItem, Lease, Verdict
 from auditcore.models.rounds import (
     AuditRound,
     Decision,
@@ -56,6 +56,7 @@ __all__ = [
     "IngestChunk",
     "IngestJob",
     "Interaction",
+    "JudgedItem",
     "Label",
     "Lease",
     "LoginThrottle",

@@ -19,12 +19,19 @@ from auditcore.models import (
     Adjudication,
     AuditRound,
     Decision,
+    Interaction,
+    JudgedItem,
     Label,
     Lease,
     RoundItem,
     Verdict,
 )
-from auditcore.selectors.review import available_items, category_policy
+from auditcore.selectors.review import (
+    available_items,
+    category_policy,
+    claim_candidates,
+    open_round_ids,
+)
 from auditcore.services.audit import audit_event_record
 
 LEASE_SECONDS = 600
@@ -48,26 +55,22 @@ def _lease_until(now: datetime) -> datetime:
 def _pick(
     *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool
 ) -> RoundItem | None:
-    """Lock the first available item row in queue order, or None.
+    """Lock the first available item row, open rounds oldest first, or None.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED passes over rows other claims hold; with wait=True it
     queues behind the holder instead. SQLite: transactions begin IMMEDIATE (settings), so the
     whole claim runs alone and a plain read is exact.
     """
-    queryset = available_items(reviewer=reviewer, now=now)
-    mine_skipped = Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
-    if skipped:
-        queryset = queryset.filter(pk__in=mine_skipped)
-    else:
-        queryset = queryset.exclude(pk__in=mine_skipped)
-    ordered = queryset.order_by("queue_order", "pk")
-    if not connection.features.has_select_for_update_skip_locked:
-        return ordered.first()
-    return (
-        ordered.select_for_update(skip_locked=not wait, of=("self",))
-        .only("pk", "policy_version_id", "required_reviews", "verdict_count", "status")
-        .first()
-    )
+    for round_id in open_round_ids():
+        ordered = claim_candidates(reviewer=reviewer, now=now, round_id=round_id, skipped=skipped)
+        if connection.features.has_select_for_update_skip_locked:
+            ordered = ordered.select_for_update(skip_locked=not wait, of=("self",)).only(
+                "pk", "policy_version_id", "required_reviews", "verdict_count", "status"
+            )
+        candidate = ordered.first()
+        if candidate is not None:
+            return candidate
+    return None
 
 
 def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
@@ -112,16 +115,26 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
 def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
     """The reviewer's next item: their own live lease if they have one, else a new lease."""
     now = timezone.now()
-    own = (
-        Lease.objects.filter(
-            reviewer=reviewer,
-            skipped_at__isnull=True,
-            expires_at__gt=now,
-            item__status=RoundItem.Status.PENDING,
-            item__round__status=AuditRound.Status.OPEN,
+    live = list(
+        Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=True, expires_at__gt=now)
+    )
+    # The reviewer's few live leases first, then their items by key: joined in one query,
+    # PostgreSQL without statistics drove it from every pending item of the open rounds.
+    resumable = (
+        set(
+            RoundItem.objects.filter(
+                pk__in=[lease.item_id for lease in live],
+                status=RoundItem.Status.PENDING,
+                round__status=AuditRound.Status.OPEN,
+            ).values_list("pk", flat=True)
         )
-        .order_by("taken_at")
-        .first()
+        if live
+        else set()
+    )
+    own = min(
+        (lease for lease in live if lease.item_id in resumable),
+        key=lambda lease: lease.taken_at,
+        default=None,
     )
     if own is not None:
         own.expires_at = _lease_until(now)
@@ -231,6 +244,20 @@ def _validate_choice(value: str, choices: type, name: str) -> None:
         )
 
 
+def _judged_record(*, verdict: Verdict, item: RoundItem) -> None:
+    """Note what the reviewer has judged, so their queue never offers it again (see JudgedItem)."""
+    JudgedItem.objects.create(
+        reviewer_id=verdict.reviewer_id,
+        item_id=item.pk,
+        policy_version_id=verdict.policy_version_id,
+        interaction_id=item.interaction_id,
+        round_id=item.round_id,
+        prompt_digest=Interaction.objects.values_list("prompt_digest", flat=True).get(
+            pk=item.interaction_id
+        ),
+    )
+
+
 @transaction.atomic
 def verdict_submit(
     *,
@@ -279,6 +306,7 @@ def verdict_submit(
     # that lock finds this verdict and returns it; the unique constraint still backs it.
     verdict.full_clean(validate_unique=False, validate_constraints=False)
     verdict.save()
+    _judged_record(verdict=verdict, item=item)
     RoundItem.objects.filter(pk=item.pk).update(verdict_count=F("verdict_count") + 1)
     item.verdict_count += 1
     Lease.objects.filter(item=item, reviewer=reviewer).delete()
