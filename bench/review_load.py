@@ -554,6 +554,10 @@ def fresh_run(args, env: dict[str, str], reviewers: int, analysed: bool) -> dict
     try:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             clients = list(pool.map(lambda name: login(base, name), names))
+        # Untimed: every reviewer opens the queue once, all at once, so that cold server
+        # threads (connections, templates) are not counted; the timed run resumes that lease.
+        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            list(pool.map(lambda c: c.get("/review/", headers={"HX-Request": "true"}), clients))
         results = run_phase(
             clients, argparse.Namespace(**{**vars(args), "max_seconds": args.run_seconds})
         )
