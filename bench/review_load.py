@@ -567,6 +567,7 @@ def fresh_run(args, env: dict[str, str], reviewers: int, analysed: bool) -> dict
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     row = {
+        "claim_sql": claim_sql_ms(names[0]),
         "reviewers": reviewers,
         "database": "analysed" if analysed else "fresh",
         "items": drawn,
@@ -583,6 +584,30 @@ def fresh_run(args, env: dict[str, str], reviewers: int, analysed: bool) -> dict
     for error in results.errors[:3]:
         print("    error:", error)
     return row
+
+
+def claim_sql_ms(username: str) -> float:
+    """Median server time of the claim's SQL for one reviewer (EXPLAIN ANALYZE, 5 runs), read
+    after the run: the HTTP timings include the web layer on a shared machine, this does not."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.utils import timezone
+
+    from auditcore.selectors.review import claim_candidates, open_round_ids
+
+    user = get_user_model().objects.get(username=username)
+    times = []
+    for _ in range(5):
+        with transaction.atomic():
+            plan = (
+                claim_candidates(
+                    reviewer=user, now=timezone.now(), round_id=open_round_ids()[0], skipped=False
+                )
+                .select_for_update(skip_locked=True, of=("self",))[:1]
+                .explain(analyze=True)
+            )
+        times.append(float(re.search(r"Execution Time: ([\d.]+)", plan).group(1)))
+    return statistics.median(times)
 
 
 def fresh_comparison(args, env: dict[str, str]) -> None:
@@ -602,14 +627,15 @@ def fresh_comparison(args, env: dict[str, str]) -> None:
     print(
         f"{'reviewers':>9} {'database':<9} {'cycles/s':>9} {'next p50':>9} {'next p99':>9} "
         f"{'submit p50':>10} {'submit p99':>10} {'empty':>6} {'false empty':>11} {'errors':>6} "
-        f"{'pending left':>12}"
+        f"{'pending left':>12} {'claim SQL ms':>12}"
     )
     for r in rows:
         print(
             f"{r['reviewers']:>9} {r['database']:<9} {r['cycles']:>9.1f} "
             f"{percentile(r['next'], 0.5):>9.1f} {percentile(r['next'], 0.99):>9.1f} "
             f"{percentile(r['submit'], 0.5):>10.1f} {percentile(r['submit'], 0.99):>10.1f} "
-            f"{r['empty']:>6} {r['false_empty']:>11} {r['errors']:>6} {r['pending']:>12}"
+            f"{r['empty']:>6} {r['false_empty']:>11} {r['errors']:>6} {r['pending']:>12} "
+            f"{r['claim_sql']:>12.2f}"
         )
     met = True
     for fresh, analysed in zip(rows[::2], rows[1::2], strict=True):
