@@ -594,11 +594,13 @@ def claim_sql_ms(username: str) -> float:
     from django.utils import timezone
 
     from auditcore.selectors.review import claim_candidates, open_round_ids
+    from auditcore.services.review import claim_settings
 
     user = get_user_model().objects.get(username=username)
     times = []
     for _ in range(5):
         with transaction.atomic():
+            claim_settings()
             plan = (
                 claim_candidates(
                     reviewer=user, now=timezone.now(), round_id=open_round_ids()[0], skipped=False

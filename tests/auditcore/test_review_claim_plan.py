@@ -6,7 +6,7 @@ to scan every verdict once per pending item there. These tests read the plan Pos
 """
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from auditcore import roles
@@ -59,6 +59,7 @@ def busy_round(db, reviewer):
 
 def _plan(queryset) -> str:
     with transaction.atomic():
+        svc.claim_settings()
         return queryset.select_for_update(skip_locked=True, of=("self",))[:1].explain()
 
 
@@ -79,6 +80,28 @@ def test_the_claim_walks_the_round_in_queue_order_probing_indexes(busy_round, re
             claim_candidates(reviewer=reviewer, now=now, round_id=busy_round.pk, skipped=skipped)
         )
         _assert_probes_by_index(plan)
+
+
+def test_after_analyze_the_plan_keeps_its_shape_and_is_not_jit_compiled(busy_round, reviewer):
+    # With statistics the planner prices the claim as a walk over the whole round, a cost
+    # past jit_above_cost: compiling took far longer than the few probes the claim runs.
+    with connection.cursor() as cursor:
+        # The fixture's claims switched JIT off for the rest of this test's transaction.
+        cursor.execute("SET jit = on")
+        cursor.execute("SELECT pg_jit_available()")
+        if not cursor.fetchone()[0]:
+            pytest.skip("this PostgreSQL has no JIT")
+        cursor.execute("ANALYZE")
+        # Whatever the estimate: this round is too small to cross the default threshold.
+        cursor.execute("SET jit_above_cost = 0")
+    plan = _plan(
+        claim_candidates(
+            reviewer=reviewer, now=timezone.now(), round_id=busy_round.pk, skipped=False
+        )
+    )
+    assert "Index Scan using round_item_queue on auditcore_rounditem" in plan, plan
+    assert "Sort" not in plan, plan
+    assert "JIT" not in plan, plan
 
 
 def test_the_recheck_after_the_lock_reads_one_row_by_its_key(busy_round, reviewer):
