@@ -11,8 +11,16 @@ With --with-ingest N the run has two phases over two equal rounds: first the rev
 `manage.py ingest --wait` and a Celery worker (Redis: --redis). It prints the review latency p99
 of both phases side by side with the ingest throughput.
 
+With --fresh it compares the queue on a database without planner statistics (as right after a
+draw, or with autovacuum off) against the same database after ANALYZE: for each reviewer count
+it builds a new database, draws a round of --items items with the real draw service, runs the
+reviewers for --run-seconds (no ANALYZE anywhere in the fresh run; autovacuum as the server has
+it), then repeats with ANALYZE after the draw. It prints cycles/s, next-item and submit p50/p99
+and how many reviewers were told "empty" while an item they could take was waiting.
+
     .venv/bin/python bench/review_load.py --reviewers 50 --items 1500
     .venv/bin/python bench/review_load.py --reviewers 50 --items 1500 --with-ingest 200000
+    .venv/bin/python bench/review_load.py --fresh --items 10000 --reviewer-counts 20,50
 """
 
 import argparse
@@ -78,10 +86,16 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 def seed(
-    reviewers: int, items: int, double_share: float, seed_value: int, rounds: int = 1
+    reviewers: int,
+    items: int,
+    double_share: float,
+    seed_value: int,
+    rounds: int = 1,
+    drawn: bool = False,
 ) -> list[str]:
     """Reviewers (one password hash shared, to save 50 key derivations) and `rounds` rounds of
-    `items` each: the first open, the others drafts that open_round() opens one at a time."""
+    `items` each: the first open, the others drafts that open_round() opens one at a time.
+    drawn=True: one round drawn by the draw service from a population instead."""
     import datetime as dt
 
     from django.contrib.auth import get_user_model
@@ -129,6 +143,9 @@ def seed(
     surface = Surface.objects.create(name="web")
     model = ModelVersion.objects.create(name="bench-model")
     day = dt.date(2026, 11, 1)
+    if drawn:
+        _seed_drawn_round(version, surface, model, day, items, double_share, rng)
+        return names
     for number in range(rounds):
         _seed_round(
             number, version, surface, model, day, items, double_share, rng,
@@ -191,6 +208,71 @@ def _seed_round(number, version, surface, model, day, items, double_share, rng, 
     )
 
 
+def _seed_drawn_round(version, surface, model, day, items, double_share, rng) -> None:
+    """A day of traffic in one stratum (a quarter more records than `items`, with impact
+    weights), then a round over it drawn by the draw service, as a safety lead would."""
+    from django.utils import timezone
+
+    from auditcore import sampling
+    from auditcore.consistency import prompt_digest
+    from auditcore.models import AuditRound, Interaction, StratumCount
+    from auditcore.services.rounds import round_create, round_draw
+
+    population = items + items // 4
+    weights = [rng.lognormvariate(0, 1) for _ in range(population)]
+    prompts = [
+        f"Drawn bench prompt {i}: is this dose of ibuprofen safe? " * 3 for i in range(population)
+    ]
+    Interaction.objects.bulk_create(
+        [
+            Interaction(
+                source="bench",
+                external_id=f"drawn-{i}",
+                occurred_at=timezone.now(),
+                day=day,
+                surface=surface,
+                model_version=model,
+                prompt=prompt,
+                prompt_digest=prompt_digest(prompt),
+                earlier_turns=[{"role": "user", "content": "Hi"}],
+                response="Up to 1,200 mg a day without a doctor's advice.",
+                impact_weight=weight,
+                category="medical",
+                response_label="compliance",
+                served_label="compliance",
+                detector_version="bench",
+                u=sampling.record_u(f"bench\x1fdrawn-{i}", "bench"),
+                priority_key=0.5,
+                stratum_key=sampling.stratum_key(day, "medical", "compliance", model.name),
+            )
+            for i, (prompt, weight) in enumerate(zip(prompts, weights, strict=True))
+        ],
+        batch_size=2000,
+    )
+    StratumCount.objects.create(
+        day=day,
+        surface=surface,
+        model_version=model,
+        category="medical",
+        outcome="compliance",
+        count=population,
+        impact_sum=sum(weights),
+        impact_sq_sum=sum(w * w for w in weights),
+    )
+    audit_round = round_create(
+        actor=None,
+        name="Bench drawn round",
+        policy_version=version,
+        period_start=day,
+        period_end=day,
+        size_measure="sqrt_impact",
+        double_review_share=double_share,
+        budget=items,
+    )
+    AuditRound.objects.filter(pk=audit_round.pk).update(status=AuditRound.Status.DRAWING)
+    round_draw(round_id=audit_round.pk)
+
+
 def open_round(number: int) -> None:
     from auditcore.models import AuditRound
 
@@ -248,6 +330,7 @@ def login(base: str, username: str) -> httpx.Client:
     )
     if response.status_code != 302:
         raise RuntimeError(f"login failed for {username}: {response.status_code}")
+    client.username = username
     return client
 
 
@@ -262,6 +345,9 @@ class Results:
         self.errors: list[str] = []
         self.verdicts = 0
         self.elapsed = 0.0
+        # Reviewers told "empty", and those of them for whom an item was in fact waiting.
+        self.empty_answers = 0
+        self.false_empties = 0
 
     def during(self, start: float, end: float) -> tuple[list[float], list[float]]:
         """(next-item ms, submit ms) of the requests that ended within [start, end]."""
@@ -273,6 +359,22 @@ class Results:
                 if start <= at <= end
             ],
         )
+
+
+def item_was_waiting(username: str) -> bool:
+    """After "empty": could this reviewer still take an item? Leases are neither skipped nor
+    left to expire here, so what is available now was available when they heard "empty"."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from auditcore.selectors.review import available_items
+
+    try:
+        user = get_user_model().objects.get(username=username)
+        return available_items(reviewer=user, now=timezone.now()).exists()
+    finally:
+        connection.close()
 
 
 def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Random) -> None:
@@ -293,6 +395,10 @@ def reviewer_loop(client: httpx.Client, results: Results, args, rng: random.Rand
                 raise RuntimeError(f"next item: HTTP {response.status_code}")
             if found is None:
                 if "Your queue is empty" in response.text:
+                    waiting = item_was_waiting(client.username)
+                    with results.lock:
+                        results.empty_answers += 1
+                        results.false_empties += waiting
                     return
                 raise RuntimeError("next item: no item and no empty-queue message")
             if args.think:
@@ -423,6 +529,133 @@ def verify() -> tuple[int, int, int]:
     return items.count(), exact, Verdict.objects.count()
 
 
+def fresh_run(args, env: dict[str, str], reviewers: int, analysed: bool) -> dict:
+    """A new database, a round drawn by the draw service, `reviewers` reviewers for
+    --run-seconds; with analysed=True, ANALYZE runs between the draw and the reviewers."""
+    from django.db import connection, connections
+
+    from auditcore.models import RoundItem, Verdict
+
+    connections.close_all()
+    make_database(f"{args.pg}/postgres", args.db_name)
+    started = time.perf_counter()
+    names = seed(reviewers, args.items, args.double_share, args.seed, drawn=True)
+    drawn = RoundItem.objects.count()
+    if analysed:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    connections.close_all()
+    print(
+        f"  {reviewers} reviewers, {'analysed' if analysed else 'fresh'}: drew {drawn} items "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    process, base = start_gunicorn(env, free_port(), args.workers, args.threads)
+    try:
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            clients = list(pool.map(lambda name: login(base, name), names))
+        # Untimed: every reviewer opens the queue once, all at once, so that cold server
+        # threads (connections, templates) are not counted; the timed run resumes that lease.
+        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            list(pool.map(lambda c: c.get("/review/", headers={"HX-Request": "true"}), clients))
+        results = run_phase(
+            clients, argparse.Namespace(**{**vars(args), "max_seconds": args.run_seconds})
+        )
+        for client in clients:
+            client.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    row = {
+        "claim_sql": claim_sql_ms(names[0]),
+        "reviewers": reviewers,
+        "database": "analysed" if analysed else "fresh",
+        "items": drawn,
+        "cycles": results.verdicts / results.elapsed,
+        "next": results.next_ms,
+        "submit": results.submit_ms,
+        "empty": results.empty_answers,
+        "false_empty": results.false_empties,
+        "errors": len(results.errors),
+        "verdicts": Verdict.objects.count(),
+        "pending": RoundItem.objects.filter(status=RoundItem.Status.PENDING).count(),
+    }
+    connections.close_all()
+    for error in results.errors[:3]:
+        print("    error:", error)
+    return row
+
+
+def claim_sql_ms(username: str) -> float:
+    """Median server time of the claim's SQL for one reviewer (EXPLAIN ANALYZE, 5 runs), read
+    after the run: the HTTP timings include the web layer on a shared machine, this does not."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.utils import timezone
+
+    from auditcore.selectors.review import claim_candidates, open_round_ids
+    from auditcore.services.review import claim_settings
+
+    user = get_user_model().objects.get(username=username)
+    times = []
+    for _ in range(5):
+        with transaction.atomic():
+            claim_settings()
+            plan = (
+                claim_candidates(
+                    reviewer=user, now=timezone.now(), round_id=open_round_ids()[0], skipped=False
+                )
+                .select_for_update(skip_locked=True, of=("self",))[:1]
+                .explain(analyze=True)
+            )
+        times.append(float(re.search(r"Execution Time: ([\d.]+)", plan).group(1)))
+    return statistics.median(times)
+
+
+def fresh_comparison(args, env: dict[str, str]) -> None:
+    counts = [int(n) for n in args.reviewer_counts.split(",")]
+    rows = []
+    for i, reviewers in enumerate(counts):
+        # Alternate which goes first: on a shared machine the load drifts between runs.
+        order = (False, True) if i % 2 == 0 else (True, False)
+        pair = {analysed: fresh_run(args, env, reviewers, analysed) for analysed in order}
+        rows += [pair[False], pair[True]]
+    print()
+    print(
+        f"round of {rows[0]['items']} items drawn by the draw service, {args.run_seconds:.0f} s "
+        f"per run, gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL, "
+        f"think {args.think} s"
+    )
+    print(
+        f"{'reviewers':>9} {'database':<9} {'cycles/s':>9} {'next p50':>9} {'next p99':>9} "
+        f"{'submit p50':>10} {'submit p99':>10} {'empty':>6} {'false empty':>11} {'errors':>6} "
+        f"{'pending left':>12} {'claim SQL ms':>12}"
+    )
+    for r in rows:
+        print(
+            f"{r['reviewers']:>9} {r['database']:<9} {r['cycles']:>9.1f} "
+            f"{percentile(r['next'], 0.5):>9.1f} {percentile(r['next'], 0.99):>9.1f} "
+            f"{percentile(r['submit'], 0.5):>10.1f} {percentile(r['submit'], 0.99):>10.1f} "
+            f"{r['empty']:>6} {r['false_empty']:>11} {r['errors']:>6} {r['pending']:>12} "
+            f"{r['claim_sql']:>12.2f}"
+        )
+    met = True
+    for fresh, analysed in zip(rows[::2], rows[1::2], strict=True):
+        ratio = fresh["cycles"] / analysed["cycles"]
+        p99 = percentile(fresh["next"], 0.99)
+        ok = fresh["false_empty"] == 0 and p99 < 100 and ratio >= 0.8
+        met = met and ok and analysed["false_empty"] == 0
+        print(
+            f"{fresh['reviewers']} reviewers: fresh/analysed cycles/s {ratio:.2f}, fresh next p99 "
+            f"{p99:.1f} ms, false empties {fresh['false_empty']} fresh / "
+            f"{analysed['false_empty']} analysed"
+        )
+    print(
+        "targets (0 false empties, fresh next p99 < 100 ms, fresh cycles/s within 20% of "
+        f"analysed): {'MET' if met else 'NOT MET'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -455,6 +688,15 @@ def main() -> None:
     )
     parser.add_argument("--ingest-workers", type=int, default=2)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="compare a drawn round on a database without statistics with the same after ANALYZE",
+    )
+    parser.add_argument("--reviewer-counts", default="20,50", help="with --fresh")
+    parser.add_argument(
+        "--run-seconds", type=float, default=60, help="with --fresh: how long each run lasts"
+    )
     args = parser.parse_args()
 
     make_database(f"{args.pg}/postgres", args.db_name)
@@ -475,6 +717,9 @@ def main() -> None:
     ingest = None
     try:
         setup_django(env)
+        if args.fresh:
+            fresh_comparison(args, env)
+            return
         phases = 2 if args.with_ingest else 1
         names = seed(args.reviewers, args.items, args.double_share, args.seed, rounds=phases)
         if args.with_ingest:

@@ -3,9 +3,10 @@
 from django.conf import settings
 from django.db import models
 
+from auditcore.consistency import DIGEST_BYTES
 from auditcore.models.policy import PolicyVersion
-from auditcore.models.rounds import Decision, RoundItem
-from auditcore.models.traffic import Label
+from auditcore.models.rounds import AuditRound, Decision, RoundItem
+from auditcore.models.traffic import Interaction, Label
 
 
 class Lease(models.Model):
@@ -69,6 +70,49 @@ class Verdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} on item {self.item_id} by {self.reviewer_id}"
+
+
+class JudgedItem(models.Model):
+    """An item a reviewer has given a verdict on: what their queue must never offer again.
+
+    The claim probes this narrow table once per candidate item, by the interaction (never the
+    same interaction twice, in any round) and by the prompt digest within the round (never the
+    same prompt twice in a round). Its only indexes are the two that answer those probes, so
+    PostgreSQL cannot pick a worse one when a fresh database has no statistics; the foreign keys
+    are deliberately left without indexes of their own.
+    """
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The verdict was made under this version: a re-review of the same item under a newer one
+    # is the one way a reviewer sees an item again.
+    policy_version = models.ForeignKey(
+        PolicyVersion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # Copied from the item and its interaction, so the probes need no join.
+    interaction = models.ForeignKey(
+        Interaction, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    round = models.ForeignKey(
+        AuditRound, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    prompt_digest = models.BinaryField(max_length=DIGEST_BYTES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reviewer", "item", "policy_version"], name="judged_once_per_version"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["reviewer", "interaction"], name="judged_interaction"),
+            models.Index(fields=["reviewer", "round", "prompt_digest"], name="judged_prompt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} judged by {self.reviewer_id}"
 
 
 class Adjudication(models.Model):

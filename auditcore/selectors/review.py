@@ -9,11 +9,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from auditcore.models import AuditRound, Category, GatewayAction, Lease, RoundItem, Verdict
+from auditcore.models import (
+    AuditRound,
+    Category,
+    GatewayAction,
+    Interaction,
+    JudgedItem,
+    Lease,
+    RoundItem,
+    Verdict,
+)
 
 # Interaction fields a reviewer may see before their verdict is locked. Nothing else is read.
 REVIEWER_VISIBLE_FIELDS = (
@@ -25,11 +34,17 @@ REVIEWER_VISIBLE_FIELDS = (
 MAX_REASON_CODES = 9
 
 
-def available_items(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
-    """Items reviewer R may take now.
+def _claimable(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
+    """Pending items reviewer R may take now, in any round (callers scope the rounds).
 
-    Open round, item pending, R has no verdict under the item's policy version, and the verdicts
-    plus the live leases of other reviewers leave room for one more (required_reviews).
+    R has not judged the item's interaction in any round (a re-review of the same item under a
+    newer policy version aside), nor a prompt with the same digest in the item's round; and the
+    verdicts plus the live leases of other reviewers leave room for one more (required_reviews).
+
+    Every test against another table is a correlated scalar subquery answered by an index made
+    for it. PostgreSQL keeps such subqueries as per-row probes, whereas NOT EXISTS becomes an
+    anti join whose method and index it picks from statistics: on a fresh database it scanned
+    every verdict once per pending item. This way the plan is the same with or without ANALYZE.
     """
     live_by_others = (
         Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now, skipped_at__isnull=True)
@@ -39,17 +54,74 @@ def available_items(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[Ro
         .annotate(n=Count("pk"))
         .values("n")
     )
-    own_verdict = Verdict.objects.filter(
-        item=OuterRef("pk"), reviewer=reviewer, policy_version=OuterRef("policy_version")
+    judged = JudgedItem.objects.filter(reviewer=reviewer).filter(
+        ~Q(item=OuterRef("pk")) | Q(policy_version=OuterRef("policy_version"))
+    )
+    digest = (
+        Interaction.objects.filter(pk=OuterRef(OuterRef("interaction_id")))
+        .order_by()
+        .values("prompt_digest")[:1]
     )
     return (
-        RoundItem.objects.filter(
-            round__status=AuditRound.Status.OPEN, status=RoundItem.Status.PENDING
+        RoundItem.objects.filter(status=RoundItem.Status.PENDING)
+        .alias(
+            leased=Coalesce(Subquery(live_by_others), 0),
+            seen_interaction=Subquery(
+                judged.filter(interaction=OuterRef("interaction_id")).values("pk")[:1]
+            ),
+            seen_prompt=Subquery(
+                judged.filter(round=OuterRef("round_id"), prompt_digest=Subquery(digest)).values(
+                    "pk"
+                )[:1]
+            ),
         )
-        .exclude(Exists(own_verdict))
-        .alias(leased=Coalesce(Subquery(live_by_others), 0))
-        .filter(required_reviews__gt=F("verdict_count") + F("leased"))
+        .filter(
+            required_reviews__gt=F("verdict_count") + F("leased"),
+            seen_interaction__isnull=True,
+            seen_prompt__isnull=True,
+        )
     )
+
+
+def available_items(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
+    """Items reviewer R may take now, in every open round (see _claimable)."""
+    return _claimable(reviewer=reviewer, now=now).filter(round__status=AuditRound.Status.OPEN)
+
+
+def open_round_ids() -> list[int]:
+    """Open rounds in the order their queues are served: oldest first."""
+    return list(
+        AuditRound.objects.filter(status=AuditRound.Status.OPEN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def claim_candidates(
+    *, reviewer: AbstractBaseUser, now: datetime, round_id: int, skipped: bool
+) -> QuerySet[RoundItem]:
+    """One open round's items R may take, in the round's stored random order.
+
+    skipped=False: the items R has not skipped; True: only those (the back of R's queue). Scoped
+    to one round by equality and ordered by queue_order alone, the round_item_queue index
+    (round, status, queue_order) yields the rows in order, so the first free one ends the scan
+    and no estimate can make a sort of the whole round look cheaper. R's skipped items are read
+    first as a short list of ids, which keeps them out of the plan's choices too.
+    """
+    # No join to the items here: PostgreSQL would drive it from the round's items.
+    mine_skipped = list(
+        Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values_list(
+            "item_id", flat=True
+        )
+    )
+    queryset = _claimable(reviewer=reviewer, now=now).filter(round_id=round_id)
+    if skipped:
+        if not mine_skipped:
+            return RoundItem.objects.none()
+        queryset = queryset.filter(pk__in=mine_skipped)
+    elif mine_skipped:
+        queryset = queryset.exclude(pk__in=mine_skipped)
+    return queryset.order_by("queue_order")
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,26 @@ from auditcore.models import (
     Adjudication,
     AuditRound,
     Decision,
+    Interaction,
+    JudgedItem,
     Label,
     Lease,
     RoundItem,
     Verdict,
 )
-from auditcore.selectors.review import available_items, category_policy, served_differs
+from auditcore.selectors.review import (
+    available_items,
+    category_policy,
+    claim_candidates,
+    open_round_ids,
+    served_differs,
+)
 from auditcore.services.audit import audit_event_record
 
 LEASE_SECONDS = 600
-# How many rows a claim tries before giving up on a crowded queue head.
-CLAIM_ATTEMPTS = 8
+# How many candidates a claim tries before giving up on a crowded queue head. Each failed try
+# means another reviewer took an item meanwhile, so this bounds a pathological race, not work.
+CLAIM_ATTEMPTS = 200
 
 # Codes in ApplicationError.extra["code"], so the web layer can say what happened.
 ROUND_CLOSED = "round_closed"
@@ -37,67 +46,115 @@ LEASE_LOST = "lease_lost"
 ITEM_CLOSED = "item_closed"
 NOT_FOUND = "not_found"
 INVALID = "invalid"
+QUEUE_BUSY = "queue_busy"
 
 
 def _lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=LEASE_SECONDS)
 
 
-def _claim(*, reviewer: AbstractBaseUser, now: datetime, skipped: bool) -> RoundItem | None:
-    """Lock one available item row. PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: serial writes."""
-    queryset = available_items(reviewer=reviewer, now=now)
-    if skipped:
-        queryset = queryset.filter(
-            pk__in=Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
-        )
-    else:
-        queryset = queryset.exclude(
-            pk__in=Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=False).values("item")
-        )
-    ordered = queryset.order_by("queue_order", "pk")
-    if not connection.features.has_select_for_update_skip_locked:
-        # SQLite: transactions begin IMMEDIATE (settings), so this whole claim runs alone.
-        return ordered.first()
-    tried: list[int] = []
-    for _ in range(CLAIM_ATTEMPTS):
-        candidate = (
-            ordered.exclude(pk__in=tried)
-            .select_for_update(skip_locked=True, of=("self",))
-            .only("pk", "policy_version_id", "required_reviews", "verdict_count", "status")
-            .first()
-        )
-        if candidate is None:
-            return None
-        # The WHERE above saw leases as of the statement's start; now that the row is ours, a
-        # fresh statement sees every lease committed by whoever held the row before us.
-        if available_items(reviewer=reviewer, now=now).filter(pk=candidate.pk).exists():
+def _pick(
+    *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool
+) -> RoundItem | None:
+    """Lock the first available item row, open rounds oldest first, or None.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED passes over rows other claims hold; with wait=True it
+    queues behind the holder instead. SQLite: transactions begin IMMEDIATE (settings), so the
+    whole claim runs alone and a plain read is exact.
+    """
+    for round_id in open_round_ids():
+        ordered = claim_candidates(reviewer=reviewer, now=now, round_id=round_id, skipped=skipped)
+        if connection.features.has_select_for_update_skip_locked:
+            ordered = ordered.select_for_update(skip_locked=not wait, of=("self",)).only(
+                "pk", "policy_version_id", "required_reviews", "verdict_count", "status"
+            )
+        candidate = ordered.first()
+        if candidate is not None:
             return candidate
-        tried.append(candidate.pk)
     return None
+
+
+def claim_settings() -> None:
+    """Session settings for the claim's transaction (PostgreSQL).
+
+    After ANALYZE the planner prices the claim as a walk over the whole round (it cannot know
+    the first rows already pass), which crosses jit_above_cost: compiling the query then took
+    about a hundred times as long as running it. The claim reads a handful of rows, so no JIT.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
+def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
+    """Lock an item the reviewer may take; None only when a lock-blind read finds none.
+
+    A locked row is invisible to SKIP LOCKED, so "nothing unlocked" is not "nothing left": every
+    other reviewer may be holding the queue head for the few milliseconds of their own claim. So
+    each candidate is checked by a fresh statement (which sees every lease committed meanwhile)
+    inside a savepoint, whose rollback releases the row lock of a candidate that is gone; and
+    when no unlocked row is free, a plain read, which locks cannot hide, decides between "empty"
+    and "wait for the holders".
+    """
+    claim_settings()
+    wait = False
+    for _ in range(CLAIM_ATTEMPTS):
+        for skipped in (False, True):
+            savepoint = transaction.savepoint_create()
+            candidate = _pick(reviewer=reviewer, now=now, skipped=skipped, wait=wait)
+            if candidate is None:
+                transaction.savepoint_rollback(savepoint)
+                continue
+            if not connection.features.has_select_for_update_skip_locked:
+                return candidate
+            # The pick's WHERE saw leases as of the statement's start; now that the row is ours,
+            # a fresh statement sees every lease committed by whoever held the row before us.
+            if available_items(reviewer=reviewer, now=now).filter(pk=candidate.pk).exists():
+                transaction.savepoint_commit(savepoint)
+                return candidate
+            transaction.savepoint_rollback(savepoint)
+            break
+        else:
+            if not available_items(reviewer=reviewer, now=now).exists():
+                return None
+            # Items wait but every one is locked by a claim in flight: queue behind a holder.
+            wait = True
+    raise ApplicationError(
+        "queue: items are waiting but others are taking them right now; try again.",
+        {"code": QUEUE_BUSY},
+    )
 
 
 @transaction.atomic
 def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
     """The reviewer's next item: their own live lease if they have one, else a new lease."""
     now = timezone.now()
-    own = (
-        Lease.objects.filter(
-            reviewer=reviewer,
-            skipped_at__isnull=True,
-            expires_at__gt=now,
-            item__status=RoundItem.Status.PENDING,
-            item__round__status=AuditRound.Status.OPEN,
+    live = list(
+        Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=True, expires_at__gt=now)
+    )
+    # The reviewer's few live leases first, then their items by key: joined in one query,
+    # PostgreSQL without statistics drove it from every pending item of the open rounds.
+    resumable = (
+        set(
+            RoundItem.objects.filter(
+                pk__in=[lease.item_id for lease in live],
+                status=RoundItem.Status.PENDING,
+                round__status=AuditRound.Status.OPEN,
+            ).values_list("pk", flat=True)
         )
-        .order_by("taken_at")
-        .first()
+        if live
+        else set()
+    )
+    own = min(
+        (lease for lease in live if lease.item_id in resumable),
+        key=lambda lease: lease.taken_at,
+        default=None,
     )
     if own is not None:
         own.expires_at = _lease_until(now)
         own.save(update_fields=["expires_at"])
         return own
-    item = _claim(reviewer=reviewer, now=now, skipped=False)
-    if item is None:
-        item = _claim(reviewer=reviewer, now=now, skipped=True)
+    item = _claim(reviewer=reviewer, now=now)
     if item is None:
         return None
     lease, _ = Lease.objects.update_or_create(
@@ -207,6 +264,20 @@ def _validate_choice(value: str, choices: type, name: str) -> None:
         )
 
 
+def _judged_record(*, verdict: Verdict, item: RoundItem) -> None:
+    """Note what the reviewer has judged, so their queue never offers it again (see JudgedItem)."""
+    JudgedItem.objects.create(
+        reviewer_id=verdict.reviewer_id,
+        item_id=item.pk,
+        policy_version_id=verdict.policy_version_id,
+        interaction_id=item.interaction_id,
+        round_id=item.round_id,
+        prompt_digest=Interaction.objects.values_list("prompt_digest", flat=True).get(
+            pk=item.interaction_id
+        ),
+    )
+
+
 @transaction.atomic
 def verdict_submit(
     *,
@@ -256,6 +327,7 @@ def verdict_submit(
     # that lock finds this verdict and returns it; the unique constraint still backs it.
     verdict.full_clean(validate_unique=False, validate_constraints=False)
     verdict.save()
+    _judged_record(verdict=verdict, item=item)
     RoundItem.objects.filter(pk=item.pk).update(verdict_count=F("verdict_count") + 1)
     item.verdict_count += 1
     Lease.objects.filter(item=item, reviewer=reviewer).delete()

@@ -2,8 +2,10 @@
 
 import datetime as dt
 import itertools
+import random
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from auditcore.consistency import prompt_digest
@@ -130,6 +132,67 @@ def make_round(
             gold_decision=gold.get(i, ""),
         )
     return audit_round
+
+
+def make_large_round(*, items: int, required_reviews: int = 1, seed: int = 0) -> AuditRound:
+    """An open round of `items` items written in bulk, in a random queue order (like a draw)."""
+    rng = random.Random(seed)
+    audit_round = make_round(items=0)
+    stratum = audit_round.strata.get()
+    surface, model = Surface.objects.get(name="web"), stratum.model_version
+    prompts = [f"Large round prompt {audit_round.pk}-{i}" for i in range(items)]
+    interactions = Interaction.objects.bulk_create(
+        Interaction(
+            source="test",
+            external_id=f"large{audit_round.pk}-{i}",
+            occurred_at=timezone.now(),
+            day=stratum.day,
+            surface=surface,
+            model_version=model,
+            prompt=prompt,
+            prompt_digest=prompt_digest(prompt),
+            response=f"I can't help with that. {MARKER}",
+            category="medical",
+            response_label=Label.REFUSAL,
+            served_label=Label.REFUSAL,
+            detector_version="test",
+            u=0.5,
+            priority_key=0.5,
+            stratum_key=stratum.stratum_key,
+        )
+        for i, prompt in enumerate(prompts)
+    )
+    RoundItem.objects.bulk_create(
+        RoundItem(
+            round=audit_round,
+            interaction=interaction,
+            stratum=stratum,
+            required_reviews=required_reviews,
+            policy_version=audit_round.policy_version,
+            queue_order=rng.random(),
+        )
+        for interaction in interactions
+    )
+    return audit_round
+
+
+def assert_unanalysed(*models) -> None:
+    """Fail unless PostgreSQL holds no planner statistics for these tables, as on a fresh
+    database right after a draw; autovacuum is switched off for them so none appear meanwhile."""
+    tables = [model._meta.db_table for model in models]
+    with connection.cursor() as cursor:
+        # Inside a test's transaction, deferred foreign-key checks would block ALTER TABLE.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {connection.ops.quote_name(table)} "
+                           "SET (autovacuum_enabled = false)")  # fmt: skip
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND (reltuples >= 0 OR relname "
+            "IN (SELECT tablename FROM pg_stats WHERE tablename = ANY(%s)))",
+            [tables, tables],
+        )
+        analysed = sorted(row[0] for row in cursor.fetchall())
+    assert analysed == [], f"these tables have planner statistics: {analysed}"
 
 
 def items_of(audit_round: AuditRound) -> list[RoundItem]:
