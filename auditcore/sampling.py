@@ -115,6 +115,21 @@ def draw_stratum(keys: ArrayLike, sizes: ArrayLike, n: int) -> StratumDraw:
     return StratumDraw(chosen, tau, pi, population)
 
 
+def combined_inclusion(
+    pi_first: float, tau_first: float | None, tau_combined: float | None
+) -> float:
+    """π of a first-phase item under the design of its round combined with a supplement.
+
+    Priority sampling is nested: the supplement extends the same keys to a larger threshold, and
+    π = min(1, x·τ) with the item's own x, so π_c = min(1, π₁·τ_c/τ₁). An item taken with
+    certainty (π₁ = 1, or a stratum taken whole) stays certain, and so does every item of a
+    stratum the combined draw took whole (τ_c None).
+    """
+    if pi_first >= 1.0 or tau_first is None or tau_combined is None:
+        return 1.0
+    return min(1.0, pi_first * tau_combined / tau_first)
+
+
 def calibrate_weights(weights: ArrayLike, population_size: int) -> np.ndarray:
     """Scale one stratum's weights d = 1/pi so they sum to its known size: d * N_h / sum(d)."""
     d = np.asarray(weights, dtype=float)

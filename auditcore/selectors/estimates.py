@@ -34,6 +34,7 @@ from django.db import connection
 from django.db.models import Count, F, Min, Q, Sum
 
 from auditcore import rates as ra
+from auditcore import sampling
 from auditcore.consistency import near_duplicate_groups, normalise
 from auditcore.models import (
     AuditRound,
@@ -148,11 +149,53 @@ def item_frame(round_ids: Sequence[int], known: dict[int, list] | None = None) -
 
 
 def item_rows(round_ids: Sequence[int]) -> list[tuple]:
-    return list(
+    """Every non-gold item of the rounds; a round read with its supplement gets their combined
+    design (see _combine_supplements)."""
+    rows = list(
         RoundItem.objects.filter(round_id__in=list(round_ids), is_gold=False)
         .order_by("id")
         .values_list(*_FRAME_FIELDS)
     )
+    return _combine_supplements(rows, round_ids) if len(round_ids) > 1 else rows
+
+
+_PI, _STRATUM = _FRAME_FIELDS.index("inclusion_probability"), _FRAME_FIELDS.index("stratum_id")
+
+
+def _combine_supplements(rows: list[tuple], round_ids: Sequence[int]) -> list[tuple]:
+    """Rows of first-round items moved into the combined design of their round and supplement.
+
+    A supplement is a second-phase draw from its first round's unsampled remainder with the same
+    keys (STATISTICS.md): together they are one priority sample with the supplement's τ. Its
+    items already carry the combined π; the first round's items get π recomputed from that τ
+    and join the supplement's stratum, so each stratum is counted once, with its N.
+    """
+    combined = {
+        (first_round, key): (pk, tau)
+        for pk, first_round, key, tau in RoundStratum.objects.filter(
+            round_id__in=list(round_ids), round__supplement_of_id__in=list(round_ids)
+        ).values_list("id", "round__supplement_of_id", "stratum_key", "tau")
+    }
+    if not combined:
+        return rows
+    firsts = {first for first, _ in combined}
+    first_strata = {
+        pk: (round_id, key, tau)
+        for pk, round_id, key, tau in RoundStratum.objects.filter(round_id__in=firsts).values_list(
+            "id", "round_id", "stratum_key", "tau"
+        )
+    }
+    out = []
+    for row in rows:
+        first = first_strata.get(row[_STRATUM])
+        target = combined.get(first[:2]) if first else None
+        if target is not None:
+            row = list(row)
+            row[_PI] = sampling.combined_inclusion(row[_PI], first[2], target[1])
+            row[_STRATUM] = target[0]
+            row = tuple(row)
+        out.append(row)
+    return out
 
 
 def resolve_labels(
@@ -713,7 +756,10 @@ def reportable_rounds():
 
 
 def round_scope(audit_round: AuditRound) -> Scope:
-    return Scope([audit_round], [], audit_round.period_start, audit_round.period_end)
+    """A round with its supplements (or a supplement with its first round): one combined design."""
+    first = audit_round.supplement_of or audit_round
+    supplements = list(reportable_rounds().filter(supplement_of=first).order_by("pk"))
+    return Scope([first, *supplements], [], first.period_start, first.period_end)
 
 
 def period_scope(start: dt.date, end: dt.date) -> Scope:
@@ -760,9 +806,13 @@ def scope_estimates(scope: Scope) -> Estimates:
         # A round may pool categories or model versions in one stratum ("" / NULL there).
         known["category"].update([category] if category else [])
         known["model_version"].update([model] if model else [])
-    by_round: dict[int, list] = {r: [] for r in ids}
+    # Rows are cached per round for the trend, which reads each round alone: a round combined
+    # with its supplement here carries the combined design, so it is read again there.
+    combined = {r.supplement_of_id for r in scope.rounds if r.supplement_of_id}
+    by_round: dict[int, list] = {r: [] for r in ids if r not in combined}
     for row in rows:
-        by_round[row[2]].append(row)
+        if row[2] in by_round:
+            by_round[row[2]].append(row)
     return Estimates(
         scope=scope,
         rows_by_round=by_round,
@@ -809,7 +859,13 @@ def trend(
     already read, per round id.
     """
     if rounds is None:
-        recent = list(reportable_rounds().order_by("-period_start", "-pk")[:TREND_ROUNDS])
+        # A supplement's items carry its combined design with the first round: its figures are
+        # the first round's (round_scope), never a point of their own.
+        recent = list(
+            reportable_rounds()
+            .filter(supplement_of__isnull=True)
+            .order_by("-period_start", "-pk")[:TREND_ROUNDS]
+        )
         if granularity == "week":
             recent = _non_overlapping(recent)
         rounds = sorted(recent, key=lambda r: (r.period_start, r.pk))

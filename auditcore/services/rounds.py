@@ -195,6 +195,14 @@ def round_create(
                 "what it left unsampled",
                 {"field": "supplement_of"},
             )
+        other = AuditRound.objects.filter(supplement_of=first).first()
+        if other is not None:
+            # A second supplement would draw from the remainder the first one already took.
+            raise ApplicationError(
+                f"supplement_of: {first.name!r} already has a supplement, {other.name!r}; "
+                f"grow that round's budget instead",
+                {"field": "supplement_of"},
+            )
         period_start, period_end = first.period_start, first.period_end
         surfaces, model_versions = list(first.surfaces.all()), list(first.model_versions.all())
         salt, dims, size_measure = first.salt, first.strata_dims, first.size_measure

@@ -190,3 +190,69 @@ def test_period_views_pool_disjoint_frames_and_say_which_rounds_they_left_out(sa
         stale.name: "its frame overlaps 'chat week', which has more verdicts",
         extra.name: f"a supplement of round {on_chat.pk}",
     }
+
+
+def _first_and_supplement(safety_lead, callbacks):
+    population({("medical", "refusal"): 300}, weight=lambda i: 0.5 + (i % 5))
+    policy = published_policy(safety_lead)
+    first = round_create(
+        actor=safety_lead,
+        name="First",
+        policy_version=policy,
+        budget=20,
+        size_measure="impact",
+        **WEEK,
+    )
+    first = draw(safety_lead, first, callbacks)
+    extra = round_create(
+        actor=safety_lead, name="Extra", policy_version=policy, budget=30, supplement_of=first
+    )
+    return first, draw(safety_lead, extra, callbacks)
+
+
+def test_a_second_supplement_of_a_round_is_refused(safety_lead, django_capture_on_commit_callbacks):
+    first, _ = _first_and_supplement(safety_lead, django_capture_on_commit_callbacks)
+    with pytest.raises(ApplicationError, match="already has a supplement, 'Extra'"):
+        round_create(
+            actor=safety_lead,
+            name="Another",
+            policy_version=first.policy_version,
+            budget=10,
+            supplement_of=first,
+        )
+
+
+def test_a_round_and_its_supplement_are_estimated_as_one_combined_sample(
+    safety_lead, client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from auditcore.selectors import estimates as sel
+
+    first, extra = _first_and_supplement(safety_lead, django_capture_on_commit_callbacks)
+    items = list(RoundItem.objects.filter(round__in=[first, extra]).select_related("interaction"))
+    assert len(items) == 50
+    # Every item reviewed "should help"; the model refused every third one.
+    for item in items:
+        item.status, item.final_decision = "done", "help"
+        item.observed_label = "refusal" if item.interaction_id % 3 == 0 else "compliance"
+        item.save()
+    tau = RoundStratum.objects.get(round=extra).tau
+    # By hand: the combined design is one priority sample, π = min(1, x·τ_combined) for all 50.
+    d = np.array([1 / min(1.0, i.interaction.impact_weight * tau) for i in items])
+    refused = np.array([i.observed_label == "refusal" for i in items])
+    expected = d[refused].sum() / d.sum()
+
+    for audit_round in (first, extra):
+        figures = sel.round_estimates(audit_round)
+        frr = figures.layers["model"]["frr"]
+        assert frr.n == 50
+        assert frr.estimate == pytest.approx(expected)
+    # The first round's items alone, with their own design, give another figure.
+    alone = sel.scope_estimates(sel.Scope([first])).layers["model"]["frr"]
+    assert alone.n == 20 and alone.estimate != pytest.approx(expected)
+
+    client.force_login(safety_lead)
+    page = client.get(reverse("dashboard:round", args=[extra.pk])).content.decode()
+    assert 'id="combined-rounds"' in page
+    assert "First</bdi> and <bdi>Extra" in page

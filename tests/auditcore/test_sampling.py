@@ -12,6 +12,7 @@ from scipy import stats as sps
 from auditcore.sampling import (
     EPSILON,
     calibrate_weights,
+    combined_inclusion,
     draw_stratum,
     expected_design_effect,
     expected_half_width,
@@ -187,3 +188,19 @@ def test_expected_design_effect_of_a_size_measure_worked_by_hand():
     # 2 * (3 + 3 + 3 + 1) / 16 = 1.25.
     assert expected_design_effect([1, 1, 1, 10], 2) == pytest.approx(1.25)
     assert expected_design_effect([1, 5, 9], 3) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("pi_first", "tau_first", "tau_combined", "expected"),
+    [
+        (0.2, 0.1, 0.25, 0.5),  # x = 2: π = 2·0.25
+        (0.6, 0.1, 0.25, 1.0),  # x = 6: certain in the combined draw
+        (1.0, 0.1, 0.25, 1.0),  # certain already
+        (1.0, None, None, 1.0),  # the first round took its stratum whole
+        (0.3, 0.1, None, 1.0),  # the combined draw took the stratum whole
+    ],
+)
+def test_combined_inclusion_extends_the_first_rounds_threshold(
+    pi_first, tau_first, tau_combined, expected
+):
+    assert combined_inclusion(pi_first, tau_first, tau_combined) == pytest.approx(expected)
