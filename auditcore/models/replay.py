@@ -12,6 +12,13 @@ class Expect(models.TextChoices):
     MUST_DECLINE = "must_decline", "Must decline (control)"
 
 
+class RefusalCause(models.TextChoices):
+    """Who refused a promoted production false refusal."""
+
+    MODEL = "model", "The model"
+    GATEWAY = "gateway", "The gateway (the model complied)"
+
+
 class Corpus(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -45,6 +52,9 @@ class CorpusPrompt(models.Model):
     origin_item = models.ForeignKey(
         RoundItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Who refused it in production. A gateway-caused refusal must be helped at the system level:
+    # the model already answered, the gateway in front of it must let the answer through.
+    origin_cause = models.CharField(max_length=10, choices=RefusalCause.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,6 +67,12 @@ class CorpusPrompt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.corpus}: {self.prompt[:40]}"
+
+    @property
+    def expectation(self) -> str:
+        if self.expect == Expect.MUST_HELP and self.origin_cause == RefusalCause.GATEWAY:
+            return "Must help at the system level"
+        return self.get_expect_display()
 
 
 class CorpusSnapshot(models.Model):

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from auditcore import roles, stats
+from auditcore import rates, roles, stats
 from auditcore.detection.response import DETECTOR_VERSION, classify_response
 from auditcore.exceptions import ApplicationError
 from auditcore.models import (
@@ -24,7 +24,7 @@ from auditcore.models import (
     Endpoint,
     Expect,
     GateDecision,
-    Label,
+    RefusalCause,
     ReplayResult,
     ReplayRun,
     RoundItem,
@@ -40,10 +40,10 @@ from auditcore.replay import (
     replay_prompts,
 )
 from auditcore.replay.corpus_io import MAX_CATEGORY_CHARS, MAX_PROMPT_CHARS, parse_expect
+from auditcore.selectors.estimates import item_outcome
 from auditcore.services.audit import audit_event_record
 
 User = AbstractBaseUser
-REFUSED_LABELS = frozenset({Label.REFUSAL, Label.PARTIAL_REFUSAL})
 DEFAULT_CHUNK_SIZE = 50
 GATE_ALPHA = 0.05
 UNCATEGORISED = "(no category)"
@@ -109,6 +109,7 @@ def corpus_prompt_add(
     category: str = "",
     expect: str = Expect.MUST_HELP,
     origin_item: RoundItem | None = None,
+    origin_cause: str = "",
 ) -> CorpusPrompt:
     _require_lead(actor)
     corpus = Corpus.objects.get(pk=corpus_id)
@@ -124,15 +125,14 @@ def corpus_prompt_add(
         expect=expect,
         origin_item=origin_item,
         origin_interaction=origin_item.interaction if origin_item else None,
+        origin_cause=origin_cause,
     )
     _validated(item)
     item.save()
-    audit_event_record(
-        actor=actor,
-        action="corpus.prompt_add",
-        obj=item,
-        after={"corpus": corpus.pk, "category": category, "expect": expect},
-    )
+    after = {"corpus": corpus.pk, "category": category, "expect": expect}
+    if origin_cause:
+        after["origin_cause"] = origin_cause
+    audit_event_record(actor=actor, action="corpus.prompt_add", obj=item, after=after)
     return item
 
 
@@ -232,7 +232,12 @@ def corpus_import(
 
 @transaction.atomic
 def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -> CorpusPrompt:
-    """Add an adjudicated production false refusal (should help, model refused) to a corpus."""
+    """Add an adjudicated production false refusal (should help, refused) to a corpus.
+
+    Refused is what reviewers observed (the classifier's label where nobody did), at the served
+    layer: a refusal the model gave records the model as its cause; one the gateway added
+    (the model complied) records the gateway, and the prompt must be helped at the system level.
+    """
     _require_lead(actor)
     try:
         item = RoundItem.objects.select_related("interaction").get(pk=item_id)
@@ -243,10 +248,13 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
             "item: only items whose final decision is 'should help' can be promoted",
             {"final_decision": item.final_decision},
         )
-    if item.interaction.response_label not in REFUSED_LABELS:
+    model_label, served_label = item_outcome(item)
+    cause = rates.refusal_cause(model_label, served_label)
+    if cause is None:
         raise ApplicationError(
-            "item: the model did not refuse this prompt, so it is not a false refusal",
-            {"response_label": item.interaction.response_label},
+            "item: neither the model nor the gateway refused this prompt, so it is not a false "
+            "refusal",
+            {"model_label": model_label, "served_label": served_label},
         )
     if not Corpus.objects.filter(pk=corpus_id).exists():
         raise ApplicationError(f"corpus: no corpus {corpus_id}")
@@ -257,6 +265,7 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
         category=item.interaction.category,
         expect=Expect.MUST_HELP,
         origin_item=item,
+        origin_cause=RefusalCause(cause).value,
     )
 
 

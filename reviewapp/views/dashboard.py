@@ -1,7 +1,9 @@
 """The two-axis dashboard: false refusals next to true refusals, with honest intervals.
 
 The served layer (what users got) first, the model layer beside it; "too few reviewed" where a
-rate has too few respondents or events; n, events and deff under every figure.
+rate has too few respondents or events; n, events and deff under every figure. Everything below
+the headline (tables, trend, refusal count, confirmed false refusals, CSV) is at one layer,
+chosen with ?layer=served|model (served by default), plus the gateway-added refusals.
 
 A round (or a period pooling non-overlapping rounds): headline cards, breakdown tables (sortable
 in the browser, CSV with ?format=csv&table=...), the trend chart per model version, disparity
@@ -12,8 +14,9 @@ the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 import csv
 import datetime as dt
 import math
+from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
@@ -21,21 +24,16 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
-from auditcore.models import AuditRound, Interaction
-from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP
+from auditcore.models import AuditRound, Interaction, Label
+from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.replay import corpus_list
 from auditcore.stats import RateEstimate
 from reviewapp.access import safety_lead_required
 
-# The trend shows the served layer (what users got), the two axes first.
-CHART_LAYER = "served"
+# The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
-CHART_TITLES = {
-    "frr": "False-refusal rate (served)",
-    "trr": "True-refusal rate (served)",
-    "missed_harm": "Missed harm (served)",
-}
+DEFAULT_LAYER = "served"
 META_TIP = (
     "n: reviewed items in this rate's denominator with a final help/decline call. "
     "events: how many of them are in the numerator. "
@@ -88,17 +86,31 @@ def _cell_of(layer: str, est: RateEstimate) -> dict:
     return {"layer": layer, "layer_label": LAYER_LABELS[layer], **rate_display(est)}
 
 
-def _layers(layers: dict[str, dict[str, RateEstimate]]) -> list[dict]:
-    """One entry per rate with its served and model cells, served first."""
+def _layers(layers: dict[str, dict[str, RateEstimate]], only: str | None = None) -> list[dict]:
+    """One entry per rate with its served and model cells, served first (or `only` one)."""
+    shown = [only] if only else sel.LAYERS
     return [
         {
             "key": k,
             "label": sel.RATE_LABELS[k],
             "help": RATE_HELP[k],
-            "cells": [_cell_of(layer, layers[layer][k]) for layer in sel.LAYERS],
+            "cells": [_cell_of(layer, layers[layer][k]) for layer in shown],
         }
         for k in sel.RATES
     ]
+
+
+def _layer(request: HttpRequest) -> str | None:
+    """The layer asked for (served by default); None when the parameter names no layer."""
+    layer = request.GET.get("layer") or DEFAULT_LAYER
+    return layer if layer in sel.LAYERS else None
+
+
+def _href(request: HttpRequest, **changes: str) -> str:
+    """This page's URL with some query parameters changed (the others kept)."""
+    params = {k: v for k, v in request.GET.items() if k not in changes}
+    params.update({k: v for k, v in changes.items() if v})
+    return f"{request.path}?{urlencode(params)}" if params else request.path
 
 
 def _parse_date(raw: str | None) -> dt.date | None:
@@ -108,20 +120,17 @@ def _parse_date(raw: str | None) -> dt.date | None:
         return None
 
 
-def _chart(points: list[sel.TrendPoint]):
+def _chart(points: list[sel.TrendPoint], layer: str):
     periods: list[str] = []
     for p in sorted(points, key=lambda p: (p.start, p.period)):
         if p.period not in periods:
             periods.append(p.period)
     series = sorted({p.model_version for p in points})
     by_metric = {
-        m: [
-            ChartPoint(p.period, p.model_version, *_triple(p.layers[CHART_LAYER][m]))
-            for p in points
-        ]
+        m: [ChartPoint(p.period, p.model_version, *_triple(p.layers[layer][m])) for p in points]
         for m in CHART_METRICS
     }
-    titles = {m: CHART_TITLES[m] for m in CHART_METRICS}
+    titles = {m: f"{sel.RATE_LABELS[m]} ({layer})" for m in CHART_METRICS}
     return trend_chart(by_metric, titles, periods, series)
 
 
@@ -129,8 +138,10 @@ def _triple(est: RateEstimate) -> tuple:
     return est.estimate, est.lower, est.upper
 
 
-def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=None) -> dict:
-    estimates = sel.scope_estimates(scope)
+def _context(
+    request: HttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
+) -> dict:
+    estimates = sel.scope_estimates(scope, layer)
     granularity = "week" if request.GET.get("trend") == "week" else "round"
     points = sel.trend(
         granularity, known=estimates.rows_by_round, known_strata=estimates.strata_by_round
@@ -159,12 +170,31 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
                 "key": dim,
                 "label": label,
                 "rows": [
-                    {"row": row, "rates": _layers(row.layers)} for row in estimates.breakdowns[dim]
+                    {
+                        "row": row,
+                        "rates": _layers(row.layers, only=layer),
+                        "gateway_added": rate_display(row.gateway_added),
+                    }
+                    for row in estimates.breakdowns[dim]
                 ],
+                "csv": _href(request, format="csv", table=dim, layer=layer),
             }
             for dim, label in sel.DIMENSIONS.items()
         ],
         "rate_labels": [sel.RATE_LABELS[k] for k in sel.RATES],
+        "layer": layer,
+        "layer_label": LAYER_LABELS[layer],
+        "layer_links": [
+            {
+                "layer": other,
+                "label": LAYER_LABELS[other],
+                "href": _href(request, layer=other),
+                "current": other == layer,
+            }
+            for other in sel.LAYERS
+        ],
+        "trend_links": {g: _href(request, trend=g) for g in ("round", "week")},
+        "csv": {t: _href(request, format="csv", table=t, layer=layer) for t in TABLES},
         "layer_labels": [LAYER_LABELS[layer] for layer in sel.LAYERS],
         "disparity": [
             {
@@ -176,44 +206,50 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
             for r in estimates.disparity
         ],
         "validation": estimates.validation,
-        "examples": sel.scope_examples(estimates),
+        "examples": sel.scope_examples(estimates, layer=layer),
         "corpora": list(corpus_list()),
-        "chart": _chart(points),
+        "chart": _chart(points, layer),
         "granularity": granularity,
         "rounds": list(sel.reportable_rounds().order_by("-period_start", "-pk")[:100]),
         "here": request.get_full_path(),
     }
 
 
+def _estimate_columns(name: str) -> list[str]:
+    return [name, f"{name}_lower", f"{name}_upper", f"{name}_n", f"{name}_events",
+            f"{name}_deff", f"{name}_flags"]  # fmt: skip
+
+
+def _estimate_cells(e: RateEstimate) -> list:
+    return [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, e.events, _num(e.deff),
+            " ".join(e.flags)]  # fmt: skip
+
+
 def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
+    """One table at the estimates' layer (the column names say which)."""
+    layer = estimates.layer
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}-{table}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}-{table}-{layer}.csv"'
     writer = csv.writer(response)
     if table in sel.DIMENSIONS:
         header = [table, "sampled", "respondents", "unsure"]
-        for layer in sel.LAYERS:
-            for k in sel.RATES:
-                name = f"{layer}_{k}"
-                header += [name, f"{name}_lower", f"{name}_upper", f"{name}_n",
-                           f"{name}_events", f"{name}_deff", f"{name}_flags"]  # fmt: skip
-        writer.writerow(header)
+        for k in sel.RATES:
+            header += _estimate_columns(f"{layer}_{k}")
+        writer.writerow([*header, *_estimate_columns("gateway_added")])
         for row in estimates.breakdowns[table]:
             line = [_cell(row.value), row.sampled, row.respondents, row.unsure]
-            for layer in sel.LAYERS:
-                for k in sel.RATES:
-                    e = row.layers[layer][k]
-                    line += [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, e.events,
-                             _num(e.deff), " ".join(e.flags)]  # fmt: skip
-            writer.writerow(line)
+            for k in sel.RATES:
+                line += _estimate_cells(row.layers[layer][k])
+            writer.writerow([*line, *_estimate_cells(row.gateway_added)])
     elif table == "disparity":
         writer.writerow(
-            ["segment", "respondents", "others_respondents", "events", "compared",
+            ["layer", "segment", "respondents", "others_respondents", "events", "compared",
              "crude_rate", "adjusted_rate", "others_adjusted_rate",
              "ratio", "ratio_lower", "ratio_upper", "difference", "p_value", "p_holm", "flagged"]
         )  # fmt: skip
         for r in estimates.disparity:
             writer.writerow(
-                [_cell(r.segment), r.respondents, r.others_respondents, r.events,
+                [layer, _cell(r.segment), r.respondents, r.others_respondents, r.events,
                  r.comparable or r.note, _num(r.rate.estimate),
                  _num(r.adjusted_rate.estimate), _num(r.others_adjusted_rate.estimate),
                  _num(r.ratio), _num(r.ratio_lower), _num(r.ratio_upper), _num(r.difference),
@@ -221,12 +257,12 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
             )  # fmt: skip
     else:
         writer.writerow(
-            ["category", "classifier_label", "model_version", "observed", "exact_agreement",
-             "refusal_agreement", "drifting"]
+            ["layer", "category", "classifier_label", "model_version", "observed",
+             "exact_agreement", "refusal_agreement", "drifting"]
         )  # fmt: skip
         for v in estimates.validation:
             writer.writerow(
-                [_cell(v.category), v.classifier_label, _cell(v.model_version), v.observed,
+                [layer, _cell(v.category), v.classifier_label, _cell(v.model_version), v.observed,
                  _num(v.exact_agreement), _num(v.refusal_agreement), v.drifting]
             )  # fmt: skip
     return response
@@ -246,12 +282,15 @@ def _cell(text: str) -> str:
 def _respond(
     request: HtmxHttpRequest, scope: sel.Scope, title: str, filename: str, audit_round=None
 ):
+    layer = _layer(request)
+    if layer is None:
+        return HttpResponseBadRequest("layer: must be 'served' or 'model'")
     if request.GET.get("format") == "csv":
         table = request.GET.get("table", "category")
         if table not in TABLES:
             raise Http404("unknown table")
-        return _csv(sel.scope_estimates(scope), table, filename)
-    context = _context(request, scope, title, audit_round)
+        return _csv(sel.scope_estimates(scope, layer), table, filename)
+    context = _context(request, scope, title, layer, audit_round)
     template = "reviewapp/dashboard/dashboard.html"
     if request.htmx and request.htmx.target == "dashboard-body":
         template += "#body"
@@ -303,7 +342,26 @@ def dashboard_interaction(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     interaction = get_object_or_404(
         Interaction.objects.select_related("surface", "model_version"), pk=pk
     )
-    return render(request, "reviewapp/dashboard/interaction.html", {"interaction": interaction})
+    labels = dict(Label.choices)
+    observations = []
+    for item in sel.interaction_items(interaction):
+        model, served = sel.item_outcome(item)
+        if item.observed_label or item.observed_served_label:
+            observations.append(
+                {
+                    "round": item.round.name,
+                    "model": labels.get(model, model).lower(),
+                    "served": labels.get(served, served).lower(),
+                    "cause": refusal_cause(model, served),
+                }
+            )
+    context = {
+        "interaction": interaction,
+        "gateway_added": refusal_cause(interaction.response_label, interaction.served_label)
+        == "gateway",
+        "observations": observations,
+    }
+    return render(request, "reviewapp/dashboard/interaction.html", context)
 
 
 urlpatterns = [

@@ -295,10 +295,12 @@ def test_an_adjudicated_false_refusal_is_promoted_with_its_origin(safety_lead):
     assert added.origin_interaction == false_refusal.interaction
     assert added.prompt == false_refusal.interaction.prompt
     assert added.expect == "must_help"
+    assert added.origin_cause == "model"
+    assert added.expectation == "Must help"
     assert added.category == "finance"
     with pytest.raises(ApplicationError, match="should help"):
         svc.corpus_prompt_promote(actor=safety_lead, item_id=true_refusal.pk, corpus_id=corpus.pk)
-    with pytest.raises(ApplicationError, match="did not refuse"):
+    with pytest.raises(ApplicationError, match="neither the model nor the gateway refused"):
         svc.corpus_prompt_promote(actor=safety_lead, item_id=helped.pk, corpus_id=corpus.pk)
     with pytest.raises(ApplicationError, match="already"):
         svc.corpus_prompt_promote(actor=safety_lead, item_id=false_refusal.pk, corpus_id=corpus.pk)
