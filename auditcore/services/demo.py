@@ -30,6 +30,7 @@ DEMO_USERS = (
     ("reviewer2", roles.REVIEWER, "review-demo-2026"),
     ("lead", roles.SAFETY_LEAD, "lead-demo-2026"),
     ("admin", roles.ADMIN, "admin-demo-2026"),
+    ("viewer", roles.VIEWER, "viewer-demo-2026"),
 )
 
 

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from auditcore.selectors import estimates as sel
 from auditcore.stats import RateEstimate
-from reviewapp.api.permissions import IsSafetyLead
+from reviewapp.api.permissions import MayReadResults
 
 
 def plain(value):
@@ -63,7 +63,7 @@ def plain(value):
 
 
 class RoundEstimatesApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
     # The figures are nested dataclasses turned into plain JSON (see `plain`).
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -73,7 +73,7 @@ class RoundEstimatesApi(APIView):
 
 
 class RoundConsistencyApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
@@ -83,7 +83,7 @@ class RoundConsistencyApi(APIView):
 
 
 class PeriodEstimatesApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
     class InputSerializer(serializers.Serializer):
         start = serializers.DateField()
@@ -103,7 +103,7 @@ class PeriodEstimatesApi(APIView):
 
 
 class TrendApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
     class InputSerializer(serializers.Serializer):
         granularity = serializers.ChoiceField(choices=["round", "week"], default="round")

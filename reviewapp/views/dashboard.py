@@ -29,7 +29,7 @@ from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.replay import corpus_list
 from auditcore.stats import RateEstimate
-from reviewapp.access import safety_lead_required
+from reviewapp.access import results_reader_required, safety_lead_required
 
 # The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
@@ -298,7 +298,7 @@ def _respond(
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_index(request: HtmxHttpRequest) -> HttpResponse:
     """A period (?start=&end=) across rounds, or else the latest round."""
@@ -313,7 +313,7 @@ def dashboard_index(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     audit_round = _get_round(pk)
@@ -323,7 +323,7 @@ def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     audit_round = _get_round(pk)

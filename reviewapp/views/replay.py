@@ -19,7 +19,7 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import Corpus, CorpusPrompt, Expect, GateDecision, ReplayRun
 from auditcore.selectors import replay as sel
 from auditcore.services import replay as svc
-from reviewapp.access import safety_lead_required
+from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
 
 RESULTS_ON_PAGE = 500
@@ -131,7 +131,7 @@ def _get_decision(pk: int) -> GateDecision:
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 def index(request: HtmxHttpRequest) -> HttpResponse:
     context = {"decisions": sel.decision_list()[:50], "runs": sel.run_list()[:10]}
     return render(request, "reviewapp/replay/index.html", context)
@@ -402,7 +402,7 @@ def _decision_context(decision: GateDecision, accept_form: AcceptForm | None = N
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 def decision_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     decision = _get_decision(pk)
     return render(request, "reviewapp/replay/decision.html", _decision_context(decision))
