@@ -145,6 +145,9 @@ INGEST_MAX_UPLOAD_MB = env_int("INGEST_MAX_UPLOAD_MB", 2048, minimum=1)
 # bench/ingest.py 10,000 beat 5,000 by about 9% (fewer stratum upserts and commits per record)
 # and 20,000 gained nothing more; peak worker RSS stayed at about 200 MB.
 INGEST_CHUNK_RECORDS = env_int("INGEST_CHUNK_RECORDS", 10_000, minimum=1)
+# Policy changes are proposed by one safety lead and approved by another before they publish;
+# a small team with one lead turns this on to publish alone.
+POLICY_SINGLE_LEAD_PUBLISH = env_bool("POLICY_SINGLE_LEAD_PUBLISH", default=False)
 
 # --- Celery: Redis when REDIS_URL is set, otherwise a broker needing no server.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
