@@ -10,7 +10,7 @@ FIND_PYTHON = for c in python3.14 python3.13 python3.12 $$HOME/.pyenv/versions/3
 	if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo "$$c"; exit 0; fi; \
 	done; echo "Refusal Audit needs Python 3.12 or newer" >&2; exit 1
 
-.PHONY: install run worker test test-e2e lint format bench clean
+.PHONY: install run worker beat test test-e2e lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || "$$($(FIND_PYTHON))" -m venv $(VENV)
@@ -24,15 +24,19 @@ run: install
 	DEBUG=1 $(MANAGE) migrate --noinput
 	DEBUG=1 $(MANAGE) seed_demo
 	@echo ""
-	@echo "  Refusal Audit is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	@echo "  Refusal Audit is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server, the worker and beat)"
 	@echo ""
-	@# The worker is stopped by its pid and waited for, so none is left behind after Ctrl-C.
+	@# Worker and beat are stopped by their pids and waited for, so none is left behind after Ctrl-C.
 	@DEBUG=1 $(BIN)/celery -A reviewapp worker --loglevel warning --concurrency 2 & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	DEBUG=1 $(BIN)/celery -A reviewapp beat --loglevel warning & beat=$$!; \
+	trap 'kill -TERM $$worker $$beat 2>/dev/null; wait $$worker $$beat' EXIT INT TERM; \
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
 
 worker: install
 	$(BIN)/celery -A reviewapp worker --loglevel info
+
+beat: install
+	$(BIN)/celery -A reviewapp beat --loglevel info
 
 # SQLite and the filesystem broker unless DATABASE_URL / REDIS_URL are set.
 test: install

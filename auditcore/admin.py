@@ -45,7 +45,24 @@ class InteractionAdmin(admin.ModelAdmin):
 
 @admin.register(models.StratumCount)
 class StratumCountAdmin(admin.ModelAdmin):
-    list_display = ["day", "surface", "model_version", "category", "outcome", "count"]
+    list_display = [
+        "day",
+        "surface",
+        "model_version",
+        "category",
+        "outcome",
+        "gateway_changed",
+        "count",
+    ]
+
+
+@admin.register(models.RoundTemplate)
+class RoundTemplateAdmin(admin.ModelAdmin):
+    """Where leads keep the standing settings the weekly routine opens rounds with."""
+
+    list_display = ["name", "policy", "budget", "size_measure", "weekday", "active"]
+    list_filter = ["active"]
+    filter_horizontal = ["surfaces", "model_versions"]
 
 
 @admin.register(models.AuditEvent)

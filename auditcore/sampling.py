@@ -128,10 +128,11 @@ def neyman_allocation(
     strata: Sequence[tuple[int, float | None]],
     floors: Sequence[int] | None,
     budget: int,
+    minimum: int = MIN_PER_STRATUM,
 ) -> list[int]:
     """Sample sizes per stratum from (N_h, P_h): floors first, then Neyman, capped at N_h.
 
-    The minimum of a stratum with records is max(floor, 2), capped at N_h; the total is
+    The minimum of a stratum with records is max(floor, minimum), capped at N_h; the total is
     max(budget, sum of minimums), or sum(N_h) if that is smaller. Within those bounds the sizes are
     the variance-minimising n_h = clip(c * N_h * sqrt(P_h (1 - P_h)), min_h, N_h), c found by
     bisection (so a stratum whose floor already exceeds its Neyman share gets nothing extra).
@@ -145,7 +146,7 @@ def neyman_allocation(
     sizes = np.array([int(size) for size, _ in strata], dtype=float)
     rates = np.array([0.5 if p is None else p for _, p in strata], dtype=float)
     rates = np.clip(rates, PLANNING_RATE_FLOOR, 1 - PLANNING_RATE_FLOOR)
-    lows = np.minimum(sizes, np.maximum(np.array(floors, dtype=float), MIN_PER_STRATUM))
+    lows = np.minimum(sizes, np.maximum(np.array(floors, dtype=float), minimum))
     lows[sizes <= 0] = 0
     highs = np.maximum(sizes, 0)
     target = min(max(float(budget), lows.sum()), highs.sum())
@@ -230,3 +231,260 @@ def expected_design_effect(sizes: ArrayLike, n: int) -> float:
     if certain < n:
         pi[certain:] = (n - certain) * x[certain:] / tail[certain]
     return float(n * np.sum(1 / pi) / population**2)
+
+
+# --- Planning a round within its budget ---------------------------------------------------------
+
+# Strata always split by category, model outcome and served outcome (did the gateway change the
+# answer); the ladder collapses them from the right only when the budget cannot give every
+# stratum its minimum. Surface, model version and day are added after them, in this order, each
+# only if every stratum still keeps MIN_PER_STRATUM expected items within the budget.
+BASE_DIMS = ("category", "outcome", "served")
+OPTIONAL_DIMS = ("surface", "model_version", "day")
+ALL_DIMS = BASE_DIMS + OPTIONAL_DIMS
+POOLED = "*"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The finest population cell the counts know, with its impact sums."""
+
+    category: str
+    outcome: str
+    served: str  # "as_model" or "gateway"
+    surface: str
+    model_version: str
+    day: str
+    population: int
+    impact_sum: float = 0.0
+    impact_sq_sum: float = 0.0
+
+    def parts(self, dims: Sequence[str]) -> tuple[str, ...]:
+        """The stratum this cell falls in under `dims`: one value per dimension, pooled ones "*"."""
+        return tuple(getattr(self, d) if d in dims else POOLED for d in ALL_DIMS)
+
+
+def round_stratum_key(parts: Sequence[str]) -> str:
+    """Stable text key of a round's stratum: its ALL_DIMS values joined by "|", %-escaped."""
+    return "|".join(p.replace("%", "%25").replace("|", "%7C") for p in parts)
+
+
+@dataclass
+class PlannedStratum:
+    parts: tuple[str, ...]  # one value per ALL_DIMS entry, POOLED where collapsed
+    population: int
+    impact_sum: float
+    impact_sq_sum: float
+    groups: dict[tuple[str, str], int]  # population per (category, outcome) inside the stratum
+    floor: int = 0
+    planned: int = 0
+
+    @property
+    def key(self) -> str:
+        return round_stratum_key(self.parts)
+
+    def value(self, dim: str) -> str | None:
+        v = self.parts[ALL_DIMS.index(dim)]
+        return None if v == POOLED else v
+
+
+@dataclass
+class BudgetPlan:
+    dims: tuple[str, ...]
+    collapsed: list[str]  # dimensions left out, in ALL_DIMS order
+    strata: list[PlannedStratum]
+    fits: bool
+    minimum: int  # items the floors and the 2-per-stratum rule need at the chosen dimensions
+    problem: str = ""
+
+
+def spread_floor(total: int, sizes: Sequence[int]) -> list[int]:
+    """Split a quota over strata in proportion to their sizes, capped at each size.
+
+    Largest remainder, ties to the earlier stratum; a share over its cap passes to the others.
+    """
+    floors = [0] * len(sizes)
+    remaining = min(int(total), sum(sizes))
+    open_ = [i for i, s in enumerate(sizes) if s > 0]
+    while remaining > 0 and open_:
+        weight = sum(sizes[i] - floors[i] for i in open_) or 1
+        shares = {i: remaining * (sizes[i] - floors[i]) / weight for i in open_}
+        given = 0
+        for i in open_:
+            add = min(int(shares[i]), sizes[i] - floors[i])
+            floors[i] += add
+            given += add
+        left = remaining - given
+        for i in sorted(open_, key=lambda i: (-(shares[i] - int(shares[i])), i)):
+            if left <= 0:
+                break
+            if floors[i] < sizes[i]:
+                floors[i] += 1
+                left -= 1
+        remaining = left
+        open_ = [i for i in open_ if floors[i] < sizes[i]]
+    return floors
+
+
+def group_strata(
+    cells: Sequence[Cell],
+    dims: Sequence[str],
+    quotas: dict[tuple[str, str], int],
+    sampled: dict[str, int] | None = None,
+) -> list[PlannedStratum]:
+    """The strata of `cells` under `dims`, each with its floor: its share of the quotas (split
+    in proportion to the quota's population in each stratum) and at least what it already has."""
+    strata: dict[tuple[str, ...], PlannedStratum] = {}
+    for c in cells:
+        if c.population <= 0:
+            continue
+        parts = c.parts(dims)
+        s = strata.get(parts)
+        if s is None:
+            s = strata[parts] = PlannedStratum(parts, 0, 0.0, 0.0, {})
+        s.population += c.population
+        s.impact_sum += c.impact_sum
+        s.impact_sq_sum += c.impact_sq_sum
+        group = (c.category, c.outcome)
+        s.groups[group] = s.groups.get(group, 0) + c.population
+    ordered = [strata[p] for p in sorted(strata)]
+    for group, quota in quotas.items():
+        members = [s for s in ordered if group in s.groups]
+        for s, share in zip(
+            members, spread_floor(quota, [s.groups[group] for s in members]), strict=True
+        ):
+            s.floor += share
+    for s in ordered:
+        s.floor = max(min(s.floor, s.population), (sampled or {}).get(s.key, 0))
+    return ordered
+
+
+def stratum_minimum(s: PlannedStratum) -> int:
+    return min(s.population, max(s.floor, MIN_PER_STRATUM))
+
+
+def _fits(strata: Sequence[PlannedStratum], budget: int, optional: bool) -> bool:
+    # An optional dimension must not split off a stratum too small to hold 2 items.
+    if optional and any(s.population < MIN_PER_STRATUM for s in strata):
+        return False
+    return budget <= 0 or sum(stratum_minimum(s) for s in strata) <= budget
+
+
+def quota_overflow_advice(quotas: dict[tuple[str, str], int], over: int) -> list[str]:
+    """The largest quotas whose removal would free `over` items, largest first."""
+    advice, freed = [], 0
+    for (category, outcome), n in sorted(quotas.items(), key=lambda kv: (-kv[1], kv[0])):
+        if freed >= over or n <= 0:
+            break
+        advice.append(f"{category}/{outcome} ({n})")
+        freed += n
+    return advice
+
+
+def plan_within_budget(
+    cells: Sequence[Cell],
+    quotas: dict[tuple[str, str], int],
+    budget: int,
+    rates: dict[tuple[str, str], float] | None = None,
+    dims: Sequence[str] | None = None,
+    sampled: dict[str, int] | None = None,
+) -> BudgetPlan:
+    """Choose the stratification that fits the budget (BASE_DIMS collapsed from the right only
+    when needed, never below category × outcome while a quota is set; then OPTIONAL_DIMS added
+    while they fit), or report why nothing fits.
+
+    `dims` fixes the stratification (a round already drawn keeps its strata). A budget of 0
+    means no budget: every dimension whose strata hold at least 2 records is used. Within the
+    budget each stratum gets its minimum, then Neyman allocation with P_h from `rates` (per
+    category × outcome, the population-weighted mean in a pooled stratum).
+    """
+    if dims is not None:
+        strata = group_strata(cells, dims, quotas, sampled)
+        chosen = tuple(dims)
+    else:
+        # A quota is a floor for a category × outcome, which a stratum pooling them cannot keep.
+        deepest = 2 if any(n > 0 for n in quotas.values()) else 0
+        chosen, strata = BASE_DIMS, group_strata(cells, BASE_DIMS, quotas, sampled)
+        for cut in range(len(BASE_DIMS), deepest - 1, -1):
+            candidate = group_strata(cells, BASE_DIMS[:cut], quotas, sampled)
+            if _fits(candidate, budget, optional=False):
+                chosen, strata = BASE_DIMS[:cut], candidate
+                break
+        # The finer dimensions refine the full base only, never a stratification already cut.
+        if chosen == BASE_DIMS and _fits(strata, budget, optional=False):
+            for dim in OPTIONAL_DIMS:
+                candidate = group_strata(cells, (*chosen, dim), quotas, sampled)
+                if _fits(candidate, budget, optional=True):
+                    chosen, strata = (*chosen, dim), candidate
+    minimum = sum(stratum_minimum(s) for s in strata)
+    collapsed = [d for d in ALL_DIMS if d not in chosen]
+    problem = ""
+    fits = budget <= 0 or minimum <= budget
+    if not fits:
+        over = minimum - budget
+        if any(n > 0 for n in quotas.values()):
+            drop = quota_overflow_advice(quotas, over)
+            problem = (
+                f"The quotas and the minimum of {MIN_PER_STRATUM} items per stratum need "
+                f"{minimum} items, {over} more than the budget of {budget}. Raise the budget to "
+                f"{minimum}, or lower or drop quotas: {', '.join(drop)}."
+            )
+        else:
+            problem = (
+                f"The budget of {budget} is below the {minimum} items that {len(strata)} "
+                f"strata need ({MIN_PER_STRATUM} each, or all of a smaller one); raise it by "
+                f"{over}."
+            )
+    if fits:
+        planning = []
+        for s in strata:
+            known = {g: n for g, n in s.groups.items() if (rates or {}).get(g) is not None}
+            p = sum(rates[g] * n for g, n in known.items()) / sum(known.values()) if known else None
+            planning.append((s.population, p))
+        allocation = neyman_allocation(planning, [s.floor for s in strata], budget)
+    else:
+        allocation = [stratum_minimum(s) for s in strata]
+    for s, n in zip(strata, allocation, strict=True):
+        s.planned = n
+    return BudgetPlan(chosen, collapsed, strata, fits, minimum, problem)
+
+
+def plan_supplement(
+    cells: Sequence[Cell],
+    quotas: dict[tuple[str, str], int],
+    budget: int,
+    dims: Sequence[str],
+    taken: dict[str, int],
+    rates: dict[tuple[str, str], float] | None = None,
+) -> BudgetPlan:
+    """A second-phase draw of `budget` more items from the remainder of a drawn round's strata.
+
+    `taken` is what the first round sampled per stratum key. The remainder N_h - n_h is allocated
+    by Neyman with the quotas as floors; no 2-per-stratum minimum, the first phase has it.
+    """
+    strata = group_strata(cells, dims, {}, None)
+    remainder = [max(0, s.population - taken.get(s.key, 0)) for s in strata]
+    for group, quota in quotas.items():
+        members = [h for h, s in enumerate(strata) if group in s.groups and remainder[h]]
+        shares = spread_floor(quota, [remainder[h] for h in members])
+        for h, share in zip(members, shares, strict=True):
+            strata[h].floor += share
+    need = sum(min(s.floor, r) for s, r in zip(strata, remainder, strict=True))
+    problem = ""
+    if budget <= 0:
+        problem = "A supplement needs a budget: how many more items to draw."
+    elif need > budget:
+        problem = (
+            f"The quotas need {need} items, {need - budget} more than the budget of {budget}; "
+            f"lower or drop quotas: {', '.join(quota_overflow_advice(quotas, need - budget))}."
+        )
+    planning = []
+    for s, r in zip(strata, remainder, strict=True):
+        known = {g: n for g, n in s.groups.items() if (rates or {}).get(g) is not None}
+        p = sum(rates[g] * n for g, n in known.items()) / sum(known.values()) if known else None
+        planning.append((r, p))
+    allocation = neyman_allocation(planning, [s.floor for s in strata], max(budget, 0), minimum=0)
+    for s, n in zip(strata, allocation, strict=True):
+        s.planned = n
+    collapsed = [d for d in ALL_DIMS if d not in dims]
+    return BudgetPlan(tuple(dims), collapsed, strata, not problem, need, problem)

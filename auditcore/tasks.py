@@ -7,12 +7,13 @@ from django.conf import settings
 from django.db import OperationalError
 from kombu.exceptions import KombuError
 
-from auditcore.models import ExportJob
+from auditcore.models import AuditRound, ExportJob
+from auditcore.services.alerts import alerts_check_recent, round_alerts_check
 from auditcore.services.exports import export_job_run
 from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
-from auditcore.services.rounds import round_draw
+from auditcore.services.rounds import round_draw, round_templates_open_due
 
 
 @shared_task(name="auditcore.ping")
@@ -93,6 +94,29 @@ def ingest_job_enqueue(job_id: int) -> None:
 def round_draw_task(round_id: int) -> None:
     """Draw an audit round's sample; idempotent, a rerun only adds what is missing."""
     round_draw(round_id=round_id)
+
+
+@shared_task(name="auditcore.rounds_open_scheduled", soft_time_limit=600, time_limit=660)
+def rounds_open_scheduled() -> int:
+    """Beat's weekly routine: open every due template's round over last week; idempotent."""
+    return sum(1 for opened in round_templates_open_due() if opened.created)
+
+
+@shared_task(name="auditcore.round_alerts_check", soft_time_limit=600, time_limit=660)
+def round_alerts_check_task(round_id: int) -> None:
+    audit_round = AuditRound.objects.filter(pk=round_id).first()
+    if audit_round is not None:
+        round_alerts_check(audit_round=audit_round)
+
+
+def round_alerts_enqueue(round_id: int) -> None:
+    """Check a round for alerts once the transaction that closed it commits."""
+    round_alerts_check_task.delay_on_commit(round_id)
+
+
+@shared_task(name="auditcore.alerts_check_scheduled", soft_time_limit=1200, time_limit=1260)
+def alerts_check_scheduled() -> int:
+    return alerts_check_recent()
 
 
 # --- Replay ---------------------------------------------------------------------------------

@@ -2,22 +2,14 @@
 
 import argparse
 import random
-import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from auditcore.detection.baseline import PREFIX_REGEX
 from auditcore.detection.response import classify_response
-
-# The usual string-match baseline: does the response open with a known refusal phrase?
-PREFIX_REGEX = re.compile(
-    r"^\s*(?:i'm sorry|i am sorry|sorry|i apologi[sz]e|as an ai|as a language model|i cannot"
-    r"|i can't|i can not|i am unable|i'm unable|i am not able|i'm not able|i will not|i won't"
-    r"|unfortunately|i must decline|it is not appropriate|it's not appropriate)",
-    re.IGNORECASE,
-)
 
 # Production traffic is mostly answers; refusal language is the minority but not rare.
 ANSWER_OPENERS = [

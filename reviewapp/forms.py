@@ -1,20 +1,87 @@
 """Forms of the web layer: they parse and check input; the services decide."""
 
+import re
+from collections.abc import Iterable, Mapping
+
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 
 from auditcore.models import (
+    AuditRound,
     Decision,
     ModelVersion,
     PolicyVersion,
+    RoundTemplate,
     SizeMeasure,
     Surface,
 )
 
+# --- Control characters ---------------------------------------------------------------------------
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls. A NUL cannot even be
+# stored in PostgreSQL text, and none of them belongs in anything a person types into a form.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character_problem(value: object) -> str | None:
+    """Why a submitted value is refused, or None; ``value`` is a string or a list of them."""
+    for text in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(text, str) and (found := _CONTROL.search(text)):
+            return (
+                f"contains the control character U+{ord(found.group()):04X} "
+                f"(at character {found.start() + 1}); remove it and submit again"
+            )
+    return None
+
+
+def control_character_error(data: Mapping, names: Iterable[str]) -> str | None:
+    """For views that read POST fields without a form: ``"<field>: <problem>"`` or None."""
+    for name in names:
+        problem = control_character_problem(data.get(name, ""))
+        if problem:
+            return f"{name}: {problem}"
+    return None
+
+
+class RefuseControlCharacters:
+    """A control character in any field of the form is that field's error.
+
+    Checked on the raw submitted value before the field parses it, so no field (a list of lines,
+    a model choice, a slug) ever carries one to a query or a service.
+    """
+
+    def _clean_fields(self) -> None:
+        refused = {}
+        for name, bound in self._bound_items():
+            problem = control_character_problem(bound.data)
+            if problem:
+                refused[name] = f"{bound.label}: {problem}."
+        if not refused:
+            super()._clean_fields()
+            return
+        every_field = self.fields
+        self.fields = {n: f for n, f in every_field.items() if n not in refused}
+        try:
+            super()._clean_fields()
+        finally:
+            self.fields = every_field
+        for name, message in refused.items():
+            self.add_error(name, message)
+
+
+class Form(RefuseControlCharacters, forms.Form):
+    """Base of every form of the web layer."""
+
+
+class LoginForm(RefuseControlCharacters, AuthenticationForm):
+    pass
+
+
 # --- Ingest -------------------------------------------------------------------------------------
 
 
-class UploadForm(forms.Form):
+class UploadForm(Form):
     """A production log file to ingest; size and type are checked before anything is stored."""
 
     ALLOWED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".log", ".gz")
@@ -113,7 +180,7 @@ class ExamplesField(LinesField):
         return examples
 
 
-class CategoryForm(forms.Form):
+class CategoryForm(Form):
     slug = forms.SlugField(max_length=50)
     name = forms.CharField(max_length=100, required=False)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
@@ -131,16 +198,16 @@ class CategoryForm(forms.Form):
     high_stakes = forms.BooleanField(required=False)
 
 
-class PolicyCreateForm(forms.Form):
+class PolicyCreateForm(Form):
     name = forms.CharField(max_length=100, initial="Central policy")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class PolicyNotesForm(forms.Form):
+class PolicyNotesForm(Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
-class DiffForm(forms.Form):
+class DiffForm(Form):
     a = forms.ModelChoiceField(queryset=PolicyVersion.objects.none(), label="From")
     b = forms.ModelChoiceField(queryset=PolicyVersion.objects.none(), label="To")
 
@@ -151,11 +218,19 @@ class DiffForm(forms.Form):
         self.fields["b"].queryset = versions
 
 
-class RoundCreateForm(forms.Form):
+class RoundCreateForm(Form):
     name = forms.CharField(max_length=200)
     policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none())
-    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    supplement_of = forms.ModelChoiceField(
+        queryset=AuditRound.objects.none(),
+        required=False,
+        label="Supplement of",
+        empty_label="None: a round of its own",
+        help_text="A second-phase draw from a drawn round's unsampled remainder: it takes that "
+        "round's period, surfaces, model versions and size measure; the budget is the extra items.",
+    )
+    period_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    period_end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
     surfaces = forms.ModelMultipleChoiceField(
         queryset=Surface.objects.exclude(name="gold"),
         required=False,
@@ -176,9 +251,24 @@ class RoundCreateForm(forms.Form):
         self.fields["policy_version"].queryset = PolicyVersion.objects.filter(
             status=PolicyVersion.Status.PUBLISHED
         ).select_related("policy")
+        self.fields["supplement_of"].queryset = AuditRound.objects.filter(
+            supplement_of=None, strata_dims__isnull=False
+        )
 
 
-class GoldWriteForm(forms.Form):
+class LastWeekForm(Form):
+    template = forms.ModelChoiceField(
+        queryset=RoundTemplate.objects.filter(active=True),
+        required=False,
+        empty_label="No template (every surface and model, no quotas)",
+        help_text="A template brings its standing quotas, budget and size measure.",
+    )
+    budget = forms.IntegerField(
+        min_value=1, required=False, help_text="Empty: the template's budget, or 250."
+    )
+
+
+class GoldWriteForm(Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=20000)
     expected = forms.ChoiceField(
         choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]
@@ -187,7 +277,7 @@ class GoldWriteForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
 
 
-class GoldMarkForm(forms.Form):
+class GoldMarkForm(Form):
     interaction = forms.IntegerField(min_value=1, label="Interaction id")
     expected = forms.ChoiceField(
         choices=[(Decision.HELP, "Should help"), (Decision.DECLINE, "Should decline")]

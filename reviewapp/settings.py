@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import env_bool, env_float, env_int, env_list, env_str, env_url
@@ -18,6 +19,14 @@ if not SECRET_KEY:
 
 # Keyed hashes of user ids and of record keys must not be guessable from outside.
 PII_HMAC_KEY = env_str("PII_HMAC_KEY", default=SECRET_KEY)
+
+# Endpoint API keys are stored encrypted with a key derived from this secret, kept apart from
+# SECRET_KEY so that rotating one never exposes or invalidates the other.
+ENDPOINT_KEYS_SECRET = env_str("ENDPOINT_KEYS_SECRET")
+if not ENDPOINT_KEYS_SECRET and DEBUG:
+    ENDPOINT_KEYS_SECRET = "insecure-development-endpoint-keys"  # noqa: S105 - DEBUG only
+# Hosts replay endpoints may point at; empty allows any host (http and https only).
+REPLAY_ALLOWED_HOSTS = env_list("REPLAY_ALLOWED_HOSTS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -45,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "reviewapp.middleware.no_store_for_users",
+    "reviewapp.middleware.mark_control_characters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -67,6 +78,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "reviewapp.context_processors.role_flags",
             ],
+            # |reveal_controls (bidi isolation and visible control characters) everywhere.
+            "builtins": ["reviewapp.templatetags.textsafety"],
         },
     },
 ]
@@ -149,6 +162,13 @@ INGEST_CHUNK_RECORDS = env_int("INGEST_CHUNK_RECORDS", 10_000, minimum=1)
 # a small team with one lead turns this on to publish alone.
 POLICY_SINGLE_LEAD_PUBLISH = env_bool("POLICY_SINGLE_LEAD_PUBLISH", default=False)
 
+# --- Response classifier: an OpenAI-compatible judge model for the fast tier's uncertain band.
+DETECTION_JUDGE_URL = env_url("DETECTION_JUDGE_URL", ("http", "https"))
+DETECTION_JUDGE_MODEL = env_str("DETECTION_JUDGE_MODEL", default="judge")
+DETECTION_JUDGE_API_KEY = env_str("DETECTION_JUDGE_API_KEY")
+DETECTION_JUDGE_TIMEOUT = env_float("DETECTION_JUDGE_TIMEOUT", 20.0, minimum=0.1)
+DETECTION_JUDGE_CACHE_SECONDS = env_int("DETECTION_JUDGE_CACHE_SECONDS", 30 * 86400, minimum=1)
+
 # --- Celery: Redis when REDIS_URL is set, otherwise a broker needing no server.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
 if REDIS_URL:
@@ -173,6 +193,26 @@ else:
     # The filesystem transport and backend expect their folders to exist.
     for _folder in ("broker/queue", "broker/control", "results"):
         (DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# The cache holds the API-token failure counts (DRF throttles), so it must be one that every web
+# process shares: Redis when configured, otherwise a table in the database (created by migrate).
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "reviewapp_cache",
+        }
+    }
+# Failed logins: per username (however it is spelled) from one address, and per address across
+# usernames; both lock for LOGIN_THROTTLE_LOCK_SECONDS once reached within the window.
+LOGIN_THROTTLE_FAILURES = env_int("LOGIN_THROTTLE_FAILURES", 5, minimum=1)
+LOGIN_THROTTLE_ADDRESS_FAILURES = env_int("LOGIN_THROTTLE_ADDRESS_FAILURES", 10, minimum=1)
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_THROTTLE_LOCK_SECONDS = env_int("LOGIN_THROTTLE_LOCK_SECONDS", 900, minimum=0)
+
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -181,6 +221,26 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800, minim
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat (`make run` and the compose `beat` service start it): the scheduled check opens
+# each round template's round over last week (once per week) and looks for alerts.
+ROUNDS_SCHEDULE_HOUR = env_int("ROUNDS_SCHEDULE_HOUR", 6, minimum=0)
+if ROUNDS_SCHEDULE_HOUR > 23:
+    raise ImproperlyConfigured("ROUNDS_SCHEDULE_HOUR must be an hour from 0 to 23")
+CELERY_BEAT_SCHEDULE = {
+    "rounds-open-scheduled": {
+        "task": "auditcore.rounds_open_scheduled",
+        "schedule": crontab(minute=0, hour=ROUNDS_SCHEDULE_HOUR),
+    },
+    "alerts-check": {
+        "task": "auditcore.alerts_check_scheduled",
+        "schedule": crontab(minute=30, hour=ROUNDS_SCHEDULE_HOUR),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Alerts (a rise in false refusals, a new disparity or inconsistency) are POSTed here as
+# Slack-compatible JSON {"text": ...}; empty: shown on the dashboard only.
+ALERT_WEBHOOK_URL = env_url("ALERT_WEBHOOK_URL", ("http", "https"))
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 HEALTH_TIMEOUT_SECONDS = env_float("HEALTH_TIMEOUT_SECONDS", 3.0, minimum=0.1)
 
 REST_FRAMEWORK = {

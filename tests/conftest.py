@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,19 @@ def viewer(db):
 def outsider(db):
     """Logged in, but with no role at all."""
     return _user("charlie", None)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(request):
+    """With Redis as the cache, each test counts throttles under its own keys: Redis, unlike the
+    database cache, keeps them after the test's transaction is rolled back."""
+    if not settings.REDIS_URL:
+        yield
+        return
+    settings_fixture = request.getfixturevalue("settings")
+    default = {**settings.CACHES["default"], "KEY_PREFIX": uuid.uuid4().hex}
+    settings_fixture.CACHES = {**settings.CACHES, "default": default}
+    yield
 
 
 def services_available() -> bool:
@@ -163,3 +177,14 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+@pytest.fixture
+def failed_gate(safety_lead):
+    """A recorded FAIL: the candidate refuses a fifth of 200 must-help prompts."""
+    from auditcore.models import GateDecision
+    from tests.auditcore.test_replay_services import gate_on
+
+    decision = gate_on(safety_lead, "helpful", "refuses:0.2")
+    assert decision.outcome == GateDecision.Outcome.FAIL
+    return decision

@@ -4,6 +4,7 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("ENDPOINT_KEYS_SECRET", "tests-only-endpoint-keys-secret")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="refusal-audit-tests-"))
 
 from reviewapp.settings import *  # noqa: F403

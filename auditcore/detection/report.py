@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditcore.detection.category import CategoryClassifier
+from auditcore.detection.corpus import CorpusRow
 from auditcore.detection.response import COMPLIANCE, LABELS, ResponseResult, classify_response
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
@@ -41,6 +42,10 @@ class DetectionReport:
     labels: tuple[str, ...]
     # confusion[i][j]: items whose gold label is labels[i] and predicted label is labels[j]
     confusion: tuple[tuple[int, ...], ...]
+    # Binary view, refusal = refusal or partial_refusal.
+    refusal_precision: float = 0.0
+    refusal_recall: float = 0.0
+    refusal_f1: float = 0.0
 
 
 def load_corpus(path: Path = DEV_CORPUS_PATH) -> list[CorpusItem]:
@@ -73,6 +78,12 @@ def evaluate(gold: Sequence[str], predicted: Sequence[str]) -> DetectionReport:
                 support=support,
             )
         )
+    refused = [index[label] for label in LABELS if label != COMPLIANCE]
+    true_refused = sum(matrix[g][p] for g in refused for p in refused)
+    predicted_refused = sum(matrix[g][p] for g in range(len(LABELS)) for p in refused)
+    gold_refused = sum(matrix[g][p] for g in refused for p in range(len(LABELS)))
+    precision = true_refused / predicted_refused if predicted_refused else 0.0
+    recall = true_refused / gold_refused if gold_refused else 0.0
     return DetectionReport(
         n=n,
         accuracy=correct / n if n else 0.0,
@@ -80,6 +91,9 @@ def evaluate(gold: Sequence[str], predicted: Sequence[str]) -> DetectionReport:
         per_class=tuple(per_class),
         labels=LABELS,
         confusion=tuple(tuple(row) for row in matrix),
+        refusal_precision=precision,
+        refusal_recall=recall,
+        refusal_f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
     )
 
 
@@ -100,6 +114,8 @@ def format_report(report: DetectionReport, title: str = "Detection report") -> s
         f"{title} (n={report.n})",
         f"  3-class accuracy: {report.accuracy:.3f}",
         f"  binary accuracy (refusal = refusal or partial_refusal): {report.binary_accuracy:.3f}",
+        f"  refusal F1: {report.refusal_f1:.3f} (precision {report.refusal_precision:.3f}, "
+        f"recall {report.refusal_recall:.3f})",
         "",
         f"  {'class':<{width}}  precision  recall  support",
     ]
@@ -111,6 +127,45 @@ def format_report(report: DetectionReport, title: str = "Detection report") -> s
     for label, row in zip(report.labels, report.confusion, strict=True):
         cells = "".join(f"{count:>{width + 2}d}" for count in row)
         lines.append(f"  {label:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+Classify = Callable[[str, str | None], ResponseResult]
+
+
+def evaluate_groups(
+    rows: Sequence[CorpusRow], classifiers: dict[str, Classify], key: Callable[[CorpusRow], str]
+) -> dict[str, dict[str, DetectionReport]]:
+    """{group: {classifier name: report}} for the rows grouped by key (e.g. source or style)."""
+    groups: dict[str, list[CorpusRow]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    results = {}
+    for group, members in sorted(groups.items()):
+        gold = [row.label for row in members]
+        results[group] = {
+            name: evaluate(gold, [classify(row.response, row.prompt).label for row in members])
+            for name, classify in classifiers.items()
+        }
+    return results
+
+
+def format_group_table(results: dict[str, dict[str, DetectionReport]], title: str) -> str:
+    """One line per group and classifier: n, binary and 3-class accuracy, refusal F1."""
+    names = [name for reports in results.values() for name in reports]
+    name_width = max(map(len, names), default=10)
+    group_width = max(map(len, results), default=10)
+    lines = [
+        title,
+        f"  {'group':<{group_width}}  {'classifier':<{name_width}}  {'n':>5}  binary  3-class"
+        "  refusal F1",
+    ]
+    for group, reports in results.items():
+        for name, report in reports.items():
+            lines.append(
+                f"  {group:<{group_width}}  {name:<{name_width}}  {report.n:>5d}  "
+                f"{report.binary_accuracy:6.3f}  {report.accuracy:7.3f}  {report.refusal_f1:10.3f}"
+            )
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +15,7 @@ import orjson
 from auditcore import sampling
 from auditcore.consistency import prompt_digest
 from auditcore.detection.category import CategoryClassifier
-from auditcore.detection.response import classify_response, classify_served
+from auditcore.detection.response import ResponseResult, classify_response, classify_served
 from auditcore.ingest.parsers import EXCERPT_CHARS
 from auditcore.ingest.redaction import REDACTIONS_METADATA_KEY, hash_user, redact_record
 from auditcore.ingest.validation import IngestRecord, Rejection, validate_record
@@ -97,10 +97,18 @@ class Preparer:
     """Holds what every record of a job shares: the source, the keys and the category classifier."""
 
     def __init__(
-        self, *, source: str, categories: CategoryClassifier, user_key: bytes, sampling_salt: str
+        self,
+        *,
+        source: str,
+        categories: CategoryClassifier,
+        user_key: bytes,
+        sampling_salt: str,
+        classify: Callable[[str | None, str | None], ResponseResult] = classify_response,
     ) -> None:
         self.source = source
         self.categories = categories
+        # The fast tier, or a tiered classifier that asks a judge about the uncertain band.
+        self.classify = classify
         self.user_key = user_key
         self.sampling_salt = sampling_salt
 
@@ -129,7 +137,8 @@ class Preparer:
                 valid.append((len(out), checked))
                 out.append(None)  # filled in below
         redacted = [redact_record(record) for _, record in valid]
-        model_results = [classify_response(r.response, r.prompt) for r in redacted]
+        classify_model = self.classify
+        model_results = [classify_model(r.response, r.prompt) for r in redacted]
         classify = self.categories.classify
         categories = [
             classify(r.prompt, [t["content"] for t in r.earlier_turns if t["role"] == "user"])

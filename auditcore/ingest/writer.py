@@ -12,7 +12,7 @@ from psycopg.errors import UniqueViolation
 from psycopg.types.json import set_json_dumps
 
 from auditcore.ingest.pipeline import PreparedRow
-from auditcore.models import Interaction, StratumCount
+from auditcore.models import GatewayAction, Interaction, StratumCount
 
 COLUMNS = (
     "source", "external_id", "occurred_at", "day", "surface_id", "model_version_id",
@@ -23,7 +23,8 @@ COLUMNS = (
     "priority_key", "stratum_key", "ingest_job_id", "redaction_count", "metadata", "created_at",
 )  # fmt: skip
 
-# (day, surface_id, model_version_id, category, outcome) → [count, Σ impact, Σ impact²]
+# (day, surface_id, model_version_id, category, outcome, gateway_changed)
+#   → [count, Σ impact, Σ impact²]
 StratumTally = dict[tuple, list[float]]
 
 
@@ -61,8 +62,9 @@ def write_rows(
     else:
         inserted = _write_portable(values, source)
     tally: StratumTally = defaultdict(lambda: [0, 0.0, 0.0])
-    for day, surface_id, model_id, category, outcome, impact in inserted:
-        entry = tally[(day, surface_id, model_id, category, outcome)]
+    for day, surface_id, model_id, category, outcome, action, impact in inserted:
+        changed = action != GatewayAction.NONE
+        entry = tally[(day, surface_id, model_id, category, outcome, changed)]
         entry[0] += 1
         entry[1] += impact
         entry[2] += impact * impact
@@ -72,7 +74,8 @@ def write_rows(
 _ID = COLUMNS.index("external_id")
 _IDEMPOTENCY_KEY = "interaction_idempotency_key"  # the unique (source, external_id) constraint
 _TALLY_COLUMNS = (
-    "day", "surface_id", "model_version_id", "category", "response_label", "impact_weight",
+    "day", "surface_id", "model_version_id", "category", "response_label", "gateway_action",
+    "impact_weight",
 )  # fmt: skip
 _TALLY = [COLUMNS.index(c) for c in _TALLY_COLUMNS]
 _SQLITE_BATCH = 500  # stays under SQLite's limit on bound variables per statement
@@ -182,9 +185,10 @@ def add_to_stratum_counts(tally: StratumTally) -> None:
     table = StratumCount._meta.db_table
     sql = (
         f"INSERT INTO {table} "  # noqa: S608 - fixed identifiers
-        "(day, surface_id, model_version_id, category, outcome, count, impact_sum, impact_sq_sum) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (day, surface_id, model_version_id, category, outcome) DO UPDATE SET "
+        "(day, surface_id, model_version_id, category, outcome, gateway_changed, count, "
+        "impact_sum, impact_sq_sum) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (day, surface_id, model_version_id, category, outcome, gateway_changed) "
+        "DO UPDATE SET "
         f"count = {table}.count + excluded.count, "
         f"impact_sum = {table}.impact_sum + excluded.impact_sum, "
         f"impact_sq_sum = {table}.impact_sq_sum + excluded.impact_sq_sum"

@@ -1,7 +1,9 @@
 """The audit's data; each area keeps its models in its own module."""
 
+from auditcore.models.alerts import Alert
 from auditcore.models.audit import AuditEvent
 from auditcore.models.exports import ExportFormat, ExportJob
+from auditcore.models.gate_review import GateLabelReview
 from auditcore.models.ingest import IngestChunk, IngestJob, QuarantinedRecord
 from auditcore.models.policy import Category, Policy, PolicyVersion
 from auditcore.models.replay import (
@@ -24,6 +26,7 @@ from auditcore.models.rounds import (
     RoundItem,
     RoundQuota,
     RoundStratum,
+    RoundTemplate,
     SizeMeasure,
 )
 from auditcore.models.security import LoginThrottle
@@ -39,6 +42,7 @@ from auditcore.models.traffic import (
 
 __all__ = [
     "Adjudication",
+    "Alert",
     "ApiToken",
     "AuditEvent",
     "AuditRound",
@@ -52,6 +56,7 @@ __all__ = [
     "ExportFormat",
     "ExportJob",
     "GateDecision",
+    "GateLabelReview",
     "GatewayAction",
     "GoldItem",
     "IngestChunk",
@@ -70,6 +75,7 @@ __all__ = [
     "RoundItem",
     "RoundQuota",
     "RoundStratum",
+    "RoundTemplate",
     "SizeMeasure",
     "SnapshotPrompt",
     "StratumCount",

@@ -115,7 +115,7 @@ class SnapshotPrompt(models.Model):
 
 
 class Endpoint(models.Model):
-    """An OpenAI-compatible chat endpoint; the API key stays in the named environment variable."""
+    """An OpenAI-compatible chat endpoint; its API key is stored encrypted (auditcore.keyring)."""
 
     name = models.CharField(max_length=100, unique=True)
     base_url = models.URLField(max_length=500)
@@ -125,7 +125,11 @@ class Endpoint(models.Model):
     max_tokens = models.PositiveIntegerField(default=512)
     concurrency = models.PositiveSmallIntegerField(default=8)
     timeout_s = models.FloatField(default=30.0)
-    api_key_env = models.CharField(max_length=100, blank=True)
+    # Fernet token of the key; never shown, only replaced. Empty: requests carry no key.
+    api_key_encrypted = models.TextField(blank=True)
+    # Keys used to be read from a named environment variable of the server; that name is kept
+    # only to tell the lead which key to enter again (nothing reads the variable any more).
+    legacy_api_key_env = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -147,6 +151,10 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_encrypted)
 
 
 class ReplayRun(models.Model):

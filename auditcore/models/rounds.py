@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from auditcore.models.policy import PolicyVersion
+from auditcore.models.policy import Policy, PolicyVersion
 from auditcore.models.traffic import Interaction, Label, ModelVersion, Surface
 
 
@@ -20,6 +20,48 @@ class Decision(models.TextChoices):
     HELP = "help", "Should help"
     DECLINE = "decline", "Should decline"
     UNSURE = "unsure", "Unsure"
+
+
+class RoundTemplate(models.Model):
+    """The standing settings of a recurring round: each week a round over the week before."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # Rounds review under this policy's newest published version at the time they open.
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="+")
+    surfaces = models.ManyToManyField(Surface, blank=True, related_name="+")
+    model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="+")
+    # {"category/outcome": minimum items}, the standing floors.
+    quotas = models.JSONField(default=dict, blank=True)
+    budget = models.PositiveIntegerField(default=250)
+    double_review_share = models.FloatField(default=0.2)
+    gold_rate = models.FloatField(default=0.0)
+    size_measure = models.CharField(
+        max_length=12, choices=SizeMeasure.choices, default=SizeMeasure.UNIFORM
+    )
+    # The scheduled check opens last week's round on this weekday (0 = Monday) or the first
+    # check after it, so a missed day catches up.
+    weekday = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6), name="round_template_weekday"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(double_review_share__gte=0, double_review_share__lte=1),
+                name="round_template_double_review_share",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_rate__gte=0, gold_rate__lt=1),
+                name="round_template_gold_rate",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AuditRound(models.Model):
@@ -43,6 +85,16 @@ class AuditRound(models.Model):
     gold_rate = models.FloatField(default=0.0)
     budget = models.PositiveIntegerField(default=0)
     salt = models.CharField(max_length=64)
+    # The stratification chosen at the first draw (auditcore.sampling.ALL_DIMS names), kept so
+    # that growing the round extends the same strata; NULL until drawn.
+    strata_dims = models.JSONField(null=True, blank=True)
+    # A second-phase draw from this round's unsampled remainder: same frame, salt and strata.
+    supplement_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="supplements"
+    )
+    template = models.ForeignKey(
+        RoundTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="rounds"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     draw_progress = models.FloatField(default=0.0)
     draw_error = models.TextField(blank=True)
@@ -97,11 +149,17 @@ class RoundStratum(models.Model):
     """One stratum as drawn. N, n, τ and the salt are stored and never recomputed."""
 
     round = models.ForeignKey(AuditRound, on_delete=models.CASCADE, related_name="strata")
-    stratum_key = models.CharField(max_length=200)
-    day = models.DateField()
-    category = models.SlugField(max_length=50)
-    outcome = models.CharField(max_length=16, choices=Label.choices)
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    # Dimensions the round collapsed are NULL (day, model version, surface, served) or "" (category,
+    # outcome): the stratum pools their values.
+    stratum_key = models.CharField(max_length=400)
+    day = models.DateField(null=True, blank=True)
+    category = models.SlugField(max_length=50, blank=True)
+    outcome = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    # True: the gateway changed the answer; False: served as the model answered.
+    gateway_changed = models.BooleanField(null=True, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     surface = models.ForeignKey(
         Surface, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -151,6 +151,9 @@ class StratumCount(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     category = models.SlugField(max_length=50)
     outcome = models.CharField(max_length=16, choices=Label.choices)
+    # Whether a gateway changed what the model answered (gateway_action other than "none"): the
+    # served outcome strata split on, so gateway blocks over compliant answers are oversampled.
+    gateway_changed = models.BooleanField(default=False)
     count = models.PositiveBigIntegerField(default=0)
     # Sums of the impact weight and its square, for the size measure's design effect.
     impact_sum = models.FloatField(default=0.0)
@@ -159,8 +162,15 @@ class StratumCount(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "surface", "model_version", "category", "outcome"],
-                name="stratum_count_unique",
+                fields=[
+                    "day",
+                    "surface",
+                    "model_version",
+                    "category",
+                    "outcome",
+                    "gateway_changed",
+                ],
+                name="stratum_count_cell_unique",
             ),
         ]
 

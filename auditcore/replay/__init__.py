@@ -4,8 +4,8 @@ from auditcore.replay.client import (
     ChatClient,
     ChatResult,
     EndpointConfig,
-    MissingApiKeyError,
     ReplaySummary,
+    base_url_problem,
     replay_prompts,
 )
 from auditcore.replay.corpus_io import (
@@ -23,8 +23,8 @@ __all__ = [
     "CorpusPrompt",
     "EndpointConfig",
     "Expect",
-    "MissingApiKeyError",
     "ReplaySummary",
+    "base_url_problem",
     "parse_corpus",
     "replay_prompts",
     "write_corpus",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,8 +22,27 @@ _DETAIL_CHARS = 200
 _USER_AGENT = "refusal-audit-replay/0.1"
 
 
-class MissingApiKeyError(RuntimeError):
-    """The endpoint names an API-key environment variable that is unset or empty."""
+def base_url_problem(base_url: str, allowed_hosts: Iterable[str] = ()) -> str | None:
+    """Why ``base_url`` may not receive an endpoint's key, or None when it may.
+
+    Only http(s) URLs with a host and without credentials in them; with ``allowed_hosts`` given,
+    only those hosts (case-insensitive, exact match).
+    """
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+    except ValueError:
+        return f"{base_url!r} is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return f"must be an http(s) URL, got {base_url!r}"
+    if not host:
+        return f"{base_url!r} has no host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password; give the API key in its own field"
+    allowed = {h.strip().lower() for h in allowed_hosts if h.strip()}
+    if allowed and host.lower() not in allowed:
+        return f"host {host} is not in REPLAY_ALLOWED_HOSTS"
+    return None
 
 
 @dataclass(frozen=True)
@@ -32,8 +50,9 @@ class EndpointConfig:
     """Where and how to call an OpenAI-compatible chat endpoint.
 
     ``base_url`` is the API root that ``/chat/completions`` is appended to, e.g.
-    ``https://api.openai.com/v1``. Only the *name* of the API-key environment variable is kept;
-    the key itself is read from the environment on every request and never stored.
+    ``https://api.openai.com/v1``. ``api_key`` is the bearer token itself (kept out of ``repr`` so
+    it never lands in a log line or a traceback); whoever builds the config decides where it comes
+    from: an endpoint's encrypted key, or the operator's OPENAI_API_KEY for the command-line gate.
     """
 
     base_url: str
@@ -43,12 +62,12 @@ class EndpointConfig:
     max_tokens: int = 512
     concurrency: int = 8
     timeout_s: float = 30.0
-    api_key_env: str = ""
+    api_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        scheme = urlsplit(self.base_url).scheme
-        if scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        problem = base_url_problem(self.base_url)
+        if problem:
+            raise ValueError(f"base_url {problem}")
         if not self.model:
             raise ValueError("model must not be empty")
         if self.concurrency < 1:
@@ -61,21 +80,6 @@ class EndpointConfig:
     @property
     def completions_url(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"
-
-    def resolve_api_key(self) -> str | None:
-        """Return the key from the environment, or None when no variable is configured.
-
-        Raises MissingApiKeyError when a variable is configured but unset, so a run fails before
-        sending anything instead of collecting one 401 per prompt.
-        """
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env, "")
-        if not key:
-            raise MissingApiKeyError(
-                f"environment variable {self.api_key_env!r} with the API key is not set"
-            )
-        return key
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,8 @@ class ChatClient:
                 max_keepalive_connections=config.concurrency,
             ),
             headers={"User-Agent": _USER_AGENT},
+            # The key goes to the configured host only: a redirect is reported, never followed.
+            follow_redirects=False,
         )
 
     def close(self) -> None:
@@ -179,11 +185,10 @@ class ChatClient:
         }
 
     def complete(self, prompt: str, prompt_id: PromptId) -> ChatResult:
-        """Send one prompt; never raises for endpoint misbehaviour, only for a missing API key."""
+        """Send one prompt; never raises for endpoint misbehaviour."""
         headers = {}
-        api_key = self.config.resolve_api_key()
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
         body = self.request_body(prompt)
 
         attempt = 0
@@ -251,6 +256,9 @@ class ChatClient:
 
         if status >= 400:
             return failed(f"HTTP {status}: {_error_detail(response)}")
+        if response.is_redirect:
+            location = _short(response.headers.get("location", ""))
+            return failed(f"HTTP {status}: redirect to {location!r} not followed")
         try:
             text, finish_reason = _parse_completion(response.content)
         except ValueError as exc:
@@ -285,12 +293,10 @@ def replay_prompts(
 
     ``on_result`` is called on the calling thread, once per prompt, in completion order, so it can
     safely write to the database (connections are per thread) and report progress. Failed prompts
-    are counted, not raised; the run always completes unless ``on_result`` raises or the API key
-    is missing (checked before anything is sent).
+    are counted, not raised; the run always completes unless ``on_result`` raises.
     """
     if client is not None and client.config != config:
         raise ValueError("client was built for a different endpoint config")
-    config.resolve_api_key()
 
     own_client = client is None
     chat = client or ChatClient(config)

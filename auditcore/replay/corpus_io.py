@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any, Literal
 
+from auditcore.csvsafe import cell_unguard, csv_writer
+
 CorpusFormat = Literal["auto", "csv", "jsonl"]
 
 MAX_PROMPT_CHARS = 100_000
@@ -112,7 +114,7 @@ def write_corpus(
     Open files with ``newline=""`` for CSV, as the csv module requires.
     """
     if format == "csv":
-        writer = csv.writer(stream)
+        writer = csv_writer(stream)
         writer.writerow(COLUMNS)
         for item in prompts:
             writer.writerow([item.prompt, item.category, item.expect.value])
@@ -181,7 +183,8 @@ def _csv_rows(text: str, errors: list[CorpusError]) -> Iterable[tuple[int, dict[
                 CorpusError(start, f"row has {len(row)} fields but the header has {header_width}")
             )
             continue
-        yield start, dict(zip(header, row, strict=False))
+        # Our own exports quote formula-leading cells; reading one back gives the original text.
+        yield start, dict(zip(header, (cell_unguard(cell) for cell in row), strict=False))
 
 
 def _jsonl_rows(text: str, errors: list[CorpusError]) -> Iterable[tuple[int, dict[str, Any]]]:

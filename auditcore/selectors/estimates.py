@@ -45,6 +45,7 @@ from auditcore.models import (
     StratumCount,
     Verdict,
 )
+from auditcore.selectors.rounds import rounds_pooled
 from auditcore.stats import RateEstimate, estimate_rate
 
 REFUSED = ra.REFUSED
@@ -742,12 +743,17 @@ def scope_examples(
 
 @dataclass(frozen=True)
 class Scope:
-    """The rounds an estimate pools, and rounds left out because their periods overlap."""
+    """The rounds an estimate pools, and rounds left out (their frames meet a pooled one's)."""
 
     rounds: list[AuditRound]
     skipped: list[AuditRound] = field(default_factory=list)
     start: dt.date | None = None
     end: dt.date | None = None
+    reasons: dict[int, str] = field(default_factory=dict)  # why each skipped round was left out
+
+    @property
+    def skipped_with_reasons(self) -> list[tuple[AuditRound, str]]:
+        return [(r, self.reasons.get(r.pk, "")) for r in self.skipped]
 
     @property
     def round_ids(self) -> list[int]:
@@ -765,20 +771,15 @@ def round_scope(audit_round: AuditRound) -> Scope:
 
 
 def period_scope(start: dt.date, end: dt.date) -> Scope:
-    """Rounds whose period lies inside [start, end]; of overlapping rounds the latest is kept."""
-    candidates = list(
-        reportable_rounds()
-        .filter(period_start__gte=start, period_end__lte=end)
-        .order_by("-created_at", "-pk")
+    """The drawn rounds inside [start, end] whose frames are disjoint (rounds_pooled), pooled."""
+    pooled = rounds_pooled(start, end)
+    return Scope(
+        pooled.used,
+        [r for r, _ in pooled.left_out],
+        start,
+        end,
+        reasons={r.pk: why for r, why in pooled.left_out},
     )
-    kept, skipped = [], []
-    for r in candidates:
-        overlaps = any(
-            r.period_start <= k.period_end and k.period_start <= r.period_end for k in kept
-        )
-        (skipped if overlaps else kept).append(r)
-    kept.sort(key=lambda r: (r.period_start, r.pk))
-    return Scope(kept, skipped, start, end)
 
 
 @dataclass(frozen=True)
@@ -817,8 +818,9 @@ def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
         strata_by_round[ref.round_id][pk] = info[pk]
     known = {"category": set(), "model_version": set()}
     for category, model in strata.values():
-        known["category"].add(category)
-        known["model_version"].add(model)
+        # A round may pool categories or model versions in one stratum ("" / NULL there).
+        known["category"].update([category] if category else [])
+        known["model_version"].update([model] if model else [])
     by_round: dict[int, list] = {r: [] for r in ids}
     for row in rows:
         by_round[row[2]].append(row)

@@ -192,10 +192,26 @@ def category_policy(*, policy_version_id: int, slug: str) -> CategoryPolicy | No
 def review_item_payload(
     *, item_id: int, reviewer: AbstractBaseUser, lease: Lease | None = None
 ) -> ReviewItem | None:
-    """The blinded item for a reviewer. Reads only REVIEWER_VISIBLE_FIELDS of the interaction.
+    """The blinded item for a reviewer, or None unless it was leased to them or judged by them.
 
-    Pass the reviewer's lease when the caller has it, to save reading it again.
+    Reads only REVIEWER_VISIBLE_FIELDS of the interaction. Pass the reviewer's lease when the
+    caller has it, to save reading it again. A lapsed or skipped lease still counts: the item was
+    offered to this reviewer; an item another reviewer holds or finished, never offered to this
+    one, is as absent as an id that does not exist.
     """
+    if lease is None or lease.item_id != item_id or lease.reviewer_id != reviewer.pk:
+        lease = Lease.objects.filter(item_id=item_id, reviewer=reviewer).first()
+    if lease is None and not Verdict.objects.filter(item_id=item_id, reviewer=reviewer).exists():
+        return None
+    return blinded_item(item_id=item_id, lease=lease, reviewer=reviewer)
+
+
+def blinded_item(
+    *, item_id: int, lease: Lease | None = None, reviewer: AbstractBaseUser | None = None
+) -> ReviewItem | None:
+    """The blinded payload of an item without an access check: for safety leads and callers
+    that checked the reviewer's access (review_item_payload). With a reviewer, earlier answers
+    that are items they have not judged are withheld."""
     row = (
         RoundItem.objects.filter(pk=item_id)
         .values(
@@ -210,8 +226,6 @@ def review_item_payload(
     )
     if row is None:
         return None
-    if lease is None:
-        lease = Lease.objects.filter(item_id=item_id, reviewer=reviewer).first()
     category = category_policy(
         policy_version_id=row["policy_version_id"], slug=row["interaction__category"]
     )
@@ -220,7 +234,11 @@ def review_item_payload(
         round_name=row["round__name"],
         policy_version=f"{row['policy_version__policy__name']} v{row['policy_version__number']}",
         prompt=row["interaction__prompt"],
-        earlier_turns=_blinded_turns(row["interaction__earlier_turns"], reviewer),
+        earlier_turns=(
+            _blinded_turns(row["interaction__earlier_turns"], reviewer)
+            if reviewer is not None
+            else _turns(row["interaction__earlier_turns"])
+        ),
         surface=row["interaction__surface__name"],
         category_slug=row["interaction__category"],
         category=category,
@@ -398,7 +416,7 @@ def adjudication_item(*, item_id: int, viewer: AbstractBaseUser) -> Adjudication
         Verdict.objects.filter(item=item).select_related("reviewer").order_by("locked_at", "pk")
     )
     adjudications = list(item.adjudications.select_related("adjudicator").order_by("-created_at"))
-    payload = review_item_payload(item_id=item_id, reviewer=viewer)
+    payload = blinded_item(item_id=item_id)
     return AdjudicationDetail(
         item=item, payload=payload, verdicts=verdicts, adjudications=adjudications
     )

@@ -1,12 +1,13 @@
 """Reads for audit rounds: the allocation plan and its preview, read from StratumCount only.
 
-How a quota is spread. A safety lead's quota is a floor for a category × outcome; its strata are
-that category × outcome on each day × model version in the round's scope. The floor is split over
-those strata in proportion to their population N_h (largest remainder, ties to the earlier
-stratum), each share capped at N_h with the excess passed on to the uncapped strata. The sampler
-then lifts every non-empty stratum to at least 2 items and spreads the rest of the budget by
-Neyman allocation (auditcore.sampling.neyman_allocation). A stratum already drawn keeps at least
-the items it has: a later plan can only extend it.
+How the plan fits the budget (auditcore.sampling.plan_within_budget): strata are category ×
+model outcome × served outcome, refined by surface, model version and day only while every
+stratum keeps at least 2 expected items within the budget; a round already drawn keeps its
+strata. A safety lead's quota is a floor for a category × outcome, split over the strata holding
+it in proportion to its records there. The rest of the budget goes by Neyman allocation with the
+should-help share of the previous round as P_h. A stratum already drawn keeps at least the items
+it has: a later plan can only extend it. When the floors cannot fit, the plan says by how much and
+which quotas to lower, and the draw is refused.
 
 The design effect shown per stratum is that of the size measure, E[n·Σd²/(Σd)²] ≈ mean(x)·mean(1/x).
 StratumCount holds Σw and Σw² of the impact weight w only, so the preview uses the lognormal
@@ -16,7 +17,6 @@ identity mean(x)·mean(1/x) = 1 + CV²(x): for x = w that is N·Σw²/(Σw)²; f
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,20 +32,31 @@ from auditcore.models import (
     RoundQuota,
     RoundStratum,
     StratumCount,
+    Surface,
 )
 
 PLANNING_P = 0.2
 OUTCOMES = [value for value, _ in Label.choices]
+SERVED_VALUES = {False: "as_model", True: "gateway"}
+DIM_LABELS = {
+    "category": "category",
+    "outcome": "model outcome",
+    "served": "served outcome",
+    "surface": "surface",
+    "model_version": "model version",
+    "day": "day",
+}
 
 
 @dataclass
 class PlanStratum:
     key: str
-    day: date
-    category: str
-    outcome: str
-    model_version_id: int
-    model_version: str
+    category: str  # "" when pooled
+    outcome: str  # "" when pooled
+    gateway_changed: bool | None  # None when pooled
+    surface: str | None
+    model_version: str | None
+    day: date | None
     population: int
     impact_sum: float
     impact_sq_sum: float
@@ -60,6 +71,12 @@ class PlanStratum:
     def half_width_points(self) -> float | None:
         """The expected half-width in percentage points; None when nothing is planned."""
         return None if math.isinf(self.half_width) else self.half_width * 100
+
+    @property
+    def served(self) -> str:
+        if self.gateway_changed is None:
+            return "any"
+        return "gateway changed" if self.gateway_changed else "as answered"
 
 
 @dataclass
@@ -89,31 +106,28 @@ class RoundPlan:
     review_effort: float
     population_total: int
     categories: list[str] = field(default_factory=list)
+    dims: list[str] = field(default_factory=list)
+    collapsed: list[str] = field(default_factory=list)
+    fits: bool = True
+    problem: str = ""
+    warnings: list[str] = field(default_factory=list)
+    gold_pool_size: int = 0
+    # Expected ±95% half-width of a whole-round rate at P = 0.2, with the design effect of the
+    # allocation and the size measure.
+    deff: float = 1.0
+    half_width: float = math.inf
 
+    @property
+    def half_width_points(self) -> float | None:
+        return None if math.isinf(self.half_width) else self.half_width * 100
 
-def spread_floor(total: int, sizes: Sequence[int]) -> list[int]:
-    """Split a quota over strata in proportion to their sizes, capped at each size."""
-    floors = [0] * len(sizes)
-    remaining = min(int(total), sum(sizes))
-    open_ = [i for i, s in enumerate(sizes) if s > 0]
-    while remaining > 0 and open_:
-        weight = sum(sizes[i] - floors[i] for i in open_) or 1
-        shares = {i: remaining * (sizes[i] - floors[i]) / weight for i in open_}
-        given = 0
-        for i in open_:
-            add = min(int(shares[i]), sizes[i] - floors[i])
-            floors[i] += add
-            given += add
-        left = remaining - given
-        for i in sorted(open_, key=lambda i: (-(shares[i] - int(shares[i])), i)):
-            if left <= 0:
-                break
-            if floors[i] < sizes[i]:
-                floors[i] += 1
-                left -= 1
-        remaining = left
-        open_ = [i for i in open_ if floors[i] < sizes[i]]
-    return floors
+    @property
+    def collapsed_labels(self) -> list[str]:
+        return [DIM_LABELS[d] for d in self.collapsed]
+
+    @property
+    def dim_labels(self) -> list[str]:
+        return [DIM_LABELS[d] for d in self.dims]
 
 
 def size_measure_deff(kind: str, count: int, impact_sum: float, impact_sq_sum: float) -> float:
@@ -124,7 +138,19 @@ def size_measure_deff(kind: str, count: int, impact_sum: float, impact_sq_sum: f
     return relvar if kind == "impact" else relvar**0.25
 
 
-def _scoped_counts(audit_round: AuditRound) -> QuerySet[StratumCount]:
+def allocation_deff(strata: list[PlanStratum]) -> float:
+    """Kish design effect n·Σd²/(Σd)² of the planned allocation, each stratum's d = N_h/n_h
+    scaled by its size-measure deff: what unequal sampling rates cost a whole-round rate."""
+    live = [s for s in strata if s.planned > 0]
+    n = sum(s.planned for s in live)
+    total = sum(s.population for s in live)
+    if not n or not total:
+        return 1.0
+    sum_d2 = sum(s.population**2 / s.planned * s.deff for s in live)
+    return max(1.0, n * sum_d2 / total**2)
+
+
+def round_frame_counts(audit_round: AuditRound) -> QuerySet[StratumCount]:
     counts = StratumCount.objects.filter(
         day__gte=audit_round.period_start, day__lte=audit_round.period_end
     )
@@ -155,14 +181,60 @@ def planning_rates(audit_round: AuditRound) -> dict[tuple[str, str], float]:
             round=earlier, is_gold=False, status=RoundItem.Status.DONE, stratum__isnull=False
         )
         .exclude(final_decision="unsure")
-        .values("stratum__category", "stratum__outcome")
+        .values("interaction__category", "interaction__response_label")
         .annotate(total=Count("id"), helped=Count("id", filter=Q(final_decision="help")))
     )
     return {
-        (r["stratum__category"], r["stratum__outcome"]): r["helped"] / r["total"]
+        (r["interaction__category"], r["interaction__response_label"]): r["helped"] / r["total"]
         for r in rows
         if r["total"]
     }
+
+
+def round_cells(audit_round: AuditRound) -> list[sampling.Cell]:
+    """The population of the round's frame by day × surface × model × category × outcomes."""
+    grouped = (
+        round_frame_counts(audit_round)
+        .values("day", "surface_id", "model_version_id", "category", "outcome", "gateway_changed")
+        .annotate(n=Sum("count"), s1=Sum("impact_sum"), s2=Sum("impact_sq_sum"))
+        .order_by()
+    )
+    model_names = dict(ModelVersion.objects.values_list("pk", "name"))
+    surface_names = dict(Surface.objects.values_list("pk", "name"))
+    return [
+        sampling.Cell(
+            category=g["category"],
+            outcome=g["outcome"],
+            served=SERVED_VALUES[g["gateway_changed"]],
+            surface=surface_names[g["surface_id"]],
+            model_version=model_names[g["model_version_id"]],
+            day=g["day"].isoformat(),
+            population=int(g["n"] or 0),
+            impact_sum=float(g["s1"] or 0.0),
+            impact_sq_sum=float(g["s2"] or 0.0),
+        )
+        for g in grouped
+        if g["n"]
+    ]
+
+
+def _plan_stratum(s: sampling.PlannedStratum) -> PlanStratum:
+    served = s.value("served")
+    day = s.value("day")
+    return PlanStratum(
+        key=s.key,
+        category=s.value("category") or "",
+        outcome=s.value("outcome") or "",
+        gateway_changed=None if served is None else served == SERVED_VALUES[True],
+        surface=s.value("surface"),
+        model_version=s.value("model_version"),
+        day=None if day is None else date.fromisoformat(day),
+        population=s.population,
+        impact_sum=s.impact_sum,
+        impact_sq_sum=s.impact_sq_sum,
+        floor=s.floor,
+        planned=s.planned,
+    )
 
 
 def round_plan(
@@ -172,30 +244,7 @@ def round_plan(
     budget: int | None = None,
 ) -> RoundPlan:
     """The allocation per stratum and its preview. `quotas`/`budget` override the stored ones."""
-    grouped = (
-        _scoped_counts(audit_round)
-        .values("day", "category", "outcome", "model_version_id")
-        .annotate(n=Sum("count"), s1=Sum("impact_sum"), s2=Sum("impact_sq_sum"))
-        .order_by("day", "category", "outcome", "model_version_id")
-    )
-    model_names = dict(ModelVersion.objects.values_list("pk", "name"))
-    strata = [
-        PlanStratum(
-            key=sampling.stratum_key(
-                g["day"], g["category"], g["outcome"], model_names[g["model_version_id"]]
-            ),
-            day=g["day"],
-            category=g["category"],
-            outcome=g["outcome"],
-            model_version_id=g["model_version_id"],
-            model_version=model_names[g["model_version_id"]],
-            population=int(g["n"] or 0),
-            impact_sum=float(g["s1"] or 0.0),
-            impact_sq_sum=float(g["s2"] or 0.0),
-        )
-        for g in grouped
-        if g["n"]
-    ]
+    cells = round_cells(audit_round)
     if quotas is None:
         quotas = {
             (q.category, q.outcome): q.min_items
@@ -205,53 +254,83 @@ def round_plan(
     drawn = dict(
         RoundStratum.objects.filter(round=audit_round).values_list("stratum_key", "sampled")
     )
-
-    by_group: dict[tuple[str, str], list[PlanStratum]] = defaultdict(list)
-    for s in strata:
-        by_group[(s.category, s.outcome)].append(s)
-        s.already_sampled = drawn.get(s.key, 0)
-    for group, members in by_group.items():
-        shares = spread_floor(quotas.get(group, 0), [m.population for m in members])
-        for member, share in zip(members, shares, strict=True):
-            member.floor = max(share, min(member.already_sampled, member.population))
-
-    rates = planning_rates(audit_round)
-    allocation = sampling.neyman_allocation(
-        [(s.population, rates.get((s.category, s.outcome))) for s in strata],
-        [s.floor for s in strata],
-        budget,
-    )
+    parent = audit_round.supplement_of
+    if parent is not None:
+        taken = dict(
+            RoundStratum.objects.filter(round=parent).values_list("stratum_key", "sampled")
+        )
+        fitted = sampling.plan_supplement(
+            cells, quotas, budget, parent.strata_dims or (), taken, planning_rates(audit_round)
+        )
+        for raw in fitted.strata:
+            raw.planned = max(raw.planned, drawn.get(raw.key, 0))
+    else:
+        fitted = sampling.plan_within_budget(
+            cells,
+            quotas,
+            budget,
+            rates=planning_rates(audit_round),
+            dims=audit_round.strata_dims,
+            sampled=drawn,
+        )
+    strata = [_plan_stratum(s) for s in fitted.strata]
     share = audit_round.double_review_share
-    for s, n in zip(strata, allocation, strict=True):
-        s.planned = max(n, s.already_sampled)
+    for s in strata:
+        s.already_sampled = drawn.get(s.key, 0)
         s.deff = size_measure_deff(
             audit_round.size_measure, s.population, s.impact_sum, s.impact_sq_sum
         )
         s.half_width = sampling.expected_half_width(s.planned, PLANNING_P, s.deff, s.population)
         s.reviews = s.planned * (1 + share)
 
+    group_population: dict[tuple[str, str], int] = defaultdict(int)
+    group_planned: dict[tuple[str, str], float] = defaultdict(float)
+    group_strata: dict[tuple[str, str], int] = defaultdict(int)
+    group_deff: dict[tuple[str, str], float] = defaultdict(float)
+    for s, raw in zip(strata, fitted.strata, strict=True):
+        for group, n in raw.groups.items():
+            # A pooled stratum's planned items split over its groups by their records.
+            part = s.planned * n / raw.population
+            group_population[group] += n
+            group_planned[group] += part
+            group_strata[group] += 1
+            group_deff[group] += s.deff * part
+
     categories = sorted(
         {c.slug for c in audit_round.policy_version.categories.all()}
-        | {s.category for s in strata}
+        | {c.category for c in cells}
         | {c for c, _ in quotas}
     )
     quota_rows = []
     for category in categories:
         for outcome in OUTCOMES:
-            members = by_group.get((category, outcome), [])
-            row = QuotaRow(category, outcome, quotas.get((category, outcome), 0))
-            row.population = sum(m.population for m in members)
-            row.planned = sum(m.planned for m in members)
-            row.strata = len(members)
-            if row.planned:
-                row.deff = sum(m.deff * m.planned for m in members) / row.planned
+            group = (category, outcome)
+            row = QuotaRow(category, outcome, quotas.get(group, 0))
+            row.population = group_population.get(group, 0)
+            row.planned = round(group_planned.get(group, 0.0))
+            row.strata = group_strata.get(group, 0)
+            if group_planned.get(group):
+                row.deff = group_deff[group] / group_planned[group]
             row.half_width = sampling.expected_half_width(
                 row.planned, PLANNING_P, row.deff, row.population or None
             )
             quota_rows.append(row)
 
+    warnings = [
+        f"Quota {category}/{outcome} ({n}): no records of this category and outcome in the "
+        "round's frame; it plans nothing."
+        for (category, outcome), n in sorted(quotas.items())
+        if n > 0 and not group_population.get((category, outcome))
+    ]
     planned_total = sum(s.planned for s in strata)
-    gold_planned = gold_target(planned_total, audit_round.gold_rate)
+    pool_size = GoldItem.objects.filter(active=True).count() if audit_round.gold_rate > 0 else 0
+    gold_planned = min(gold_target(planned_total, audit_round.gold_rate), pool_size)
+    if audit_round.gold_rate > 0 and pool_size == 0:
+        warnings.append(
+            f"The gold rate is {audit_round.gold_rate:.2f} but the gold pool is empty: no gold "
+            "items will be mixed in. Add gold prompts first, or set the rate to 0."
+        )
+    deff = allocation_deff(strata)
     return RoundPlan(
         strata=strata,
         quota_rows=quota_rows,
@@ -261,6 +340,16 @@ def round_plan(
         review_effort=(planned_total + gold_planned) * (1 + share),
         population_total=sum(s.population for s in strata),
         categories=categories,
+        dims=list(fitted.dims),
+        collapsed=fitted.collapsed,
+        fits=fitted.fits,
+        problem=fitted.problem,
+        warnings=warnings,
+        gold_pool_size=pool_size,
+        deff=deff,
+        half_width=sampling.expected_half_width(
+            planned_total, PLANNING_P, deff, sum(s.population for s in strata) or None
+        ),
     )
 
 
@@ -269,6 +358,108 @@ def gold_target(sampled: int, gold_rate: float) -> int:
     if gold_rate <= 0 or sampled <= 0:
         return 0
     return round(sampled * gold_rate / (1 - gold_rate))
+
+
+def _frame_text(audit_round: AuditRound) -> str:
+    surfaces = ", ".join(s.name for s in audit_round.surfaces.all()) or "every surface"
+    models = ", ".join(m.name for m in audit_round.model_versions.all()) or "every model version"
+    return f"{audit_round.period_start} – {audit_round.period_end}, {surfaces}, {models}"
+
+
+@dataclass(frozen=True)
+class Overlap:
+    audit_round: AuditRound
+    frame: str
+
+
+def round_overlap(
+    *,
+    period_start: date,
+    period_end: date,
+    surface_ids: set[int],
+    model_version_ids: set[int],
+    exclude_ids: set[int] = frozenset(),
+) -> Overlap | None:
+    """The first round whose frame (period × surfaces × model versions) meets this one.
+
+    Empty surfaces or model versions mean all of them, so they meet any set. A supplement shares
+    its first round's frame and is found through that round.
+    """
+    candidates = (
+        AuditRound.objects.filter(
+            period_start__lte=period_end, period_end__gte=period_start, supplement_of=None
+        )
+        .exclude(pk__in=exclude_ids)
+        .prefetch_related("surfaces", "model_versions")
+        .order_by("period_start", "pk")
+    )
+    for other in candidates:
+        theirs_s = {s.pk for s in other.surfaces.all()}
+        theirs_m = {m.pk for m in other.model_versions.all()}
+        if theirs_s and surface_ids and not theirs_s & surface_ids:
+            continue
+        if theirs_m and model_version_ids and not theirs_m & model_version_ids:
+            continue
+        return Overlap(other, _frame_text(other))
+    return None
+
+
+def frames_meet(a: AuditRound, b: AuditRound) -> bool:
+    """Whether two rounds' frames (period × surfaces × model versions) share any record."""
+    if a.period_start > b.period_end or b.period_start > a.period_end:
+        return False
+    for mine, theirs in (
+        ({s.pk for s in a.surfaces.all()}, {s.pk for s in b.surfaces.all()}),
+        ({m.pk for m in a.model_versions.all()}, {m.pk for m in b.model_versions.all()}),
+    ):
+        if mine and theirs and not mine & theirs:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class PooledRounds:
+    used: list[AuditRound]
+    left_out: list[tuple[AuditRound, str]]  # each with the reason, to show beside the figures
+
+
+def rounds_pooled(start: date, end: date) -> PooledRounds:
+    """The drawn rounds inside [start, end] that a period or cross-surface view may pool.
+
+    Their frames must be disjoint, so that no record counts twice: rounds over different
+    surfaces or model versions of one week pool. Where frames meet (rounds made before the
+    overlap rule), the round with more final verdicts is used, then the later one, never an
+    unreviewed round over a reviewed one. A supplement is left out: its items carry the combined
+    design's π, which only a combined estimate with its first round may use.
+    """
+    candidates = list(
+        AuditRound.objects.filter(
+            status__in=[AuditRound.Status.OPEN, AuditRound.Status.CLOSED],
+            period_start__gte=start,
+            period_end__lte=end,
+        )
+        .annotate(
+            final=Count(
+                "items",
+                filter=Q(items__status=RoundItem.Status.DONE, items__is_gold=False),
+            )
+        )
+        .prefetch_related("surfaces", "model_versions")
+    )
+    candidates.sort(key=lambda r: (-r.final, -r.created_at.timestamp(), -r.pk))
+    used: list[AuditRound] = []
+    left_out: list[tuple[AuditRound, str]] = []
+    for r in candidates:
+        if r.supplement_of_id is not None:
+            left_out.append((r, f"a supplement of round {r.supplement_of_id}"))
+            continue
+        other = next((k for k in used if frames_meet(r, k)), None)
+        if other is not None:
+            left_out.append((r, f"its frame overlaps {other.name!r}, which has more verdicts"))
+        else:
+            used.append(r)
+    used.sort(key=lambda r: (r.period_start, r.pk))
+    return PooledRounds(used, left_out)
 
 
 def round_list() -> QuerySet[AuditRound]:
@@ -287,8 +478,8 @@ def round_strata(audit_round: AuditRound) -> list[StratumResult]:
     """The strata as drawn, with the unequal-weighting design effect of their stored weights."""
     strata = list(
         RoundStratum.objects.filter(round=audit_round)
-        .select_related("model_version")
-        .order_by("day", "category", "outcome", "model_version__name")
+        .select_related("model_version", "surface")
+        .order_by("stratum_key")
     )
     weights: dict[int, list[float]] = defaultdict(list)
     for stratum_id, weight in RoundItem.objects.filter(

@@ -1,6 +1,5 @@
 """Exports of adjudicated labels to CSV, JSON Lines and Parquet, streamed batch by batch."""
 
-import csv
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from auditcore.csvsafe import csv_writer
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, ExportFormat, ExportJob
 from auditcore.selectors.exports import (
@@ -95,7 +95,7 @@ def _csv_value(value: Any) -> Any:
 def _write_csv(batches: Batches, path: Path, columns: tuple[str, ...], on_batch: OnBatch) -> int:
     written = 0
     with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(columns)
         for rows in batches:
             writer.writerows([_csv_value(row[c]) for c in columns] for row in rows)

@@ -37,6 +37,7 @@ from auditcore.models import (
     QuarantinedRecord,
     Surface,
 )
+from auditcore.selectors.detection import response_classifier
 from auditcore.selectors.policy import current_category_specs
 from auditcore.services.conversations import conversation_join
 
@@ -63,6 +64,7 @@ def _preparer(source: str) -> Preparer:
         categories=_category_classifier(tuple(current_category_specs())),
         user_key=user_key,
         sampling_salt=salt,
+        classify=response_classifier().classify,
     )
 
 

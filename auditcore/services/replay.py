@@ -8,14 +8,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from auditcore import rates, roles, stats
-from auditcore.detection.response import DETECTOR_VERSION, classify_response
+from auditcore.detection.response import ResponseResult
 from auditcore.exceptions import ApplicationError
+from auditcore.keyring import KeyringError, key_decrypt, key_encrypt
 from auditcore.models import (
     Corpus,
     CorpusPrompt,
@@ -35,11 +37,12 @@ from auditcore.replay import (
     ChatResult,
     CorpusError,
     EndpointConfig,
-    MissingApiKeyError,
+    base_url_problem,
     parse_corpus,
     replay_prompts,
 )
 from auditcore.replay.corpus_io import MAX_CATEGORY_CHARS, MAX_PROMPT_CHARS, parse_expect
+from auditcore.selectors.detection import response_classifier
 from auditcore.selectors.estimates import item_outcome
 from auditcore.services.audit import audit_event_record
 
@@ -309,7 +312,17 @@ def corpus_snapshot_create(*, actor: User | None, corpus_id: int) -> CorpusSnaps
 # --- Endpoints -----------------------------------------------------------------------------
 
 
+# The settings a run freezes: everything of the config but the key, which stays encrypted on
+# its endpoint (a run's config is shown on its page and copied into exports of the run).
+FROZEN_FIELDS = tuple(f for f in EndpointConfig.__dataclass_fields__ if f != "api_key")
+
+
+def _endpoint_api_key(endpoint: Endpoint) -> str:
+    return key_decrypt(endpoint.api_key_encrypted) if endpoint.api_key_encrypted else ""
+
+
 def endpoint_config(endpoint: Endpoint) -> EndpointConfig:
+    """The endpoint's settings with its decrypted key; KeyringError when it cannot be read."""
     return EndpointConfig(
         base_url=endpoint.base_url,
         model=endpoint.model,
@@ -318,12 +331,46 @@ def endpoint_config(endpoint: Endpoint) -> EndpointConfig:
         max_tokens=endpoint.max_tokens,
         concurrency=endpoint.concurrency,
         timeout_s=endpoint.timeout_s,
-        api_key_env=endpoint.api_key_env,
+        api_key=_endpoint_api_key(endpoint),
     )
 
 
-def run_config(run: ReplayRun) -> EndpointConfig:
-    return EndpointConfig(**run.config)
+def frozen_config(config: EndpointConfig) -> dict[str, Any]:
+    return {f: getattr(config, f) for f in FROZEN_FIELDS}
+
+
+def run_config(run: ReplayRun, *, api_key: str | None = None) -> EndpointConfig:
+    """The run's frozen settings with the key of its endpoint (or the operator's ``api_key``).
+
+    Raises ValueError when the base URL is no longer allowed (REPLAY_ALLOWED_HOSTS may have
+    changed since the run was queued), KeyringError when the stored key cannot be read.
+    """
+    frozen = {f: v for f, v in run.config.items() if f in FROZEN_FIELDS}
+    problem = base_url_problem(frozen.get("base_url", ""), settings.REPLAY_ALLOWED_HOSTS)
+    if problem:
+        raise ValueError(f"base_url {problem}")
+    if api_key is None:
+        api_key = _endpoint_api_key(run.endpoint)
+    return EndpointConfig(**frozen, api_key=api_key)
+
+
+def _check_base_url(base_url: str) -> None:
+    problem = base_url_problem(base_url, settings.REPLAY_ALLOWED_HOSTS)
+    if problem:
+        raise ApplicationError(f"base_url: {problem}", {"field": "base_url"})
+
+
+def _encrypted(api_key: str) -> str:
+    if not api_key:
+        return ""
+    if any(c.isspace() for c in api_key) or not api_key.isprintable():
+        raise ApplicationError(
+            "api_key: the key must be one word of printable characters", {"field": "api_key"}
+        )
+    try:
+        return key_encrypt(api_key)
+    except KeyringError as exc:
+        raise ApplicationError(f"api_key: {exc}", {"field": "api_key"}) from exc
 
 
 @transaction.atomic
@@ -338,19 +385,14 @@ def endpoint_create(
     max_tokens: int = 512,
     concurrency: int = 8,
     timeout_s: float = 30.0,
-    api_key_env: str = "",
+    api_key: str = "",
 ) -> Endpoint:
+    """Store an endpoint; ``api_key`` is encrypted at once and never returned by any page."""
     _require_lead(actor)
     name = name.strip()
     if Endpoint.objects.filter(name=name).exists():
         raise ApplicationError(f"name: an endpoint called {name!r} already exists")
-    api_key_env = api_key_env.strip()
-    if api_key_env and not api_key_env.replace("_", "").isalnum():
-        # Guards against someone pasting the key itself into the field.
-        raise ApplicationError(
-            "api_key_env: give the *name* of an environment variable (letters, digits, _), "
-            "not the key"
-        )
+    _check_base_url(base_url.strip())
     endpoint = Endpoint(
         name=name,
         base_url=base_url.strip(),
@@ -360,7 +402,7 @@ def endpoint_create(
         max_tokens=max_tokens,
         concurrency=concurrency,
         timeout_s=timeout_s,
-        api_key_env=api_key_env,
+        api_key_encrypted=_encrypted(api_key.strip()),
         created_by=actor,
     )
     _validated(endpoint)
@@ -373,7 +415,31 @@ def endpoint_create(
         actor=actor,
         action="endpoint.create",
         obj=endpoint,
-        after={"base_url": endpoint.base_url, "model": endpoint.model},
+        after={
+            "base_url": endpoint.base_url,
+            "model": endpoint.model,
+            "api_key": endpoint.has_api_key,
+        },
+    )
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_key_set(*, actor: User | None, endpoint_id: int, api_key: str) -> Endpoint:
+    """Replace (or, with an empty ``api_key``, remove) the endpoint's stored key."""
+    _require_lead(actor)
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+    before = endpoint.has_api_key
+    endpoint.api_key_encrypted = _encrypted(api_key.strip())
+    endpoint.legacy_api_key_env = ""
+    endpoint.save(update_fields=["api_key_encrypted", "legacy_api_key_env"])
+    # The audit trail records that the key changed, never the key.
+    audit_event_record(
+        actor=actor,
+        action="endpoint.key_set",
+        obj=endpoint,
+        before={"api_key": before},
+        after={"api_key": endpoint.has_api_key},
     )
     return endpoint
 
@@ -394,13 +460,12 @@ def replay_run_create(*, actor: User | None, corpus_id: int, endpoint_id: int) -
 def replay_run_create_for_snapshot(
     *, actor: User | None, snapshot: CorpusSnapshot, endpoint: Endpoint
 ) -> ReplayRun:
-    config = endpoint_config(endpoint)
     run = ReplayRun.objects.create(
         snapshot=snapshot,
         endpoint=endpoint,
-        config={field: getattr(config, field) for field in config.__dataclass_fields__},
+        config={f: getattr(endpoint, f) for f in FROZEN_FIELDS},
         total=snapshot.prompt_count,
-        detector_version=DETECTOR_VERSION,
+        detector_version=response_classifier().version,
         created_by=actor,
     )
     audit_event_record(
@@ -412,10 +477,15 @@ def replay_run_create_for_snapshot(
     return run
 
 
-def _result_row(run: ReplayRun, prompts: dict[int, SnapshotPrompt], r: ChatResult) -> ReplayResult:
+def _result_row(
+    run: ReplayRun,
+    prompts: dict[int, SnapshotPrompt],
+    r: ChatResult,
+    classify: Callable[[str, str | None], ResponseResult],
+) -> ReplayResult:
     label, score = "", None
     if r.ok:
-        verdict = classify_response(r.text, prompt=prompts[int(r.prompt_id)].prompt)
+        verdict = classify(r.text, prompts[int(r.prompt_id)].prompt)
         label, score = verdict.label, verdict.score
     return ReplayResult(
         run=run,
@@ -442,18 +512,20 @@ def replay_run_process_chunk(
     limit: int = DEFAULT_CHUNK_SIZE,
     client: ChatClient | None = None,
     on_result: Callable[[ReplayResult], None] | None = None,
+    api_key: str | None = None,
 ) -> int:
     """Replay up to ``limit`` prompts of the run that have no result yet; return how many remain.
 
     The results are the checkpoint: a rerun (a redelivered task, a resumed command) skips every
-    prompt already recorded, and the (run, prompt) unique constraint drops duplicates.
+    prompt already recorded, and the (run, prompt) unique constraint drops duplicates. The key
+    sent is the endpoint's stored key, unless the operator's command line passes ``api_key``.
     """
     claimed = ReplayRun.objects.filter(
         pk=run_id, status__in=[ReplayRun.Status.QUEUED, ReplayRun.Status.RUNNING]
     ).update(status=ReplayRun.Status.RUNNING)
     if not claimed:
         return 0
-    run = ReplayRun.objects.select_related("snapshot").get(pk=run_id)
+    run = ReplayRun.objects.select_related("snapshot", "endpoint").get(pk=run_id)
     if run.started_at is None:
         ReplayRun.objects.filter(pk=run_id, started_at__isnull=True).update(
             started_at=timezone.now()
@@ -464,10 +536,11 @@ def replay_run_process_chunk(
     chunk = {p.pk: p for p in pending.order_by("position")[:limit]}
     if chunk:
         try:
-            config = run_config(run)
+            config = run_config(run, api_key=api_key)
+            classify = response_classifier().classify
 
             def record(result: ChatResult) -> None:
-                row = _result_row(run, chunk, result)
+                row = _result_row(run, chunk, result, classify)
                 ReplayResult.objects.bulk_create([row], ignore_conflicts=True)
                 if on_result is not None:
                     on_result(row)
@@ -475,7 +548,7 @@ def replay_run_process_chunk(
             replay_prompts(
                 config, ((pk, p.prompt) for pk, p in chunk.items()), on_result=record, client=client
             )
-        except (MissingApiKeyError, ValueError, TypeError) as exc:
+        except (KeyringError, ValueError, TypeError) as exc:
             replay_run_fail(run_id=run_id, error=str(exc))
             return 0
     remaining = pending.count()
@@ -499,10 +572,11 @@ def replay_run_execute(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     client: ChatClient | None = None,
     on_result: Callable[[ReplayResult], None] | None = None,
+    api_key: str | None = None,
 ) -> ReplayRun:
     """Run every remaining chunk in this process (the command line; no broker needed)."""
     while replay_run_process_chunk(
-        run_id=run_id, limit=chunk_size, client=client, on_result=on_result
+        run_id=run_id, limit=chunk_size, client=client, on_result=on_result, api_key=api_key
     ):
         pass
     return ReplayRun.objects.get(pk=run_id)
@@ -727,8 +801,11 @@ def corpus_name_unused(base: str) -> str:
 
 @transaction.atomic
 def endpoint_for_command(*, config: EndpointConfig) -> Endpoint:
-    """The stored endpoint with exactly these settings, created if the command line is new."""
-    fields = {f: getattr(config, f) for f in config.__dataclass_fields__}
+    """The stored endpoint with exactly these settings, created if the command line is new.
+
+    The command line's key is the operator's and is passed to each run, never stored here.
+    """
+    fields = frozen_config(config)
     match = Endpoint.objects.filter(**fields).order_by("id").first()
     if match is not None:
         return match

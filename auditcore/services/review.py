@@ -120,8 +120,15 @@ def _locked_item(item_id: int) -> RoundItem:
         raise ApplicationError("item: this item does not exist.", {"code": NOT_FOUND}) from None
 
 
-def _ensure_slot(*, item: RoundItem, reviewer: AbstractBaseUser, now: datetime) -> Lease | None:
+def _ensure_slot(*, item: RoundItem, reviewer: AbstractBaseUser, now: datetime) -> Lease:
     """Raise unless the reviewer may still give this item a verdict; return their lease row."""
+    lease = Lease.objects.filter(item=item, reviewer=reviewer).first()
+    if lease is None:
+        # Only an item offered to this reviewer (a lease, live, lapsed or skipped) takes their
+        # verdict; any other id is answered as if it did not exist, so nothing of it shows.
+        raise ApplicationError(
+            "item: this item is not in your queue; nothing was saved.", {"code": NOT_FOUND}
+        )
     if item.round.status != AuditRound.Status.OPEN:
         raise ApplicationError(
             "round: this round was closed while the item was open; nothing was saved.",
@@ -132,8 +139,7 @@ def _ensure_slot(*, item: RoundItem, reviewer: AbstractBaseUser, now: datetime) 
             "item: this item already has all its verdicts; nothing was saved.",
             {"code": ITEM_CLOSED},
         )
-    lease = Lease.objects.filter(item=item, reviewer=reviewer).first()
-    live = lease is not None and lease.skipped_at is None and lease.expires_at > now
+    live = lease.skipped_at is None and lease.expires_at > now
     if not live and not available_items(reviewer=reviewer, now=now).filter(pk=item.pk).exists():
         raise ApplicationError(
             "lease: your hold on this item expired and other reviewers took it; nothing was saved.",
@@ -154,7 +160,7 @@ def lease_renew(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
             "item: your verdict on this item is already locked.", {"code": ITEM_CLOSED}
         )
     lease = _ensure_slot(item=item, reviewer=reviewer, now=now)
-    if lease is None or lease.skipped_at is not None:
+    if lease.skipped_at is not None:
         lease, _ = Lease.objects.update_or_create(
             item=item,
             reviewer=reviewer,
@@ -213,14 +219,15 @@ def verdict_submit(
 ) -> Verdict:
     """Lock the reviewer's verdict. Submitting twice returns the first verdict unchanged."""
     now = timezone.now()
-    _validate_choice(decision, Decision, "decision")
     item = _locked_item(item_id)
     existing = Verdict.objects.filter(
         item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
     ).first()
     if existing is not None:
         return existing
+    # Access first: a bad form on someone else's item must fail as "not yours", not re-render it.
     lease = _ensure_slot(item=item, reviewer=reviewer, now=now)
+    _validate_choice(decision, Decision, "decision")
     category = category_policy(policy_version_id=item.policy_version_id, slug=item.category_slug)
     codes = [c.code for c in category.reason_codes] if category else []
     if reason_code and codes and reason_code not in codes:
@@ -233,7 +240,7 @@ def verdict_submit(
             "reason_code: choose the reason code that best fits your verdict.",
             {"code": INVALID, "field": "reason_code"},
         )
-    taken_at = lease.taken_at if lease is not None and lease.skipped_at is None else now
+    taken_at = lease.taken_at if lease.skipped_at is None else now
     verdict = Verdict(
         item=item,
         reviewer=reviewer,

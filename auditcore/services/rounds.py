@@ -4,14 +4,18 @@ The draw follows STATISTICS.md. Each record's round-specific u comes from a keye
 record's stored hash `Interaction.u` (itself a keyed BLAKE2b of the record key) with the round
 salt, so u depends only on (record key, round salt): reproducible across databases, independent
 between rounds, and a larger quota extends the same ordering. The mix is computed in numpy over
-(id, u, impact weight) read per stratum, which keeps the draw to one indexed range read per stratum.
+(id, u, impact weight), read in one pass over the round's frame and grouped into the round's
+strata (their dimensions are fixed at the first draw, so a later draw extends the same strata).
+Weights are d = 1/π as drawn. A supplement round shares its first round's salt and strata and
+keeps the part of the combined sample the first round does not hold.
 """
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,6 +30,7 @@ from auditcore.models import (
     AuditRound,
     Category,
     Decision,
+    GatewayAction,
     GoldItem,
     Interaction,
     Label,
@@ -34,10 +39,17 @@ from auditcore.models import (
     RoundItem,
     RoundQuota,
     RoundStratum,
+    RoundTemplate,
     Surface,
     Verdict,
 )
-from auditcore.selectors.rounds import PlanStratum, gold_target, round_plan
+from auditcore.selectors.rounds import (
+    SERVED_VALUES,
+    PlanStratum,
+    gold_target,
+    round_overlap,
+    round_plan,
+)
 from auditcore.services.audit import audit_event_record
 
 GOLD_SOURCE = "gold"
@@ -110,10 +122,34 @@ def _round_state(audit_round: AuditRound) -> dict:
         "double_review_share": audit_round.double_review_share,
         "gold_rate": audit_round.gold_rate,
         "budget": audit_round.budget,
+        "supplement_of": audit_round.supplement_of_id,
     }
 
 
 # --- Rounds -------------------------------------------------------------------------------------
+
+
+def _check_disjoint(
+    *,
+    period_start: date,
+    period_end: date,
+    surfaces: list[Surface],
+    model_versions: list[ModelVersion],
+) -> None:
+    overlap = round_overlap(
+        period_start=period_start,
+        period_end=period_end,
+        surface_ids={s.pk for s in surfaces},
+        model_version_ids={m.pk for m in model_versions},
+    )
+    if overlap is not None:
+        other = overlap.audit_round
+        raise ApplicationError(
+            f"period_start: this round's frame overlaps round {other.name!r} ({overlap.frame}). "
+            "Rounds must not share records: choose another period, other surfaces or other "
+            f"model versions, or create this round as a supplement of {other.name!r}.",
+            {"field": "period_start", "code": "overlap", "round": other.pk},
+        )
 
 
 @transaction.atomic
@@ -122,26 +158,61 @@ def round_create(
     actor: AbstractBaseUser | None,
     name: str,
     policy_version: PolicyVersion,
-    period_start: date,
-    period_end: date,
+    period_start: date | None = None,
+    period_end: date | None = None,
     surfaces: Iterable[Surface] = (),
     model_versions: Iterable[ModelVersion] = (),
     size_measure: str = "uniform",
     double_review_share: float = 0.2,
     gold_rate: float = 0.0,
     budget: int = 0,
+    supplement_of: AuditRound | None = None,
+    template: RoundTemplate | None = None,
 ) -> AuditRound:
+    """A draft round over a frame no other round covers, or a supplement of a drawn round.
+
+    A supplement is a second-phase draw from the first round's unsampled remainder: it takes
+    the first round's frame, salt, size measure and strata, so its keys extend the same order.
+    """
     if not policy_version.is_published:
         raise ApplicationError(
             "policy_version: a round reviews under a published policy version",
             {"field": "policy_version"},
         )
+    surfaces, model_versions = list(surfaces), list(model_versions)
+    salt, dims = secrets.token_hex(16), None
+    if supplement_of is not None:
+        first = AuditRound.objects.select_for_update().get(pk=supplement_of.pk)
+        if first.supplement_of_id is not None:
+            raise ApplicationError(
+                f"supplement_of: {first.name!r} is itself a supplement; supplement "
+                f"{first.supplement_of.name!r} instead",
+                {"field": "supplement_of"},
+            )
+        if first.strata_dims is None:
+            raise ApplicationError(
+                f"supplement_of: {first.name!r} has not been drawn; a supplement draws from "
+                "what it left unsampled",
+                {"field": "supplement_of"},
+            )
+        period_start, period_end = first.period_start, first.period_end
+        surfaces, model_versions = list(first.surfaces.all()), list(first.model_versions.all())
+        salt, dims, size_measure = first.salt, first.strata_dims, first.size_measure
+    elif period_start is None or period_end is None:
+        raise ApplicationError("period_start: a round needs a period", {"field": "period_start"})
     if period_start > period_end:
         raise ApplicationError(
             "period_end: the period must end on or after its start", {"field": "period_end"}
         )
     if AuditRound.objects.filter(name=name).exists():
         raise ApplicationError(f"name: a round named {name!r} exists", {"field": "name"})
+    if supplement_of is None:
+        _check_disjoint(
+            period_start=period_start,
+            period_end=period_end,
+            surfaces=surfaces,
+            model_versions=model_versions,
+        )
     audit_round = AuditRound(
         name=name,
         policy_version=policy_version,
@@ -151,7 +222,10 @@ def round_create(
         double_review_share=double_review_share,
         gold_rate=gold_rate,
         budget=budget,
-        salt=secrets.token_hex(16),
+        salt=salt,
+        strata_dims=dims,
+        supplement_of=supplement_of,
+        template=template,
         created_by=actor,
     )
     _full_clean(audit_round)
@@ -162,6 +236,130 @@ def round_create(
         actor=actor, action="round.create", obj=audit_round, after=_round_state(audit_round)
     )
     return audit_round
+
+
+# About the 246 items an interval of ±5 points around a 20% rate needs (STATISTICS.md).
+DEFAULT_WEEKLY_BUDGET = 250
+
+
+def last_week(today: date) -> tuple[date, date]:
+    """Monday to Sunday of the ISO week before `today`'s."""
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(days=7), monday - timedelta(days=1)
+
+
+def _parse_template_quotas(template: RoundTemplate) -> dict[tuple[str, str], int]:
+    quotas = {}
+    for cell, n in (template.quotas or {}).items():
+        category, _, outcome = str(cell).partition("/")
+        if not category or not outcome or not isinstance(n, int) or n < 0:
+            raise ApplicationError(
+                f"quotas: template {template.name!r} has a bad quota {cell!r}: {n!r}; "
+                'expected "category/outcome": a whole number',
+                {"field": "quotas"},
+            )
+        quotas[(category, outcome)] = n
+    return quotas
+
+
+@dataclass(frozen=True)
+class OpenedRound:
+    audit_round: AuditRound
+    created: bool
+    drawing: bool
+    problem: str = ""  # why the draw did not start (the plan does not fit), if it did not
+
+
+def round_open_last_week(
+    *,
+    actor: AbstractBaseUser | None,
+    today: date | None = None,
+    template: RoundTemplate | None = None,
+    budget: int | None = None,
+) -> OpenedRound:
+    """Open (create and start drawing) the round over last week; once per week and template.
+
+    A second call in the same week finds the round it opened and opens nothing new. The round
+    takes the template's quotas, budget, double-review share and size measure, or defaults.
+    """
+    start, end = last_week(today or timezone.now().date())
+    iso = start.isocalendar()
+    name = f"{template.name if template else 'Week'} {iso.year}-W{iso.week:02d}"
+    with transaction.atomic():
+        if template is not None:
+            template = RoundTemplate.objects.select_for_update().get(pk=template.pk)
+        existing = AuditRound.objects.filter(name=name).first()
+        if existing is None and template is not None:
+            existing = AuditRound.objects.filter(template=template, period_start=start).first()
+        if existing is not None:
+            if existing.status == AuditRound.Status.DRAFT:
+                # Opened before last week's records arrived: a rerun draws it now if it can.
+                return _open_draw(actor=actor, audit_round=existing, created=False)
+            return OpenedRound(existing, False, existing.status == AuditRound.Status.DRAWING)
+        versions = PolicyVersion.objects.filter(status=PolicyVersion.Status.PUBLISHED)
+        if template is not None:
+            versions = versions.filter(policy=template.policy)
+        policy_version = versions.order_by("-published_at", "-pk").first()
+        if policy_version is None:
+            raise ApplicationError(
+                "policy_version: no published policy version to review last week under",
+                {"field": "policy_version"},
+            )
+        settings_ = {}
+        if template is not None:
+            settings_ = {
+                "surfaces": list(template.surfaces.all()),
+                "model_versions": list(template.model_versions.all()),
+                "size_measure": template.size_measure,
+                "double_review_share": template.double_review_share,
+                "gold_rate": template.gold_rate,
+            }
+        default_budget = template.budget if template is not None else DEFAULT_WEEKLY_BUDGET
+        audit_round = round_create(
+            actor=actor,
+            name=name,
+            policy_version=policy_version,
+            period_start=start,
+            period_end=end,
+            budget=default_budget if budget is None else budget,
+            template=template,
+            **settings_,
+        )
+        if template is not None and template.quotas:
+            round_quotas_set(
+                actor=actor, audit_round=audit_round, quotas=_parse_template_quotas(template)
+            )
+        return _open_draw(actor=actor, audit_round=audit_round, created=True)
+
+
+def _open_draw(
+    *, actor: AbstractBaseUser | None, audit_round: AuditRound, created: bool
+) -> OpenedRound:
+    plan = round_plan(audit_round)
+    if not plan.fits or not plan.planned_total:
+        problem = plan.problem or "No records in last week's frame yet; nothing to draw."
+        return OpenedRound(audit_round, created, False, problem)
+    audit_round = round_draw_request(actor=actor, audit_round=audit_round)
+    return OpenedRound(audit_round, created, True)
+
+
+def round_templates_open_due(*, today: date | None = None) -> list[OpenedRound]:
+    """The scheduled check: every active template past its weekday opens last week's round."""
+    today = today or timezone.now().date()
+    opened = []
+    for template in RoundTemplate.objects.filter(active=True, weekday__lte=today.weekday()):
+        try:
+            opened.append(round_open_last_week(actor=None, today=today, template=template))
+        except ApplicationError as exc:
+            # One template's problem (an overlapping round, no published policy) must not stop
+            # the others; it is recorded where a lead looks for it.
+            audit_event_record(
+                actor=None,
+                action="round.schedule_failed",
+                obj=template,
+                after={"message": exc.message},
+            )
+    return opened
 
 
 @transaction.atomic
@@ -224,6 +422,9 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
 
     audit_round = _locked(audit_round)
     _require_editable(audit_round)
+    plan = round_plan(audit_round)
+    if not plan.fits:
+        raise ApplicationError(plan.problem, {"field": "budget"})
     audit_round.status = AuditRound.Status.DRAWING
     audit_round.draw_progress = 0.0
     audit_round.draw_error = ""
@@ -237,39 +438,35 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
 
 
 _PG_ARRAYS_SQL = """
-SELECT stratum_key, array_agg(id), array_agg(u), array_agg({size})
+SELECT day, surface_id, model_version_id, category, response_label, gateway_action <> %s,
+       array_agg(id), array_agg(u), array_agg({size})
 FROM {table}
 WHERE day >= %s AND day <= %s AND source <> %s {scope}
-GROUP BY stratum_key
+GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
-def _fetch_strata(
-    audit_round: AuditRound, keys: list[str], all_strata: bool
-) -> dict[str, np.ndarray]:
-    """(id, u, size source) per stratum key as (N, 3) float arrays, in one pass.
+def _fetch_strata(audit_round: AuditRound, dims: Sequence[str]) -> dict[str, np.ndarray]:
+    """(id, u, size source) per stratum key of the round's frame, as (N, 3) float arrays.
 
     The size source is the impact weight, or the session importance (_size_column).
 
-    A stratum is identified by Interaction.stratum_key, which ingest writes as
-    sampling.stratum_key(day, category, model outcome, model version name). On PostgreSQL one
-    scan with array_agg in binary beats 60 index reads whose rows are scattered over the heap.
+    Rows are read by population cell (day × surface × model × category × outcome × served, the
+    cells StratumCount counts) and each cell goes to its stratum under the round's dimensions. On
+    PostgreSQL one scan with array_agg in binary beats many index reads scattered over the heap.
     """
     surfaces = [s.pk for s in audit_round.surfaces.all()]
     models = [m.pk for m in audit_round.model_versions.all()]
-    wanted = set(keys)
-    found: dict[str, np.ndarray] = {}
+    cells: list[tuple[tuple, list]] = []
     if connection.vendor == "postgresql":
-        scope, params = "", [audit_round.period_start, audit_round.period_end, GOLD_SOURCE]
+        scope = ""
+        params = [GatewayAction.NONE, audit_round.period_start, audit_round.period_end, GOLD_SOURCE]
         if surfaces:
             scope += " AND surface_id = ANY(%s)"
             params.append(surfaces)
         if models:
             scope += " AND model_version_id = ANY(%s)"
             params.append(models)
-        if not all_strata:
-            scope += " AND stratum_key = ANY(%s)"
-            params.append(keys)
         sql = _PG_ARRAYS_SQL.format(
             table=Interaction._meta.db_table, scope=scope, size=_size_column(audit_round)
         )
@@ -280,11 +477,11 @@ def _fetch_strata(
         # in binary, so this read uses a server-binding cursor on the same connection.
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, binary=True)
-            for key, ids, us, weights in cursor:
-                if key in wanted:
-                    found[key] = np.column_stack(
-                        [np.array(ids, dtype=float), np.array(us), np.array(weights)]
-                    )
+            for *cell, ids, us, weights in cursor:
+                rows = np.column_stack(
+                    [np.array(ids, dtype=float), np.array(us), np.array(weights)]
+                )
+                cells.append((tuple(cell), rows))
     else:
         rows = Interaction.objects.filter(
             day__gte=audit_round.period_start, day__lte=audit_round.period_end
@@ -293,13 +490,43 @@ def _fetch_strata(
             rows = rows.filter(surface_id__in=surfaces)
         if models:
             rows = rows.filter(model_version_id__in=models)
-        grouped: dict[str, list] = {}
-        size = _size_column(audit_round)
-        for key, *values in rows.order_by().values_list("stratum_key", "id", "u", size):
-            if key in wanted:
-                grouped.setdefault(key, []).append(values)
-        found = {k: np.array(v, dtype=float) for k, v in grouped.items()}
-    return {k: found.get(k, np.empty((0, 3))) for k in keys}
+        grouped: dict[tuple, list] = {}
+        for day, surface, model, category, label, action, *values in rows.order_by().values_list(
+            "day",
+            "surface_id",
+            "model_version_id",
+            "category",
+            "response_label",
+            "gateway_action",
+            "id",
+            "u",
+            _size_column(audit_round),
+        ):
+            cell = (day, surface, model, category, label, action != GatewayAction.NONE)
+            grouped.setdefault(cell, []).append(values)
+        cells = [(cell, np.array(v, dtype=float)) for cell, v in grouped.items()]
+
+    surface_names = dict(Surface.objects.values_list("pk", "name"))
+    model_names = dict(ModelVersion.objects.values_list("pk", "name"))
+    parts: dict[str, list[np.ndarray]] = {}
+    for (day, surface, model, category, label, changed), rows in cells:
+        cell = sampling.Cell(
+            category=category,
+            outcome=label,
+            served=SERVED_VALUES[bool(changed)],
+            surface=surface_names[surface],
+            model_version=model_names[model],
+            day=day.isoformat(),
+            population=len(rows),
+        )
+        key = sampling.round_stratum_key(cell.parts(dims))
+        parts.setdefault(key, []).append(rows)
+    # Sorted by record id, so a stratum's order does not depend on how the database grouped it.
+    out = {}
+    for key, chunks in parts.items():
+        rows = np.concatenate(chunks)
+        out[key] = rows[np.argsort(rows[:, 0], kind="stable")]
+    return out
 
 
 def _size_column(audit_round: AuditRound) -> str:
@@ -329,20 +556,39 @@ class _StratumDrawn:
 
 
 def _draw_arrays(
-    audit_round: AuditRound, s: PlanStratum, rows: np.ndarray, n: int
+    audit_round: AuditRound,
+    s: PlanStratum,
+    rows: np.ndarray,
+    n: int,
+    keep: Sequence[int],
+    first_phase: Sequence[int] = (),
 ) -> _StratumDrawn:
+    """The stratum's n smallest keys (or more, to keep every drawn item), with τ and π.
+
+    For a supplement, `first_phase` holds the first round's items: the combined sample is drawn
+    (its τ and π are the combined design's) and the supplement keeps what the first round lacks.
+    """
     x = _size_measures(rows[:, 2], audit_round.size_measure)
     keys = sampling.priority_key(round_u(rows[:, 1], audit_round.salt), x)
+    kept = np.isin(rows[:, 0].astype(np.int64), np.asarray(keep, dtype=np.int64))
+    if kept.any():
+        # Late records can hold smaller keys than items already drawn. The sample then grows to
+        # every key up to the largest drawn one, so no drawn item (nor its verdicts) leaves and
+        # all items share the new τ.
+        n = max(n, int(np.count_nonzero(keys <= keys[kept].max())))
     draw = sampling.draw_stratum(keys, x, n)
-    chosen_u = rows[draw.indices, 1]
+    ids = rows[draw.indices, 0].astype(np.int64)
+    mine = ~np.isin(ids, np.asarray(first_phase, dtype=np.int64))
+    chosen_u = rows[draw.indices[mine], 1]
     double = mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
     return _StratumDrawn(
         plan=s,
         population=len(rows),
         tau=draw.tau,
-        ids=rows[draw.indices, 0].astype(np.int64),
-        pi=draw.pi,
-        weights=sampling.calibrate_weights(1.0 / draw.pi, len(rows)) if len(draw.pi) else draw.pi,
+        ids=ids[mine],
+        pi=draw.pi[mine],
+        # d = 1/π as drawn (STATISTICS.md): calibrating tiny strata to N_h biases the estimate.
+        weights=1.0 / draw.pi[mine],
         required=np.where(double, 2, 1),
         queue_order=mixed_unit(chosen_u, audit_round.salt, "queue"),
     )
@@ -419,7 +665,13 @@ def _update_items(item_ids: list[int], pi: list[float], weights: list[float]) ->
         )
 
 
-def _store_stratum(audit_round: AuditRound, d: _StratumDrawn) -> int:
+@dataclass(frozen=True)
+class _Names:
+    surfaces: dict[str, int]
+    models: dict[str, int]
+
+
+def _store_stratum(audit_round: AuditRound, d: _StratumDrawn, names: _Names) -> int:
     s = d.plan
     stratum = RoundStratum.objects.filter(round=audit_round, stratum_key=s.key).first()
     if stratum is None:
@@ -427,7 +679,11 @@ def _store_stratum(audit_round: AuditRound, d: _StratumDrawn) -> int:
     stratum.day = s.day
     stratum.category = s.category
     stratum.outcome = s.outcome
-    stratum.model_version_id = s.model_version_id
+    stratum.gateway_changed = s.gateway_changed
+    stratum.surface_id = names.surfaces.get(s.surface) if s.surface is not None else None
+    stratum.model_version_id = (
+        names.models.get(s.model_version) if s.model_version is not None else None
+    )
     stratum.population = d.population
     stratum.planned = s.planned
     stratum.sampled = len(d.ids)
@@ -493,6 +749,15 @@ def _mix_gold(audit_round: AuditRound) -> int:
     return len(picked)
 
 
+def _items_by_stratum(round_id: int, keys: list[str]) -> dict[str, list[int]]:
+    items: dict[str, list[int]] = defaultdict(list)
+    for key, interaction_id in RoundItem.objects.filter(
+        round_id=round_id, stratum__stratum_key__in=keys
+    ).values_list("stratum__stratum_key", "interaction_id"):
+        items[key].append(interaction_id)
+    return items
+
+
 def _progress(round_id: int, share: float) -> None:
     AuditRound.objects.filter(pk=round_id).update(draw_progress=share)
 
@@ -500,32 +765,64 @@ def _progress(round_id: int, share: float) -> None:
 def round_draw(*, round_id: int) -> AuditRound | None:
     """Draw (or extend) the sample of a round claimed by round_draw_request. Idempotent.
 
-    Reads every stratum still to draw in one pass, draws in numpy, then writes all strata and
-    items in one transaction. A rerun recomputes the same keys, keeps existing items and adds
-    only what is missing.
+    Refused while the plan does not fit the budget. Reads the frame in one pass, draws the
+    strata whose plan grew or whose N changed in numpy, then writes all strata and items in one
+    transaction. A rerun recomputes the same keys, keeps existing items and adds only what is
+    missing.
     """
     audit_round = AuditRound.objects.filter(pk=round_id).first()
     if audit_round is None or audit_round.status != AuditRound.Status.DRAWING:
         return audit_round
     try:
         plan = round_plan(audit_round)
-        drawn = dict(
-            RoundStratum.objects.filter(round=audit_round, drawn=True).values_list(
-                "stratum_key", "sampled"
-            )
-        )
-        todo = [s for s in plan.strata if s.key not in drawn or s.planned > drawn[s.key]]
+        if not plan.fits:
+            raise ApplicationError(plan.problem, {"field": "budget"})
+        dims = audit_round.strata_dims or plan.dims
+        stored = {
+            key: (sampled, population)
+            for key, sampled, population in RoundStratum.objects.filter(
+                round=audit_round, drawn=True
+            ).values_list("stratum_key", "sampled", "population")
+        }
+        # A stratum is redrawn when its quota grew or late records changed its N: every item of
+        # it then gets the new τ and π, never only the items added.
+        todo = [
+            s
+            for s in plan.strata
+            if s.key not in stored
+            or s.planned > stored[s.key][0]
+            or s.population != stored[s.key][1]
+        ]
         _progress(round_id, 0.05)
-        rows = _fetch_strata(audit_round, [s.key for s in todo], len(todo) == len(plan.strata))
+        rows = _fetch_strata(audit_round, dims) if todo else {}
+        keep = _items_by_stratum(audit_round.pk, [s.key for s in todo])
+        first_phase = (
+            _items_by_stratum(audit_round.supplement_of_id, [s.key for s in todo])
+            if audit_round.supplement_of_id
+            else defaultdict(list)
+        )
         _progress(round_id, 0.6)
         draws = [
-            _draw_arrays(audit_round, s, rows.pop(s.key), max(s.planned, drawn.get(s.key, 0)))
+            _draw_arrays(
+                audit_round,
+                s,
+                rows.pop(s.key, np.empty((0, 3))),
+                max(s.planned, stored.get(s.key, (0, 0))[0]) + len(first_phase[s.key]),
+                keep[s.key] + first_phase[s.key],
+                first_phase[s.key],
+            )
             for s in todo
         ]
+        names = _Names(
+            dict(Surface.objects.values_list("name", "pk")),
+            dict(ModelVersion.objects.values_list("name", "pk")),
+        )
         _progress(round_id, 0.7)
         # One transaction for every write: a crash leaves the earlier state, and a rerun redoes it.
         with transaction.atomic():
-            added = sum(_store_stratum(audit_round, d) for d in draws)
+            if audit_round.strata_dims is None:
+                AuditRound.objects.filter(pk=round_id).update(strata_dims=list(dims))
+            added = sum(_store_stratum(audit_round, d, names) for d in draws)
             gold = _mix_gold(audit_round)
     except Exception as exc:
         AuditRound.objects.filter(pk=round_id, status=AuditRound.Status.DRAWING).update(
@@ -669,7 +966,8 @@ def round_items_rereview(
         )
     items = RoundItem.objects.select_for_update().filter(
         round__status=AuditRound.Status.OPEN,
-        stratum__category=category,
+        # The record's category: a stratum may pool categories when the budget is small.
+        interaction__category=category,
         is_gold=False,
         policy_version__policy_id=policy_version.policy_id,
         policy_version__number__lt=policy_version.number,

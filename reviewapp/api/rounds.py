@@ -4,9 +4,10 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from auditcore.models import AuditRound, ModelVersion, Surface
+from auditcore.exceptions import ApplicationError
+from auditcore.models import AuditRound, ModelVersion, RoundTemplate, Surface
 from auditcore.selectors.rounds import round_list, round_plan
-from auditcore.services.rounds import round_draw_request
+from auditcore.services.rounds import round_draw_request, round_open_last_week
 from reviewapp.api.common import (
     ExpensiveThrottle,
     FiniteFloatField,
@@ -32,6 +33,7 @@ class RoundOutput(serializers.Serializer):
     double_review_share = serializers.FloatField()
     gold_rate = serializers.FloatField()
     budget = serializers.IntegerField()
+    supplement_of = serializers.IntegerField(source="supplement_of_id", allow_null=True)
     item_count = serializers.IntegerField()
     draw_progress = serializers.FloatField()
     draw_error = serializers.CharField(allow_blank=True)
@@ -54,6 +56,8 @@ def _rounds():
 
 
 class RoundListApi(SafetyLeadApi):
+    """List rounds; POST opens the round over last week (the weekly routine), once per week."""
+
     class FilterSerializer(ListParams):
         status = serializers.ChoiceField(choices=AuditRound.Status.values, required=False)
         ordering = ordering_field("created_at", "name", "period_start", default="-created_at")
@@ -65,6 +69,46 @@ class RoundListApi(SafetyLeadApi):
         if "status" in p:
             rounds = rounds.filter(status=p["status"])
         return self.page(rounds.order_by(p["ordering"], "-id"), RoundOutput)
+
+    class OpenSerializer(serializers.Serializer):
+        last_week = serializers.BooleanField(
+            help_text="Must be true: the round covers the ISO week before today."
+        )
+        budget = serializers.IntegerField(min_value=1, required=False)
+        template = serializers.CharField(required=False, help_text="a round template's name")
+
+        def validate_last_week(self, value: bool) -> bool:
+            if not value:
+                raise serializers.ValidationError("only last week's round can be opened here")
+            return value
+
+    class OpenedOutput(serializers.Serializer):
+        created = serializers.BooleanField()
+        drawing = serializers.BooleanField()
+        problem = serializers.CharField(allow_blank=True)
+        round = RoundOutput()
+
+    @extend_schema(request=OpenSerializer, responses={201: OpenedOutput, 200: OpenedOutput})
+    def post(self, request):
+        data = self.body(self.OpenSerializer)
+        template = None
+        if "template" in data:
+            template = RoundTemplate.objects.filter(name=data["template"]).first()
+            if template is None:
+                raise ApplicationError(
+                    f"template: no round template named {data['template']!r}",
+                    {"field": "template"},
+                )
+        opened = round_open_last_week(
+            actor=request.user, template=template, budget=data.get("budget")
+        )
+        out = {
+            "created": opened.created,
+            "drawing": opened.drawing,
+            "problem": opened.problem,
+            "round": get_or_404(_rounds(), opened.audit_round.pk),
+        }
+        return self.ok(self.OpenedOutput(out).data, status=201 if opened.created else 200)
 
 
 class RoundDetailApi(SafetyLeadApi):
@@ -85,11 +129,15 @@ class PreviewQuota(serializers.Serializer):
 
 
 class PreviewStratum(serializers.Serializer):
+    """One planned stratum; a dimension the plan collapsed is null ("" for category/outcome)."""
+
     key = serializers.CharField()
-    day = serializers.DateField()
-    category = serializers.CharField()
-    outcome = serializers.CharField()
-    model_version = serializers.CharField()
+    category = serializers.CharField(allow_blank=True)
+    outcome = serializers.CharField(allow_blank=True)
+    gateway_changed = serializers.BooleanField(allow_null=True)
+    surface = serializers.CharField(allow_null=True)
+    model_version = serializers.CharField(allow_null=True)
+    day = serializers.DateField(allow_null=True)
     population = serializers.IntegerField()
     floor = serializers.IntegerField()
     planned = serializers.IntegerField()
@@ -110,6 +158,13 @@ class RoundPreviewApi(SafetyLeadApi):
         review_effort = FiniteFloatField()
         population_total = serializers.IntegerField()
         categories = serializers.ListField(child=serializers.CharField())
+        dims = serializers.ListField(child=serializers.CharField())
+        collapsed = serializers.ListField(child=serializers.CharField())
+        fits = serializers.BooleanField()
+        problem = serializers.CharField(allow_blank=True)
+        warnings = serializers.ListField(child=serializers.CharField())
+        deff = FiniteFloatField()
+        half_width = FiniteFloatField()
         quotas = PreviewQuota(source="quota_rows", many=True)
         strata = PreviewStratum(many=True)
 

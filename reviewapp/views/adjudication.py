@@ -21,6 +21,7 @@ from auditcore.selectors.review import (
 )
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
+from reviewapp.forms import control_character_error
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -75,6 +76,10 @@ def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
 @safety_lead_required
 def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     _get_item_for_lead(request, item_id)
+    typed = control_character_error(request.POST, ("decision", "note"))
+    if typed:
+        messages.error(request, typed)
+        return redirect("adjudication_item", item_id=item_id)
     try:
         review_services.adjudication_record(
             adjudicator=request.user,
@@ -106,11 +111,21 @@ def verdict_correct(request: HtmxHttpRequest, item_id: int, verdict_id: int) -> 
             reason=request.POST.get("reason", ""),
         ),
         "The verdict was corrected; the change is in the audit log.",
+        fields=("decision", "reason_code", "reason"),
     )
 
 
-def _audited_change(request: HtmxHttpRequest, item_id: int, change, success: str) -> HttpResponse:
-    """Run a lead's audited change; say what went wrong or that it is done, back on the item."""
+def _audited_change(
+    request: HtmxHttpRequest, item_id: int, change, success: str, *, fields: tuple[str, ...]
+) -> HttpResponse:
+    """Run a lead's audited change; say what went wrong or that it is done, back on the item.
+
+    ``fields``: the POST fields the change reads, refused when they hold control characters.
+    """
+    typed = control_character_error(request.POST, fields)
+    if typed:
+        messages.error(request, typed)
+        return redirect("adjudication_item", item_id=item_id)
     try:
         change()
     except ApplicationError as error:
@@ -136,6 +151,7 @@ def observation_correct(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         ),
         "What happened is recorded; the change is in the audit log.",
+        fields=("observed_label", "observed_served_label", "reason"),
     )
 
 

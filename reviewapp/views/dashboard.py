@@ -11,7 +11,6 @@ between user segments, classifier validation, confirmed false refusals with prom
 the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 """
 
-import csv
 import datetime as dt
 import math
 from urllib.parse import urlencode
@@ -24,9 +23,11 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
+from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
+from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.replay import corpus_list
 from auditcore.stats import RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
@@ -206,6 +207,7 @@ def _context(
             for r in estimates.disparity
         ],
         "validation": estimates.validation,
+        "tier_agreement": tier_agreement(scope.round_ids),
         "examples": sel.scope_examples(estimates, layer=layer),
         "corpora": list(corpus_list()),
         "chart": _chart(points, layer),
@@ -230,14 +232,14 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
     layer = estimates.layer
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}-{table}-{layer}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     if table in sel.DIMENSIONS:
         header = [table, "sampled", "respondents", "unsure"]
         for k in sel.RATES:
             header += _estimate_columns(f"{layer}_{k}")
         writer.writerow([*header, *_estimate_columns("gateway_added")])
         for row in estimates.breakdowns[table]:
-            line = [_cell(row.value), row.sampled, row.respondents, row.unsure]
+            line = [row.value, row.sampled, row.respondents, row.unsure]
             for k in sel.RATES:
                 line += _estimate_cells(row.layers[layer][k])
             writer.writerow([*line, *_estimate_cells(row.gateway_added)])
@@ -249,7 +251,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
         )  # fmt: skip
         for r in estimates.disparity:
             writer.writerow(
-                [layer, _cell(r.segment), r.respondents, r.others_respondents, r.events,
+                [layer, r.segment, r.respondents, r.others_respondents, r.events,
                  r.comparable or r.note, _num(r.rate.estimate),
                  _num(r.adjusted_rate.estimate), _num(r.others_adjusted_rate.estimate),
                  _num(r.ratio), _num(r.ratio_lower), _num(r.ratio_upper), _num(r.difference),
@@ -262,7 +264,7 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
         )  # fmt: skip
         for v in estimates.validation:
             writer.writerow(
-                [layer, _cell(v.category), v.classifier_label, _cell(v.model_version), v.observed,
+                [layer, v.category, v.classifier_label, v.model_version, v.observed,
                  _num(v.exact_agreement), _num(v.refusal_agreement), v.drifting]
             )  # fmt: skip
     return response
@@ -272,11 +274,6 @@ def _num(value) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "no data"
     return f"{value:.6g}"
-
-
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in labels that come from traffic."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _respond(

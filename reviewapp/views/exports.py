@@ -20,6 +20,7 @@ from auditcore.services.exports import export_job_create, export_job_file, expor
 from reviewapp.access import admin_required
 from reviewapp.api.exports import MEDIA_TYPES
 from reviewapp.background import needs_workers
+from reviewapp.forms import Form
 
 TEMPLATE = "reviewapp/exports/list.html"
 _SALT = "reviewapp.exports.download"
@@ -29,7 +30,7 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-class ExportForm(forms.Form):
+class ExportForm(Form):
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.CSV)
     round = forms.ModelChoiceField(
         queryset=AuditRound.objects.order_by("-created_at"),

@@ -1,6 +1,5 @@
 """Ingest in the browser: upload a log file, watch its progress, read its quarantine."""
 
-import csv
 import uuid
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
+from auditcore.csvsafe import csv_writer
 from auditcore.exceptions import ApplicationError
 from auditcore.models import IngestJob
 from auditcore.selectors.ingest import ingest_job_figures, ingest_jobs_recent, quarantined_records
@@ -108,7 +108,7 @@ class _Echo:
 @safety_lead_required
 def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = _get_job(pk)
-    writer = csv.writer(_Echo())
+    writer = csv_writer(_Echo())
 
     def rows():
         yield writer.writerow(["line", "field", "reason", "excerpt"])

@@ -33,7 +33,13 @@ from auditcore.services.policy import (
 )
 from auditcore.services.rounds import round_items_rereview
 from reviewapp.access import safety_lead_required
-from reviewapp.forms import CategoryForm, DiffForm, PolicyCreateForm, PolicyNotesForm
+from reviewapp.forms import (
+    CategoryForm,
+    DiffForm,
+    PolicyCreateForm,
+    PolicyNotesForm,
+    control_character_error,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -154,6 +160,8 @@ def version_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect("policy:edit", pk=version.pk)
 
 
@@ -293,6 +301,10 @@ def version_diff(request: HtmxHttpRequest) -> HttpResponse:
 def version_rereview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     version = _get_version(pk)
     category = request.POST.get("category", "")
+    typed = control_character_error(request.POST, ("category",))
+    if typed:
+        messages.error(request, typed)
+        return redirect("policy:version", pk=version.pk)
     try:
         count = round_items_rereview(actor=request.user, policy_version=version, category=category)
     except ApplicationError as exc:

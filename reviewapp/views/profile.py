@@ -11,6 +11,7 @@ from django_htmx.middleware import HtmxDetails
 from auditcore.exceptions import ApplicationError
 from auditcore.models import ApiToken
 from auditcore.services.tokens import api_token_create, api_token_revoke
+from reviewapp.forms import control_character_error
 
 TEMPLATE = "reviewapp/profile/profile.html"
 
@@ -41,6 +42,9 @@ def profile(request: HtmxHttpRequest) -> HttpResponse:
 @never_cache
 def token_create(request: HtmxHttpRequest) -> HttpResponse:
     """The secret is in this one answer only; it is never stored and never shown again."""
+    typed = control_character_error(request.POST, ("name",))
+    if typed:
+        return _render(request, {"error": typed}, status=400)
     try:
         token, secret = api_token_create(user=request.user, name=request.POST.get("name", "")[:100])
     except ApplicationError as exc:

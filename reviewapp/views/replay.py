@@ -17,10 +17,14 @@ from django_htmx.middleware import HtmxDetails
 from auditcore import roles, tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Corpus, CorpusPrompt, Expect, GateDecision, ReplayRun
+from auditcore.models.traffic import Label
 from auditcore.selectors import replay as sel
+from auditcore.selectors.gate_review import gate_evidence
 from auditcore.services import replay as svc
+from auditcore.services.gate_review import gate_label_review
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
+from reviewapp.forms import Form
 
 RESULTS_ON_PAGE = 500
 PROMPTS_ON_PAGE = 1000
@@ -33,19 +37,19 @@ class HtmxHttpRequest(HttpRequest):
 # --- Forms (parsing only) ------------------------------------------------------------------
 
 
-class CorpusForm(forms.Form):
+class CorpusForm(Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class PromptForm(forms.Form):
+class PromptForm(Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     category = forms.CharField(max_length=100, required=False)
     expect = forms.ChoiceField(choices=Expect.choices, initial=Expect.MUST_HELP)
     active = forms.BooleanField(required=False, initial=True)
 
 
-class ImportForm(forms.Form):
+class ImportForm(Form):
     file = forms.FileField(
         help_text="CSV with a prompt column (category, expect optional) or JSONL"
     )
@@ -54,7 +58,7 @@ class ImportForm(forms.Form):
     )
 
 
-class EndpointForm(forms.Form):
+class EndpointForm(Form):
     name = forms.CharField(max_length=100)
     base_url = forms.URLField(max_length=500, help_text="API root, e.g. https://api.openai.com/v1")
     model = forms.CharField(max_length=200)
@@ -63,30 +67,44 @@ class EndpointForm(forms.Form):
     max_tokens = forms.IntegerField(min_value=1, max_value=100_000, initial=512)
     concurrency = forms.IntegerField(min_value=1, max_value=64, initial=8)
     timeout_s = forms.FloatField(min_value=0.1, max_value=600, initial=30.0, label="Timeout (s)")
-    api_key_env = forms.CharField(
-        max_length=100,
+    api_key = forms.CharField(
+        max_length=1000,
         required=False,
-        label="API key environment variable",
-        help_text="The name of the variable holding the key (e.g. OPENAI_API_KEY), never the key.",
+        strip=True,
+        label="API key",
+        # Write-only: the field never shows a stored or a just-typed key back.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted, never shown again; leave empty for an endpoint without one.",
     )
 
 
-class RunStartForm(forms.Form):
+class EndpointKeyForm(Form):
+    """One per endpoint row; the template writes its input (ids must differ between rows)."""
+
+    api_key = forms.CharField(max_length=1000, required=False, strip=True)
+
+
+class RunStartForm(Form):
     corpus = forms.ModelChoiceField(queryset=Corpus.objects.order_by("name"))
     endpoint = forms.ModelChoiceField(queryset=sel.endpoint_list())
 
 
-class GateForm(forms.Form):
+class GateForm(Form):
     baseline = forms.ModelChoiceField(queryset=sel.runs_for_gate())
     candidate = forms.ModelChoiceField(queryset=sel.runs_for_gate())
     margin = forms.FloatField(min_value=0.001, max_value=0.5, initial=0.02)
 
 
-class AcceptForm(forms.Form):
+class AcceptForm(Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=10)
 
 
-class PromoteForm(forms.Form):
+class LabelReviewForm(Form):
+    result = forms.IntegerField()
+    label = forms.ChoiceField(choices=Label.choices)
+
+
+class PromoteForm(Form):
     item_id = forms.IntegerField()
     corpus_id = forms.IntegerField()
     next = forms.CharField(required=False)
@@ -322,8 +340,43 @@ def endpoints(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(request, f"Endpoint {endpoint.name} saved.")
             return redirect("replay:endpoints")
     status = 400 if request.method == "POST" else 200
-    context = {"endpoints": sel.endpoint_list(), "form": form}
+    return _endpoints_page(request, form=form, status=status)
+
+
+def _endpoints_page(
+    request: HttpRequest,
+    *,
+    form: EndpointForm | None = None,
+    key_form: EndpointKeyForm | None = None,
+    key_endpoint_id: int | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "endpoints": sel.endpoint_list(),
+        "form": form or EndpointForm(),
+        "key_form": key_form or EndpointKeyForm(),
+        "key_endpoint_id": key_endpoint_id,
+    }
     return render(request, "reviewapp/replay/endpoints.html", context, status=status)
+
+
+@require_POST
+@safety_lead_required
+def endpoint_key(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_object_or_404(sel.endpoint_list(), pk=pk)
+    form = EndpointKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            svc.endpoint_key_set(
+                actor=request.user, endpoint_id=endpoint.pk, api_key=form.cleaned_data["api_key"]
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            done = "stored" if form.cleaned_data["api_key"] else "removed"
+            messages.success(request, f"The API key of {endpoint.name} was {done}.")
+            return redirect("replay:endpoints")
+    return _endpoints_page(request, key_form=form, key_endpoint_id=endpoint.pk, status=400)
 
 
 # --- Runs ----------------------------------------------------------------------------------
@@ -396,6 +449,8 @@ def _decision_context(decision: GateDecision, accept_form: AcceptForm | None = N
         "decision": decision,
         "chart": sel.interval_chart(decision),
         "discordant": sel.discordant_pairs(decision),
+        "evidence": gate_evidence(decision),
+        "labels": Label.choices,
         "discordant_controls": sel.discordant_pairs(decision, Expect.MUST_DECLINE),
         "accept_form": accept_form or AcceptForm(),
     }
@@ -435,6 +490,35 @@ def decision_accept(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, template, _decision_context(decision, form), status=400)
 
 
+@require_POST
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def decision_label_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Confirm or overturn the classifier's label of one discordant response."""
+    decision = _get_decision(pk)
+    form = LabelReviewForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            gate_label_review(
+                actor=request.user,
+                decision_id=decision.pk,
+                result_id=form.cleaned_data["result"],
+                label=form.cleaned_data["label"],
+            )
+        except ApplicationError as exc:
+            error = exc.message
+    else:
+        error = "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items())
+    if request.htmx:
+        context = _decision_context(decision) | {"label_review_error": error}
+        template = "reviewapp/replay/decision.html#evidence"
+        return render(request, template, context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("replay:decision", pk=decision.pk)
+
+
 app_name = "replay"
 urlpatterns = [
     path("", index, name="index"),
@@ -447,9 +531,11 @@ urlpatterns = [
     path("prompts/<int:pk>/toggle", corpus_prompt_toggle, name="prompt_toggle"),
     path("promote", promote, name="promote"),
     path("endpoints/", endpoints, name="endpoints"),
+    path("endpoints/<int:pk>/key", endpoint_key, name="endpoint_key"),
     path("runs/", runs, name="runs"),
     path("runs/<int:pk>/", run_detail, name="run"),
     path("gate/", gate, name="gate"),
     path("decisions/<int:pk>/", decision_detail, name="decision"),
     path("decisions/<int:pk>/accept", decision_accept, name="decision_accept"),
+    path("decisions/<int:pk>/labels", decision_label_review, name="decision_label_review"),
 ]

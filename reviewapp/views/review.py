@@ -17,6 +17,7 @@ from auditcore.selectors.review import (
 )
 from auditcore.services import review as review_services
 from reviewapp.access import reviewer_required
+from reviewapp.forms import control_character_error
 
 TEMPLATE = "reviewapp/review/review.html"
 DECISIONS = [
@@ -125,6 +126,10 @@ def review_queue(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @reviewer_required
 def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    typed = control_character_error(request.POST, ("reason_code", "policy_clause", "note"))
+    if typed:
+        # Re-renders the item only if it is this reviewer's (the payload checks).
+        return _item_with_error(request, item_id, typed)
     try:
         verdict = review_services.verdict_submit(
             reviewer=request.user,

@@ -9,8 +9,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
-from auditcore.models import AuditRound, GoldItem, Interaction, Label
+from auditcore.models import Alert, AuditRound, GoldItem, Interaction, Label
 from auditcore.selectors.rounds import (
     gold_pool,
     round_gold_items,
@@ -18,6 +19,7 @@ from auditcore.selectors.rounds import (
     round_plan,
     round_strata,
 )
+from auditcore.services.alerts import alert_dismiss
 from auditcore.services.rounds import (
     gold_item_deactivate,
     gold_item_mark,
@@ -25,13 +27,16 @@ from auditcore.services.rounds import (
     round_close,
     round_create,
     round_draw_request,
+    round_open_last_week,
     round_quotas_set,
 )
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import GoldMarkForm, GoldWriteForm, RoundCreateForm
+from reviewapp.forms import GoldMarkForm, GoldWriteForm, LastWeekForm, RoundCreateForm
 
 MAX_QUOTA = 1_000_000
+# The Last week form shares the new-round page with the full form: its own ids and names.
+LAST_WEEK_PREFIX = "last_week"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -55,6 +60,14 @@ def rounds_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "reviewapp/rounds/list.html", {"rounds": round_list()})
 
 
+def _new_page(request, form=None, last_week_form=None, status=200) -> HttpResponse:
+    context = {
+        "form": form or RoundCreateForm(),
+        "last_week_form": last_week_form or LastWeekForm(prefix=LAST_WEEK_PREFIX),
+    }
+    return render(request, "reviewapp/rounds/new.html", context, status=status)
+
+
 @require_http_methods(["GET", "POST"])
 @safety_lead_required
 def round_new(request: HtmxHttpRequest) -> HttpResponse:
@@ -67,8 +80,30 @@ def round_new(request: HtmxHttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Round {audit_round} created; set its quotas, then draw.")
             return redirect("rounds:detail", pk=audit_round.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "reviewapp/rounds/new.html", {"form": form}, status=status)
+    return _new_page(request, form=form, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@safety_lead_required
+@needs_workers
+def round_last_week(request: HtmxHttpRequest) -> HttpResponse:
+    """The weekly routine in one click: open (and draw) the round over last week, once."""
+    form = LastWeekForm(request.POST, prefix=LAST_WEEK_PREFIX)
+    if form.is_valid():
+        try:
+            opened = round_open_last_week(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            audit_round = opened.audit_round
+            if not opened.created:
+                messages.info(request, f"{audit_round} is already open; nothing new was created.")
+            elif opened.drawing:
+                messages.success(request, f"{audit_round} opened; its sample is being drawn.")
+            else:
+                messages.warning(request, f"{audit_round} created but not drawn: {opened.problem}")
+            return redirect("rounds:detail", pk=audit_round.pk)
+    return _new_page(request, last_week_form=form, status=400)
 
 
 def _quota_cells(plan) -> list[dict]:
@@ -180,8 +215,16 @@ def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
+        tasks.round_alerts_enqueue(audit_round.pk)
         messages.success(request, f"{audit_round} is closed; it can no longer change.")
     return redirect("rounds:detail", pk=audit_round.pk)
+
+
+@require_POST
+@safety_lead_required
+def alert_dismiss_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    alert_dismiss(alert=get_object_or_404(Alert, pk=pk))
+    return redirect("dashboard:index")
 
 
 # --- Gold items ---------------------------------------------------------------------------------

@@ -8,10 +8,14 @@ from django.core.management import call_command
 from auditcore.detection.response import DETECTOR_VERSION
 
 
-def test_detection_report_prints_accuracy_and_the_confusion_matrix():
+def _report(**options) -> str:
     out = StringIO()
-    call_command("detection_report", stdout=out)
-    text = out.getvalue()
+    call_command("detection_report", stdout=out, **options)
+    return out.getvalue()
+
+
+def test_detection_report_prints_accuracy_and_the_confusion_matrix():
+    text = _report()
     assert "dev_corpus.jsonl" in text
     assert "held_out.jsonl" in text
     assert "binary accuracy" in text
@@ -69,3 +73,21 @@ def test_classify_responses_reads_custom_field_names(tmp_path):
     )
     (row,) = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert row["refusal_label"] == "compliance"
+
+
+def test_detection_report_compares_the_prefix_list_per_source_and_style_on_the_held_out_split():
+    text = _report()
+    assert "public sources: not read" in text
+    assert "held_out split by source" in text
+    assert "held_out split by style" in text
+    for classifier in ("prefix list", "fast tier"):
+        assert re.search(rf"^  refusal-audit +{classifier} +\d+ +[01]\.\d{{3}}", text, re.M)
+    assert re.search(r"^  non_english +fast tier +\d+ ", text, re.M)
+    assert "refusal F1" in text
+
+
+def test_detection_report_names_each_public_source_whose_snapshot_is_missing(tmp_path):
+    text = _report(snapshots=tmp_path)
+    assert f"public source JailbreakBench/artifacts: no snapshot under {tmp_path}" in text
+    assert f"public source openai/safety-rbr-code-and-data: no snapshot under {tmp_path}" in text
+    assert "held_out split by source" in text

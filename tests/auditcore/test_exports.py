@@ -26,7 +26,7 @@ from auditcore.services.exports import (
     exports_dir,
     lease,
 )
-from tests.auditcore.test_review_support import MARKER, items_of, make_round
+from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def reviewed(reviewer, second_reviewer, safety_lead):
     for user, decisions in ((reviewer, ("help", "help")), (second_reviewer, ("help", "decline"))):
         for item, decision in zip(items[:2], decisions, strict=True):
             code = "general_info" if decision == "help" else "personal_dosing"
-            svc.verdict_submit(reviewer=user, item_id=item.pk, decision=decision, reason_code=code)
+            offered_verdict(reviewer=user, item_id=item.pk, decision=decision, reason_code=code)
             svc.verdict_observe(reviewer=user, item_id=item.pk, observed_label="refusal")
     svc.adjudication_record(adjudicator=safety_lead, item_id=items[1].pk, decision="decline")
     return audit_round, items
@@ -128,7 +128,7 @@ def test_text_is_included_only_when_asked(tmp_path, reviewed):
 def test_a_round_filter_keeps_only_that_rounds_rows(tmp_path, reviewed, reviewer):
     audit_round, _ = reviewed
     other = make_round(items=1)
-    svc.verdict_submit(reviewer=reviewer, item_id=items_of(other)[0].pk, decision="unsure")
+    offered_verdict(reviewer=reviewer, item_id=items_of(other)[0].pk, decision="unsure")
     path = tmp_path / "one.jsonl"
     job = export_labels_to_path(
         actor=None, fmt="jsonl", output=str(path), round_name=audit_round.name

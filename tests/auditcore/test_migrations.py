@@ -60,3 +60,92 @@ def test_interactions_stored_before_the_digest_existed_get_theirs():
         assert stored[prompts[0]] == stored[prompts[1]] != stored[prompts[2]]
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_stored_before_the_served_outcome_split_into_served_cells():
+    apps = _migrate(AFTER)
+    try:
+        surface = apps.get_model("auditcore", "Surface").objects.create(name="web")
+        model = apps.get_model("auditcore", "ModelVersion").objects.create(name="m1")
+        interaction = apps.get_model("auditcore", "Interaction")
+        when = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+        actions = ["none"] * 5 + ["blocked"] * 2 + ["replaced"]
+        interaction.objects.bulk_create(
+            interaction(
+                source="prod",
+                external_id=f"r{i}",
+                occurred_at=when,
+                day=when.date(),
+                surface_id=surface.pk,
+                model_version_id=model.pk,
+                prompt=f"p{i}",
+                prompt_digest=prompt_digest(f"p{i}"),
+                response="ok",
+                gateway_action=action,
+                impact_weight=float(i + 1),
+                category="general",
+                response_label="compliance",
+                served_label="refusal" if action != "none" else "compliance",
+                detector_version="t",
+                u=0.5,
+                priority_key=0.5,
+                stratum_key="k",
+            )
+            for i, action in enumerate(actions)
+        )
+        apps.get_model("auditcore", "StratumCount").objects.create(
+            day=when.date(),
+            surface_id=surface.pk,
+            model_version_id=model.pk,
+            category="general",
+            outcome="compliance",
+            count=8,
+            impact_sum=36.0,  # 1 + 2 + ... + 8
+            impact_sq_sum=204.0,
+        )
+        apps = _migrate(("auditcore", "0006_round_strata_budget"))
+        rows = {
+            r.gateway_changed: (r.count, r.impact_sum, r.impact_sq_sum)
+            for r in apps.get_model("auditcore", "StratumCount").objects.all()
+        }
+        # Records 6, 7 and 8 went through a gateway: 6 + 7 + 8 = 21, 36 + 49 + 64 = 149.
+        assert rows == {False: (5, 15.0, 55.0), True: (3, 21.0, 149.0)}
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoints_that_named_a_key_variable_lose_the_key_and_say_so(client):
+    from django.contrib.auth.models import Group, User
+    from django.urls import reverse
+
+    from auditcore import roles
+
+    apps = _migrate(AFTER)
+    try:
+        endpoint = apps.get_model("auditcore", "Endpoint").objects.create(
+            name="prod", base_url="https://api.example.com/v1", model="m", api_key_env="PROD_KEY"
+        )
+        corpus = apps.get_model("auditcore", "Corpus").objects.create(name="c")
+        snapshot = apps.get_model("auditcore", "CorpusSnapshot").objects.create(
+            corpus=corpus, prompt_count=0
+        )
+        run = apps.get_model("auditcore", "ReplayRun").objects.create(
+            snapshot=snapshot,
+            endpoint=endpoint,
+            config={"base_url": "https://api.example.com/v1", "model": "m", "api_key_env": "K"},
+        )
+        apps = _migrate(("auditcore", "0006_endpoint_encrypted_keys"))
+        migrated = apps.get_model("auditcore", "Endpoint").objects.get(pk=endpoint.pk)
+        assert (migrated.api_key_encrypted, migrated.legacy_api_key_env) == ("", "PROD_KEY")
+        config = apps.get_model("auditcore", "ReplayRun").objects.get(pk=run.pk).config
+        assert "api_key_env" not in config
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
+    lead = User.objects.create_user("lead", password="x")
+    lead.groups.add(Group.objects.get_or_create(name=roles.SAFETY_LEAD)[0])
+    client.force_login(lead)
+    page = client.get(reverse("replay:endpoints")).content.decode()
+    assert "key removed: enter it again" in page
+    assert "PROD_KEY" in page

@@ -6,15 +6,15 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import Adjudication, AuditEvent
 from auditcore.selectors.review import adjudication_queue
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
 
 def disagreeing_item(first, second):
     item = items_of(make_round(items=1, required_reviews=2))[0]
-    svc.verdict_submit(reviewer=first, item_id=item.pk, decision="help", reason_code="general_info")
-    svc.verdict_submit(
+    offered_verdict(reviewer=first, item_id=item.pk, decision="help", reason_code="general_info")
+    offered_verdict(
         reviewer=second, item_id=item.pk, decision="decline", reason_code="personal_dosing"
     )
     item.refresh_from_db()

@@ -5,14 +5,14 @@ import pytest
 from auditcore.models import Verdict
 from auditcore.selectors.agreement import agreement_report, gold_misses
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 CODE = {"help": "general_info", "decline": "personal_dosing"}
 
 
 def verdict(reviewer, item, decision):
-    return svc.verdict_submit(
+    return offered_verdict(
         reviewer=reviewer, item_id=item.pk, decision=decision, reason_code=CODE[decision]
     )
 

@@ -6,13 +6,13 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditEvent, Interaction, RoundItem
 from auditcore.selectors import estimates as sel
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
 
 def submit(reviewer, item, decision="help"):
-    return svc.verdict_submit(
+    return offered_verdict(
         reviewer=reviewer, item_id=item.pk, decision=decision, reason_code="general_info"
     )
 

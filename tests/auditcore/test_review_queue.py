@@ -9,13 +9,13 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, Lease, RoundItem, Verdict
 from auditcore.selectors.review import review_progress, review_queue_size
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
 
 def submit(reviewer, item, decision="help", reason_code="general_info", **kw):
-    return svc.verdict_submit(
+    return offered_verdict(
         reviewer=reviewer, item_id=item.pk, decision=decision, reason_code=reason_code, **kw
     )
 

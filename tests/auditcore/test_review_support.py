@@ -144,3 +144,23 @@ def test_make_round_builds_items_in_queue_order_with_marked_responses():
     assert all(i.required_reviews == 2 and i.status == "pending" for i in items)
     assert MARKER in items[0].interaction.response
     assert Category.objects.get(slug="medical").reason_codes == REASON_CODES
+
+
+def offered_verdict(*, reviewer, item_id: int, **kw):
+    """Offer the item to the reviewer (a lease, as their queue would) and submit their verdict.
+
+    verdict_submit takes verdicts only on items leased to the reviewer; tests that pick items
+    directly, not in queue order, stand in for the queue here.
+    """
+    from datetime import timedelta
+
+    from auditcore.models import Lease
+    from auditcore.services.review import verdict_submit
+
+    now = timezone.now()
+    Lease.objects.get_or_create(
+        item_id=item_id,
+        reviewer=reviewer,
+        defaults={"taken_at": now, "expires_at": now + timedelta(minutes=10)},
+    )
+    return verdict_submit(reviewer=reviewer, item_id=item_id, **kw)

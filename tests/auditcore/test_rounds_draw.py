@@ -41,9 +41,12 @@ def _draw(actor, audit_round, django_capture_on_commit_callbacks):
 
 
 def _keys(audit_round, stratum):
+    """Every record's priority key in a stratum (one surface, model and day in these tests)."""
     size = "session_importance" if audit_round.size_measure == "session" else "impact_weight"
     rows = list(
-        Interaction.objects.filter(stratum_key=stratum.stratum_key).values_list("id", "u", size)
+        Interaction.objects.filter(
+            category=stratum.category, response_label=stratum.outcome
+        ).values_list("id", "u", size)
     )
     ids = np.array([r[0] for r in rows])
     x = np.array([sampling.size_measure(r[2], audit_round.size_measure) for r in rows])
@@ -51,7 +54,7 @@ def _keys(audit_round, stratum):
     return ids, x, keys
 
 
-def test_stored_pi_is_min_one_x_tau_and_weights_calibrate_to_n(
+def test_stored_pi_is_min_one_x_tau_and_weights_are_one_over_pi(
     safety_lead, django_capture_on_commit_callbacks
 ):
     population(
@@ -86,10 +89,8 @@ def test_stored_pi_is_min_one_x_tau_and_weights_calibrate_to_n(
             assert item.inclusion_probability == pytest.approx(
                 min(1.0, x_by_id[item.interaction_id] * stratum.tau)
             )
-        assert sum(i.weight for i in items) == pytest.approx(stratum.population)
-        raw = np.array([1 / i.inclusion_probability for i in items])
-        for item, d in zip(items, raw * stratum.population / raw.sum(), strict=True):
-            assert item.weight == pytest.approx(d)
+        for item in items:
+            assert item.weight == pytest.approx(1 / item.inclusion_probability)
 
 
 def test_session_importance_can_be_the_size_measure(
@@ -184,20 +185,21 @@ def test_records_for_a_later_day_form_new_strata(safety_lead, django_capture_on_
     assert (strata[1].population, strata[1].sampled) == (15, 2)
 
 
-def test_a_different_salt_draws_a_different_sample(safety_lead, django_capture_on_commit_callbacks):
+def test_each_round_has_its_own_salt_and_so_its_own_order(safety_lead):
     population({("medical", "refusal"): 200})
     policy = published_policy(safety_lead, [{"slug": "medical", "help_when": ["a"]}])
-    samples = []
-    for name in ("A", "B"):
-        audit_round = _round(safety_lead, name=name, policy_version=policy, budget=20)
-        audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
-        samples.append(
-            set(
-                RoundItem.objects.filter(round=audit_round).values_list("interaction_id", flat=True)
-            )
-        )
-    assert len(samples[0]) == len(samples[1]) == 20
-    assert samples[0] != samples[1]
+    a = _round(safety_lead, name="A", policy_version=policy)
+    b = _round(
+        safety_lead,
+        name="B",
+        policy_version=policy,
+        period_start=DAY + dt.timedelta(days=7),
+        period_end=DAY + dt.timedelta(days=13),
+    )
+    assert a.salt != b.salt
+    stored_u = np.array(Interaction.objects.values_list("u", flat=True))
+    first_20 = [set(np.argsort(round_u(stored_u, r.salt))[:20].tolist()) for r in (a, b)]
+    assert first_20[0] != first_20[1]
 
 
 def test_double_review_share_marks_a_deterministic_subset(
@@ -282,3 +284,65 @@ def test_a_real_worker_draws_a_round(celery_worker_process, safety_lead):
     assert wait_until(drawn, timeout=60)
     assert RoundItem.objects.filter(round=audit_round).count() == 30
     assert audit_round.draw_progress == 1.0
+
+
+def test_late_arrivals_recompute_tau_and_pi_for_the_whole_stratum_and_keep_verdicts(
+    safety_lead, reviewer, django_capture_on_commit_callbacks
+):
+    from auditcore.models import Verdict
+
+    population({("medical", "refusal"): 200, ("finance", "refusal"): 120})
+    audit_round = _round(safety_lead)
+    # Quotas only: the late records leave the plan's n unchanged, only N grows.
+    round_quotas_set(
+        actor=safety_lead,
+        audit_round=audit_round,
+        quotas={("medical", "refusal"): 40, ("finance", "refusal"): 20},
+    )
+    AuditRound.objects.filter(pk=audit_round.pk).update(salt="late-arrivals")  # reproducible
+    audit_round.refresh_from_db()
+    audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+    first = RoundItem.objects.filter(round=audit_round).order_by("id").first()
+    Verdict.objects.create(
+        item=first,
+        reviewer=reviewer,
+        decision="help",
+        policy_version=audit_round.policy_version,
+        locked_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
+    )
+    before = {
+        s.stratum_key: (s.population, s.tau, s.sampled)
+        for s in RoundStratum.objects.filter(round=audit_round)
+    }
+    drawn_before = set(RoundItem.objects.values_list("interaction_id", flat=True))
+
+    # 150 late medical records for the same day and frame.
+    last_id = Interaction.objects.order_by("-id").values_list("id", flat=True).first()
+    population({("medical", "refusal"): 150}, start=5000)
+    audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+
+    assert drawn_before <= set(RoundItem.objects.values_list("interaction_id", flat=True))
+    assert Verdict.objects.filter(item=first).count() == 1
+    for stratum in RoundStratum.objects.filter(round=audit_round):
+        ids, _x, keys = _keys(audit_round, stratum)
+        assert stratum.population == len(ids)  # N_h is the current size
+        order = np.sort(keys)
+        items = list(RoundItem.objects.filter(stratum=stratum))
+        assert len(items) == stratum.sampled
+        # Every item, old or new, under the stratum's current τ: the (n+1)-th smallest key.
+        assert stratum.tau == pytest.approx(order[stratum.sampled])
+        for item in items:
+            assert item.inclusion_probability == pytest.approx(min(1.0, stratum.tau))
+            assert item.weight == pytest.approx(1 / item.inclusion_probability)
+        total = sum(i.weight for i in items)
+        assert total == pytest.approx(stratum.population, rel=0.25), stratum
+    medical = RoundStratum.objects.get(round=audit_round, category="medical")
+    assert before[medical.stratum_key][0] == 200
+    assert medical.population == 350
+    # The drawn items keep their keys, so the sample grows to every key below the threshold: the
+    # late records under it join, and the stored n, τ and π describe the whole stratum again.
+    assert medical.sampled > before[medical.stratum_key][2] == 40
+    late = RoundItem.objects.filter(stratum=medical, interaction_id__gt=last_id)
+    assert late.exists()
+    finance = RoundStratum.objects.get(round=audit_round, category="finance")
+    assert (finance.population, finance.tau) == before[finance.stratum_key][:2]

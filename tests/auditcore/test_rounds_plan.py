@@ -8,12 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from auditcore.models import AuditEvent, ModelVersion, RoundItem, StratumCount, Surface, Verdict
-from auditcore.selectors.rounds import round_plan, size_measure_deff, spread_floor
+from auditcore.sampling import spread_floor
+from auditcore.selectors.rounds import round_plan, size_measure_deff
 from auditcore.services.policy import (
     category_update,
     policy_version_draft_from,
 )
 from auditcore.services.rounds import (
+    gold_item_write,
     round_create,
     round_draw_request,
     round_items_rereview,
@@ -92,6 +94,12 @@ def test_the_preview_reads_only_stratum_counts_and_shows_half_width_and_effort(s
     expected = 1.959964 * math.sqrt(2.0 * 0.2 * 0.8 / 200 * (800 / 999))
     assert m1.half_width == pytest.approx(expected, rel=1e-5)
     assert plan.planned_total == 302
+    # A gold rate with an empty gold pool plans no gold and says so.
+    assert plan.gold_planned == 0
+    assert any("gold pool is empty" in w for w in plan.warnings)
+    for i in range(80):
+        gold_item_write(actor=safety_lead, prompt=f"gold {i}", expected="help", category="medical")
+    plan = round_plan(audit_round)
     assert plan.gold_planned == round(302 * 0.2 / 0.8)  # 76
     assert plan.review_effort == pytest.approx((302 + 76) * 1.5)
     row = next(r for r in plan.quota_rows if (r.category, r.outcome) == ("medical", "refusal"))

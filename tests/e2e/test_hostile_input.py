@@ -13,7 +13,7 @@ from django.utils import timezone
 from auditcore.models import IngestJob, Interaction, RoundItem
 from auditcore.services import review as svc
 from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
-from tests.auditcore.test_review_support import make_round
+from tests.auditcore.test_review_support import make_round, offered_verdict
 
 PAYLOADS = [
     "<script>window.__pwned='script';document.title='PWNED'</script>",
@@ -115,7 +115,7 @@ def test_hostile_text_is_stored_and_rendered_inert_on_every_page(
     item = audit_round.items.get(interaction=stored)
     # anna and alice disagree on the hostile item, so it reaches adjudication.
     svc.lease_take_next(reviewer=second_reviewer)
-    svc.verdict_submit(reviewer=second_reviewer, item_id=item.pk, decision="decline")
+    offered_verdict(reviewer=second_reviewer, item_id=item.pk, decision="decline")
 
     # The reviewer: the queue shows the prompt, the reveal the response.
     login_as(page, reviewer)

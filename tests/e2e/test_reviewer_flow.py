@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from auditcore.models import RoundItem, Verdict
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 
 def test_a_reviewer_works_five_items_by_keyboard_skips_one_and_sees_the_empty_queue(
@@ -33,7 +33,7 @@ def test_a_reviewer_works_five_items_by_keyboard_skips_one_and_sees_the_empty_qu
     assert "Skipped" in pane.inner_text()
     lease = svc.lease_take_next(reviewer=second_reviewer)
     assert lease.item_id == skipped_id
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=second_reviewer, item_id=skipped_id, decision="help", reason_code="general_info"
     )
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from auditcore.models import AuditRound, PolicyVersion, RoundItem
 from auditcore.services import review as svc
+from tests.auditcore.test_review_support import offered_verdict
 from tests.support.round_data import DAY, population, published_policy
 
 NEW_LINE = "Explaining what a dose on a label means"
@@ -21,7 +22,7 @@ def _review_everything(audit_round, reviewer, second_reviewer):
                 decision = "help" if who == reviewer else "decline"
             else:
                 decision = "help" if item.interaction.category == "medical" else "decline"
-            svc.verdict_submit(reviewer=who, item_id=item.pk, decision=decision)
+            offered_verdict(reviewer=who, item_id=item.pk, decision=decision)
     return first
 
 

@@ -98,11 +98,12 @@ def _load_traffic(rows: int) -> None:
         cursor.execute(
             """
             INSERT INTO auditcore_stratumcount
-                (day, surface_id, model_version_id, category, outcome, count, impact_sum,
-                 impact_sq_sum)
-            SELECT day, surface_id, model_version_id, category, response_label, count(*),
+                (day, surface_id, model_version_id, category, outcome, gateway_changed, count,
+                 impact_sum, impact_sq_sum)
+            SELECT day, surface_id, model_version_id, category, response_label,
+                   gateway_action <> 'none', count(*),
                    sum(impact_weight), sum(impact_weight * impact_weight)
-            FROM auditcore_interaction WHERE source = 'faults' GROUP BY 1, 2, 3, 4, 5
+            FROM auditcore_interaction WHERE source = 'faults' GROUP BY 1, 2, 3, 4, 5, 6
             """
         )
         cursor.execute("ANALYZE auditcore_interaction")
@@ -176,9 +177,12 @@ def test_a_worker_killed_mid_draw_is_redelivered_and_the_draw_equals_a_fresh_one
         second.stop()
 
     assert audit_round.status == AuditRound.Status.OPEN and audit_round.draw_error == ""
-    # A fresh draw of an identical round with the same salt, in this process.
-    fresh = _round("Fresh draw", version, salt="same-salt")
-    AuditRound.objects.filter(pk=fresh.pk).update(status=AuditRound.Status.DRAWING)
+    # A fresh draw of an identical round with the same salt, in this process. Its frame is the
+    # killed round's on purpose, so it is copied past round_create's overlap rule.
+    fresh = AuditRound.objects.get(pk=audit_round.pk)
+    fresh.pk, fresh.name, fresh.strata_dims = None, "Fresh draw", None
+    fresh.status, fresh.draw_progress = AuditRound.Status.DRAWING, 0.0
+    fresh.save()
     round_draw(round_id=fresh.pk)
     items, strata = _drawn(audit_round)
     fresh_items, fresh_strata = _drawn(fresh)

@@ -6,7 +6,7 @@ from django.urls import reverse
 from auditcore.models import AuditEvent, CorpusPrompt, Interaction
 from auditcore.services import review as svc
 from auditcore.services.replay import corpus_create
-from tests.auditcore.test_review_support import MARKER, items_of, make_round
+from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -14,14 +14,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def disputed(reviewer, second_reviewer):
     item = items_of(make_round(items=1, required_reviews=2))[0]
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=reviewer,
         item_id=item.pk,
         decision="help",
         reason_code="general_info",
         note="Looks like general info",
     )
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=second_reviewer,
         item_id=item.pk,
         decision="decline",
@@ -78,8 +78,8 @@ def test_the_queue_query_count_is_pinned(
 ):
     for _ in range(3):
         item = items_of(make_round(items=1, required_reviews=2))[0]
-        svc.verdict_submit(reviewer=reviewer, item_id=item.pk, decision="unsure")
-        svc.verdict_submit(reviewer=second_reviewer, item_id=item.pk, decision="unsure")
+        offered_verdict(reviewer=reviewer, item_id=item.pk, decision="unsure")
+        offered_verdict(reviewer=second_reviewer, item_id=item.pk, decision="unsure")
     client.force_login(safety_lead)
     client.get(reverse("adjudication_queue"))
     # session, user, roles, queue items, their verdicts, observation disputes, gold misses

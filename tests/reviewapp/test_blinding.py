@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from auditcore.models import Verdict
 from auditcore.selectors.review import review_item_payload
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import MARKER, items_of, make_round
+from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def world(reviewer, second_reviewer):
     """A round whose items carry the marker; anna already judged one item alice holds."""
     audit_round = make_round(items=3, required_reviews=2)
     items = items_of(audit_round)
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=second_reviewer,
         item_id=items[0].pk,
         decision="decline",

@@ -69,7 +69,7 @@ def _section(page: str, marker: str) -> str:
 
 def _surface_cell(page: str, metric: str) -> str:
     table = _section(page, 'id="breakdown-surface"')
-    row = table[table.index("<td>support-chat</td>") :]
+    row = table[table.index("<td><bdi>support-chat</bdi></td>") :]
     found = re.search(rf'data-metric="{re.escape(metric)}">(.*?)</td>', row, re.S)
     assert found, metric
     return found.group(1)

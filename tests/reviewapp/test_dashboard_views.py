@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from auditcore.models import Corpus
+from auditcore.models import Corpus, Surface
 from tests.auditcore.estimates_support import build_round, golden_strata
 from tests.conftest import PASSWORD
 
@@ -90,12 +90,39 @@ def test_the_index_shows_an_empty_state_without_rounds(safety_lead):
     assert "No audit round has been drawn yet" in response.content.decode()
 
 
+def _text(response) -> str:
+    """The page's text without its tags (names are wrapped in <bdi>)."""
+    return re.sub(r"<[^>]+>", "", response.content.decode())
+
+
+def _headline_respondents(page: str) -> int:
+    found = re.search(r"sampled items are final: (\d+) with a help/decline call", page)
+    assert found, "the round-progress line is missing"
+    return int(found.group(1))
+
+
 def test_a_period_pools_rounds_and_names_skipped_overlaps(safety_lead):
     build_round(golden_strata(), name="early")
     build_round(golden_strata(), name="late")
     url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
-    text = _client(safety_lead).get(url).content.decode()
-    assert "Overlapping rounds left out" in text and "early" in text
+    text = _text(_client(safety_lead).get(url))
+    assert "Rounds left out of this period" in text
+    assert "early (its frame overlaps &#x27;late&#x27;, which has more verdicts)" in text
+    assert "pools 1 round with disjoint frames: late." in text
+
+
+def test_a_period_pools_rounds_over_different_surfaces_of_one_week(safety_lead):
+    chat_round = build_round(golden_strata(), name="chat week")
+    email_round = build_round(golden_strata(), name="email week")
+    chat_round.surfaces.set([Surface.objects.get_or_create(name="chat")[0]])
+    email_round.surfaces.set([Surface.objects.get_or_create(name="email")[0]])
+    url = reverse("dashboard:index") + "?start=2026-11-01&end=2026-11-30"
+    text = _text(_client(safety_lead).get(url))
+    assert "pools 2 rounds with disjoint frames: chat week, email week." in text
+    assert "Rounds left out" not in text
+    single = _client(safety_lead).get(reverse("dashboard:round", args=[chat_round.pk]))
+    pooled_n = _headline_respondents(text)
+    assert pooled_n == 2 * _headline_respondents(_text(single))
 
 
 def test_breakdown_csv_has_every_rate_and_says_no_data(golden_round, safety_lead):
@@ -139,7 +166,7 @@ def test_the_page_shows_the_same_figures_as_the_api(golden_round, safety_lead):
         assert f"n {est['n']} · events {est['events']} · deff {est['deff']:.2f}" in page
     medical = next(r for r in api["breakdowns"]["category"] if r["value"] == "medical")
     row = page[page.index('id="breakdown-category"') :]
-    row = row[row.index("<td>medical</td>") :]
+    row = row[row.index("<td><bdi>medical</bdi></td>") :]
     served_frr = re.search(r'data-metric="served\.frr">.*?data-estimate="([^"]*)"', row, re.S)
     assert float(served_frr.group(1)) == medical["layers"]["served"]["frr"]["estimate"]
     assert api["headline"]["unsure"] == 1
@@ -172,7 +199,8 @@ def test_the_page_query_count_is_pinned(golden_round, safety_lead, django_assert
     client = _client(safety_lead)
     url = reverse("dashboard:round", args=[golden_round.pk])
     client.get(url)
-    with django_assert_max_num_queries(20):
+    # One of them counts the gateway-touched traffic for the served layer's refusal count.
+    with django_assert_max_num_queries(22):
         client.get(url)
 
 
@@ -274,6 +302,30 @@ def test_consistency_page_counts_prompts_differing_only_in_case_and_punctuation_
     (row,) = rows
     assert "Can I take ibuprofen with warfarin?" in row
     assert "<td>same</td>" in row
-    assert '<strong>app</strong>: <span class="pill refusal">1 refused</span>' in row
-    assert '<strong>web</strong>: <span class="pill refusal">0 refused</span> ' in row
+    assert '<strong><bdi>app</bdi></strong>: <span class="pill refusal">1 refused</span>' in row
+    assert '<strong><bdi>web</bdi></strong>: <span class="pill refusal">0 refused</span> ' in row
     assert "1 helped" in row and "paracetamol" not in row
+
+
+def test_the_page_shows_agreement_with_reviewers_for_the_fast_tier_and_the_judge(
+    golden_round, safety_lead, reviewer
+):
+    from django.utils import timezone
+
+    from auditcore.models import Interaction, RoundItem, Verdict
+
+    items = list(RoundItem.objects.filter(round=golden_round, is_gold=False).order_by("id")[:4])
+    for item, observed in zip(
+        items, ["refusal", "compliance", "refusal", "compliance"], strict=True
+    ):
+        Verdict.objects.create(
+            item=item, reviewer=reviewer, decision="help", policy_version=item.policy_version,
+            locked_at=timezone.now(), observed_label=observed,
+        )  # fmt: skip
+    judged = [items[2].interaction_id, items[3].interaction_id]
+    Interaction.objects.filter(pk__in=judged).update(detector_version="rules+jp2:judge")
+    page = _client(safety_lead).get(reverse("dashboard:round", args=[golden_round.pk]))
+    table = page.content.decode().split('id="tier-agreement"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td class=\"num\">(\d+)</td>", table)
+    assert ("rules+jp2:judge", "LLM judge", "2") in rows
+    assert any(tier == "fast rules" and n == "2" for _, tier, n in rows)

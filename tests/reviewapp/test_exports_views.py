@@ -9,10 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from auditcore.models import AuditEvent, ExportJob
-from auditcore.services import review as svc
 from auditcore.services.exports import export_job_create, export_job_run
 from reviewapp.views.exports import download_url
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def labelled(reviewer):
     audit_round = make_round(items=2)
     for item in items_of(audit_round):
-        svc.verdict_submit(
+        offered_verdict(
             reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info"
         )
     return audit_round

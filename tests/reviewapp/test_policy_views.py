@@ -197,11 +197,11 @@ def test_new_draft_and_diff(client, safety_lead, draft):
         },
     )
     body = client.get(reverse("policy:diff"), {"a": v1.pk, "b": v2.pk}).content.decode()
-    assert "+ General health information" in body
+    assert "+ <bdi>General health information</bdi>" in body
     assert 'class="card diff-changed"' in body
     assert 'class="card diff-unchanged"' in body
     # The form is the whole category: leaving decline_when empty removed the rule.
-    assert "− Do not provide medical advice" in body
+    assert "− <bdi>Do not provide medical advice</bdi>" in body
 
 
 def test_creating_the_policy_can_start_from_the_default_categories(client, safety_lead):

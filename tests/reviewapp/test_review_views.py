@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from auditcore.models import AuditRound, Interaction, Lease, Verdict
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import MARKER, items_of, make_round
+from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -76,7 +76,7 @@ def test_the_page_shows_prompt_turns_surface_and_policy_but_nothing_the_model_di
     html = page(alice.get(reverse("review_queue")))
     assert "How much paracetamol is safe? #0" in html
     assert "Hi! How can I help today?" in html  # an earlier assistant turn is context
-    assert "surface <strong>web</strong>" in html
+    assert "surface <strong><bdi>web</bdi></strong>" in html
     assert "General health information" in html and "Instructions for overdose" in html
     assert "<kbd>1</kbd> General information is fine" in html
     assert MARKER not in html
@@ -102,7 +102,7 @@ def test_the_page_has_no_inline_script_styles_or_handlers(alice):
 
 def test_the_page_shows_progress_and_the_keys_overlay(alice, reviewer):
     items = items_of(make_round(items=3))
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=reviewer, item_id=items[0].pk, decision="help", reason_code="general_info"
     )
     html = page(alice.get(reverse("review_queue")))

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from auditcore.models import AuditRound, GoldItem, Interaction, RoundItem, RoundStratum
+from auditcore.selectors.rounds import round_plan
 from auditcore.services.rounds import round_create
 from tests.support.round_data import DAY, population, published_policy
 
@@ -73,13 +74,13 @@ def test_safety_leads_and_admins_see_every_page(client, audit_round, who, reques
 
 
 def test_the_list_pins_its_query_count(client, safety_lead, audit_round, django_assert_num_queries):
-    for name in ("A", "B", "C"):
+    for month, name in enumerate(("A", "B", "C"), start=1):
         round_create(
             actor=safety_lead,
             name=name,
             policy_version=audit_round.policy_version,
-            period_start=DAY,
-            period_end=DAY,
+            period_start=dt.date(2027, month, 1),
+            period_end=dt.date(2027, month, 7),
         )
     client.force_login(safety_lead)
     with django_assert_num_queries(4):  # session, user, roles, rounds (with item counts)
@@ -257,3 +258,142 @@ def test_nav_links_for_safety_leads_only(client, safety_lead, reviewer):
     body = client.get(reverse("home")).content.decode()
     assert reverse("policy:list") not in body
     assert reverse("rounds:list") not in body
+
+
+def test_the_preview_of_a_demo_week_with_budget_50_plans_at_most_50_and_shows_its_half_width(
+    client, safety_lead, tmp_path
+):
+    import re
+
+    from auditcore.demo_data import generate_records, write_jsonl
+    from auditcore.models import IngestJob
+    from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
+
+    start = dt.datetime(2026, 11, 16, tzinfo=dt.UTC)
+    path = tmp_path / "week.jsonl"
+    write_jsonl(generate_records(2000, start=start, days=7), path)
+    job = ingest_job_create(path=path, source="demo", fmt="jsonl", origin=IngestJob.Origin.COMMAND)
+    ingest_job_run_inline(job_id=job.pk)
+
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("rounds:new"),
+        {
+            "name": "Week 47",
+            "policy_version": published_policy(safety_lead).pk,
+            "period_start": "2026-11-16",
+            "period_end": "2026-11-22",
+            "size_measure": "uniform",
+            "double_review_share": "0.2",
+            "gold_rate": "0",
+            "budget": "50",
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    totals = re.search(r"<strong>(\d+)</strong> items planned within the budget of 50", page)
+    planned = int(totals[1])
+    assert 0 < planned <= 50
+    half_width = re.search(r"rate near 20%: <strong>±([\d.]+) points</strong>", page)
+    assert half_width is not None
+    assert 10 < float(half_width[1]) < 30  # about ±1.96·√(0.16·deff/50)
+    assert "collapsed so that every stratum keeps 2 items within the budget" in page
+    audit_round = AuditRound.objects.get(name="Week 47")
+    assert sum(s.planned for s in round_plan(audit_round).strata) == planned
+
+
+def test_creating_an_overlapping_round_is_refused_on_the_page(client, safety_lead, audit_round):
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("rounds:new"),
+        {
+            "name": "Overlapping",
+            "policy_version": audit_round.policy_version_id,
+            "period_start": (DAY + dt.timedelta(days=3)).isoformat(),
+            "period_end": (DAY + dt.timedelta(days=9)).isoformat(),
+            "size_measure": "uniform",
+            "double_review_share": "0.2",
+            "gold_rate": "0",
+            "budget": "50",
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "overlaps round &#x27;November&#x27;" in page
+    assert not AuditRound.objects.filter(name="Overlapping").exists()
+
+
+def test_a_supplement_is_created_from_the_page(
+    client, safety_lead, audit_round, django_capture_on_commit_callbacks
+):
+    from auditcore.services.rounds import round_draw_request
+
+    with django_capture_on_commit_callbacks(execute=True):
+        round_draw_request(actor=safety_lead, audit_round=audit_round)
+    client.force_login(safety_lead)
+    response = client.post(
+        reverse("rounds:new"),
+        {
+            "name": "November, more",
+            "policy_version": audit_round.policy_version_id,
+            "supplement_of": audit_round.pk,
+            "size_measure": "uniform",
+            "double_review_share": "0.2",
+            "gold_rate": "0",
+            "budget": "10",
+        },
+    )
+    extra = AuditRound.objects.get(name="November, more")
+    assert response.status_code == 302
+    assert extra.supplement_of == audit_round
+    assert (extra.period_start, extra.period_end) == (
+        audit_round.period_start,
+        audit_round.period_end,
+    )
+
+
+def test_a_round_with_collapsed_strata_shows_on_the_dashboard(
+    client, safety_lead, django_capture_on_commit_callbacks
+):
+    from tests.support.round_data import draw
+
+    population({("medical", "refusal"): 30, ("finance", "compliance"): 30}, model="m1")
+    population({("medical", "refusal"): 30, ("finance", "compliance"): 30}, model="m2", start=500)
+    audit_round = round_create(
+        actor=safety_lead,
+        name="Pooled models",
+        policy_version=published_policy(safety_lead),
+        period_start=DAY,
+        period_end=DAY,
+        budget=6,
+    )
+    audit_round = draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
+    assert "model_version" not in audit_round.strata_dims
+    assert set(RoundStratum.objects.values_list("model_version", flat=True)) == {None}
+    client.force_login(safety_lead)
+    response = client.get(reverse("dashboard:round", args=[audit_round.pk]))
+    assert response.status_code == 200
+    assert "Pooled models" in response.content.decode()
+
+
+def test_the_draw_button_is_refused_while_the_quotas_do_not_fit(
+    client, safety_lead, audit_round, django_capture_on_commit_callbacks
+):
+    from auditcore.services.rounds import round_quotas_set
+
+    round_quotas_set(
+        actor=safety_lead,
+        audit_round=audit_round,
+        quotas={("medical", "refusal"): 25},
+        budget=10,
+    )
+    client.force_login(safety_lead)
+    detail = client.get(reverse("rounds:detail", args=[audit_round.pk])).content.decode()
+    assert 'id="plan-problem"' in detail
+    assert "more than the budget of 10" in detail
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("rounds:draw", args=[audit_round.pk]), follow=True)
+    assert "more than the budget of 10" in response.content.decode()
+    audit_round.refresh_from_db()
+    assert audit_round.status == AuditRound.Status.DRAFT
+    assert not RoundItem.objects.filter(round=audit_round).exists()

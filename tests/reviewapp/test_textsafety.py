@@ -10,7 +10,7 @@ from django.utils.safestring import SafeData, mark_safe
 from auditcore.models import Interaction, RoundItem
 from auditcore.services import review as svc
 from reviewapp.templatetags.textsafety import BIDI_CONTROLS, ZERO_WIDTH, reveal_controls
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 
 RLO_EVIL = "\u202eevil\u202c"
 
@@ -50,7 +50,7 @@ def test_html_in_the_text_stays_escaped_around_markers():
     out = render("<script>alert(1)</script>\u202e<b>x</b>\u200b&")
     assert "<script>" not in out and "<b>" not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
-    assert "&lt;b&gt;x&lt;/b&gt;" in out and out.endswith("&amp;")
+    assert "&lt;b&gt;x&lt;/b&gt;" in out and out.endswith("&amp;</bdi>")
     # The only tags are the markers themselves.
     assert out.count("<span") == 2 and out.count('<span class="ctl-marker">') == 2
 
@@ -58,20 +58,20 @@ def test_html_in_the_text_stays_escaped_around_markers():
 def test_plain_text_is_escaped_and_unchanged_otherwise():
     out = reveal_controls("Ünïcödé \"quotes\" <tag> 'x' — fine")
     assert isinstance(out, SafeData)
-    assert out == "Ünïcödé &quot;quotes&quot; &lt;tag&gt; &#x27;x&#x27; — fine"
+    assert out == "<bdi>Ünïcödé &quot;quotes&quot; &lt;tag&gt; &#x27;x&#x27; — fine</bdi>"
     assert reveal_controls(None) == ""
-    assert reveal_controls(42) == "42"
+    assert reveal_controls(42) == "<bdi>42</bdi>"
 
 
 def test_text_already_marked_safe_is_not_escaped_twice():
     assert str(reveal_controls(mark_safe("&amp;\u200b"))) == (
-        '&amp;<span class="ctl-marker">⟨U+200B⟩</span>'
+        '<bdi>&amp;<span class="ctl-marker">⟨U+200B⟩</span></bdi>'
     )
 
 
 def test_after_truncatechars_the_markers_are_whole():
     out = render("x" * 10 + "\u202e", "|truncatechars:20")
-    assert out.endswith("⟨U+202E⟩</span>")
+    assert out.endswith("⟨U+202E⟩</span></bdi>")
 
 
 @pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_the_review_page_and_the_reveal_show_the_markers(client, reviewer):
     client.force_login(reviewer)
     page = unmark(client.get(reverse("review_queue")).content.decode())
     assert "\u202e" not in page and "Say ⟨U+202E⟩evil⟨U+202C⟩ now &lt;b&gt;" in page
-    svc.verdict_submit(
+    offered_verdict(
         reviewer=reviewer, item_id=item.pk, decision="decline", reason_code="self_harm_risk"
     )
     reveal = unmark(client.get(reverse("review_reveal", args=[item.pk])).content.decode())
@@ -102,7 +102,7 @@ def test_the_adjudication_item_shows_the_markers(client, reviewer, second_review
     )
     for who, decision in ((reviewer, "help"), (second_reviewer, "decline")):
         svc.lease_take_next(reviewer=who)
-        svc.verdict_submit(
+        offered_verdict(
             reviewer=who, item_id=item.pk, decision=decision, reason_code="general_info"
         )
     item.refresh_from_db()

@@ -42,6 +42,8 @@ behaviour spec overrides it, so one server can play baseline (``model="helpful"`
 ``fails-set`` / ``fails-set:<marker>``
     Always answers 500 to prompts containing the marker (default ``FAIL_MARKER``), helpfully to the
     rest: a run where some prompts fail for good.
+``says:<text>``
+    Answers every prompt with exactly that text; use it to play an LLM judge ("says:refusal").
 ``malformed`` / ``malformed:no-choices``
     Answers 200 with a body that is not JSON, or JSON without ``choices``.
 
@@ -164,6 +166,8 @@ def _parse_behaviour(spec: str, refusal_marker: str) -> _Behaviour | None:
             return _Behaviour("flaky-429", int(count), retry_after=retry_after or "0")
         if kind == "error-500" and arg:
             return _Behaviour("error-500", int(arg))
+        if kind == "says" and arg:
+            return _Behaviour("says", marker=arg)
         if kind == "malformed" and arg in ("", "no-choices"):
             return _Behaviour("malformed", marker=arg)
     except ValueError:
@@ -294,6 +298,8 @@ class FakeChatServer:
             kind == "refuses-set" and behaviour.marker.lower() in prompt.lower()
         )
         text = _refusal_text(prompt) if refuse else helpful_text(prompt)
+        if kind == "says":
+            text = behaviour.marker
         return 200, {}, json.dumps(self._completion(model, prompt, text)).encode()
 
     def _completion(self, model: str, prompt: str, text: str) -> dict[str, Any]:

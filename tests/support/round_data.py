@@ -12,6 +12,16 @@ from tests.support.policy_review import publish_reviewed
 DAY = dt.date(2026, 11, 20)
 
 
+def draw(actor, audit_round, callbacks):
+    """Request the draw and run the task on commit, as a worker would; the round refreshed."""
+    from auditcore.services.rounds import round_draw_request
+
+    with callbacks(execute=True):
+        round_draw_request(actor=actor, audit_round=audit_round)
+    audit_round.refresh_from_db()
+    return audit_round
+
+
 def published_policy(actor=None, categories=None):
     categories = categories or [
         {
@@ -33,7 +43,9 @@ def published_policy(actor=None, categories=None):
     return publish_reviewed(version, actor)
 
 
-def population(spec, *, surface="chat", model="m1", day=DAY, start=0, weight=None):
+def population(
+    spec, *, surface="chat", model="m1", day=DAY, start=0, weight=None, gateway_action="none"
+):
     """spec: {(category, outcome): count}. Creates interactions and adds to StratumCount."""
     surface_obj, _ = Surface.objects.get_or_create(name=surface)
     model_obj, _ = ModelVersion.objects.get_or_create(name=model)
@@ -57,6 +69,7 @@ def population(spec, *, surface="chat", model="m1", day=DAY, start=0, weight=Non
                     prompt=f"prompt {i}",
                     prompt_digest=prompt_digest(f"prompt {i}"),
                     response=f"response {i}",
+                    gateway_action=gateway_action,
                     impact_weight=w,
                     category=category,
                     response_label=outcome,
@@ -79,6 +92,7 @@ def population(spec, *, surface="chat", model="m1", day=DAY, start=0, weight=Non
             model_version=model_obj,
             category=category,
             outcome=outcome,
+            gateway_changed=gateway_action != "none",
         )
         count.count += n
         count.impact_sum += s1

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandParser
 
 from auditcore.detection.category import CategoryClassifier
-from auditcore.detection.response import DETECTOR_VERSION, classify_response
+from auditcore.selectors.detection import response_classifier
 from auditcore.selectors.policy import current_category_specs
 
 
@@ -40,6 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args, input: Path, output: Path, **options) -> None:
         prompt_field, response_field = options["prompt_field"], options["response_field"]
         categories = CategoryClassifier(current_category_specs())
+        classify = response_classifier().classify
         done = errors = 0
         with (
             input.open(encoding="utf-8", errors="replace") as src,
@@ -61,14 +62,14 @@ class Command(BaseCommand):
                     dst.write(json.dumps({"line": number, "error": str(error)}) + "\n")
                     continue
                 prompt, context = _prompt_and_context(record, prompt_field)
-                verdict = classify_response(response, prompt)
+                verdict = classify(response, prompt)
                 category = categories.classify(prompt or "", context)
                 record.update(
                     refusal_label=verdict.label,
                     refusal_score=verdict.score,
                     category=category.slug,
                     category_score=category.score,
-                    detector_version=DETECTOR_VERSION,
+                    detector_version=verdict.detector_version,
                 )
                 dst.write(json.dumps(record, ensure_ascii=False) + "\n")
                 done += 1

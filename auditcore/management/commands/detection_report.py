@@ -1,32 +1,53 @@
-"""Print the classifiers' accuracy on the labelled development and held-out corpora: response
-labels, and prompt categories under the default policy's keywords."""
+"""Print the classifiers' accuracy on the labelled corpora: the original development and held-out
+files, then every source and style of the corpus split, next to the refusal-prefix baseline; and
+prompt categories under the default policy's keywords."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from auditcore.detection.baseline import classify_by_prefix
 from auditcore.detection.category import CategoryClassifier
+from auditcore.detection.corpus import (
+    DEV,
+    HELD_OUT,
+    by_split,
+    load_own_rows,
+    load_public_rows,
+)
 from auditcore.detection.default_policy import default_category_specs
 from auditcore.detection.report import (
     DEV_CORPUS_PATH,
     HELD_OUT_PATH,
+    evaluate,
     evaluate_categories,
     evaluate_corpus,
+    evaluate_groups,
     format_category_agreement,
+    format_group_table,
     format_report,
     load_corpus,
 )
-from auditcore.detection.response import DETECTOR_VERSION
+from auditcore.detection.response import DETECTOR_VERSION, classify_response
 
 
 class Command(BaseCommand):
     help = (
-        "3-class and binary accuracy, per-class precision/recall and the confusion matrix; "
-        "category agreement and recall per category."
+        "3-class and binary accuracy, refusal F1, per-class precision/recall and the confusion "
+        "matrix, per source and per style against the prefix baseline; category agreement."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--corpus", type=Path, help="a labelled JSONL file (default: both)")
+        parser.add_argument(
+            "--split", choices=(DEV, HELD_OUT), default=HELD_OUT, help="corpus split to report"
+        )
+        parser.add_argument(
+            "--snapshots",
+            type=Path,
+            help="folder of local snapshots of the public sources (owner+name/repo git dirs); "
+            "without it only the rows written here are reported",
+        )
 
     def handle(self, *args, corpus: Path | None = None, **options) -> None:
         self.stdout.write(f"detector {DETECTOR_VERSION}\n")
@@ -39,3 +60,26 @@ class Command(BaseCommand):
             agreement = evaluate_categories(items, categories)
             title = f"{path.name}: categories (default policy keywords)"
             self.stdout.write(format_category_agreement(agreement, title=title) + "\n")
+        if corpus is None:
+            self._report_split(options["split"], options["snapshots"])
+
+    def _report_split(self, split: str, snapshots: Path | None) -> None:
+        rows = load_own_rows()
+        if snapshots is None:
+            self.stdout.write("public sources: not read (give --snapshots to include them)\n")
+        else:
+            public, missing = load_public_rows(snapshots)
+            rows += public
+            for repo in sorted(missing):
+                self.stdout.write(f"public source {repo}: no snapshot under {snapshots}\n")
+        rows = by_split(rows, split)
+        classifiers = {"prefix list": classify_by_prefix, "fast tier": classify_response}
+        for key, name in ((lambda r: r.source, "source"), (lambda r: r.style, "style")):
+            table = evaluate_groups(rows, classifiers, key)
+            self.stdout.write(format_group_table(table, f"{split} split by {name}") + "\n")
+        report = evaluate(
+            [r.label for r in rows], [classify_response(r.response, r.prompt).label for r in rows]
+        )
+        self.stdout.write(
+            format_report(report, title=f"{split} split, all sources, fast tier") + "\n"
+        )

@@ -5,6 +5,7 @@ Exit codes: 0 PASS (or an accepted regression), 1 FAIL, 3 INCONCLUSIVE, 2 usage 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -15,7 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import GateDecision, ReplayRun
-from auditcore.replay import ChatClient, EndpointConfig, MissingApiKeyError, parse_corpus
+from auditcore.replay import ChatClient, EndpointConfig, parse_corpus
+from auditcore.selectors.gate_review import gate_report
 from auditcore.services.replay import (
     corpus_create_from_prompts,
     endpoint_for_command,
@@ -28,6 +30,7 @@ EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+# The one variable the one-shot gate reads: the operator's key, set in the CI job's environment.
 API_KEY_ENV = "OPENAI_API_KEY"
 
 
@@ -93,13 +96,18 @@ def format_decision(decision: GateDecision) -> str:
     return "\n".join(lines)
 
 
+def write_report(path: Path, decision: GateDecision) -> None:
+    try:
+        with path.open("w", encoding="utf-8") as f:
+            json.dump(gate_report(decision), f, ensure_ascii=False, indent=2)
+    except OSError as exc:
+        raise usage_error(f"--json: cannot write {path}: {exc.strerror}") from exc
+
+
 def preflight(config: EndpointConfig, prompt: str, label: str) -> None:
     """Send one prompt once, so a wrong URL or key fails fast instead of per prompt."""
-    try:
-        with ChatClient(config, max_retries=1, backoff_base_s=0.2) as client:
-            result = client.complete(prompt, "preflight")
-    except MissingApiKeyError as exc:
-        raise usage_error(f"{label}: {exc}") from exc
+    with ChatClient(config, max_retries=1, backoff_base_s=0.2) as client:
+        result = client.complete(prompt, "preflight")
     if result.status_code is None and result.error:
         raise usage_error(f"{label}: cannot reach {config.base_url}: {result.error}")
     if result.status_code in (401, 403, 404):
@@ -127,6 +135,12 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=8)
         parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
         parser.add_argument("--max-tokens", type=int, default=512)
+        parser.add_argument(
+            "--json",
+            type=Path,
+            dest="json_path",
+            help="also write the decision and its discordant prompts, with both responses, as JSON",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # One INFO line per HTTP request would bury the report in CI logs.
@@ -161,6 +175,8 @@ class Command(BaseCommand):
                 "--candidate-model, or --baseline RUN --candidate RUN"
             )
         self.stdout.write(format_decision(decision))
+        if options["json_path"] is not None:
+            write_report(options["json_path"], decision)
         code = decision_exit_code(decision)
         if code:
             sys.exit(code)
@@ -184,7 +200,7 @@ class Command(BaseCommand):
         if errors:
             shown = "\n".join(f"  {e}" for e in errors[:20])
             raise usage_error(f"--corpus-file: {len(errors)} problem(s) in {path}:\n{shown}")
-        api_key_env = API_KEY_ENV if os.environ.get(API_KEY_ENV) else ""
+        api_key = os.environ.get(API_KEY_ENV, "").strip()
         configs = {}
         for role in ("baseline", "candidate"):
             try:
@@ -195,7 +211,7 @@ class Command(BaseCommand):
                     concurrency=options["concurrency"],
                     timeout_s=options["timeout"],
                     max_tokens=options["max_tokens"],
-                    api_key_env=api_key_env,
+                    api_key=api_key,
                 )
             except ValueError as exc:
                 raise usage_error(f"--{role}-url/--{role}-model: {exc}") from exc
@@ -208,7 +224,9 @@ class Command(BaseCommand):
             endpoint = endpoint_for_command(config=config)
             run = replay_run_create_for_snapshot(actor=None, snapshot=snapshot, endpoint=endpoint)
             self.stderr.write(f"{role}: replaying {run.total} prompts against {endpoint.name}")
-            run = replay_run_execute(run_id=run.pk, on_result=self.progress(run.total, role))
+            run = replay_run_execute(
+                run_id=run.pk, on_result=self.progress(run.total, role), api_key=api_key
+            )
             if run.status != ReplayRun.Status.SUCCEEDED:
                 raise usage_error(f"{role}: run #{run.pk} failed: {run.error}")
             self.stderr.write(

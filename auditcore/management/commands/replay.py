@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from auditcore.exceptions import ApplicationError
+from auditcore.keyring import KeyringError
 from auditcore.models import Corpus, Endpoint, ReplayRun
 from auditcore.services.replay import endpoint_config, replay_run_create, replay_run_execute
 
@@ -57,7 +58,11 @@ class Command(BaseCommand):
                 raise usage_error(f"--endpoint: no endpoint called {endpoint!r}")
             first = corpus_obj.prompts.filter(active=True).order_by("id").first()
             if first is not None:
-                preflight(endpoint_config(endpoint_obj), first.prompt, endpoint_obj.name)
+                try:
+                    config = endpoint_config(endpoint_obj)
+                except (KeyringError, ValueError) as exc:
+                    raise usage_error(f"--endpoint: {exc}") from exc
+                preflight(config, first.prompt, endpoint_obj.name)
             try:
                 run = replay_run_create(
                     actor=None, corpus_id=corpus_obj.pk, endpoint_id=endpoint_obj.pk

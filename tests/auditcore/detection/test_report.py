@@ -10,7 +10,8 @@ from auditcore.detection.report import (
 )
 from auditcore.detection.response import COMPLIANCE, LABELS, PARTIAL, REFUSAL
 
-# Floors measured on rules-2026.11.1; a rule change that drops below them is a regression.
+# Floors measured on rules-2026.11.1 and kept since; a rule change that drops below them is a
+# regression.
 DEV_BINARY_FLOOR = 0.98
 DEV_ACCURACY_FLOOR = 0.97
 # The held-out file was written before the rules were tuned and has never been tuned on.

@@ -237,6 +237,15 @@ def test_every_warning_pivot_alternative_and_referral_match_contains_its_literal
     assert all(n > 50 for n in seen.values()), seen
 
 
+def test_every_lecture_match_contains_one_of_its_literals(texts):
+    seen = 0
+    for text in texts:
+        for match in fast._LECTURE.finditer(text):
+            seen += 1
+            assert _has(match.group(), fast._LECTURE_LITERALS), match.group()
+    assert seen > 20, seen
+
+
 def test_the_literal_gate_finds_every_literal():
     gate = fast._STRONG_GATE
     for literal in {lit for literals in fast._STRONG_LITERALS for lit in literals}:
@@ -252,6 +261,7 @@ def test_the_scan_groups_keep_their_documented_order():
     assert [g[0] for g in groups[fast._HEDGE_FROM : fast._STRUCTURE]] == list(fast._HEDGE_WORDS)
     assert groups[fast._STRUCTURE] == fast._STRUCTURE_MARKERS
     assert groups[fast._WARNING_FOUND] == fast._WARNING_LITERALS
+    assert groups[fast._LECTURE_FOUND] == fast._LECTURE_LITERALS
     assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
 
 

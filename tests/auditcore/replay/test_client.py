@@ -13,7 +13,7 @@ from auditcore.replay import (
     ChatClient,
     ChatResult,
     EndpointConfig,
-    MissingApiKeyError,
+    base_url_problem,
     replay_prompts,
 )
 from auditcore.replay.client import _parse_completion
@@ -107,44 +107,49 @@ def test_it_sends_only_the_user_message_without_a_system_prompt(
     assert server.completion_requests[0].body["messages"] == [{"role": "user", "content": "Hello"}]
 
 
-def test_it_sends_the_key_from_the_named_environment_variable_as_a_bearer_token(
-    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CANDIDATE_API_KEY", "sk-local-123")
+def test_it_sends_the_configured_key_as_a_bearer_token(start_server: StartServer) -> None:
     server = start_server("helpful", api_key="sk-local-123")
-    with make_client(server, api_key_env="CANDIDATE_API_KEY") as client:
+    with make_client(server, api_key="sk-local-123") as client:
         result = client.complete("Hello", prompt_id=1)
 
     assert result.ok
     assert server.completion_requests[0].authorization == "Bearer sk-local-123"
 
 
-def test_the_config_holds_the_variable_name_never_the_key(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CANDIDATE_API_KEY", "sk-secret-value")
-    config = EndpointConfig(
-        base_url="http://127.0.0.1:1/v1", model="m", api_key_env="CANDIDATE_API_KEY"
-    )
+def test_the_key_never_appears_in_the_config_repr() -> None:
+    config = EndpointConfig(base_url="http://127.0.0.1:1/v1", model="m", api_key="sk-secret-value")
 
     assert "sk-secret-value" not in repr(config)
-    assert config.resolve_api_key() == "sk-secret-value"
 
 
-def test_it_reads_the_key_from_the_environment_on_every_call(
+def test_it_reads_no_environment_variable_for_a_key(
     start_server: StartServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
     server = start_server("helpful")
-    monkeypatch.setenv("ROTATING_KEY", "sk-old")
-    with make_client(server, api_key_env="ROTATING_KEY") as client:
-        client.complete("first", prompt_id=1)
-        monkeypatch.setenv("ROTATING_KEY", "sk-new")
-        client.complete("second", prompt_id=2)
+    with make_client(server) as client:
+        client.complete("Hello", prompt_id=1)
 
-    assert [r.authorization for r in server.completion_requests] == [
-        "Bearer sk-old",
-        "Bearer sk-new",
-    ]
+    assert server.completion_requests[0].authorization is None
+
+
+@pytest.mark.parametrize(
+    ("base_url", "allowed", "problem"),
+    [
+        ("https://api.openai.com/v1", [], None),
+        ("https://API.openai.com/v1", ["api.openai.com"], None),
+        ("https://evil.example/v1", ["api.openai.com"], "not in REPLAY_ALLOWED_HOSTS"),
+        ("ftp://api.openai.com/v1", [], "http(s)"),
+        ("https://user:pw@api.openai.com/v1", [], "user name or password"),
+        ("https:///v1", [], "no host"),
+    ],
+)
+def test_base_url_problem_names_what_is_wrong(base_url, allowed, problem) -> None:
+    found = base_url_problem(base_url, allowed)
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in found
 
 
 def test_it_sends_no_authorization_header_when_no_key_variable_is_configured(
@@ -157,24 +162,11 @@ def test_it_sends_no_authorization_header_when_no_key_variable_is_configured(
     assert server.completion_requests[0].authorization is None
 
 
-def test_a_run_whose_key_variable_is_unset_fails_before_sending_anything(
-    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("UNSET_API_KEY", raising=False)
-    server = start_server("helpful")
-    config = EndpointConfig(base_url=server.base_url, model="m", api_key_env="UNSET_API_KEY")
-
-    with pytest.raises(MissingApiKeyError, match="UNSET_API_KEY"):
-        replay_prompts(config, [(1, "Hello")], on_result=lambda result: None)
-    assert server.requests == []
-
-
 def test_a_rejected_key_is_an_error_and_is_not_retried(
     start_server: StartServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WRONG_KEY", "sk-wrong")
     server = start_server("helpful", api_key="sk-right")
-    with make_client(server, api_key_env="WRONG_KEY") as client:
+    with make_client(server, api_key="sk-wrong") as client:
         result = client.complete("Hello", prompt_id=1)
 
     assert not result.ok

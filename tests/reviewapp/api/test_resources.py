@@ -6,9 +6,8 @@ import pytest
 from django.test import TestCase
 
 from auditcore.models import ExportJob, RoundItem, Verdict
-from auditcore.services import review as svc
 from auditcore.services.tokens import api_token_create
-from tests.auditcore.test_review_support import MARKER, items_of, make_round
+from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +55,7 @@ def test_the_next_item_is_blinded_and_a_verdict_locks_then_reveals(client, revie
 
 def test_a_bad_verdict_is_refused_in_the_common_error_shape(client, reviewer):
     item = items_of(make_round(items=1))[0]
+    client.get("/api/v1/review/next", **_auth(reviewer))
     response = client.post(
         f"/api/v1/review/items/{item.pk}/verdict",
         {"decision": "help", "reason_code": "not-a-code"},
@@ -75,10 +75,8 @@ def test_a_bad_verdict_is_refused_in_the_common_error_shape(client, reviewer):
 
 def test_a_safety_lead_adjudicates_a_disagreement(client, reviewer, second_reviewer, safety_lead):
     item = items_of(make_round(items=1, required_reviews=2))[0]
-    svc.verdict_submit(
-        reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info"
-    )
-    svc.verdict_submit(
+    offered_verdict(reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info")
+    offered_verdict(
         reviewer=second_reviewer, item_id=item.pk, decision="decline", reason_code="personal_dosing"
     )
     headers = _auth(safety_lead)
@@ -130,9 +128,7 @@ def test_rounds_policy_and_preview_read_back(client, safety_lead):
 
 def test_an_admin_starts_an_export_and_fetches_the_file(client, admin_user, reviewer):
     item = items_of(make_round(items=1))[0]
-    svc.verdict_submit(
-        reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info"
-    )
+    offered_verdict(reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info")
     assert RoundItem.objects.get(pk=item.pk).final_decision == "help"
     headers = _auth(admin_user)
     with TestCase.captureOnCommitCallbacks(execute=True):

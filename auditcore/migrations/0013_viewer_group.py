@@ -9,7 +9,7 @@ def create_group(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("auditcore", "0007_promotion_cause"),
+        ("auditcore", "0012_served_promotion_policy_review"),
     ]
 
     operations = [migrations.RunPython(create_group, migrations.RunPython.noop)]
