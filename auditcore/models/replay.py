@@ -22,6 +22,9 @@ class RefusalCause(models.TextChoices):
 class Corpus(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    # Set when a corpus is created from a file (gate --corpus-file): the same file again reuses
+    # this corpus instead of creating "name (2)", "(3)", ... (see corpus_content_hash).
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

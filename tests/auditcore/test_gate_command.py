@@ -265,3 +265,20 @@ def test_the_ci_command_line_exits_with_the_decision(tmp_path):
     assert failing.returncode == 1, failing.stderr
     assert "Decision: FAIL" in failing.stdout
     assert "HTTP Request" not in failing.stderr
+
+
+def test_a_one_shot_gate_run_twice_on_the_same_file_leaves_one_corpus(tmp_path):
+    corpus = write_csv(tmp_path / "prompts.csv", 40)
+    with running_fake_chat_server() as url:
+        for _ in range(2):
+            code, out, _ = run_command("gate", *gate_args(corpus, url, "helpful", "helpful"))
+            assert code in (0, 3), out
+        assert Corpus.objects.count() == 1
+        assert Corpus.objects.get().name == "gate: prompts.csv"
+        assert GateDecision.objects.count() == 2
+        # Both decisions replayed the one snapshot of the one corpus.
+        assert ReplayRun.objects.values("snapshot_id").distinct().count() == 1
+        # A changed file is another corpus.
+        write_csv(corpus, 41)
+        run_command("gate", *gate_args(corpus, url, "helpful", "helpful"))
+    assert Corpus.objects.count() == 2
