@@ -47,6 +47,9 @@ class CorpusPrompt(models.Model):
     prompt_hash = models.CharField(max_length=64)
     category = models.CharField(max_length=100, blank=True)
     expect = models.CharField(max_length=12, choices=Expect.choices, default=Expect.MUST_HELP)
+    # The conversation before `prompt` (the last user message): [{"role", "content"}, ...].
+    # Replay sends it whole; empty for a single-turn prompt.
+    earlier_messages = models.JSONField(default=list, blank=True)
     active = models.BooleanField(default=True)
     # Promoted from an adjudicated production false refusal.
     origin_interaction = models.ForeignKey(
@@ -101,6 +104,7 @@ class SnapshotPrompt(models.Model):
     prompt = models.TextField()
     category = models.CharField(max_length=100, blank=True)
     expect = models.CharField(max_length=12, choices=Expect.choices, default=Expect.MUST_HELP)
+    earlier_messages = models.JSONField(default=list, blank=True)
     source = models.ForeignKey(
         CorpusPrompt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

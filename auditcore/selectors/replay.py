@@ -39,7 +39,12 @@ def corpus_export(corpus: Corpus, format: str) -> str:
     """The corpus's active prompts as CSV or JSONL text that corpus_import reads back."""
     stream = io.StringIO(newline="")
     prompts = (
-        PlainPrompt(prompt=p.prompt, category=p.category, expect=PlainExpect(p.expect))
+        PlainPrompt(
+            prompt=p.prompt,
+            category=p.category,
+            expect=PlainExpect(p.expect),
+            earlier=tuple((m["role"], m["content"]) for m in p.earlier_messages or []),
+        )
         for p in corpus.prompts.filter(active=True).order_by("id")
     )
     write_corpus(prompts, stream, format)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -68,8 +68,22 @@ def _require_lead(actor: User | None) -> None:
         raise ApplicationError("Only a safety lead may change replay corpora, endpoints and gates.")
 
 
-def prompt_hash(text: str) -> str:
+def prompt_hash(text: str, earlier: Sequence[dict[str, str]] = ()) -> str:
+    """The identity of a corpus entry: its prompt, and the conversation before it if any."""
+    if earlier:
+        text = json.dumps([*earlier, {"role": "user", "content": text}])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _messages_of(turns: Iterable[Any]) -> list[dict[str, str]]:
+    """Plain {"role", "content"} turns (ingest keeps extra keys such as the source record)."""
+    out = []
+    for turn in turns:
+        if isinstance(turn, dict) and turn.get("role") in ("system", "user", "assistant"):
+            out.append({"role": turn["role"], "content": str(turn.get("content", ""))})
+        elif isinstance(turn, tuple | list) and len(turn) == 2:
+            out.append({"role": turn[0], "content": turn[1]})
+    return out
 
 
 # --- Corpora -------------------------------------------------------------------------------
@@ -114,11 +128,13 @@ def corpus_prompt_add(
     expect: str = Expect.MUST_HELP,
     origin_item: RoundItem | None = None,
     origin_cause: str = "",
+    earlier_messages: Sequence[Any] = (),
 ) -> CorpusPrompt:
     _require_lead(actor)
     corpus = Corpus.objects.get(pk=corpus_id)
     prompt, category, expect = _clean_prompt_fields(prompt, category, expect)
-    digest = prompt_hash(prompt)
+    earlier = _messages_of(earlier_messages)
+    digest = prompt_hash(prompt, earlier)
     if CorpusPrompt.objects.filter(corpus=corpus, prompt_hash=digest).exists():
         raise ApplicationError(f"prompt: already in the corpus {corpus.name!r}")
     item = CorpusPrompt(
@@ -130,6 +146,7 @@ def corpus_prompt_add(
         origin_item=origin_item,
         origin_interaction=origin_item.interaction if origin_item else None,
         origin_cause=origin_cause,
+        earlier_messages=earlier,
     )
     _validated(item)
     item.save()
@@ -210,7 +227,8 @@ def corpus_import(
     existing = set(CorpusPrompt.objects.filter(corpus=corpus).values_list("prompt_hash", flat=True))
     new = []
     for parsed in prompts:
-        digest = prompt_hash(parsed.prompt)
+        earlier = _messages_of(parsed.earlier)
+        digest = prompt_hash(parsed.prompt, earlier)
         if digest in existing:
             continue
         existing.add(digest)
@@ -221,6 +239,7 @@ def corpus_import(
                 prompt_hash=digest,
                 category=parsed.category,
                 expect=parsed.expect.value,
+                earlier_messages=earlier,
             )
         )
     CorpusPrompt.objects.bulk_create(new)
@@ -270,6 +289,8 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
         expect=Expect.MUST_HELP,
         origin_item=item,
         origin_cause=RefusalCause(cause).value,
+        # A multi-turn false refusal keeps its conversation: replay sends it whole.
+        earlier_messages=item.interaction.earlier_turns or [],
     )
 
 
@@ -288,10 +309,11 @@ def corpus_snapshot_create(*, actor: User | None, corpus_id: int) -> CorpusSnaps
     if latest is not None:
         frozen = list(
             latest.prompts.order_by("position").values_list(
-                "source_id", "prompt", "category", "expect"
+                "source_id", "prompt", "category", "expect", "earlier_messages"
             )
         )
-        if frozen == [(p.pk, p.prompt, p.category, p.expect) for p in prompts]:
+        current = [(p.pk, p.prompt, p.category, p.expect, p.earlier_messages) for p in prompts]
+        if frozen == current:
             return latest
     snapshot = CorpusSnapshot.objects.create(
         corpus=corpus, prompt_count=len(prompts), created_by=actor
@@ -303,6 +325,7 @@ def corpus_snapshot_create(*, actor: User | None, corpus_id: int) -> CorpusSnaps
             prompt=p.prompt,
             category=p.category,
             expect=p.expect,
+            earlier_messages=p.earlier_messages,
             source=p,
         )
         for position, p in enumerate(prompts, start=1)
@@ -547,7 +570,10 @@ def replay_run_process_chunk(
                     on_result(row)
 
             replay_prompts(
-                config, ((pk, p.prompt) for pk, p in chunk.items()), on_result=record, client=client
+                config,
+                ((pk, _replayed(p)) for pk, p in chunk.items()),
+                on_result=record,
+                client=client,
             )
         except (KeyringError, ValueError, TypeError) as exc:
             replay_run_fail(run_id=run_id, error=str(exc))
@@ -559,6 +585,13 @@ def replay_run_process_chunk(
         fields |= {"status": ReplayRun.Status.SUCCEEDED, "finished_at": timezone.now()}
     ReplayRun.objects.filter(pk=run_id, status=ReplayRun.Status.RUNNING).update(**fields)
     return remaining
+
+
+def _replayed(prompt: SnapshotPrompt) -> str | list[dict[str, str]]:
+    """What is sent: the prompt, or the whole conversation of a multi-turn entry."""
+    if not prompt.earlier_messages:
+        return prompt.prompt
+    return [*_messages_of(prompt.earlier_messages), {"role": "user", "content": prompt.prompt}]
 
 
 def replay_run_fail(*, run_id: int, error: str) -> None:
@@ -822,14 +855,16 @@ def endpoint_for_command(*, config: EndpointConfig) -> Endpoint:
 
 
 @transaction.atomic
-def corpus_content_hash(rows: Iterable[tuple[str, str, str]]) -> str:
-    """SHA-256 of a corpus's (prompt, category, expect) rows, in any order."""
-    canonical = sorted((prompt_hash(p), c, e) for p, c, e in rows)
+def corpus_content_hash(rows: Iterable[tuple[str, str, str, Any]]) -> str:
+    """SHA-256 of a corpus's (prompt, category, expect, earlier turns) rows, in any order."""
+    canonical = sorted((prompt_hash(p, _messages_of(m)), c, e) for p, c, e, m in rows)
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
 def _stored_content_hash(corpus: Corpus) -> str:
-    rows = corpus.prompts.filter(active=True).values_list("prompt", "category", "expect")
+    rows = corpus.prompts.filter(active=True).values_list(
+        "prompt", "category", "expect", "earlier_messages"
+    )
     return corpus_content_hash(rows)
 
 
@@ -841,7 +876,7 @@ def corpus_create_from_prompts(*, name: str, prompts: Iterable[Any]) -> CorpusSn
     reused, so a CI gate run on every build keeps one corpus and pairs against one snapshot.
     """
     prompts = list(prompts)
-    digest = corpus_content_hash((p.prompt, p.category, p.expect.value) for p in prompts)
+    digest = corpus_content_hash((p.prompt, p.category, p.expect.value, p.earlier) for p in prompts)
     for existing in Corpus.objects.filter(content_hash=digest).order_by("id"):
         if _stored_content_hash(existing) == digest:
             return corpus_snapshot_create(actor=None, corpus_id=existing.pk)
@@ -850,9 +885,10 @@ def corpus_create_from_prompts(*, name: str, prompts: Iterable[Any]) -> CorpusSn
         CorpusPrompt(
             corpus=corpus,
             prompt=p.prompt,
-            prompt_hash=prompt_hash(p.prompt),
+            prompt_hash=prompt_hash(p.prompt, _messages_of(p.earlier)),
             category=p.category,
             expect=p.expect.value,
+            earlier_messages=_messages_of(p.earlier),
         )
         for p in prompts
     )
