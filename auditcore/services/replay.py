@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
@@ -893,3 +894,24 @@ def corpus_create_from_prompts(*, name: str, prompts: Iterable[Any]) -> CorpusSn
         for p in prompts
     )
     return corpus_snapshot_create(actor=None, corpus_id=corpus.pk)
+
+
+STARTER_CORPUS_PATH = Path(__file__).resolve().parent.parent / "replay/starter/starter_corpus.jsonl"
+STARTER_CORPUS_NAME = "starter"
+
+
+@transaction.atomic
+def corpus_starter_load(
+    *, actor: User | None, name: str = STARTER_CORPUS_NAME
+) -> CorpusImportSummary:
+    """Create (or top up) the starter corpus from the prompts shipped with the project."""
+    corpus = Corpus.objects.filter(name=name).first()
+    if corpus is None:
+        corpus = corpus_create(
+            actor=actor,
+            name=name,
+            description="The starter corpus shipped with Refusal Audit (CC0): must-help prompts "
+            "and must-decline controls across the default policy's categories.",
+        )
+    with STARTER_CORPUS_PATH.open("rb") as stream:
+        return corpus_import(actor=actor, corpus_id=corpus.pk, stream=stream, format="jsonl")

@@ -22,6 +22,7 @@ from auditcore.selectors import replay as sel
 from auditcore.selectors.gate_review import gate_evidence
 from auditcore.services import replay as svc
 from auditcore.services.gate_review import gate_label_review
+from auditcore.stats import detectable_regression_points
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
 from reviewapp.forms import Form
@@ -183,8 +184,11 @@ def _corpus_page(
     import_summary: svc.CorpusImportSummary | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    must_help = corpus.prompts.filter(active=True, expect=Expect.MUST_HELP).count()
     context = {
         "corpus": corpus,
+        "must_help": must_help,
+        "detectable_points": detectable_regression_points(must_help),
         "prompts": sel.corpus_prompts(corpus)[:PROMPTS_ON_PAGE],
         "prompt_count": corpus.prompts.count(),
         "prompts_limit": PROMPTS_ON_PAGE,

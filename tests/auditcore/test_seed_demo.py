@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from auditcore import roles
-from auditcore.models import AuditRound, Category, Interaction, PolicyVersion, StratumCount
+from auditcore.models import AuditRound, Category, Corpus, Interaction, PolicyVersion, StratumCount
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +40,8 @@ def test_the_demo_policy_is_published_with_help_and_decline_conditions():
     assert {"financial", "medical", "legal", "security", "jailbreak", "general"} <= slugs
     medical = Category.objects.get(policy_version=version, slug="medical")
     assert medical.help_when and medical.decline_when
+    starter = Corpus.objects.get(name="starter")
+    assert starter.prompts.filter(expect="must_help").count() >= 200
 
 
 def test_the_demo_has_one_user_per_role_who_can_log_in(client):
