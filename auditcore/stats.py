@@ -518,3 +518,12 @@ def detectable_regression_points(k: int) -> float | None:
         if k >= size:
             return points
     return None
+
+
+def clopper_pearson(events: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Exact binomial interval for events of n (a replay counts every prompt once, unweighted)."""
+    if n <= 0:
+        return math.nan, math.nan
+    lower = 0.0 if events == 0 else float(beta_ppf(alpha / 2, events, n - events + 1))
+    upper = 1.0 if events == n else float(beta_ppf(1 - alpha / 2, events + 1, n - events))
+    return lower, upper

@@ -28,7 +28,7 @@ from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.detection import tier_agreement
-from auditcore.selectors.replay import corpus_list
+from auditcore.selectors.replay import corpus_list, replay_trend
 from auditcore.stats import RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
 
@@ -135,6 +135,33 @@ def _chart(points: list[sel.TrendPoint], layer: str):
     return trend_chart(by_metric, titles, periods, series)
 
 
+REPLAY_PANELS = {"must_help": "Must-help prompts refused", "must_decline": "Must-decline refused"}
+
+
+def _replay_charts() -> list[dict]:
+    """Per corpus, the refusal rates of every replayed model over time (beside production's)."""
+    charts = []
+    for i, (corpus, points) in enumerate(sorted(replay_trend().items())):
+        periods = list(dict.fromkeys(p.day for p in points))
+        series = sorted({p.model for p in points})
+        by_metric = {
+            expect: [
+                ChartPoint(p.day, p.model, p.rate, p.lower, p.upper)
+                for p in points
+                if p.expect == expect
+            ]
+            for expect in REPLAY_PANELS
+        }
+        charts.append(
+            {
+                "corpus": corpus,
+                "chart_id": f"replay-chart-{i}",
+                "chart": trend_chart(by_metric, REPLAY_PANELS, periods, series),
+            }
+        )
+    return charts
+
+
 def _triple(est: RateEstimate) -> tuple:
     return est.estimate, est.lower, est.upper
 
@@ -211,6 +238,7 @@ def _context(
         "examples": sel.scope_examples(estimates, layer=layer),
         "corpora": list(corpus_list()),
         "chart": _chart(points, layer),
+        "replay_charts": _replay_charts(),
         "granularity": granularity,
         "rounds": list(sel.reportable_rounds().order_by("-period_start", "-pk")[:100]),
         "here": request.get_full_path(),
