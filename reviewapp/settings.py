@@ -27,6 +27,9 @@ if not ENDPOINT_KEYS_SECRET and DEBUG:
     ENDPOINT_KEYS_SECRET = "insecure-development-endpoint-keys"  # noqa: S105 - DEBUG only
 # Hosts replay endpoints may point at; empty allows any host (http and https only).
 REPLAY_ALLOWED_HOSTS = env_list("REPLAY_ALLOWED_HOSTS", [])
+# An OpenAI-compatible gateway (the production filter in front of the models). When set, the
+# one-shot gate replays both models through it, so a refusal the gateway adds counts.
+REPLAY_GATEWAY_URL = env_str("REPLAY_GATEWAY_URL", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -855,7 +855,6 @@ def endpoint_for_command(*, config: EndpointConfig) -> Endpoint:
     return endpoint
 
 
-@transaction.atomic
 def corpus_content_hash(rows: Iterable[tuple[str, str, str, Any]]) -> str:
     """SHA-256 of a corpus's (prompt, category, expect, earlier turns) rows, in any order."""
     canonical = sorted((prompt_hash(p, _messages_of(m)), c, e) for p, c, e, m in rows)

@@ -282,3 +282,18 @@ def test_a_one_shot_gate_run_twice_on_the_same_file_leaves_one_corpus(tmp_path):
         write_csv(corpus, 41)
         run_command("gate", *gate_args(corpus, url, "helpful", "helpful"))
     assert Corpus.objects.count() == 2
+
+
+def test_a_configured_gateway_carries_both_replays(tmp_path, settings):
+    corpus = write_csv(tmp_path / "prompts.csv", 40)
+    unreachable = "http://127.0.0.1:9/v1"  # the models themselves are never called directly
+    with FakeChatServer("helpful") as gateway:
+        gateway_url = settings.REPLAY_GATEWAY_URL = gateway.base_url
+        code, out, err = run_command(
+            "gate", *gate_args(corpus, unreachable, "helpful", "refuses:0.2")
+        )
+        models = {r.body["model"] for r in gateway.completion_requests}
+    assert code in (1, 3), out + err
+    assert f"replaying through the gateway at {gateway_url}" in err
+    assert models == {"helpful", "refuses:0.2"}
+    assert ReplayRun.objects.filter(status="succeeded").count() == 2
