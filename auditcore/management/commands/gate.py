@@ -140,7 +140,7 @@ class Command(BaseCommand):
             "--gateway-url",
             default=None,
             help="replay both models through this OpenAI-compatible gateway (which routes by "
-            "model name); default REPLAY_GATEWAY_URL. '--gateway-url \'\'' replays directly.",
+            "model name); default REPLAY_GATEWAY_URL. '--gateway-url ''' replays directly.",
         )
         parser.add_argument(
             "--json",
