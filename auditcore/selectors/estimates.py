@@ -981,10 +981,10 @@ def _inconsistent(cells: list[SurfaceCell]) -> bool:
 _SAME_TEXT_SQL = """
 WITH g AS (
     SELECT i.prompt_digest AS d, s.name AS surface,
-           count(*) FILTER (WHERE i.served_label IN ('refusal', 'partial_refusal')) AS r,
-           count(*) FILTER (WHERE i.served_label = 'compliance') AS h,
-           min(i.id) FILTER (WHERE i.served_label IN ('refusal', 'partial_refusal')) AS rid,
-           min(i.id) FILTER (WHERE i.served_label = 'compliance') AS hid
+           count(*) FILTER (WHERE i.{label} IN ('refusal', 'partial_refusal')) AS r,
+           count(*) FILTER (WHERE i.{label} = 'compliance') AS h,
+           min(i.id) FILTER (WHERE i.{label} IN ('refusal', 'partial_refusal')) AS rid,
+           min(i.id) FILTER (WHERE i.{label} = 'compliance') AS hid
     FROM auditcore_interaction i JOIN auditcore_surface s ON s.id = i.surface_id
     WHERE i.day >= %s AND i.day <= %s AND i.source <> 'gold'
     GROUP BY 1, 2
@@ -998,7 +998,13 @@ ORDER BY k.refused DESC, g.d, g.surface
 """
 
 
-def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCell], str, int]]:
+# The label column each layer reads: a fixed choice, never text from a request.
+LABEL_COLUMN = {"served": "served_label", "model": "response_label"}
+
+
+def _same_text_groups(
+    start: dt.date, end: dt.date, layer: str = "served"
+) -> list[tuple[list[SurfaceCell], str, int]]:
     """(cells, example prompt, interactions) per text on 2+ surfaces with both outcomes.
 
     On PostgreSQL one scan (a CTE grouping by the stored prompt digest and surface); elsewhere
@@ -1007,16 +1013,18 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
     rows: list[tuple] = []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_SAME_TEXT_SQL, [start, end, CONSISTENCY_GROUPS])
+            sql = _SAME_TEXT_SQL.format(label=LABEL_COLUMN[layer])
+            cursor.execute(sql, [start, end, CONSISTENCY_GROUPS])
             rows = cursor.fetchall()
     else:
+        column = LABEL_COLUMN[layer]
         period = _period(start, end).annotate(digest=F("prompt_digest"))
         top = list(
             period.values("digest")
             .annotate(
                 surfaces=Count("surface_id", distinct=True),
-                refused=Count("id", filter=Q(served_label__in=REFUSED)),
-                helped=Count("id", filter=Q(served_label=Label.COMPLIANCE)),
+                refused=Count("id", filter=Q(**{f"{column}__in": REFUSED})),
+                helped=Count("id", filter=Q(**{column: Label.COMPLIANCE})),
             )
             .filter(surfaces__gt=1, refused__gt=0, helped__gt=0)
             .order_by("-refused", "digest")
@@ -1026,10 +1034,10 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
             period.filter(digest__in=top)
             .values("digest", "surface__name")
             .annotate(
-                r=Count("id", filter=Q(served_label__in=REFUSED)),
-                h=Count("id", filter=Q(served_label=Label.COMPLIANCE)),
-                rid=Min("id", filter=Q(served_label__in=REFUSED)),
-                hid=Min("id", filter=Q(served_label=Label.COMPLIANCE)),
+                r=Count("id", filter=Q(**{f"{column}__in": REFUSED})),
+                h=Count("id", filter=Q(**{column: Label.COMPLIANCE})),
+                rid=Min("id", filter=Q(**{f"{column}__in": REFUSED})),
+                hid=Min("id", filter=Q(**{column: Label.COMPLIANCE})),
             )
             .order_by()
             .values_list("digest", "surface__name", "r", "h", "rid", "hid")
@@ -1050,34 +1058,32 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
     return out
 
 
-def surface_consistency(start: dt.date, end: dt.date) -> ConsistencyReport:
+def surface_consistency(start: dt.date, end: dt.date, layer: str = "served") -> ConsistencyReport:
     """Prompts that are the same or near the same, helped on one surface and refused on another.
 
-    Uses what users were served (Interaction.served_label). Same: one GROUP BY over the period on
+    Uses what users were served (Interaction.served_label), or at the model layer what the model
+    answered (response_label). Same: one GROUP BY over the period on
     the stored prompt digest (equal normalised text), keeping texts on more than one surface with
     both outcomes; counts cover the whole period. Near: MinHash LSH (auditcore.consistency) over
     a bounded candidate set — refused prompts and helped prompts of the same categories, each a
     random subset in priority-key order — so their counts are within the candidates.
     """
     period = _period(start, end)
+    column = LABEL_COLUMN[layer]
     groups: list[ConsistencyGroup] = []
-    for cells, example, total in _same_text_groups(start, end):
+    for cells, example, total in _same_text_groups(start, end, layer):
         if _inconsistent(cells):
             groups.append(ConsistencyGroup("same", example, 1, total, cells))
     refused = list(
-        period.filter(served_label__in=REFUSED)
+        period.filter(**{f"{column}__in": REFUSED})
         .order_by("priority_key")
-        .values_list("id", "surface__name", "served_label", "category", "prompt")[
-            :NEAR_REFUSED_CANDIDATES
-        ]
+        .values_list("id", "surface__name", column, "category", "prompt")[:NEAR_REFUSED_CANDIDATES]
     )
     categories = sorted({r[3] for r in refused})
     helped = list(
-        period.filter(served_label=Label.COMPLIANCE, category__in=categories)
+        period.filter(**{column: Label.COMPLIANCE}, category__in=categories)
         .order_by("priority_key")
-        .values_list("id", "surface__name", "served_label", "category", "prompt")[
-            :NEAR_HELPED_CANDIDATES
-        ]
+        .values_list("id", "surface__name", column, "category", "prompt")[:NEAR_HELPED_CANDIDATES]
     )
     candidates = {r[0]: r for r in refused + helped}
     found = near_duplicate_groups({k: r[4] for k, r in candidates.items()})

@@ -352,8 +352,11 @@ def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     audit_round = _get_round(pk)
-    report = sel.surface_consistency(audit_round.period_start, audit_round.period_end)
-    context = {"round": audit_round, "report": report}
+    layer = _layer(request)
+    if layer is None:
+        return HttpResponseBadRequest("layer: must be 'served' or 'model'")
+    report = sel.surface_consistency(audit_round.period_start, audit_round.period_end, layer)
+    context = {"round": audit_round, "report": report, "layer_label": LAYER_LABELS[layer]}
     template = "reviewapp/dashboard/consistency.html"
     if request.htmx:
         template += "#groups"

@@ -169,3 +169,30 @@ def test_the_adjudication_page_offers_a_gateway_refusal_for_promotion(blocked_ro
     helped = RoundItem.objects.filter(round=blocked_round).exclude(pk=item.pk).first()
     page = _client(safety_lead).get(reverse("adjudication_item", args=[helped.pk])).content.decode()
     assert 'id="promote"' not in page
+
+
+def test_cross_surface_consistency_follows_the_layer(safety_lead):
+    same = "Can you explain my electricity bill?"
+    answered = {"weight": 1, "final": "help", "prompt": same, "observed": "compliance"}
+    audit_round = build_round(
+        [
+            {
+                "key": "A",
+                "category": "general",
+                "outcome": "compliance",
+                "population": 2,
+                "items": [
+                    {**answered, "surface": "web"},
+                    {**answered, "surface": "app", "served": "refusal", "gateway": "blocked"},
+                ],
+            }
+        ]
+    )
+    client = _client(safety_lead)
+    url = reverse("dashboard:consistency", args=[audit_round.pk])
+    served = client.get(url).content.decode()
+    assert same in _section(served, 'id="consistency"')
+    model = client.get(url + "?layer=model").content.decode()
+    assert same not in _section(model, 'id="consistency"')
+    dashboard = client.get(reverse("dashboard:round", args=[audit_round.pk]) + "?layer=model")
+    assert f"{url}?layer=model" in dashboard.content.decode()
