@@ -196,3 +196,15 @@ def test_cross_surface_consistency_follows_the_layer(safety_lead):
     assert same not in _section(model, 'id="consistency"')
     dashboard = client.get(reverse("dashboard:round", args=[audit_round.pk]) + "?layer=model")
     assert f"{url}?layer=model" in dashboard.content.decode()
+
+
+def test_the_api_gives_the_figures_at_the_layer_asked_for(blocked_round, safety_lead):
+    client = _client(safety_lead)
+    url = f"/api/v1/rounds/{blocked_round.pk}/estimates"
+    served = client.get(url).json()
+    model = client.get(url + "?layer=model").json()
+    assert (served["layer"], model["layer"]) == ("served", "model")
+    assert served["headline"]["population"]["refused"] == 1
+    assert model["headline"]["population"]["refused"] == 0
+    bad = client.get(url + "?layer=both")
+    assert bad.status_code == 400 and "layer" in bad.content.decode()
