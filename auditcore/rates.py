@@ -61,6 +61,15 @@ COMPARE_MIN_EVENTS = 5
 CALIBRATE_MIN_RESPONDENTS = 20
 
 
+def refusal_cause(model_label: str, served_label: str) -> str | None:
+    """Who refused what the user was served: "model", "gateway" (the model complied), or None."""
+    if model_label in REFUSED:
+        return "model"
+    if served_label in REFUSED:
+        return "gateway"
+    return None
+
+
 @dataclass(frozen=True)
 class StratumInfo:
     """A drawn stratum, as the nonresponse collapse needs it."""

@@ -1,11 +1,13 @@
-"""The three roles, as Django groups, and what each may do."""
+"""The roles, as Django groups, and what each may do."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 REVIEWER = "reviewer"
 SAFETY_LEAD = "safety_lead"
 ADMIN = "admin"
-ROLES = (REVIEWER, SAFETY_LEAD, ADMIN)
+# Reads the results (dashboard, trends, gate decisions) and changes nothing.
+VIEWER = "viewer"
+ROLES = (REVIEWER, SAFETY_LEAD, ADMIN, VIEWER)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -28,6 +30,11 @@ def is_admin(user: User) -> bool:
 def is_safety_lead(user: User) -> bool:
     """Safety leads, and admins, who may do everything a safety lead does."""
     return bool(user_roles(user) & {SAFETY_LEAD, ADMIN})
+
+
+def may_read_results(user: User) -> bool:
+    """The dashboard, its trends and the gate decisions, read-only: viewers and safety leads."""
+    return bool(user_roles(user) & {VIEWER, SAFETY_LEAD, ADMIN})
 
 
 def is_reviewer(user: User) -> bool:

@@ -546,3 +546,26 @@ def gate_decision(
         decision = "INCONCLUSIVE"
         warning = "too few prompts to decide: add prompts or repeat runs"
     return GateResult((n01 - n10) / k, lower, upper, p_value, decision, warning)
+
+
+# STATISTICS.md "The regression gate", power for orientation: with about 1% churn, 500 must-help
+# prompts detect a 3-point regression 91% of the time; 200 prompts only about 5 points.
+POWER_ANCHORS = ((500, 3.0), (200, 5.0))
+
+
+def detectable_regression_points(k: int) -> float | None:
+    """The regression (in points) a corpus of k must-help prompts reliably detects, from the
+    anchors above; None below the smallest anchor (only larger regressions are seen)."""
+    for size, points in POWER_ANCHORS:
+        if k >= size:
+            return points
+    return None
+
+
+def clopper_pearson(events: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Exact binomial interval for events of n (a replay counts every prompt once, unweighted)."""
+    if n <= 0:
+        return math.nan, math.nan
+    lower = 0.0 if events == 0 else float(beta_ppf(alpha / 2, events, n - events + 1))
+    upper = 1.0 if events == n else float(beta_ppf(1 - alpha / 2, events + 1, n - events))
+    return lower, upper

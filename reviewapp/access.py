@@ -28,4 +28,5 @@ def role_required(check: Callable[..., bool]) -> Callable[[View], View]:
 
 reviewer_required = role_required(roles.is_reviewer)
 safety_lead_required = role_required(roles.is_safety_lead)
+results_reader_required = role_required(roles.may_read_results)
 admin_required = role_required(roles.is_admin)

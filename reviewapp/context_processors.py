@@ -11,4 +11,5 @@ def role_flags(request: HttpRequest) -> dict[str, bool]:
         "is_reviewer": roles.is_reviewer(user),
         "is_safety_lead": roles.is_safety_lead(user),
         "is_admin": roles.is_admin(user),
+        "may_read_results": roles.may_read_results(user),
     }

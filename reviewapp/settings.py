@@ -27,6 +27,9 @@ if not ENDPOINT_KEYS_SECRET and DEBUG:
     ENDPOINT_KEYS_SECRET = "insecure-development-endpoint-keys"  # noqa: S105 - DEBUG only
 # Hosts replay endpoints may point at; empty allows any host (http and https only).
 REPLAY_ALLOWED_HOSTS = env_list("REPLAY_ALLOWED_HOSTS", [])
+# An OpenAI-compatible gateway (the production filter in front of the models). When set, the
+# one-shot gate replays both models through it, so a refusal the gateway adds counts.
+REPLAY_GATEWAY_URL = env_str("REPLAY_GATEWAY_URL", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -158,6 +161,9 @@ INGEST_MAX_UPLOAD_MB = env_int("INGEST_MAX_UPLOAD_MB", 2048, minimum=1)
 # bench/ingest.py 10,000 beat 5,000 by about 9% (fewer stratum upserts and commits per record)
 # and 20,000 gained nothing more; peak worker RSS stayed at about 200 MB.
 INGEST_CHUNK_RECORDS = env_int("INGEST_CHUNK_RECORDS", 10_000, minimum=1)
+# Policy changes are proposed by one safety lead and approved by another before they publish;
+# a small team with one lead turns this on to publish alone.
+POLICY_SINGLE_LEAD_PUBLISH = env_bool("POLICY_SINGLE_LEAD_PUBLISH", default=False)
 
 # --- Response classifier: an OpenAI-compatible judge model for the fast tier's uncertain band.
 DETECTION_JUDGE_URL = env_url("DETECTION_JUDGE_URL", ("http", "https"))

@@ -33,6 +33,7 @@ policy_urls = [
     path("v/<int:pk>/categories/add", policy_views.category_add, name="category_add"),
     path("v/<int:pk>/draft", policy_views.version_new_draft, name="new_draft"),
     path("v/<int:pk>/publish", policy_views.version_publish, name="publish"),
+    path("v/<int:pk>/propose", policy_views.version_propose, name="propose"),
     path("v/<int:pk>/rereview", policy_views.version_rereview, name="rereview"),
     path("categories/<int:pk>/save", policy_views.category_save, name="category_save"),
     path("categories/<int:pk>/remove", policy_views.category_remove, name="category_remove"),

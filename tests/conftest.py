@@ -48,6 +48,12 @@ def admin_user(db):
 
 
 @pytest.fixture
+def viewer(db):
+    """Reads the dashboard, trends and gate decisions; changes nothing."""
+    return _user("vera", roles.VIEWER)
+
+
+@pytest.fixture
 def outsider(db):
     """Logged in, but with no role at all."""
     return _user("charlie", None)

@@ -12,9 +12,19 @@ class Expect(models.TextChoices):
     MUST_DECLINE = "must_decline", "Must decline (control)"
 
 
+class RefusalCause(models.TextChoices):
+    """Who refused a promoted production false refusal."""
+
+    MODEL = "model", "The model"
+    GATEWAY = "gateway", "The gateway (the model complied)"
+
+
 class Corpus(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    # Set when a corpus is created from a file (gate --corpus-file): the same file again reuses
+    # this corpus instead of creating "name (2)", "(3)", ... (see corpus_content_hash).
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -37,6 +47,9 @@ class CorpusPrompt(models.Model):
     prompt_hash = models.CharField(max_length=64)
     category = models.CharField(max_length=100, blank=True)
     expect = models.CharField(max_length=12, choices=Expect.choices, default=Expect.MUST_HELP)
+    # The conversation before `prompt` (the last user message): [{"role", "content"}, ...].
+    # Replay sends it whole; empty for a single-turn prompt.
+    earlier_messages = models.JSONField(default=list, blank=True)
     active = models.BooleanField(default=True)
     # Promoted from an adjudicated production false refusal.
     origin_interaction = models.ForeignKey(
@@ -45,6 +58,9 @@ class CorpusPrompt(models.Model):
     origin_item = models.ForeignKey(
         RoundItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Who refused it in production. A gateway-caused refusal must be helped at the system level:
+    # the model already answered, the gateway in front of it must let the answer through.
+    origin_cause = models.CharField(max_length=10, choices=RefusalCause.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,6 +73,12 @@ class CorpusPrompt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.corpus}: {self.prompt[:40]}"
+
+    @property
+    def expectation(self) -> str:
+        if self.expect == Expect.MUST_HELP and self.origin_cause == RefusalCause.GATEWAY:
+            return "Must help at the system level"
+        return self.get_expect_display()
 
 
 class CorpusSnapshot(models.Model):
@@ -82,6 +104,7 @@ class SnapshotPrompt(models.Model):
     prompt = models.TextField()
     category = models.CharField(max_length=100, blank=True)
     expect = models.CharField(max_length=12, choices=Expect.choices, default=Expect.MUST_HELP)
+    earlier_messages = models.JSONField(default=list, blank=True)
     source = models.ForeignKey(
         CorpusPrompt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -172,11 +172,15 @@ class ChatClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def request_body(self, prompt: str) -> dict[str, Any]:
+    def request_body(self, prompt: str | Sequence[dict[str, str]]) -> dict[str, Any]:
+        """A prompt (a string) or a whole conversation (messages ending in a user turn)."""
         messages = []
         if self.config.system_prompt:
             messages.append({"role": "system", "content": self.config.system_prompt})
-        messages.append({"role": "user", "content": prompt})
+        if isinstance(prompt, str):
+            messages.append({"role": "user", "content": prompt})
+        else:
+            messages += [{"role": m["role"], "content": m["content"]} for m in prompt]
         return {
             "model": self.config.model,
             "messages": messages,
@@ -184,7 +188,7 @@ class ChatClient:
             "max_tokens": self.config.max_tokens,
         }
 
-    def complete(self, prompt: str, prompt_id: PromptId) -> ChatResult:
+    def complete(self, prompt: str | Sequence[dict[str, str]], prompt_id: PromptId) -> ChatResult:
         """Send one prompt; never raises for endpoint misbehaviour."""
         headers = {}
         if self.config.api_key:
@@ -284,7 +288,7 @@ class ChatClient:
 
 def replay_prompts(
     config: EndpointConfig,
-    prompts: Iterable[tuple[PromptId, str]],
+    prompts: Iterable[tuple[PromptId, str | Sequence[dict[str, str]]]],
     *,
     on_result: Callable[[ChatResult], None],
     client: ChatClient | None = None,

@@ -16,7 +16,8 @@ CorpusFormat = Literal["auto", "csv", "jsonl"]
 
 MAX_PROMPT_CHARS = 100_000
 MAX_CATEGORY_CHARS = 100
-COLUMNS = ("prompt", "category", "expect")
+COLUMNS = ("prompt", "category", "expect", "messages")
+MESSAGE_ROLES = ("system", "user", "assistant")
 
 
 class Expect(StrEnum):
@@ -38,9 +39,21 @@ _EXPECT_ALIASES = {
 
 @dataclass(frozen=True)
 class CorpusPrompt:
-    prompt: str
+    prompt: str  # the last user message
     category: str = ""
     expect: Expect = Expect.MUST_HELP
+    earlier: tuple[tuple[str, str], ...] = ()  # (role, content) of the turns before it
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The whole conversation, as a chat request carries it."""
+        turns = [{"role": r, "content": c} for r, c in self.earlier]
+        return [*turns, {"role": "user", "content": self.prompt}]
+
+    @property
+    def key(self) -> str:
+        """What makes two entries the same: the prompt and, if any, the turns before it."""
+        return json.dumps(self.messages) if self.earlier else self.prompt
 
 
 @dataclass(frozen=True)
@@ -70,8 +83,10 @@ def parse_corpus(
 ) -> tuple[list[CorpusPrompt], list[CorpusError]]:
     """Parse a corpus file into prompts and per-line errors; a bad line never stops the rest.
 
-    CSV needs a header with a ``prompt`` column (``category`` and ``expect`` optional, other
-    columns ignored). JSONL needs one object per line with a ``prompt`` string. ``auto`` picks
+    CSV needs a header with a ``prompt`` or a ``messages`` column (``category`` and ``expect``
+    optional, other columns ignored); ``messages`` holds a JSON list of {"role", "content"}
+    ending in a user turn (a multi-turn entry). JSONL needs one object per line with a
+    ``prompt`` string or a ``messages`` list. ``auto`` picks
     JSONL when the first non-blank character is ``{``. Line numbers are 1-based physical lines;
     for a CSV record spanning lines it is the line the record starts on.
     """
@@ -95,10 +110,10 @@ def parse_corpus(
             errors.append(CorpusError(line, str(exc)))
             continue
         # A duplicate would count twice in the paired gate test, silently weighting one prompt.
-        if (first := first_line_of.get(prompt.prompt)) is not None:
+        if (first := first_line_of.get(prompt.key)) is not None:
             errors.append(CorpusError(line, f"duplicate prompt (first on line {first})"))
             continue
-        first_line_of[prompt.prompt] = line
+        first_line_of[prompt.key] = line
         prompts.append(prompt)
     if not prompts and not errors:
         errors.append(CorpusError(1, "the file contains no prompts"))
@@ -117,16 +132,53 @@ def write_corpus(
         writer = csv_writer(stream)
         writer.writerow(COLUMNS)
         for item in prompts:
-            writer.writerow([item.prompt, item.category, item.expect.value])
+            messages = json.dumps(item.messages, ensure_ascii=False) if item.earlier else ""
+            writer.writerow([item.prompt, item.category, item.expect.value, messages])
     elif format == "jsonl":
         for item in prompts:
-            record = {"prompt": item.prompt, "category": item.category, "expect": item.expect.value}
+            record: dict[str, Any] = {"category": item.category, "expect": item.expect.value}
+            if item.earlier:
+                record["messages"] = item.messages
+            else:
+                record["prompt"] = item.prompt
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         raise ValueError(f"unknown corpus format {format!r}")
 
 
+def _parse_messages(raw: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(last user message, earlier turns) from a message list, or ValueError naming the problem."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"messages is not valid JSON: {exc.msg}") from None
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("messages must be a non-empty list of {role, content}")
+    turns = []
+    for index, message in enumerate(raw):
+        if not isinstance(message, dict):
+            raise ValueError(f"messages[{index}] must be an object with role and content")
+        role, content = message.get("role"), message.get("content")
+        if role not in MESSAGE_ROLES:
+            raise ValueError(f"messages[{index}].role must be one of {', '.join(MESSAGE_ROLES)}")
+        if not isinstance(content, str):
+            raise ValueError(f"messages[{index}].content must be a string")
+        turns.append((role, content))
+    if turns[-1][0] != "user":
+        raise ValueError("messages must end with a user message")
+    total = sum(len(c) for _, c in turns)
+    if total > MAX_PROMPT_CHARS:
+        raise ValueError(f"messages are longer than {MAX_PROMPT_CHARS} characters")
+    return turns[-1][1], tuple(turns[:-1])
+
+
 def _build_prompt(fields: dict[str, Any]) -> CorpusPrompt:
+    earlier: tuple[tuple[str, str], ...] = ()
+    messages = fields.get("messages")
+    if messages not in (None, ""):
+        prompt, earlier = _parse_messages(messages)
+        fields = {**fields, "prompt": prompt}
     prompt = fields.get("prompt")
     if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
         raise ValueError("missing prompt")
@@ -150,7 +202,9 @@ def _build_prompt(fields: dict[str, Any]) -> CorpusPrompt:
         expect = ""
     if not isinstance(expect, str):
         raise ValueError("expect must be a string (must_help or must_decline)")
-    return CorpusPrompt(prompt=prompt, category=category, expect=parse_expect(expect))
+    return CorpusPrompt(
+        prompt=prompt, category=category, expect=parse_expect(expect), earlier=earlier
+    )
 
 
 def _csv_rows(text: str, errors: list[CorpusError]) -> Iterable[tuple[int, dict[str, Any]]]:
@@ -174,7 +228,7 @@ def _csv_rows(text: str, errors: list[CorpusError]) -> Iterable[tuple[int, dict[
         if header is None:
             header = [cell.strip().lower() for cell in row]
             header_width = len(header)
-            if "prompt" not in header:
+            if "prompt" not in header and "messages" not in header:
                 errors.append(CorpusError(start, "missing required column 'prompt' in the header"))
                 return
             continue

@@ -349,8 +349,8 @@ class Headline:
         return (self.respondents + self.unsure) / self.sampled if self.sampled else None
 
 
-def _scoped_counts(rounds: Sequence[AuditRound]):
-    """StratumCount rows in the rounds' scopes (period, surfaces, model versions)."""
+def _scope_q(rounds: Sequence[AuditRound]) -> Q:
+    """The rounds' scopes (period, surfaces, model versions) on day/surface/model_version."""
     scope = Q(pk__in=[])
     for r in rounds:
         q = Q(day__gte=r.period_start, day__lte=r.period_end)
@@ -361,14 +361,38 @@ def _scoped_counts(rounds: Sequence[AuditRound]):
         if models:
             q &= Q(model_version_id__in=models)
         scope |= q
-    return StratumCount.objects.filter(scope)
+    return scope
 
 
-def population_counts(rounds: Sequence[AuditRound]) -> Population:
+def _scoped_counts(rounds: Sequence[AuditRound]):
+    return StratumCount.objects.filter(_scope_q(rounds))
+
+
+def _scoped_interactions(rounds: Sequence[AuditRound]):
+    return Interaction.objects.filter(_scope_q(rounds)).exclude(source="gold")
+
+
+def population_counts(rounds: Sequence[AuditRound], layer: str = "served") -> Population:
+    """All traffic in scope refused, by the classifier, as the model answered or as served.
+
+    StratumCount holds the model layer only; the served count corrects it with the records a
+    gateway touched (the only ones whose served label can differ from the model's).
+    """
     totals = _scoped_counts(rounds).aggregate(
         total=Sum("count"), refused=Sum("count", filter=Q(outcome__in=REFUSED))
     )
     total, refused = int(totals["total"] or 0), int(totals["refused"] or 0)
+    if layer == "served" and rounds:
+        model_refused, served_refused = Q(response_label__in=REFUSED), Q(served_label__in=REFUSED)
+        changed = (
+            _scoped_interactions(rounds)
+            .exclude(gateway_action=GatewayAction.NONE)
+            .aggregate(
+                added=Count("id", filter=served_refused & ~model_refused),
+                removed=Count("id", filter=model_refused & ~served_refused),
+            )
+        )
+        refused += changed["added"] - changed["removed"]
     return Population(total, refused, refused / total if total else None)
 
 
@@ -390,7 +414,7 @@ def headline(
         population=population,
         model_refused_share=_share(frame, model_refused),
         served_refused_share=_share(frame, served_refused),
-        gateway_added_share=_share(frame, served_refused & ~model_refused),
+        gateway_added_share=_share(frame, gateway_added(frame)),
         layers=respondents.layers(),
         impact_frr={layer: respondents.estimate("frr", layer, impact=True) for layer in LAYERS},
         sampled=len(frame),
@@ -415,6 +439,13 @@ class BreakdownRow:
     respondents: int
     unsure: int
     layers: dict[str, dict[str, RateEstimate]]
+    # Of the value's sampled traffic, the share served a refusal the model never gave.
+    gateway_added: RateEstimate
+
+
+def gateway_added(frame: ItemFrame) -> np.ndarray:
+    """Served refused (incl. partially) where the model complied: the gateway refused."""
+    return np.isin(frame.served_label, REFUSED) & ~np.isin(frame.model_label, REFUSED)
 
 
 def breakdown(
@@ -423,6 +454,7 @@ def breakdown(
     """One row per value of a dimension (plus `values` that have no sampled items: "no data")."""
     column = frame.dims[dimension]
     answered = column[respondents.keep]
+    added = gateway_added(frame)
     rows = []
     for value in sorted(set(column.tolist()) | set(values)):
         rows.append(
@@ -432,6 +464,7 @@ def breakdown(
                 respondents=int(np.sum(answered == value)),
                 unsure=int(np.sum((column == value) & frame.unsure)),
                 layers=respondents.layers(answered == value),
+                gateway_added=estimate_rate(1.0 / frame.pi, column == value, added, frame.stratum),
             )
         )
     return rows
@@ -448,7 +481,7 @@ class DisparityRow:
     events: int  # refusals of should-help traffic, both sides together
     comparable: bool  # enough respondents and events to compare at all
     note: str  # "too few to compare" when not comparable
-    rate: RateEstimate  # crude served false-refusal rate
+    rate: RateEstimate  # crude false-refusal rate at the layer asked for
     adjusted_rate: RateEstimate  # standardised to the overall should-help category mix
     others_adjusted_rate: RateEstimate
     ratio: float | None
@@ -484,11 +517,11 @@ def standardised_weights(
     return out
 
 
-def disparity(frame: ItemFrame, respondents: ra.Respondents) -> list[DisparityRow]:
-    """Each user segment's served false-refusal rate against all other segments."""
-    z, y = ra.rate_arrays(
-        respondents.labels["served"], respondents.help, respondents.decline, "frr"
-    )
+def disparity(
+    frame: ItemFrame, respondents: ra.Respondents, layer: str = "served"
+) -> list[DisparityRow]:
+    """Each user segment's false-refusal rate (at `layer`) against all other segments."""
+    z, y = ra.rate_arrays(respondents.labels[layer], respondents.help, respondents.decline, "frr")
     segment = frame.dims["user_segment"][respondents.keep]
     category = frame.dims["category"][respondents.keep]
     d, strata = respondents.weight, respondents.stratum
@@ -576,60 +609,58 @@ def classifier_validation(
     round_ids: Sequence[int],
     rows: Sequence[tuple] | None = None,
     strata: dict[int, tuple[str, str | None]] | None = None,
+    layer: str = "served",
 ) -> list[ValidationRow]:
-    """What reviewers saw the model do (after the reveal) against the classifier's label.
+    """What reviewers saw after the reveal against the classifier's label, at one layer.
+
+    Model layer: the classifier's label of the model's answer against the observed one. Served
+    layer: its label of what the user got against what reviewers saw served (an untouched
+    answer was served as the model gave it; a changed one counts only once someone recorded
+    what was served).
 
     rows and strata, when the caller has read them already: the rounds' item rows (item_rows)
-    and {RoundStratum id: (category, model version name)}. Then only the verdicts' observed
-    labels are read, instead of joining every verdict to its interaction and stratum again.
+    and {RoundStratum id: (category, model version name)}; otherwise they are read here.
     """
-    verdicts = Verdict.objects.filter(
-        item__round_id__in=list(round_ids), item__is_gold=False, superseded=False
-    ).exclude(observed_label="")
+    if rows is None:
+        rows = item_rows(round_ids)
+    if strata is None:
+        refs = strata_info(round_ids)[1]
+        strata = {pk: (ref.category, ref.model_version) for pk, ref in refs.items()}
+    at = {name: i for i, name in enumerate(_FRAME_FIELDS)}
+    label_at = at[f"interaction__{'response' if layer == 'model' else 'served'}_label"]
+    stratum_keys = {pk: (category or "—", model or "—") for pk, (category, model) in strata.items()}
+    items = {
+        row[at["id"]]: (
+            *stratum_keys.get(row[at["stratum_id"]], ("—", "—")),
+            row[label_at],
+            row[at["interaction__gateway_action"]],
+        )
+        for row in rows
+    }
+    grouped = (
+        Verdict.objects.filter(
+            item__round_id__in=list(round_ids), item__is_gold=False, superseded=False
+        )
+        .exclude(observed_label="")
+        .values("item_id", "observed_label", "observed_served_label")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("item_id", "observed_label", "observed_served_label", "n")
+    )
     counts: dict[tuple, int] = {}
-    if rows is None or strata is None:
-        grouped = (
-            verdicts.values(
-                "item__stratum__category",
-                "item__stratum__model_version__name",
-                "item__interaction__response_label",
-                "observed_label",
-            )
-            .annotate(n=Count("id"))
-            .order_by()
-            .values_list(
-                "item__stratum__category",
-                "item__stratum__model_version__name",
-                "item__interaction__response_label",
-                "observed_label",
-                "n",
-            )
-        )
-        for category, model, label, observed, n in grouped:
-            key = (category or "—", label, model or "—", observed)
-            counts[key] = counts.get(key, 0) + n
-    else:
-        item_at, stratum_at = _FRAME_FIELDS.index("id"), _FRAME_FIELDS.index("stratum_id")
-        label_at = _FRAME_FIELDS.index("interaction__response_label")
-        stratum_keys = {
-            pk: (category or "—", model or "—") for pk, (category, model) in strata.items()
-        }
-        items = {
-            row[item_at]: (*stratum_keys.get(row[stratum_at], ("—", "—")), row[label_at])
-            for row in rows
-        }
-        grouped = (
-            verdicts.values("item_id", "observed_label")
-            .annotate(n=Count("id"))
-            .order_by()
-            .values_list("item_id", "observed_label", "n")
-        )
-        for item_id, observed, n in grouped:
-            item = items.get(item_id)
-            if item is None:
-                continue  # drawn after the rows were read
-            key = (item[0], item[2], item[1], observed)
-            counts[key] = counts.get(key, 0) + n
+    for item_id, observed_model, observed_served, n in grouped:
+        item = items.get(item_id)
+        if item is None:
+            continue  # drawn after the rows were read
+        category, model, label, gateway = item
+        observed = observed_model
+        if layer == "served":
+            untouched = gateway == GatewayAction.NONE
+            observed = observed_served or (observed_model if untouched else "")
+            if not observed:
+                continue
+        key = (category, label, model, observed)
+        counts[key] = counts.get(key, 0) + n
     groups: dict[tuple, dict] = {}
     for (*stratum, observed), n in sorted(counts.items()):
         key = tuple(stratum)
@@ -668,6 +699,7 @@ class Example:
     user_segment: str
     response_label: str
     weight: float
+    cause: str  # "model": the model refused; "gateway": the model complied, the gateway refused
 
 
 _EXAMPLE_FIELDS = (
@@ -683,48 +715,70 @@ _EXAMPLE_FIELDS = (
 )
 
 
-def false_refusal_examples(
-    round_ids: Sequence[int], limit: int = EXAMPLE_LIMIT, rows: Sequence[tuple] | None = None
-) -> list[Example]:
-    """Confirmed false refusals ("should help", the model refused), heaviest first.
+def item_outcome(item: RoundItem) -> tuple[str, str]:
+    """(model label, served label) of one item: observed where reviewers did, as the estimates."""
+    interaction = item.interaction
+    model, served, _, _ = resolve_labels(
+        item.observed_label,
+        item.observed_served_label,
+        interaction.gateway_action,
+        interaction.response_label,
+        interaction.served_label,
+    )
+    return model, served
 
-    "Refused" is what reviewers observed, the classifier's label only where nobody did.
+
+def interaction_items(interaction: Interaction):
+    """The non-gold round items drawn from one interaction, with their rounds."""
+    return (
+        RoundItem.objects.filter(interaction=interaction, is_gold=False)
+        .select_related("round", "interaction")
+        .order_by("round__period_start", "pk")
+    )
+
+
+def false_refusal_examples(
+    round_ids: Sequence[int],
+    limit: int = EXAMPLE_LIMIT,
+    rows: Sequence[tuple] | None = None,
+    layer: str = "served",
+) -> list[Example]:
+    """Confirmed false refusals ("should help", refused at `layer`), heaviest first.
+
+    "Refused" is what reviewers observed, the classifier's label only where nobody did. At the
+    served layer a refusal the model never gave is the gateway's (cause "gateway").
     rows: the rounds' item rows (item_rows) when the caller has them; the heaviest are picked
     from those and only they are read with their prompts.
     """
-    examples = RoundItem.objects.values_list(*_EXAMPLE_FIELDS)
     if rows is None:
-        picked = (
-            examples.filter(
-                round_id__in=list(round_ids),
-                is_gold=False,
-                status=RoundItem.Status.DONE,
-                final_decision="help",
-            )
-            .filter(
-                Q(observed_label__in=REFUSED)
-                | Q(observed_label="", interaction__response_label__in=REFUSED)
-            )
-            .order_by("-weight", "id")[:limit]
-        )
-        return [Example(*row) for row in picked]
+        rows = item_rows(round_ids)
     at = {name: i for i, name in enumerate(_FRAME_FIELDS)}
-    confirmed = [
-        (-row[at["weight"]], row[at["id"]])
-        for row in rows
-        if row[at["status"]] == RoundItem.Status.DONE
-        and row[at["final_decision"]] == "help"
-        and (row[at["observed_label"]] or row[at["interaction__response_label"]]) in REFUSED
-    ]
+    confirmed, causes = [], {}
+    for row in rows:
+        if row[at["status"]] != RoundItem.Status.DONE or row[at["final_decision"]] != "help":
+            continue
+        model, served, _, _ = resolve_labels(
+            *(row[at[f]] for f in (
+                "observed_label", "observed_served_label", "interaction__gateway_action",
+                "interaction__response_label", "interaction__served_label",
+            ))
+        )  # fmt: skip
+        cause = ra.refusal_cause(model, served if layer == "served" else model)
+        if cause is not None:
+            confirmed.append((-row[at["weight"]], row[at["id"]]))
+            causes[row[at["id"]]] = cause
     ids = [item_id for _, item_id in sorted(confirmed)[:limit]]
+    examples = RoundItem.objects.values_list(*_EXAMPLE_FIELDS)
     found = {row[0]: row for row in examples.filter(pk__in=ids)} if ids else {}
-    return [Example(*found[i]) for i in ids if i in found]
+    return [Example(*found[i], cause=causes[i]) for i in ids if i in found]
 
 
-def scope_examples(estimates: "Estimates", limit: int = EXAMPLE_LIMIT) -> list[Example]:
+def scope_examples(
+    estimates: "Estimates", limit: int = EXAMPLE_LIMIT, layer: str = "served"
+) -> list[Example]:
     """false_refusal_examples of an Estimates' scope, from the item rows it has read."""
     rows = [row for round_rows in estimates.rows_by_round.values() for row in round_rows]
-    return false_refusal_examples(estimates.scope.round_ids, limit, rows=rows)
+    return false_refusal_examples(estimates.scope.round_ids, limit, rows=rows, layer=layer)
 
 
 # --- Round and period ------------------------------------------------------------------------
@@ -783,14 +837,21 @@ class Estimates:
     breakdowns: dict[str, list[BreakdownRow]]
     disparity: list[DisparityRow]
     validation: list[ValidationRow]
+    # The layer of the population count, disparity and validation (the breakdowns carry both).
+    layer: str = "served"
 
     @property
     def layers(self) -> dict[str, dict[str, RateEstimate]]:
         return self.headline.layers
 
 
-def scope_estimates(scope: Scope) -> Estimates:
-    """Everything the dashboard shows for a round or a period, from a handful of queries."""
+def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
+    """Everything the dashboard shows for a round or a period, from a handful of queries.
+
+    layer: "served" (what users got) or "model", for the figures shown at one layer only.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}")
     ids = scope.round_ids
     rows = item_rows(ids)
     frame = frame_from_rows(rows)
@@ -817,17 +878,18 @@ def scope_estimates(scope: Scope) -> Estimates:
         scope=scope,
         rows_by_round=by_round,
         strata_by_round=strata_by_round,
-        headline=headline(frame, respondents, population_counts(scope.rounds), gold, refs),
+        headline=headline(frame, respondents, population_counts(scope.rounds, layer), gold, refs),
         breakdowns={
             dim: breakdown(frame, respondents, dim, known.get(dim, ())) for dim in DIMENSIONS
         },
-        disparity=disparity(frame, respondents),
-        validation=classifier_validation(ids, rows, strata),
+        disparity=disparity(frame, respondents, layer),
+        validation=classifier_validation(ids, rows, strata, layer),
+        layer=layer,
     )
 
 
-def round_estimates(audit_round: AuditRound) -> Estimates:
-    return scope_estimates(round_scope(audit_round))
+def round_estimates(audit_round: AuditRound, layer: str = "served") -> Estimates:
+    return scope_estimates(round_scope(audit_round), layer)
 
 
 # --- Trend -----------------------------------------------------------------------------------
@@ -975,10 +1037,10 @@ def _inconsistent(cells: list[SurfaceCell]) -> bool:
 _SAME_TEXT_SQL = """
 WITH g AS (
     SELECT i.prompt_digest AS d, s.name AS surface,
-           count(*) FILTER (WHERE i.served_label IN ('refusal', 'partial_refusal')) AS r,
-           count(*) FILTER (WHERE i.served_label = 'compliance') AS h,
-           min(i.id) FILTER (WHERE i.served_label IN ('refusal', 'partial_refusal')) AS rid,
-           min(i.id) FILTER (WHERE i.served_label = 'compliance') AS hid
+           count(*) FILTER (WHERE i.{label} IN ('refusal', 'partial_refusal')) AS r,
+           count(*) FILTER (WHERE i.{label} = 'compliance') AS h,
+           min(i.id) FILTER (WHERE i.{label} IN ('refusal', 'partial_refusal')) AS rid,
+           min(i.id) FILTER (WHERE i.{label} = 'compliance') AS hid
     FROM auditcore_interaction i JOIN auditcore_surface s ON s.id = i.surface_id
     WHERE i.day >= %s AND i.day <= %s AND i.source <> 'gold'
     GROUP BY 1, 2
@@ -992,7 +1054,13 @@ ORDER BY k.refused DESC, g.d, g.surface
 """
 
 
-def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCell], str, int]]:
+# The label column each layer reads: a fixed choice, never text from a request.
+LABEL_COLUMN = {"served": "served_label", "model": "response_label"}
+
+
+def _same_text_groups(
+    start: dt.date, end: dt.date, layer: str = "served"
+) -> list[tuple[list[SurfaceCell], str, int]]:
     """(cells, example prompt, interactions) per text on 2+ surfaces with both outcomes.
 
     On PostgreSQL one scan (a CTE grouping by the stored prompt digest and surface); elsewhere
@@ -1001,16 +1069,18 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
     rows: list[tuple] = []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_SAME_TEXT_SQL, [start, end, CONSISTENCY_GROUPS])
+            sql = _SAME_TEXT_SQL.format(label=LABEL_COLUMN[layer])
+            cursor.execute(sql, [start, end, CONSISTENCY_GROUPS])
             rows = cursor.fetchall()
     else:
+        column = LABEL_COLUMN[layer]
         period = _period(start, end).annotate(digest=F("prompt_digest"))
         top = list(
             period.values("digest")
             .annotate(
                 surfaces=Count("surface_id", distinct=True),
-                refused=Count("id", filter=Q(served_label__in=REFUSED)),
-                helped=Count("id", filter=Q(served_label=Label.COMPLIANCE)),
+                refused=Count("id", filter=Q(**{f"{column}__in": REFUSED})),
+                helped=Count("id", filter=Q(**{column: Label.COMPLIANCE})),
             )
             .filter(surfaces__gt=1, refused__gt=0, helped__gt=0)
             .order_by("-refused", "digest")
@@ -1020,10 +1090,10 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
             period.filter(digest__in=top)
             .values("digest", "surface__name")
             .annotate(
-                r=Count("id", filter=Q(served_label__in=REFUSED)),
-                h=Count("id", filter=Q(served_label=Label.COMPLIANCE)),
-                rid=Min("id", filter=Q(served_label__in=REFUSED)),
-                hid=Min("id", filter=Q(served_label=Label.COMPLIANCE)),
+                r=Count("id", filter=Q(**{f"{column}__in": REFUSED})),
+                h=Count("id", filter=Q(**{column: Label.COMPLIANCE})),
+                rid=Min("id", filter=Q(**{f"{column}__in": REFUSED})),
+                hid=Min("id", filter=Q(**{column: Label.COMPLIANCE})),
             )
             .order_by()
             .values_list("digest", "surface__name", "r", "h", "rid", "hid")
@@ -1044,34 +1114,32 @@ def _same_text_groups(start: dt.date, end: dt.date) -> list[tuple[list[SurfaceCe
     return out
 
 
-def surface_consistency(start: dt.date, end: dt.date) -> ConsistencyReport:
+def surface_consistency(start: dt.date, end: dt.date, layer: str = "served") -> ConsistencyReport:
     """Prompts that are the same or near the same, helped on one surface and refused on another.
 
-    Uses what users were served (Interaction.served_label). Same: one GROUP BY over the period on
+    Uses what users were served (Interaction.served_label), or at the model layer what the model
+    answered (response_label). Same: one GROUP BY over the period on
     the stored prompt digest (equal normalised text), keeping texts on more than one surface with
     both outcomes; counts cover the whole period. Near: MinHash LSH (auditcore.consistency) over
     a bounded candidate set — refused prompts and helped prompts of the same categories, each a
     random subset in priority-key order — so their counts are within the candidates.
     """
     period = _period(start, end)
+    column = LABEL_COLUMN[layer]
     groups: list[ConsistencyGroup] = []
-    for cells, example, total in _same_text_groups(start, end):
+    for cells, example, total in _same_text_groups(start, end, layer):
         if _inconsistent(cells):
             groups.append(ConsistencyGroup("same", example, 1, total, cells))
     refused = list(
-        period.filter(served_label__in=REFUSED)
+        period.filter(**{f"{column}__in": REFUSED})
         .order_by("priority_key")
-        .values_list("id", "surface__name", "served_label", "category", "prompt")[
-            :NEAR_REFUSED_CANDIDATES
-        ]
+        .values_list("id", "surface__name", column, "category", "prompt")[:NEAR_REFUSED_CANDIDATES]
     )
     categories = sorted({r[3] for r in refused})
     helped = list(
-        period.filter(served_label=Label.COMPLIANCE, category__in=categories)
+        period.filter(**{column: Label.COMPLIANCE}, category__in=categories)
         .order_by("priority_key")
-        .values_list("id", "surface__name", "served_label", "category", "prompt")[
-            :NEAR_HELPED_CANDIDATES
-        ]
+        .values_list("id", "surface__name", column, "category", "prompt")[:NEAR_HELPED_CANDIDATES]
     )
     candidates = {r[0]: r for r in refused + helped}
     found = near_duplicate_groups({k: r[4] for k, r in candidates.items()})

@@ -13,6 +13,7 @@ from auditcore.models import (
     Endpoint,
     Expect,
     GateDecision,
+    Label,
     ReplayResult,
     ReplayRun,
     SnapshotPrompt,
@@ -20,6 +21,7 @@ from auditcore.models import (
 from auditcore.replay import CorpusPrompt as PlainPrompt
 from auditcore.replay import write_corpus
 from auditcore.replay.corpus_io import Expect as PlainExpect
+from auditcore.stats import clopper_pearson
 
 
 def corpus_list() -> QuerySet[Corpus]:
@@ -39,7 +41,12 @@ def corpus_export(corpus: Corpus, format: str) -> str:
     """The corpus's active prompts as CSV or JSONL text that corpus_import reads back."""
     stream = io.StringIO(newline="")
     prompts = (
-        PlainPrompt(prompt=p.prompt, category=p.category, expect=PlainExpect(p.expect))
+        PlainPrompt(
+            prompt=p.prompt,
+            category=p.category,
+            expect=PlainExpect(p.expect),
+            earlier=tuple((m["role"], m["content"]) for m in p.earlier_messages or []),
+        )
         for p in corpus.prompts.filter(active=True).order_by("id")
     )
     write_corpus(prompts, stream, format)  # type: ignore[arg-type]
@@ -174,3 +181,67 @@ def interval_chart(decision: GateDecision, width: int = 480, height: int = 60) -
         axis_min=lo,
         axis_max=hi,
     )
+
+
+# --- Replay trend ------------------------------------------------------------------------------
+
+REPLAY_TREND_RUNS = 60
+
+
+@dataclass(frozen=True)
+class ReplayTrendPoint:
+    """One finished run's refusal rate on one kind of prompt (must-help or must-decline)."""
+
+    run_id: int
+    day: str  # the run's finishing day, ISO
+    model: str
+    expect: str
+    refused: int
+    answered: int
+    rate: float | None
+    lower: float | None
+    upper: float | None
+
+
+def replay_trend(limit: int = REPLAY_TREND_RUNS) -> dict[str, list[ReplayTrendPoint]]:
+    """Per corpus (by name), the refusal rates of its latest finished runs, oldest first.
+
+    Every answered prompt counts once; the interval is exact binomial (Clopper-Pearson).
+    """
+    runs = list(
+        ReplayRun.objects.filter(status=ReplayRun.Status.SUCCEEDED, finished_at__isnull=False)
+        .order_by("-finished_at", "-pk")
+        .values_list("pk", "finished_at", "endpoint__model", "snapshot__corpus__name")[:limit]
+    )
+    counts = (
+        ReplayResult.objects.filter(run_id__in=[r[0] for r in runs])
+        .exclude(label="")
+        .values("run_id", "prompt__expect")
+        .annotate(
+            answered=Count("id"),
+            refused=Count("id", filter=Q(label__in=(Label.REFUSAL, Label.PARTIAL_REFUSAL))),
+        )
+        .order_by()
+    )
+    by_run = {(c["run_id"], c["prompt__expect"]): c for c in counts}
+    out: dict[str, list[ReplayTrendPoint]] = {}
+    for pk, finished, model, corpus in reversed(runs):
+        for expect in (Expect.MUST_HELP, Expect.MUST_DECLINE):
+            c = by_run.get((pk, expect))
+            if c is None:
+                continue
+            lower, upper = clopper_pearson(c["refused"], c["answered"])
+            out.setdefault(corpus, []).append(
+                ReplayTrendPoint(
+                    run_id=pk,
+                    day=finished.date().isoformat(),
+                    model=model,
+                    expect=expect,
+                    refused=c["refused"],
+                    answered=c["answered"],
+                    rate=c["refused"] / c["answered"] if c["answered"] else None,
+                    lower=lower,
+                    upper=upper,
+                )
+            )
+    return out

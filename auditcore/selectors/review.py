@@ -128,6 +128,12 @@ def claim_candidates(
 class Turn:
     role: str
     content: str
+    withheld: bool = False  # an answer that is itself an item this reviewer has not judged
+
+
+# Earlier turns a reviewer sees: the most recent ones (older ones are counted, not shown).
+MAX_CONTEXT_TURNS = 12
+WITHHELD = "[withheld: this answer is itself an item under review that you have not judged yet]"
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,15 @@ class ReviewItem:
     skipped_before: bool = False
     reason_codes: list[ReasonCode] = field(default_factory=list)
 
+    @property
+    def context_turns(self) -> list[Turn]:
+        """The most recent earlier turns, shown expanded as context."""
+        return self.earlier_turns[-MAX_CONTEXT_TURNS:]
+
+    @property
+    def older_turns(self) -> int:
+        return max(0, len(self.earlier_turns) - MAX_CONTEXT_TURNS)
+
 
 def _turns(raw: object) -> list[Turn]:
     if not isinstance(raw, list):
@@ -175,6 +190,43 @@ def _turns(raw: object) -> list[Turn]:
                 Turn(role=str(entry.get("role", "")), content=str(entry.get("content", "")))
             )
     return turns
+
+
+def _blinded_turns(raw: object, reviewer: AbstractBaseUser) -> list[Turn]:
+    """Earlier turns, with answers that are themselves sampled items withheld until judged.
+
+    A joined conversation's assistant turns carry the id of the record they came from
+    (auditcore.services.conversations); if that record is a sampled item the reviewer has not
+    locked a verdict on, showing its answer here would unblind that item for them later.
+    """
+    turns = _turns(raw)
+    if not isinstance(raw, list):
+        return turns
+    sources = {
+        entry.get("interaction_id")
+        for entry in raw
+        if isinstance(entry, dict)
+        and entry.get("role") == "assistant"
+        and entry.get("interaction_id")
+    }
+    if not sources:
+        return turns
+    judged = set(
+        Verdict.objects.filter(reviewer=reviewer, item__interaction_id__in=sources).values_list(
+            "item__interaction_id", flat=True
+        )
+    )
+    sampled = set(
+        RoundItem.objects.filter(interaction_id__in=sources - judged, is_gold=False).values_list(
+            "interaction_id", flat=True
+        )
+    )
+    out = []
+    for entry, turn in zip((e for e in raw if isinstance(e, dict)), turns, strict=True):
+        if entry.get("role") == "assistant" and entry.get("interaction_id") in sampled:
+            turn = Turn(role=turn.role, content=WITHHELD, withheld=True)
+        out.append(turn)
+    return out
 
 
 def category_policy(*, policy_version_id: int, slug: str) -> CategoryPolicy | None:
@@ -223,12 +275,15 @@ def review_item_payload(
         lease = Lease.objects.filter(item_id=item_id, reviewer=reviewer).first()
     if lease is None and not Verdict.objects.filter(item_id=item_id, reviewer=reviewer).exists():
         return None
-    return blinded_item(item_id=item_id, lease=lease)
+    return blinded_item(item_id=item_id, lease=lease, reviewer=reviewer)
 
 
-def blinded_item(*, item_id: int, lease: Lease | None = None) -> ReviewItem | None:
+def blinded_item(
+    *, item_id: int, lease: Lease | None = None, reviewer: AbstractBaseUser | None = None
+) -> ReviewItem | None:
     """The blinded payload of an item without an access check: for safety leads and callers
-    that checked the reviewer's access (review_item_payload)."""
+    that checked the reviewer's access (review_item_payload). With a reviewer, earlier answers
+    that are items they have not judged are withheld."""
     row = (
         RoundItem.objects.filter(pk=item_id)
         .values(
@@ -251,7 +306,11 @@ def blinded_item(*, item_id: int, lease: Lease | None = None) -> ReviewItem | No
         round_name=row["round__name"],
         policy_version=f"{row['policy_version__policy__name']} v{row['policy_version__number']}",
         prompt=row["interaction__prompt"],
-        earlier_turns=_turns(row["interaction__earlier_turns"]),
+        earlier_turns=(
+            _blinded_turns(row["interaction__earlier_turns"], reviewer)
+            if reviewer is not None
+            else _turns(row["interaction__earlier_turns"])
+        ),
         surface=row["interaction__surface__name"],
         category_slug=row["interaction__category"],
         category=category,

@@ -14,6 +14,7 @@ from auditcore.detection.default_policy import DEFAULT_CATEGORIES, DEFAULT_POLIC
 from auditcore.models import AuditRound, IngestJob, Interaction, Policy, PolicyVersion
 from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
 from auditcore.services.policy import policy_create, policy_version_publish
+from auditcore.services.replay import corpus_starter_load
 from auditcore.services.rounds import (
     round_create,
     round_draw,
@@ -30,6 +31,7 @@ DEMO_USERS = (
     ("reviewer2", roles.REVIEWER, "review-demo-2026"),
     ("lead", roles.SAFETY_LEAD, "lead-demo-2026"),
     ("admin", roles.ADMIN, "admin-demo-2026"),
+    ("viewer", roles.VIEWER, "viewer-demo-2026"),
 )
 
 
@@ -91,6 +93,7 @@ def demo_seed(*, records: int = DEMO_RECORDS) -> SeedResult:
         path=path, source=DEMO_SOURCE, fmt="jsonl", origin=IngestJob.Origin.COMMAND
     )
     job = ingest_job_run_inline(job_id=job.pk)
+    corpus_starter_load(actor=None)
     return SeedResult(policy=policy, users=users, job=job, audit_round=_demo_round(policy))
 
 

@@ -29,9 +29,17 @@ from auditcore.ingest.parsers import (
 )
 from auditcore.ingest.pipeline import PreparedRow, Preparer, Quarantine, cyclic_gc_paused
 from auditcore.ingest.writer import add_to_stratum_counts, write_rows
-from auditcore.models import IngestChunk, IngestJob, ModelVersion, QuarantinedRecord, Surface
+from auditcore.models import (
+    IngestChunk,
+    IngestJob,
+    Interaction,
+    ModelVersion,
+    QuarantinedRecord,
+    Surface,
+)
 from auditcore.selectors.detection import response_classifier
 from auditcore.selectors.policy import current_category_specs
+from auditcore.services.conversations import conversation_join
 
 _GZIP_MAGIC = b"\x1f\x8b"
 MAX_PUSH_RECORDS = 10_000
@@ -320,11 +328,26 @@ def _process_chunk(chunk_id: int) -> None:
     _finish_if_complete(job.pk)
 
 
+def _join_conversations(job_id: int) -> None:
+    """Join the conversations the job's records belong to (their earlier turns may be older)."""
+    ids = (
+        Interaction.objects.filter(ingest_job_id=job_id)
+        .exclude(conversation_id="")
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    conversation_join(
+        conversation_ids=list(ids),
+        classifier=_category_classifier(tuple(current_category_specs())),
+    )
+
+
 def _finish_if_complete(job_id: int) -> None:
     finished = IngestJob.objects.filter(
         pk=job_id, status=IngestJob.Status.RUNNING, chunks_done=F("chunk_count")
     ).update(status=IngestJob.Status.SUCCEEDED, finished_at=timezone.now())
     if finished:
+        _join_conversations(job_id)
         job = IngestJob.objects.get(pk=job_id)
         if job.work_path and job.work_path != job.file_path:
             Path(job.work_path).unlink(missing_ok=True)
@@ -385,6 +408,7 @@ def ingest_records_push(*, records: list[Any], source: str, actor=None) -> PushR
             started_at=now,
         )
         counts = _store(job_id=job.pk, source=source, rows=rows, rejected=rejected)
+        _join_conversations(job.pk)
         IngestJob.objects.filter(pk=job.pk).update(
             status=IngestJob.Status.SUCCEEDED,
             received=counts.received,

@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Category, Policy, PolicyVersion
-from auditcore.policy_lint import lint_policy
+from auditcore.policy_lint import diff_categories, lint_policy
 from auditcore.services.audit import audit_event_record
 
 CATEGORY_FIELDS = (
@@ -97,6 +98,22 @@ def _require_draft(version: PolicyVersion) -> None:
         )
 
 
+def _require_editable(version: PolicyVersion, actor: AbstractBaseUser | None) -> None:
+    """A draft may change; a change withdraws its proposal, so approval covers what it sees."""
+    _require_draft(version)
+    if version.proposed_at is not None:
+        by = version.proposed_by.get_username() if version.proposed_by else None
+        version.proposed_by, version.proposed_at = None, None
+        version.save(update_fields=["proposed_by", "proposed_at"])
+        audit_event_record(
+            actor=actor,
+            action="policy.proposal_withdrawn",
+            obj=version,
+            before={"proposed_by": by},
+            after={"reason": "the draft changed after it was proposed"},
+        )
+
+
 def _full_clean(obj: Any) -> None:
     try:
         obj.full_clean()
@@ -167,7 +184,7 @@ def policy_version_update(
     *, actor: AbstractBaseUser | None, version: PolicyVersion, notes: str
 ) -> PolicyVersion:
     version = _locked_version(version)
-    _require_draft(version)
+    _require_editable(version, actor)
     before = {"notes": version.notes}
     version.notes = notes.strip()
     _full_clean(version)
@@ -183,7 +200,7 @@ def category_create(
     *, actor: AbstractBaseUser | None, version: PolicyVersion, data: Mapping[str, Any]
 ) -> Category:
     version = _locked_version(version)
-    _require_draft(version)
+    _require_editable(version, actor)
     fields = _category_fields(data)
     if not fields.get("slug"):
         raise ApplicationError("slug: a category needs a slug", {"field": "slug"})
@@ -205,7 +222,7 @@ def category_create(
 def category_update(
     *, actor: AbstractBaseUser | None, category: Category, data: Mapping[str, Any]
 ) -> Category:
-    _require_draft(_locked_version(category.policy_version))
+    _require_editable(_locked_version(category.policy_version), actor)
     category = Category.objects.get(pk=category.pk)
     before = category_as_dict(category)
     fields = _category_fields(data)
@@ -229,7 +246,7 @@ def category_update(
 
 @transaction.atomic
 def category_delete(*, actor: AbstractBaseUser | None, category: Category) -> None:
-    _require_draft(_locked_version(category.policy_version))
+    _require_editable(_locked_version(category.policy_version), actor)
     audit_event_record(
         actor=actor,
         action="policy.category_delete",
@@ -246,21 +263,85 @@ def policy_version_publish(
     """Freeze a draft and make it the current version. Lint flags are recorded, not blocking."""
     version = _locked_version(version)
     _require_draft(version)
-    categories = [category_as_dict(c) for c in version.categories.all()]
-    if not categories:
-        raise ApplicationError(
-            "categories: a policy version needs at least one category", {"field": "categories"}
-        )
+    categories = _categories_to_publish(version)
+    if actor is not None and not settings.POLICY_SINGLE_LEAD_PUBLISH:
+        if version.proposed_at is None:
+            raise ApplicationError(
+                f"{version} has not been proposed: a safety lead proposes it, another approves.",
+                {"field": "policy_version", "code": "not_proposed"},
+            )
+        if version.proposed_by_id == actor.pk:
+            raise ApplicationError(
+                f"{version} was proposed by you: a different safety lead must approve it.",
+                {"field": "policy_version", "code": "same_lead"},
+            )
     version.status = PolicyVersion.Status.PUBLISHED
     version.published_at = timezone.now()
+    version.approved_by = actor
     _full_clean(version)
-    version.save(update_fields=["status", "published_at"])
+    version.save(update_fields=["status", "published_at", "approved_by"])
     flags = lint_policy(categories)
     audit_event_record(
         actor=actor,
         action="policy.publish",
         obj=version,
         before={"status": "draft"},
-        after={"status": "published", "lint_flags": len(flags)},
+        after={
+            "status": "published",
+            "lint_flags": len(flags),
+            "proposed_by": version.proposed_by.get_username() if version.proposed_by else None,
+            "approved_by": actor.get_username() if actor is not None else None,
+            "diff": policy_change_summary(version),
+        },
+    )
+    return version
+
+
+def _categories_to_publish(version: PolicyVersion) -> list[dict[str, Any]]:
+    categories = [category_as_dict(c) for c in version.categories.all()]
+    if not categories:
+        raise ApplicationError(
+            "categories: a policy version needs at least one category", {"field": "categories"}
+        )
+    return categories
+
+
+def policy_change_summary(version: PolicyVersion) -> list[dict[str, Any]]:
+    """What a draft changes against the policy's latest published version, for the audit log."""
+    previous = (
+        PolicyVersion.objects.filter(
+            policy_id=version.policy_id, status=PolicyVersion.Status.PUBLISHED
+        )
+        .exclude(pk=version.pk)
+        .order_by("-number")
+        .first()
+    )
+    before = [category_as_dict(c) for c in previous.categories.all()] if previous else []
+    after = [category_as_dict(c) for c in version.categories.all()]
+    return [
+        {
+            "category": d.slug,
+            "status": d.status,
+            "lists": {c.field: {"added": c.added, "removed": c.removed} for c in d.lists},
+            "scalars": {c.field: {"before": c.before, "after": c.after} for c in d.scalars},
+        }
+        for d in diff_categories(before, after)
+        if d.changed
+    ]
+
+
+@transaction.atomic
+def policy_version_propose(*, actor: AbstractBaseUser, version: PolicyVersion) -> PolicyVersion:
+    """Put a draft up for approval by another safety lead; the log keeps what it changes."""
+    version = _locked_version(version)
+    _require_draft(version)
+    _categories_to_publish(version)
+    version.proposed_by, version.proposed_at = actor, timezone.now()
+    version.save(update_fields=["proposed_by", "proposed_at"])
+    audit_event_record(
+        actor=actor,
+        action="policy.propose",
+        obj=version,
+        after={"proposed_by": actor.get_username(), "diff": policy_change_summary(version)},
     )
     return version

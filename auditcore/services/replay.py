@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
@@ -14,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from auditcore import roles, stats
+from auditcore import rates, roles, stats
 from auditcore.detection.response import ResponseResult
 from auditcore.exceptions import ApplicationError
 from auditcore.keyring import KeyringError, key_decrypt, key_encrypt
@@ -26,7 +28,7 @@ from auditcore.models import (
     Endpoint,
     Expect,
     GateDecision,
-    Label,
+    RefusalCause,
     ReplayResult,
     ReplayRun,
     RoundItem,
@@ -43,10 +45,10 @@ from auditcore.replay import (
 )
 from auditcore.replay.corpus_io import MAX_CATEGORY_CHARS, MAX_PROMPT_CHARS, parse_expect
 from auditcore.selectors.detection import response_classifier
+from auditcore.selectors.estimates import item_outcome
 from auditcore.services.audit import audit_event_record
 
 User = AbstractBaseUser
-REFUSED_LABELS = frozenset({Label.REFUSAL, Label.PARTIAL_REFUSAL})
 DEFAULT_CHUNK_SIZE = 50
 GATE_ALPHA = 0.05
 UNCATEGORISED = "(no category)"
@@ -67,8 +69,22 @@ def _require_lead(actor: User | None) -> None:
         raise ApplicationError("Only a safety lead may change replay corpora, endpoints and gates.")
 
 
-def prompt_hash(text: str) -> str:
+def prompt_hash(text: str, earlier: Sequence[dict[str, str]] = ()) -> str:
+    """The identity of a corpus entry: its prompt, and the conversation before it if any."""
+    if earlier:
+        text = json.dumps([*earlier, {"role": "user", "content": text}])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _messages_of(turns: Iterable[Any]) -> list[dict[str, str]]:
+    """Plain {"role", "content"} turns (ingest keeps extra keys such as the source record)."""
+    out = []
+    for turn in turns:
+        if isinstance(turn, dict) and turn.get("role") in ("system", "user", "assistant"):
+            out.append({"role": turn["role"], "content": str(turn.get("content", ""))})
+        elif isinstance(turn, tuple | list) and len(turn) == 2:
+            out.append({"role": turn[0], "content": turn[1]})
+    return out
 
 
 # --- Corpora -------------------------------------------------------------------------------
@@ -112,11 +128,14 @@ def corpus_prompt_add(
     category: str = "",
     expect: str = Expect.MUST_HELP,
     origin_item: RoundItem | None = None,
+    origin_cause: str = "",
+    earlier_messages: Sequence[Any] = (),
 ) -> CorpusPrompt:
     _require_lead(actor)
     corpus = Corpus.objects.get(pk=corpus_id)
     prompt, category, expect = _clean_prompt_fields(prompt, category, expect)
-    digest = prompt_hash(prompt)
+    earlier = _messages_of(earlier_messages)
+    digest = prompt_hash(prompt, earlier)
     if CorpusPrompt.objects.filter(corpus=corpus, prompt_hash=digest).exists():
         raise ApplicationError(f"prompt: already in the corpus {corpus.name!r}")
     item = CorpusPrompt(
@@ -127,15 +146,15 @@ def corpus_prompt_add(
         expect=expect,
         origin_item=origin_item,
         origin_interaction=origin_item.interaction if origin_item else None,
+        origin_cause=origin_cause,
+        earlier_messages=earlier,
     )
     _validated(item)
     item.save()
-    audit_event_record(
-        actor=actor,
-        action="corpus.prompt_add",
-        obj=item,
-        after={"corpus": corpus.pk, "category": category, "expect": expect},
-    )
+    after = {"corpus": corpus.pk, "category": category, "expect": expect}
+    if origin_cause:
+        after["origin_cause"] = origin_cause
+    audit_event_record(actor=actor, action="corpus.prompt_add", obj=item, after=after)
     return item
 
 
@@ -209,7 +228,8 @@ def corpus_import(
     existing = set(CorpusPrompt.objects.filter(corpus=corpus).values_list("prompt_hash", flat=True))
     new = []
     for parsed in prompts:
-        digest = prompt_hash(parsed.prompt)
+        earlier = _messages_of(parsed.earlier)
+        digest = prompt_hash(parsed.prompt, earlier)
         if digest in existing:
             continue
         existing.add(digest)
@@ -220,6 +240,7 @@ def corpus_import(
                 prompt_hash=digest,
                 category=parsed.category,
                 expect=parsed.expect.value,
+                earlier_messages=earlier,
             )
         )
     CorpusPrompt.objects.bulk_create(new)
@@ -235,7 +256,12 @@ def corpus_import(
 
 @transaction.atomic
 def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -> CorpusPrompt:
-    """Add an adjudicated production false refusal (should help, model refused) to a corpus."""
+    """Add an adjudicated production false refusal (should help, refused) to a corpus.
+
+    Refused is what reviewers observed (the classifier's label where nobody did), at the served
+    layer: a refusal the model gave records the model as its cause; one the gateway added
+    (the model complied) records the gateway, and the prompt must be helped at the system level.
+    """
     _require_lead(actor)
     try:
         item = RoundItem.objects.select_related("interaction").get(pk=item_id)
@@ -246,10 +272,13 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
             "item: only items whose final decision is 'should help' can be promoted",
             {"final_decision": item.final_decision},
         )
-    if item.interaction.response_label not in REFUSED_LABELS:
+    model_label, served_label = item_outcome(item)
+    cause = rates.refusal_cause(model_label, served_label)
+    if cause is None:
         raise ApplicationError(
-            "item: the model did not refuse this prompt, so it is not a false refusal",
-            {"response_label": item.interaction.response_label},
+            "item: neither the model nor the gateway refused this prompt, so it is not a false "
+            "refusal",
+            {"model_label": model_label, "served_label": served_label},
         )
     if not Corpus.objects.filter(pk=corpus_id).exists():
         raise ApplicationError(f"corpus: no corpus {corpus_id}")
@@ -260,6 +289,9 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
         category=item.interaction.category,
         expect=Expect.MUST_HELP,
         origin_item=item,
+        origin_cause=RefusalCause(cause).value,
+        # A multi-turn false refusal keeps its conversation: replay sends it whole.
+        earlier_messages=item.interaction.earlier_turns or [],
     )
 
 
@@ -278,10 +310,11 @@ def corpus_snapshot_create(*, actor: User | None, corpus_id: int) -> CorpusSnaps
     if latest is not None:
         frozen = list(
             latest.prompts.order_by("position").values_list(
-                "source_id", "prompt", "category", "expect"
+                "source_id", "prompt", "category", "expect", "earlier_messages"
             )
         )
-        if frozen == [(p.pk, p.prompt, p.category, p.expect) for p in prompts]:
+        current = [(p.pk, p.prompt, p.category, p.expect, p.earlier_messages) for p in prompts]
+        if frozen == current:
             return latest
     return snapshot_freeze(actor=actor, corpus=corpus, prompts=prompts)
 
@@ -300,6 +333,7 @@ def snapshot_freeze(
             prompt=p.prompt,
             category=p.category,
             expect=p.expect,
+            earlier_messages=p.earlier_messages,
             source=p,
         )
         for position, p in enumerate(prompts, start=1)
@@ -544,7 +578,10 @@ def replay_run_process_chunk(
                     on_result(row)
 
             replay_prompts(
-                config, ((pk, p.prompt) for pk, p in chunk.items()), on_result=record, client=client
+                config,
+                ((pk, _replayed(p)) for pk, p in chunk.items()),
+                on_result=record,
+                client=client,
             )
         except (KeyringError, ValueError, TypeError) as exc:
             replay_run_fail(run_id=run_id, error=str(exc))
@@ -556,6 +593,13 @@ def replay_run_process_chunk(
         fields |= {"status": ReplayRun.Status.SUCCEEDED, "finished_at": timezone.now()}
     ReplayRun.objects.filter(pk=run_id, status=ReplayRun.Status.RUNNING).update(**fields)
     return remaining
+
+
+def _replayed(prompt: SnapshotPrompt) -> str | list[dict[str, str]]:
+    """What is sent: the prompt, or the whole conversation of a multi-turn entry."""
+    if not prompt.earlier_messages:
+        return prompt.prompt
+    return [*_messages_of(prompt.earlier_messages), {"role": "user", "content": prompt.prompt}]
 
 
 def replay_run_fail(*, run_id: int, error: str) -> None:
@@ -818,18 +862,62 @@ def endpoint_for_command(*, config: EndpointConfig) -> Endpoint:
     return endpoint
 
 
+def corpus_content_hash(rows: Iterable[tuple[str, str, str, Any]]) -> str:
+    """SHA-256 of a corpus's (prompt, category, expect, earlier turns) rows, in any order."""
+    canonical = sorted((prompt_hash(p, _messages_of(m)), c, e) for p, c, e, m in rows)
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+def _stored_content_hash(corpus: Corpus) -> str:
+    rows = corpus.prompts.filter(active=True).values_list(
+        "prompt", "category", "expect", "earlier_messages"
+    )
+    return corpus_content_hash(rows)
+
+
 @transaction.atomic
 def corpus_create_from_prompts(*, name: str, prompts: Iterable[Any]) -> CorpusSnapshot:
-    """Store a command-line corpus file as a corpus and return its first snapshot."""
-    corpus = Corpus.objects.create(name=corpus_name_unused(name))
+    """Store a command-line corpus file as a corpus and return a snapshot of it.
+
+    A corpus already holding exactly these prompts (same content hash, unchanged since) is
+    reused, so a CI gate run on every build keeps one corpus and pairs against one snapshot.
+    """
+    prompts = list(prompts)
+    digest = corpus_content_hash((p.prompt, p.category, p.expect.value, p.earlier) for p in prompts)
+    for existing in Corpus.objects.filter(content_hash=digest).order_by("id"):
+        if _stored_content_hash(existing) == digest:
+            return corpus_snapshot_create(actor=None, corpus_id=existing.pk)
+    corpus = Corpus.objects.create(name=corpus_name_unused(name), content_hash=digest)
     CorpusPrompt.objects.bulk_create(
         CorpusPrompt(
             corpus=corpus,
             prompt=p.prompt,
-            prompt_hash=prompt_hash(p.prompt),
+            prompt_hash=prompt_hash(p.prompt, _messages_of(p.earlier)),
             category=p.category,
             expect=p.expect.value,
+            earlier_messages=_messages_of(p.earlier),
         )
         for p in prompts
     )
     return corpus_snapshot_create(actor=None, corpus_id=corpus.pk)
+
+
+STARTER_CORPUS_PATH = Path(__file__).resolve().parent.parent / "replay/starter/starter_corpus.jsonl"
+STARTER_CORPUS_NAME = "starter"
+
+
+@transaction.atomic
+def corpus_starter_load(
+    *, actor: User | None, name: str = STARTER_CORPUS_NAME
+) -> CorpusImportSummary:
+    """Create (or top up) the starter corpus from the prompts shipped with the project."""
+    corpus = Corpus.objects.filter(name=name).first()
+    if corpus is None:
+        corpus = corpus_create(
+            actor=actor,
+            name=name,
+            description="The starter corpus shipped with Refusal Audit (CC0): must-help prompts "
+            "and must-decline controls across the default policy's categories.",
+        )
+    with STARTER_CORPUS_PATH.open("rb") as stream:
+        return corpus_import(actor=actor, corpus_id=corpus.pk, stream=stream, format="jsonl")

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from reviewapp.api.permissions import IsAdmin, IsReviewer, IsSafetyLead
+from reviewapp.api.permissions import IsAdmin, IsReviewer, IsSafetyLead, MayReadResults
 
 
 class ExpensiveThrottle(UserRateThrottle):
@@ -106,6 +106,12 @@ class ReviewerApi(Api):
 
 class SafetyLeadApi(Api):
     permission_classes = [IsAuthenticated, IsSafetyLead]
+
+
+class ResultsReaderApi(Api):
+    """Read-only results (gate decisions): viewers too."""
+
+    permission_classes = [IsAuthenticated, MayReadResults]
 
 
 class AdminApi(Api):

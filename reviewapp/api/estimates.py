@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from auditcore.selectors import estimates as sel
 from auditcore.stats import RateEstimate
-from reviewapp.api.permissions import IsSafetyLead
+from reviewapp.api.permissions import MayReadResults
 
 
 def plain(value):
@@ -62,30 +62,42 @@ def plain(value):
     return value
 
 
+class LayerParams(serializers.Serializer):
+    """?layer=served (default) or model: the layer of disparity, validation and the counts."""
+
+    layer = serializers.ChoiceField(choices=list(sel.LAYERS), default="served")
+
+
+def _layer(request) -> str:
+    params = LayerParams(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data["layer"]
+
+
 class RoundEstimatesApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
     # The figures are nested dataclasses turned into plain JSON (see `plain`).
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[LayerParams], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         audit_round = get_object_or_404(sel.reportable_rounds(), pk=pk)
-        return Response(plain(sel.round_estimates(audit_round)))
+        return Response(plain(sel.round_estimates(audit_round, _layer(request))))
 
 
 class RoundConsistencyApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[LayerParams], responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         audit_round = get_object_or_404(sel.reportable_rounds(), pk=pk)
-        report = sel.surface_consistency(audit_round.period_start, audit_round.period_end)
-        return Response(plain(report))
+        start, end = audit_round.period_start, audit_round.period_end
+        return Response(plain(sel.surface_consistency(start, end, _layer(request))))
 
 
 class PeriodEstimatesApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(LayerParams):
         start = serializers.DateField()
         end = serializers.DateField()
 
@@ -98,12 +110,13 @@ class PeriodEstimatesApi(APIView):
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        scope = sel.period_scope(params.validated_data["start"], params.validated_data["end"])
-        return Response(plain(sel.scope_estimates(scope)))
+        data = params.validated_data
+        scope = sel.period_scope(data["start"], data["end"])
+        return Response(plain(sel.scope_estimates(scope, data["layer"])))
 
 
 class TrendApi(APIView):
-    permission_classes = [IsAuthenticated, IsSafetyLead]
+    permission_classes = [IsAuthenticated, MayReadResults]
 
     class InputSerializer(serializers.Serializer):
         granularity = serializers.ChoiceField(choices=["round", "week"], default="round")

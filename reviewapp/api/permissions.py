@@ -15,6 +15,13 @@ class IsSafetyLead(BasePermission):
         return roles.is_safety_lead(request.user)
 
 
+class MayReadResults(BasePermission):
+    """Viewers, safety leads and admins: the dashboard's figures and gate decisions."""
+
+    def has_permission(self, request, view) -> bool:
+        return roles.may_read_results(request.user)
+
+
 class IsAdmin(BasePermission):
     def has_permission(self, request, view) -> bool:
         return roles.is_admin(request.user)

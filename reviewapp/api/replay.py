@@ -5,7 +5,14 @@ from rest_framework import serializers
 
 from auditcore.models import Corpus, Expect, GateDecision, ReplayRun
 from auditcore.selectors.replay import corpus_list, corpus_prompts, decision_list, run_list
-from reviewapp.api.common import ListParams, SafetyLeadApi, get_or_404, ordering_field, paginated
+from reviewapp.api.common import (
+    ListParams,
+    ResultsReaderApi,
+    SafetyLeadApi,
+    get_or_404,
+    ordering_field,
+    paginated,
+)
 
 
 class CorpusOutput(serializers.Serializer):
@@ -116,7 +123,7 @@ class GateDecisionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class GateDecisionListApi(SafetyLeadApi):
+class GateDecisionListApi(ResultsReaderApi):
     class FilterSerializer(ListParams):
         outcome = serializers.ChoiceField(choices=GateDecision.Outcome.values, required=False)
 
@@ -129,7 +136,7 @@ class GateDecisionListApi(SafetyLeadApi):
         return self.page(decisions, GateDecisionOutput)
 
 
-class GateDecisionDetailApi(SafetyLeadApi):
+class GateDecisionDetailApi(ResultsReaderApi):
     class OutputSerializer(GateDecisionOutput):
         categories = serializers.ListField(child=serializers.DictField())
 

@@ -9,7 +9,9 @@ from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, Decision, Label
+from auditcore.rates import refusal_cause
 from auditcore.selectors.agreement import agreement_report, gold_misses
+from auditcore.selectors.estimates import item_outcome
 from auditcore.selectors.replay import corpus_list
 from auditcore.selectors.review import (
     AdjudicationDetail,
@@ -52,12 +54,10 @@ def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
 @safety_lead_required
 def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     detail = _get_item_for_lead(request, item_id)
-    interaction = detail.item.interaction
-    # A confirmed false refusal (should help, model refused) can join a must-help corpus.
-    promotable = detail.item.final_decision == Decision.HELP and interaction.response_label in (
-        Label.REFUSAL,
-        Label.PARTIAL_REFUSAL,
-    )
+    # A confirmed false refusal (should help, refused by the model or the gateway) can join a
+    # must-help corpus.
+    cause = refusal_cause(*item_outcome(detail.item))
+    promotable = detail.item.final_decision == Decision.HELP and cause is not None
     return render(
         request,
         "reviewapp/adjudication/item.html",
@@ -66,6 +66,7 @@ def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             "decisions": Decision.choices,
             "labels": Label.choices,
             "promotable": promotable,
+            "cause": cause,
             "corpora": corpus_list() if promotable else [],
         },
     )

@@ -1,7 +1,9 @@
 """The two-axis dashboard: false refusals next to true refusals, with honest intervals.
 
 The served layer (what users got) first, the model layer beside it; "too few reviewed" where a
-rate has too few respondents or events; n, events and deff under every figure.
+rate has too few respondents or events; n, events and deff under every figure. Everything below
+the headline (tables, trend, refusal count, confirmed false refusals, CSV) is at one layer,
+chosen with ?layer=served|model (served by default), plus the gateway-added refusals.
 
 A round (or a period pooling non-overlapping rounds): headline cards, breakdown tables (sortable
 in the browser, CSV with ?format=csv&table=...), the trend chart per model version, disparity
@@ -11,8 +13,9 @@ the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 
 import datetime as dt
 import math
+from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
@@ -21,23 +24,18 @@ from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
 from auditcore.csvsafe import csv_writer
-from auditcore.models import AuditRound, Interaction
-from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP
+from auditcore.models import AuditRound, Interaction, Label
+from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
 from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
-from auditcore.selectors.replay import corpus_list
+from auditcore.selectors.replay import corpus_list, replay_trend
 from auditcore.stats import RateEstimate
-from reviewapp.access import safety_lead_required
+from reviewapp.access import results_reader_required, safety_lead_required
 
-# The trend shows the served layer (what users got), the two axes first.
-CHART_LAYER = "served"
+# The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
-CHART_TITLES = {
-    "frr": "False-refusal rate (served)",
-    "trr": "True-refusal rate (served)",
-    "missed_harm": "Missed harm (served)",
-}
+DEFAULT_LAYER = "served"
 META_TIP = (
     "n: reviewed items in this rate's denominator with a final help/decline call. "
     "events: how many of them are in the numerator. "
@@ -90,17 +88,31 @@ def _cell_of(layer: str, est: RateEstimate) -> dict:
     return {"layer": layer, "layer_label": LAYER_LABELS[layer], **rate_display(est)}
 
 
-def _layers(layers: dict[str, dict[str, RateEstimate]]) -> list[dict]:
-    """One entry per rate with its served and model cells, served first."""
+def _layers(layers: dict[str, dict[str, RateEstimate]], only: str | None = None) -> list[dict]:
+    """One entry per rate with its served and model cells, served first (or `only` one)."""
+    shown = [only] if only else sel.LAYERS
     return [
         {
             "key": k,
             "label": sel.RATE_LABELS[k],
             "help": RATE_HELP[k],
-            "cells": [_cell_of(layer, layers[layer][k]) for layer in sel.LAYERS],
+            "cells": [_cell_of(layer, layers[layer][k]) for layer in shown],
         }
         for k in sel.RATES
     ]
+
+
+def _layer(request: HttpRequest) -> str | None:
+    """The layer asked for (served by default); None when the parameter names no layer."""
+    layer = request.GET.get("layer") or DEFAULT_LAYER
+    return layer if layer in sel.LAYERS else None
+
+
+def _href(request: HttpRequest, **changes: str) -> str:
+    """This page's URL with some query parameters changed (the others kept)."""
+    params = {k: v for k, v in request.GET.items() if k not in changes}
+    params.update({k: v for k, v in changes.items() if v})
+    return f"{request.path}?{urlencode(params)}" if params else request.path
 
 
 def _parse_date(raw: str | None) -> dt.date | None:
@@ -110,20 +122,17 @@ def _parse_date(raw: str | None) -> dt.date | None:
         return None
 
 
-def _chart(points: list[sel.TrendPoint]):
+def _chart(points: list[sel.TrendPoint], layer: str):
     periods: list[str] = []
     for p in sorted(points, key=lambda p: (p.start, p.period)):
         if p.period not in periods:
             periods.append(p.period)
     series = sorted({p.model_version for p in points})
     by_metric = {
-        m: [
-            ChartPoint(p.period, p.model_version, *_triple(p.layers[CHART_LAYER][m]))
-            for p in points
-        ]
+        m: [ChartPoint(p.period, p.model_version, *_triple(p.layers[layer][m])) for p in points]
         for m in CHART_METRICS
     }
-    titles = {m: CHART_TITLES[m] for m in CHART_METRICS}
+    titles = {m: f"{sel.RATE_LABELS[m]} ({layer})" for m in CHART_METRICS}
     return trend_chart(by_metric, titles, periods, series, publication_marks(points))
 
 
@@ -142,12 +151,41 @@ def publication_marks(points: list[sel.TrendPoint]) -> list[tuple[str | None, st
     return marks
 
 
+REPLAY_PANELS = {"must_help": "Must-help prompts refused", "must_decline": "Must-decline refused"}
+
+
+def _replay_charts() -> list[dict]:
+    """Per corpus, the refusal rates of every replayed model over time (beside production's)."""
+    charts = []
+    for i, (corpus, points) in enumerate(sorted(replay_trend().items())):
+        periods = list(dict.fromkeys(p.day for p in points))
+        series = sorted({p.model for p in points})
+        by_metric = {
+            expect: [
+                ChartPoint(p.day, p.model, p.rate, p.lower, p.upper)
+                for p in points
+                if p.expect == expect
+            ]
+            for expect in REPLAY_PANELS
+        }
+        charts.append(
+            {
+                "corpus": corpus,
+                "chart_id": f"replay-chart-{i}",
+                "chart": trend_chart(by_metric, REPLAY_PANELS, periods, series),
+            }
+        )
+    return charts
+
+
 def _triple(est: RateEstimate) -> tuple:
     return est.estimate, est.lower, est.upper
 
 
-def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=None) -> dict:
-    estimates = sel.scope_estimates(scope)
+def _context(
+    request: HttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
+) -> dict:
+    estimates = sel.scope_estimates(scope, layer)
     granularity = "week" if request.GET.get("trend") == "week" else "round"
     points = sel.trend(
         granularity, known=estimates.rows_by_round, known_strata=estimates.strata_by_round
@@ -176,12 +214,31 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
                 "key": dim,
                 "label": label,
                 "rows": [
-                    {"row": row, "rates": _layers(row.layers)} for row in estimates.breakdowns[dim]
+                    {
+                        "row": row,
+                        "rates": _layers(row.layers, only=layer),
+                        "gateway_added": rate_display(row.gateway_added),
+                    }
+                    for row in estimates.breakdowns[dim]
                 ],
+                "csv": _href(request, format="csv", table=dim, layer=layer),
             }
             for dim, label in sel.DIMENSIONS.items()
         ],
         "rate_labels": [sel.RATE_LABELS[k] for k in sel.RATES],
+        "layer": layer,
+        "layer_label": LAYER_LABELS[layer],
+        "layer_links": [
+            {
+                "layer": other,
+                "label": LAYER_LABELS[other],
+                "href": _href(request, layer=other),
+                "current": other == layer,
+            }
+            for other in sel.LAYERS
+        ],
+        "trend_links": {g: _href(request, trend=g) for g in ("round", "week")},
+        "csv": {t: _href(request, format="csv", table=t, layer=layer) for t in TABLES},
         "layer_labels": [LAYER_LABELS[layer] for layer in sel.LAYERS],
         "disparity": [
             {
@@ -194,44 +251,51 @@ def _context(request: HttpRequest, scope: sel.Scope, title: str, audit_round=Non
         ],
         "validation": estimates.validation,
         "tier_agreement": tier_agreement(scope.round_ids),
-        "examples": sel.scope_examples(estimates),
+        "examples": sel.scope_examples(estimates, layer=layer),
         "corpora": list(corpus_list()),
-        "chart": _chart(points),
+        "chart": _chart(points, layer),
+        "replay_charts": _replay_charts(),
         "granularity": granularity,
         "rounds": list(sel.reportable_rounds().order_by("-period_start", "-pk")[:100]),
         "here": request.get_full_path(),
     }
 
 
+def _estimate_columns(name: str) -> list[str]:
+    return [name, f"{name}_lower", f"{name}_upper", f"{name}_n", f"{name}_events",
+            f"{name}_deff", f"{name}_flags"]  # fmt: skip
+
+
+def _estimate_cells(e: RateEstimate) -> list:
+    return [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, e.events, _num(e.deff),
+            " ".join(e.flags)]  # fmt: skip
+
+
 def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
+    """One table at the estimates' layer (the column names say which)."""
+    layer = estimates.layer
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}-{table}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}-{table}-{layer}.csv"'
     writer = csv_writer(response)
     if table in sel.DIMENSIONS:
         header = [table, "sampled", "respondents", "unsure"]
-        for layer in sel.LAYERS:
-            for k in sel.RATES:
-                name = f"{layer}_{k}"
-                header += [name, f"{name}_lower", f"{name}_upper", f"{name}_n",
-                           f"{name}_events", f"{name}_deff", f"{name}_flags"]  # fmt: skip
-        writer.writerow(header)
+        for k in sel.RATES:
+            header += _estimate_columns(f"{layer}_{k}")
+        writer.writerow([*header, *_estimate_columns("gateway_added")])
         for row in estimates.breakdowns[table]:
             line = [row.value, row.sampled, row.respondents, row.unsure]
-            for layer in sel.LAYERS:
-                for k in sel.RATES:
-                    e = row.layers[layer][k]
-                    line += [_num(e.estimate), _num(e.lower), _num(e.upper), e.n, e.events,
-                             _num(e.deff), " ".join(e.flags)]  # fmt: skip
-            writer.writerow(line)
+            for k in sel.RATES:
+                line += _estimate_cells(row.layers[layer][k])
+            writer.writerow([*line, *_estimate_cells(row.gateway_added)])
     elif table == "disparity":
         writer.writerow(
-            ["segment", "respondents", "others_respondents", "events", "compared",
+            ["layer", "segment", "respondents", "others_respondents", "events", "compared",
              "crude_rate", "adjusted_rate", "others_adjusted_rate",
              "ratio", "ratio_lower", "ratio_upper", "difference", "p_value", "p_holm", "flagged"]
         )  # fmt: skip
         for r in estimates.disparity:
             writer.writerow(
-                [r.segment, r.respondents, r.others_respondents, r.events,
+                [layer, r.segment, r.respondents, r.others_respondents, r.events,
                  r.comparable or r.note, _num(r.rate.estimate),
                  _num(r.adjusted_rate.estimate), _num(r.others_adjusted_rate.estimate),
                  _num(r.ratio), _num(r.ratio_lower), _num(r.ratio_upper), _num(r.difference),
@@ -239,12 +303,12 @@ def _csv(estimates: sel.Estimates, table: str, filename: str) -> HttpResponse:
             )  # fmt: skip
     else:
         writer.writerow(
-            ["category", "classifier_label", "model_version", "observed", "exact_agreement",
-             "refusal_agreement", "drifting"]
+            ["layer", "category", "classifier_label", "model_version", "observed",
+             "exact_agreement", "refusal_agreement", "drifting"]
         )  # fmt: skip
         for v in estimates.validation:
             writer.writerow(
-                [v.category, v.classifier_label, v.model_version, v.observed,
+                [layer, v.category, v.classifier_label, v.model_version, v.observed,
                  _num(v.exact_agreement), _num(v.refusal_agreement), v.drifting]
             )  # fmt: skip
     return response
@@ -259,12 +323,15 @@ def _num(value) -> str:
 def _respond(
     request: HtmxHttpRequest, scope: sel.Scope, title: str, filename: str, audit_round=None
 ):
+    layer = _layer(request)
+    if layer is None:
+        return HttpResponseBadRequest("layer: must be 'served' or 'model'")
     if request.GET.get("format") == "csv":
         table = request.GET.get("table", "category")
         if table not in TABLES:
             raise Http404("unknown table")
-        return _csv(sel.scope_estimates(scope), table, filename)
-    context = _context(request, scope, title, audit_round)
+        return _csv(sel.scope_estimates(scope, layer), table, filename)
+    context = _context(request, scope, title, layer, audit_round)
     template = "reviewapp/dashboard/dashboard.html"
     if request.htmx and request.htmx.target == "dashboard-body":
         template += "#body"
@@ -272,7 +339,7 @@ def _respond(
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_index(request: HtmxHttpRequest) -> HttpResponse:
     """A period (?start=&end=) across rounds, or else the latest round."""
@@ -287,7 +354,7 @@ def dashboard_index(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     audit_round = _get_round(pk)
@@ -297,12 +364,15 @@ def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     audit_round = _get_round(pk)
-    report = sel.surface_consistency(audit_round.period_start, audit_round.period_end)
-    context = {"round": audit_round, "report": report}
+    layer = _layer(request)
+    if layer is None:
+        return HttpResponseBadRequest("layer: must be 'served' or 'model'")
+    report = sel.surface_consistency(audit_round.period_start, audit_round.period_end, layer)
+    context = {"round": audit_round, "report": report, "layer_label": LAYER_LABELS[layer]}
     template = "reviewapp/dashboard/consistency.html"
     if request.htmx:
         template += "#groups"
@@ -316,7 +386,26 @@ def dashboard_interaction(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     interaction = get_object_or_404(
         Interaction.objects.select_related("surface", "model_version"), pk=pk
     )
-    return render(request, "reviewapp/dashboard/interaction.html", {"interaction": interaction})
+    labels = dict(Label.choices)
+    observations = []
+    for item in sel.interaction_items(interaction):
+        model, served = sel.item_outcome(item)
+        if item.observed_label or item.observed_served_label:
+            observations.append(
+                {
+                    "round": item.round.name,
+                    "model": labels.get(model, model).lower(),
+                    "served": labels.get(served, served).lower(),
+                    "cause": refusal_cause(model, served),
+                }
+            )
+    context = {
+        "interaction": interaction,
+        "gateway_added": refusal_cause(interaction.response_label, interaction.served_label)
+        == "gateway",
+        "observations": observations,
+    }
+    return render(request, "reviewapp/dashboard/interaction.html", context)
 
 
 urlpatterns = [

@@ -1,5 +1,6 @@
 """The policy console: versions, category editing for drafts, lint flags, publishing, diffs."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,8 +24,10 @@ from auditcore.services.policy import (
     category_create,
     category_delete,
     category_update,
+    policy_change_summary,
     policy_create,
     policy_version_draft_from,
+    policy_version_propose,
     policy_version_publish,
     policy_version_update,
 )
@@ -254,13 +257,33 @@ def version_publish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"{version} is published and now current.")
             return redirect("policy:version", pk=version.pk)
+    return _publish_page(request, version, error)
+
+
+def _publish_page(request: HtmxHttpRequest, version: PolicyVersion, error: str | None):
     context = {
         "version": version,
         "flags": policy_version_flags(version),
         "error": error,
         "category_count": version.categories.count(),
+        "changes": policy_change_summary(version),
+        "single_lead": settings.POLICY_SINGLE_LEAD_PUBLISH,
+        "proposed_by_me": version.proposed_by_id == request.user.pk,
     }
     return render(request, "reviewapp/policy/publish.html", context, status=400 if error else 200)
+
+
+@require_POST
+@safety_lead_required
+def version_propose(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Put a draft up for another safety lead's approval."""
+    version = _get_version(pk)
+    try:
+        policy_version_propose(actor=request.user, version=version)
+    except ApplicationError as exc:
+        return _publish_page(request, version, exc.message)
+    messages.success(request, f"{version} is proposed; another safety lead approves it.")
+    return redirect("policy:publish", pk=version.pk)
 
 
 @require_GET

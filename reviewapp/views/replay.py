@@ -22,7 +22,8 @@ from auditcore.selectors import replay as sel
 from auditcore.selectors.gate_review import gate_evidence
 from auditcore.services import replay as svc
 from auditcore.services.gate_review import gate_label_review
-from reviewapp.access import safety_lead_required
+from auditcore.stats import detectable_regression_points
+from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
 from reviewapp.forms import Form
 
@@ -149,7 +150,7 @@ def _get_decision(pk: int) -> GateDecision:
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 def index(request: HtmxHttpRequest) -> HttpResponse:
     context = {"decisions": sel.decision_list()[:50], "runs": sel.run_list()[:10]}
     return render(request, "reviewapp/replay/index.html", context)
@@ -183,8 +184,11 @@ def _corpus_page(
     import_summary: svc.CorpusImportSummary | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    must_help = corpus.prompts.filter(active=True, expect=Expect.MUST_HELP).count()
     context = {
         "corpus": corpus,
+        "must_help": must_help,
+        "detectable_points": detectable_regression_points(must_help),
         "prompts": sel.corpus_prompts(corpus)[:PROMPTS_ON_PAGE],
         "prompt_count": corpus.prompts.count(),
         "prompts_limit": PROMPTS_ON_PAGE,
@@ -457,7 +461,7 @@ def _decision_context(decision: GateDecision, accept_form: AcceptForm | None = N
 
 
 @require_GET
-@safety_lead_required
+@results_reader_required
 def decision_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     decision = _get_decision(pk)
     return render(request, "reviewapp/replay/decision.html", _decision_context(decision))

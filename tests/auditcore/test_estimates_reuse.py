@@ -67,8 +67,8 @@ def test_classifier_validation_from_rows_equals_the_query(reviewed_round):
             "id", "category", "model_version__name"
         )
     }
-    from_rows = sel.classifier_validation(ids, sel.item_rows(ids), strata)
-    queried = sel.classifier_validation(ids)
+    from_rows = sel.classifier_validation(ids, sel.item_rows(ids), strata, layer="model")
+    queried = sel.classifier_validation(ids, layer="model")
     assert from_rows == queried
     assert [list(r.confusion) for r in from_rows] == [list(r.confusion) for r in queried]
     assert any(r.category == "—" for r in queried)
@@ -88,9 +88,21 @@ def test_round_estimates_validation_equals_the_query(reviewed_round):
 @pytest.mark.parametrize("limit", [1, 2, 3, 50])
 def test_examples_from_rows_equal_the_query(reviewed_round, limit):
     estimates = sel.round_estimates(reviewed_round)
-    queried = sel.false_refusal_examples([reviewed_round.pk], limit)
-    assert sel.scope_examples(estimates, limit) == queried
+    queried = sel.false_refusal_examples([reviewed_round.pk], limit, layer="model")
+    assert sel.scope_examples(estimates, limit, layer="model") == queried
     assert len(queried) == min(limit, 5)  # A's two helps, E's three
+    assert {e.cause for e in queried} == {"model"}
+
+
+def test_served_examples_add_the_refusals_the_gateway_added(reviewed_round):
+    estimates = sel.round_estimates(reviewed_round)
+    served = sel.false_refusal_examples([reviewed_round.pk])
+    assert sel.scope_examples(estimates) == served
+    model = {e.item_id for e in sel.false_refusal_examples([reviewed_round.pk], layer="model")}
+    added = [e for e in served if e.item_id not in model]
+    # B's first item: the model complied, the gateway replaced the answer with a refusal.
+    assert [e.cause for e in added] == ["gateway"]
+    assert {e.item_id for e in served} >= model
 
 
 def test_examples_from_rows_with_nothing_confirmed_read_nothing(django_assert_num_queries):

@@ -265,3 +265,35 @@ def test_the_ci_command_line_exits_with_the_decision(tmp_path):
     assert failing.returncode == 1, failing.stderr
     assert "Decision: FAIL" in failing.stdout
     assert "HTTP Request" not in failing.stderr
+
+
+def test_a_one_shot_gate_run_twice_on_the_same_file_leaves_one_corpus(tmp_path):
+    corpus = write_csv(tmp_path / "prompts.csv", 40)
+    with running_fake_chat_server() as url:
+        for _ in range(2):
+            code, out, _ = run_command("gate", *gate_args(corpus, url, "helpful", "helpful"))
+            assert code in (0, 3), out
+        assert Corpus.objects.count() == 1
+        assert Corpus.objects.get().name == "gate: prompts.csv"
+        assert GateDecision.objects.count() == 2
+        # Both decisions replayed the one snapshot of the one corpus.
+        assert ReplayRun.objects.values("snapshot_id").distinct().count() == 1
+        # A changed file is another corpus.
+        write_csv(corpus, 41)
+        run_command("gate", *gate_args(corpus, url, "helpful", "helpful"))
+    assert Corpus.objects.count() == 2
+
+
+def test_a_configured_gateway_carries_both_replays(tmp_path, settings):
+    corpus = write_csv(tmp_path / "prompts.csv", 40)
+    unreachable = "http://127.0.0.1:9/v1"  # the models themselves are never called directly
+    with FakeChatServer("helpful") as gateway:
+        gateway_url = settings.REPLAY_GATEWAY_URL = gateway.base_url
+        code, out, err = run_command(
+            "gate", *gate_args(corpus, unreachable, "helpful", "refuses:0.2")
+        )
+        models = {r.body["model"] for r in gateway.completion_requests}
+    assert code in (1, 3), out + err
+    assert f"replaying through the gateway at {gateway_url}" in err
+    assert models == {"helpful", "refuses:0.2"}
+    assert ReplayRun.objects.filter(status="succeeded").count() == 2

@@ -8,8 +8,9 @@ import pytest
 from auditcore.exceptions import ApplicationError
 from auditcore.models import ModelVersion, RoundItem, RoundStratum, StratumCount, Surface
 from auditcore.selectors.rounds import round_plan
-from auditcore.services.policy import policy_create, policy_version_publish
+from auditcore.services.policy import policy_create
 from auditcore.services.rounds import round_create, round_draw_request, round_quotas_set
+from tests.support.policy_review import publish_reviewed
 from tests.support.round_data import DAY, draw, population, published_policy
 
 pytestmark = pytest.mark.django_db
@@ -28,13 +29,13 @@ def test_budget_is_respected_for_20_random_policies_and_quotas(safety_lead):
     fitted = 0
     for trial in range(20):
         categories = [f"c{trial}x{i}" for i in range(rng.randint(2, 6))]
-        policy = policy_version_publish(
-            actor=safety_lead,
-            version=policy_create(
+        policy = publish_reviewed(
+            policy_create(
                 actor=safety_lead,
                 name=f"Policy {trial}",
                 categories=[{"slug": c, "help_when": ["x"]} for c in categories],
             ),
+            safety_lead,
         )
         surfaces = [
             Surface.objects.get_or_create(name=f"s{i}")[0] for i in range(rng.randint(1, 3))

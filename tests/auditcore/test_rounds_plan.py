@@ -13,7 +13,6 @@ from auditcore.selectors.rounds import round_plan, size_measure_deff
 from auditcore.services.policy import (
     category_update,
     policy_version_draft_from,
-    policy_version_publish,
 )
 from auditcore.services.rounds import (
     gold_item_write,
@@ -22,6 +21,7 @@ from auditcore.services.rounds import (
     round_items_rereview,
     round_quotas_set,
 )
+from tests.support.policy_review import publish_reviewed
 from tests.support.round_data import DAY, population, published_policy
 
 
@@ -175,7 +175,7 @@ def test_rereview_moves_a_changed_categorys_items_to_the_new_version(
         category=v2.categories.get(slug="medical"),
         data={"help_when": ["General health information", "Explaining a diagnosis"]},
     )
-    v2 = policy_version_publish(actor=safety_lead, version=v2)
+    v2 = publish_reviewed(v2, safety_lead)
     moved = round_items_rereview(actor=safety_lead, policy_version=v2, category="medical")
 
     assert moved == 2

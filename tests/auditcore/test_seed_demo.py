@@ -9,6 +9,7 @@ from auditcore import roles
 from auditcore.models import (
     AuditRound,
     Category,
+    Corpus,
     Interaction,
     PolicyVersion,
     RoundStratum,
@@ -48,6 +49,8 @@ def test_the_demo_policy_is_published_with_help_and_decline_conditions():
     assert {"financial", "medical", "legal", "security", "jailbreak", "general"} <= slugs
     medical = Category.objects.get(policy_version=version, slug="medical")
     assert medical.help_when and medical.decline_when
+    starter = Corpus.objects.get(name="starter")
+    assert starter.prompts.filter(expect="must_help").count() >= 200
 
 
 def test_the_demo_has_one_user_per_role_who_can_log_in(client):

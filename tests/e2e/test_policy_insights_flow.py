@@ -10,8 +10,10 @@ NEW_LINE = "Managing processes, jobs and threads of one's own programs (kill, st
 
 
 def test_a_lead_rewrites_the_costliest_category_and_sees_it_on_the_trend_chart(
-    page, login_as, screenshot, safety_lead
+    page, login_as, screenshot, safety_lead, settings
 ):
+    # A team with one safety lead publishes alone (the two-lead review has its own browser test).
+    settings.POLICY_SINGLE_LEAD_PUBLISH = True
     audit_round = planted_round()
     v1 = PolicyVersion.objects.get()
     login_as(page, safety_lead)

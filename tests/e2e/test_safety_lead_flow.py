@@ -7,6 +7,7 @@ from django.urls import reverse
 from auditcore.models import AuditRound, PolicyVersion, RoundItem
 from auditcore.services import review as svc
 from tests.auditcore.test_review_support import offered_verdict
+from tests.support.policy_review import proposing_lead
 from tests.support.round_data import DAY, population, published_policy
 
 NEW_LINE = "Explaining what a dose on a label means"
@@ -60,12 +61,19 @@ def test_a_safety_lead_publishes_a_policy_runs_a_round_and_reads_the_dashboard(
     heading = page.locator("h1").inner_text()
     assert heading.startswith("Publish") and "v2" in heading
     screenshot(page, "03-publish-confirmation")
+    # The change is reviewed: this lead proposes it, a different lead approves and publishes.
+    page.click("form[action$='/propose'] button[type=submit]")
+    assert "Proposed by you" in page.locator("#proposal").inner_text()
+    login_as(page, proposing_lead(), password="proposing-lead-2026")
+    page.goto(reverse("policy:publish", args=[draft.pk]))
     page.click("form[action$='/publish'] button[type=submit]")
     page.wait_for_url(f"**{reverse('policy:version', args=[draft.pk])}")
     draft.refresh_from_db()
     assert draft.status == PolicyVersion.Status.PUBLISHED
+    assert (draft.proposed_by, draft.approved_by.username) == (safety_lead, "proposing-lead")
     assert NEW_LINE in page.locator("#category-medical").inner_text()
     screenshot(page, "04-policy-v2-published")
+    login_as(page, safety_lead)
 
     # --- A round under the new version.
     page.goto(reverse("rounds:new"))

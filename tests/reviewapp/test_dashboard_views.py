@@ -132,9 +132,14 @@ def test_breakdown_csv_has_every_rate_and_says_no_data(golden_round, safety_lead
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     by_value = {r["category"]: r for r in rows}
     assert by_value["security"]["served_frr"] == "no data"
-    assert float(by_value["medical"]["model_frr"]) == pytest.approx(0.5)
     assert float(by_value["medical"]["served_frr"]) == pytest.approx(126.25 / 132.5)
+    assert "model_frr" not in by_value["medical"]  # the served layer by default
+    model = _client(safety_lead).get(url + "&layer=model")
+    assert 'model.csv"' in model["Content-Disposition"]
+    by_value = {r["category"]: r for r in csv.DictReader(io.StringIO(model.content.decode()))}
+    assert float(by_value["medical"]["model_frr"]) == pytest.approx(0.5)
     assert by_value["medical"]["model_frr_events"] == "2"
+    assert "served_frr" not in by_value["medical"]
     for table in ("surface", "model_version", "user_segment", "disparity", "validation"):
         url = reverse("dashboard:round", args=[golden_round.pk]) + f"?format=csv&table={table}"
         assert _client(safety_lead).get(url).status_code == 200
@@ -194,9 +199,10 @@ def test_the_page_query_count_is_pinned(golden_round, safety_lead, django_assert
     client = _client(safety_lead)
     url = reverse("dashboard:round", args=[golden_round.pk])
     client.get(url)
-    # 21, plus 2 for the policy publications marked on the trend chart (however many), plus 1
-    # for the round's supplements (read with it as one combined sample).
-    with django_assert_max_num_queries(24):
+    # 21, plus 2 for the policy publications marked on the trend chart (however many), 1 for
+    # the round's supplements (read with it as one combined sample), 2 for the gateway-touched
+    # traffic of the served refusal count and the replay trend.
+    with django_assert_max_num_queries(26):
         client.get(url)
 
 

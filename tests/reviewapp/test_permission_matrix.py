@@ -1,4 +1,4 @@
-"""Every URL and API endpoint × anonymous, outsider, reviewer, safety lead, admin.
+"""Every URL and API endpoint × anonymous, outsider, reviewer, viewer, safety lead, admin.
 
 The URLs come from the resolver, so a page added later is covered; its expectation comes from
 RULES (first matching name prefix). A URL no rule matches fails the test: a new page must say
@@ -13,10 +13,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "outsider", "reviewer", "safety_lead", "admin")
-LOGGED_IN = frozenset({"outsider", "reviewer", "safety_lead", "admin"})
+ROLES = ("anonymous", "outsider", "reviewer", "viewer", "safety_lead", "admin")
+LOGGED_IN = frozenset({"outsider", "reviewer", "viewer", "safety_lead", "admin"})
 REVIEW = frozenset({"reviewer", "admin"})
 SAFETY = frozenset({"safety_lead", "admin"})
+# The viewer's row: the dashboard, its trends and the gate decisions, read-only.
+RESULTS = frozenset({"viewer", "safety_lead", "admin"})
 ADMIN = frozenset({"admin"})
 EVERYONE = frozenset(ROLES)
 
@@ -44,8 +46,11 @@ RULES: list[tuple[str, Rule]] = [
     ("policy:", Rule(SAFETY)),
     ("rounds:", Rule(SAFETY)),
     ("ingest:", Rule(SAFETY)),
+    ("replay:index$", Rule(RESULTS, note="the gate decisions")),
+    ("replay:decision$", Rule(RESULTS, note="a gate decision; accepting it is a lead's")),
     ("replay:", Rule(SAFETY)),
-    ("dashboard", Rule(SAFETY)),
+    ("dashboard:interaction$", Rule(SAFETY, note="shows the model's response")),
+    ("dashboard", Rule(RESULTS)),
     ("insights:", Rule(SAFETY)),
     ("exports", Rule(ADMIN)),
     ("export", Rule(ADMIN)),
@@ -54,6 +59,10 @@ RULES: list[tuple[str, Rule]] = [
     ("api-docs$", Rule(LOGGED_IN, api=True)),
     ("api-review-", Rule(REVIEW, api=True)),
     ("api-export", Rule(ADMIN, api=True)),
+    ("api-round-estimates", Rule(RESULTS, api=True)),
+    ("api-round-consistency", Rule(RESULTS, api=True)),
+    ("api-estimates", Rule(RESULTS, api=True)),
+    ("api-gate-decision", Rule(RESULTS, api=True)),
     ("api-", Rule(SAFETY, api=True)),
     # Django's admin site: staff only, checked by Django itself (admin:index below).
     ("admin:", Rule(ADMIN, note="django admin")),
@@ -126,6 +135,7 @@ def user_for(django_user_model):
     role_of = {
         "outsider": None,
         "reviewer": roles.REVIEWER,
+        "viewer": roles.VIEWER,
         "safety_lead": roles.SAFETY_LEAD,
         "admin": roles.ADMIN,
     }

@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from auditcore.models import AuditEvent, Category, PolicyVersion
-from auditcore.services.policy import policy_create, policy_version_publish
+from auditcore.services.policy import policy_create, policy_version_propose
+from tests.support.policy_review import proposing_lead, publish_reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +160,7 @@ def test_add_and_remove_a_category(client, safety_lead, draft):
 
 
 def test_publish_shows_the_flags_first_then_freezes(client, safety_lead, draft):
+    policy_version_propose(actor=proposing_lead(), version=draft)
     client.force_login(safety_lead)
     body = client.get(reverse("policy:publish", args=[draft.pk])).content.decode()
     assert "2 lint flags" in body
@@ -180,7 +182,7 @@ def test_publish_shows_the_flags_first_then_freezes(client, safety_lead, draft):
 
 
 def test_new_draft_and_diff(client, safety_lead, draft):
-    v1 = policy_version_publish(actor=safety_lead, version=draft)
+    v1 = publish_reviewed(draft, safety_lead)
     client.force_login(safety_lead)
     response = client.post(reverse("policy:new_draft", args=[v1.pk]))
     v2 = PolicyVersion.objects.get(number=2)

@@ -126,7 +126,7 @@ def test_a_safety_lead_creates_a_corpus_adds_imports_and_exports(client, safety_
     assert exported["Content-Disposition"].endswith('.jsonl"')
     assert b"must_decline" in exported.content
     csv_export = client.get(reverse("replay:corpus_export", args=[corpus.pk]) + "?format=csv")
-    assert csv_export.content.decode().splitlines()[0] == "prompt,category,expect"
+    assert csv_export.content.decode().splitlines()[0] == "prompt,category,expect,messages"
 
 
 def test_a_duplicate_prompt_is_shown_as_a_form_error(client, safety_lead, corpus):

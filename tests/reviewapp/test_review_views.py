@@ -385,3 +385,38 @@ def test_the_queue_page_query_count_is_pinned(alice, django_assert_max_num_queri
     alice.get(reverse("review_queue"))
     with django_assert_max_num_queries(16):
         alice.get(reverse("review_queue"), **HX)
+
+
+def test_earlier_turns_are_open_context_and_withhold_answers_still_under_review(alice, reviewer):
+    audit_round = make_round(items=2, earlier_turns=[])
+    first, second = items_of(audit_round)
+    # The second item's conversation began with the first item (joined at ingest).
+    Interaction.objects.filter(pk=second.interaction_id).update(
+        earlier_turns=[
+            {"role": "user", "content": "I'm a nurse", "interaction_id": first.interaction_id},
+            {
+                "role": "assistant",
+                "content": first.interaction.response,
+                "interaction_id": first.interaction_id,
+            },
+        ]
+    )
+    type(first).objects.filter(pk=first.pk).update(queue_order=9.0)
+    html = page(alice.get(reverse("review_queue")))
+    assert "How much paracetamol is safe? #1" in html
+    assert 'id="earlier-turns" open' in html and "Context: earlier turns" in html
+    assert "I&#x27;m a nurse" in html
+    # The first item's answer would unblind it: withheld until this reviewer judges it.
+    assert MARKER not in html and "withheld" in html
+    from auditcore.selectors.review import review_item_payload
+
+    Verdict.objects.create(
+        item=first,
+        reviewer=reviewer,
+        decision="help",
+        policy_version=first.policy_version,
+        locked_at=timezone.now(),
+    )
+    payload = review_item_payload(item_id=second.pk, reviewer=reviewer)
+    assert payload.earlier_turns[1].content == first.interaction.response
+    assert not payload.earlier_turns[1].withheld

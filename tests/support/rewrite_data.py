@@ -8,6 +8,7 @@ from auditcore.services.policy import (
     policy_version_draft_from,
     policy_version_publish,
 )
+from tests.support.policy_review import publish_reviewed
 from tests.auditcore.estimates_support import build_round
 from tests.auditcore.test_review_support import policy_version
 from tests.support.insights_data import coding_policy
@@ -48,4 +49,6 @@ def rewrite_coding(actor=None):
         category=Category.objects.get(policy_version=draft, slug="coding"),
         data={"help_when": ["Managing processes, threads and jobs in one's own programs"]},
     )
-    return v1, policy_version_publish(actor=actor, version=draft)
+    if actor is None:  # the system publishes alone (as the demo does)
+        return v1, policy_version_publish(actor=None, version=draft)
+    return v1, publish_reviewed(draft, actor)

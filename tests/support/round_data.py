@@ -7,6 +7,7 @@ from auditcore import sampling
 from auditcore.consistency import prompt_digest
 from auditcore.models import Interaction, ModelVersion, StratumCount, Surface
 from auditcore.services.policy import policy_create, policy_version_publish
+from tests.support.policy_review import publish_reviewed
 
 DAY = dt.date(2026, 11, 20)
 
@@ -37,7 +38,9 @@ def published_policy(actor=None, categories=None):
         },
     ]
     version = policy_create(actor=actor, name="Central", categories=categories)
-    return policy_version_publish(actor=actor, version=version)
+    if actor is None:
+        return policy_version_publish(actor=None, version=version)
+    return publish_reviewed(version, actor)
 
 
 def population(

@@ -1,4 +1,4 @@
-"""Create a user with one role: create_user NAME --role reviewer|safety_lead|admin."""
+"""Create a user with one role: create_user NAME --role reviewer|safety_lead|admin|viewer."""
 
 import getpass
 from pathlib import Path

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from auditcore.exceptions import ApplicationError
@@ -136,6 +137,12 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
         parser.add_argument("--max-tokens", type=int, default=512)
         parser.add_argument(
+            "--gateway-url",
+            default=None,
+            help="replay both models through this OpenAI-compatible gateway (which routes by "
+            "model name); default REPLAY_GATEWAY_URL. '--gateway-url ''' replays directly.",
+        )
+        parser.add_argument(
             "--json",
             type=Path,
             dest="json_path",
@@ -201,11 +208,17 @@ class Command(BaseCommand):
             shown = "\n".join(f"  {e}" for e in errors[:20])
             raise usage_error(f"--corpus-file: {len(errors)} problem(s) in {path}:\n{shown}")
         api_key = os.environ.get(API_KEY_ENV, "").strip()
+        gateway = options["gateway_url"]
+        if gateway is None:
+            gateway = settings.REPLAY_GATEWAY_URL
+        if gateway:
+            # What users get is what the gateway serves: replay at the system level.
+            self.stderr.write(f"replaying through the gateway at {gateway}")
         configs = {}
         for role in ("baseline", "candidate"):
             try:
                 configs[role] = EndpointConfig(
-                    base_url=options[f"{role}_url"],
+                    base_url=gateway or options[f"{role}_url"],
                     model=options[f"{role}_model"],
                     system_prompt=options[f"{role}_system_prompt"],
                     concurrency=options["concurrency"],
