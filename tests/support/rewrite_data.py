@@ -8,10 +8,10 @@ from auditcore.services.policy import (
     policy_version_draft_from,
     policy_version_publish,
 )
-from tests.support.policy_review import publish_reviewed
 from tests.auditcore.estimates_support import build_round
 from tests.auditcore.test_review_support import policy_version
 from tests.support.insights_data import coding_policy
+from tests.support.policy_review import publish_reviewed
 
 BEFORE_DAY = dt.date(2026, 11, 2)
 AFTER_DAY = dt.date(2026, 11, 16)
