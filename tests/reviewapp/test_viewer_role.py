@@ -1,5 +1,7 @@
 """The viewer role: the dashboard, its trends and the gate decisions, read-only; nothing else."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -33,6 +35,20 @@ def test_a_viewer_reads_the_dashboard_and_its_trend_without_any_control(client, 
     # What the model said stays with the leads.
     interaction = reverse("dashboard:interaction", args=[item.interaction_id])
     assert client.get(interaction).status_code == 403
+
+
+def test_every_link_on_the_viewers_dashboard_opens_for_the_viewer(client, viewer):
+    audit_round = build_round(golden_strata(), name="Viewed round")
+    client.force_login(viewer)
+    page = client.get(reverse("dashboard:round", args=[audit_round.pk])).content.decode()
+    links = {
+        href.replace("&amp;", "&")
+        for href in re.findall(r'href="(/[^"#]*)"', page)
+        if not href.startswith(("/static/", "/logout"))
+    }
+    assert reverse("insights:index") not in {link.split("?")[0] for link in links}
+    refused = [link for link in sorted(links) if client.get(link).status_code == 403]
+    assert refused == []
 
 
 def test_a_viewer_reads_gate_decisions_but_cannot_accept_one(client, viewer, decision):  # noqa: F811
