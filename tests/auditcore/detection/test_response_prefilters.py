@@ -1,8 +1,8 @@
-"""classify_response checked against itself: the google-re2 pre-filters never change a result.
+"""classify_response checked against itself: the literal pre-filters never change a result.
 
-With google-re2 installed, the re2 path and the pure-`re` fallback (forced with
-response._without_re2()) must agree on every input; without it only the fallback exists and the
-re2-specific tests skip. The literal tables the pre-filters rely on are checked against every
+Each installed engine (Hyperscan, google-re2) and the pure-`re` fallback (forced with
+response._without_prefilters()) must agree on every input; an engine that is not installed has
+its tests skipped. The literal tables the pre-filters rely on are checked against every
 match the patterns make on the same inputs, and so is the search of only the refusal patterns
 whose literals occur against the union of them all.
 """
@@ -22,6 +22,11 @@ UTF8 = ("utf-8", "surrogatepass")
 
 HAVE_RE2 = importlib.util.find_spec("re2") is not None
 needs_re2 = pytest.mark.skipif(not HAVE_RE2, reason="google-re2 is not installed")
+HAVE_HYPERSCAN = importlib.util.find_spec("hyperscan") is not None
+ENGINES = [
+    pytest.param("hyperscan", marks=pytest.mark.skipif(not HAVE_HYPERSCAN, reason="no hyperscan")),
+    pytest.param("re2", marks=needs_re2),
+]
 
 CUES = (
     "I can't help with that.",
@@ -127,35 +132,39 @@ def texts() -> list[str]:
     return _texts()
 
 
-def test_without_re2_switches_every_re2_prefilter_off_and_restores_them():
-    names = sorted(name for name in vars(fast) if name.startswith("_RE2_"))
+def test_without_prefilters_switches_every_literal_prefilter_off_and_restores_them():
+    names = sorted(name for name in vars(fast) if name.startswith("_SET_"))
     assert len(names) >= 2, names
     before = {name: getattr(fast, name) for name in names}
-    with fast._without_re2():
+    with fast._without_prefilters():
         inside = {name: getattr(fast, name) for name in names}
     assert set(inside.values()) == {None}
     assert {name: getattr(fast, name) for name in names} == before
     # Restored when the block raises, too.
-    with contextlib.suppress(RuntimeError), fast._without_re2():
+    with contextlib.suppress(RuntimeError), fast._without_prefilters():
         raise RuntimeError
     assert {name: getattr(fast, name) for name in names} == before
 
 
-@needs_re2
-def test_google_re2_when_installed_drives_every_prefilter():
-    assert fast._RE2_GATE is not None
-    assert fast._RE2_SCAN is not None
+@pytest.mark.skipif(not (HAVE_RE2 or HAVE_HYPERSCAN), reason="no literal-set engine installed")
+def test_an_installed_engine_drives_every_prefilter_hyperscan_first():
+    assert fast._SET_GATE is not None
+    assert fast._SET_SCAN is not None
+    if HAVE_HYPERSCAN:
+        assert fast._SET_SCAN.__module__ == "auditcore.detection.literal_sets"
+        assert fast._SET_SCAN.__qualname__.startswith("_hyperscan_set")
 
 
-@needs_re2
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("source", SOURCES)
-def test_the_re2_path_and_the_pure_re_fallback_give_identical_results(source):
+def test_each_engine_and_the_pure_re_fallback_give_identical_results(source, engine):
     pairs = SOURCES[source]()
-    with_re2 = [_outcome(fast.classify_response(r, p)) for r, p in pairs]
-    with fast._without_re2():
+    with fast._prefilter_engine(engine):
+        with_engine = [_outcome(fast.classify_response(r, p)) for r, p in pairs]
+    with fast._without_prefilters():
         pure_re = [_outcome(fast.classify_response(r, p)) for r, p in pairs]
     mismatches = [
-        (pair, a, b) for pair, a, b in zip(pairs, with_re2, pure_re, strict=True) if a != b
+        (pair, a, b) for pair, a, b in zip(pairs, with_engine, pure_re, strict=True) if a != b
     ]
     assert not mismatches, (
         f"{len(mismatches)} of {len(pairs)} differ, first: {mismatches[0]!r:.800}"
@@ -265,14 +274,19 @@ def test_the_scan_groups_keep_their_documented_order():
     assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
 
 
-@needs_re2
-def test_the_re2_scans_report_exactly_the_groups_that_occur(texts):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_literal_scans_report_exactly_the_groups_that_occur(texts, engine):
+    with fast._prefilter_engine(engine):
+        _check_scans(texts)
+
+
+def _check_scans(texts):
     for text in texts:
         for window in {text, text[:HEAD_CHARS]}:
             expected = {i for i, group in enumerate(fast._SCAN_GROUPS) if _has(window, group)}
-            found = fast._RE2_SCAN(window.encode(*UTF8)) or []
+            found = fast._SET_SCAN(window.encode(*UTF8)) or []
             assert sorted(found) == sorted(expected), window[:200]
-            gate = fast._RE2_GATE(window.encode(*UTF8)) or []
+            gate = fast._SET_GATE(window.encode(*UTF8)) or []
             assert sorted(gate) == sorted(i for i in expected if i < fast._HEDGE_FROM)
 
 
