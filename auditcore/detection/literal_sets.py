@@ -7,6 +7,7 @@ encoding, where a literal occurs exactly where it occurs in the text.
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 # Which groups (by index) have a member in the bytes given; the order of the list is unspecified.
 SearchSet = Callable[[bytes], list[int]]
@@ -37,6 +38,11 @@ def _hyperscan_set(groups: Sequence[Sequence[str]]) -> SearchSet | None:
         )
     except hyperscan.error:
         return None
+    return _searcher(hyperscan, database)
+
+
+def _searcher(hyperscan: Any, database: Any) -> SearchSet:
+    """Scan bytes with this database and list the ids it reports."""
     # A scratch region serves one scan at a time: each thread gets its own.
     local = threading.local()
     scan = database.scan
@@ -92,3 +98,28 @@ def literal_search_set(
         if search is not None:
             return search
     return None
+
+
+def pattern_prefilter(patterns: Sequence[str]) -> SearchSet | None:
+    """Which of these `re` patterns may match ASCII bytes, from one Hyperscan scan; None if absent.
+
+    Compiled in Hyperscan's prefilter mode, which accepts constructs it cannot run exactly
+    (look-arounds) by widening them: it may report a pattern that `re` then does not match, never
+    the reverse. Only for ASCII text, where `re`'s \\w, \\b and character classes mean what
+    Hyperscan's mean on bytes; the caller runs `re` itself whenever the pattern is reported.
+    """
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        database.compile(
+            expressions=[pattern.encode("ascii") for pattern in patterns],
+            ids=list(range(len(patterns))),
+            elements=len(patterns),
+            flags=hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER,
+        )
+    except (hyperscan.error, UnicodeEncodeError):
+        return None
+    return _searcher(hyperscan, database)

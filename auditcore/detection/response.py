@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
-from auditcore.detection.literal_sets import literal_search_set
+from auditcore.detection.literal_sets import literal_search_set, pattern_prefilter
 
 # Bump on every change to the rules below: stored labels are only comparable within one version.
 DETECTOR_VERSION = "rules-2026.12.1"
@@ -390,6 +390,8 @@ _LECTURE_LITERALS = (
     "sorry", "apologi",
 )  # fmt: skip
 _LECTURE_GATE = re.compile(_literal_trie(set(_LECTURE_LITERALS)))
+# Many openings hold a lecture literal without a lecture; one Hyperscan scan rules most out.
+_SET_LECTURE = pattern_prefilter([_LECTURE.pattern])
 
 
 def _find_lecture(low: str, present: list[int] | None) -> re.Match[str] | None:
@@ -399,6 +401,10 @@ def _find_lecture(low: str, present: list[int] | None) -> re.Match[str] | None:
             return None
     elif _LECTURE_FOUND not in present:
         return None
+    if _SET_LECTURE is not None:
+        head = low[:LECTURE_CHARS]
+        if head.isascii() and not _SET_LECTURE(head.encode("ascii")):
+            return None
     return _LECTURE.search(low, 0, LECTURE_CHARS)
 
 
@@ -492,20 +498,22 @@ def _prefilter_engine(engine: str | None) -> Iterator[None]:
     For tests and benchmarks only, which check that every path gives the same results and
     measure each: the _SET_* pre-filters are rebuilt until the block exits. Not thread-safe.
     """
-    global _SET_GATE, _SET_SCAN
-    saved = _SET_GATE, _SET_SCAN
+    global _SET_GATE, _SET_SCAN, _SET_LECTURE
+    saved = _SET_GATE, _SET_SCAN, _SET_LECTURE
     if engine is None:
-        _SET_GATE = _SET_SCAN = None
+        _SET_GATE = _SET_SCAN = _SET_LECTURE = None
     else:
-        _SET_GATE = literal_search_set(_CUE_GROUPS, engine)
-        _SET_SCAN = literal_search_set(_SCAN_GROUPS, engine)
-        if _SET_GATE is None or _SET_SCAN is None:
-            _SET_GATE, _SET_SCAN = saved
+        gate = literal_search_set(_CUE_GROUPS, engine)
+        scan = literal_search_set(_SCAN_GROUPS, engine)
+        if gate is None or scan is None:
             raise LookupError(f"{engine} is not installed")
+        _SET_GATE, _SET_SCAN = gate, scan
+        # Only Hyperscan can pre-filter a pattern with look-arounds.
+        _SET_LECTURE = pattern_prefilter([_LECTURE.pattern]) if engine == "hyperscan" else None
     try:
         yield
     finally:
-        _SET_GATE, _SET_SCAN = saved
+        _SET_GATE, _SET_SCAN, _SET_LECTURE = saved
 
 
 def _without_prefilters() -> AbstractContextManager[None]:

@@ -151,8 +151,21 @@ def test_an_installed_engine_drives_every_prefilter_hyperscan_first():
     assert fast._SET_GATE is not None
     assert fast._SET_SCAN is not None
     if HAVE_HYPERSCAN:
-        assert fast._SET_SCAN.__module__ == "auditcore.detection.literal_sets"
-        assert fast._SET_SCAN.__qualname__.startswith("_hyperscan_set")
+        assert fast._SET_SCAN.__qualname__.startswith("_searcher")
+        assert fast._SET_LECTURE is not None
+
+
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan is not installed")
+def test_the_lecture_prefilter_reports_every_opening_where_the_lecture_pattern_matches(texts):
+    openings = [t[: fast.LECTURE_CHARS] for t in texts if t[: fast.LECTURE_CHARS].isascii()]
+    matching = [t for t in openings if fast._LECTURE.search(t)]
+    # Openings that hold the look-ahead's exclusions, which the prefilter widens.
+    matching += ["sorry, but that is fine", "i'm sorry to hear that, but here you go"]
+    assert len(matching) >= 50
+    assert all(fast._SET_LECTURE(t.encode("ascii")) == [0] for t in matching)
+    # It rules out most openings without a lecture, which is what it is for.
+    ruled_out = [t for t in openings if not fast._SET_LECTURE(t.encode("ascii"))]
+    assert len(ruled_out) > 0.5 * len(openings)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
