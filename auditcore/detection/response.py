@@ -2,7 +2,7 @@
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
@@ -390,6 +390,8 @@ _LECTURE_LITERALS = (
     "sorry", "apologi",
 )  # fmt: skip
 _LECTURE_GATE = re.compile(_literal_trie(set(_LECTURE_LITERALS)))
+# Which refusal patterns may match in an ASCII slice: most slices around an anchor hold none.
+_SET_STRONG = pattern_prefilter(_STRONG_PATTERNS)
 # Many openings hold a lecture literal without a lecture; one Hyperscan scan rules most out.
 _SET_LECTURE = pattern_prefilter([_LECTURE.pattern])
 
@@ -498,10 +500,10 @@ def _prefilter_engine(engine: str | None) -> Iterator[None]:
     For tests and benchmarks only, which check that every path gives the same results and
     measure each: the _SET_* pre-filters are rebuilt until the block exits. Not thread-safe.
     """
-    global _SET_GATE, _SET_SCAN, _SET_LECTURE
-    saved = _SET_GATE, _SET_SCAN, _SET_LECTURE
+    global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
+    saved = _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
     if engine is None:
-        _SET_GATE = _SET_SCAN = _SET_LECTURE = None
+        _SET_GATE = _SET_SCAN = _SET_LECTURE = _SET_STRONG = None
     else:
         gate = literal_search_set(_CUE_GROUPS, engine)
         scan = literal_search_set(_SCAN_GROUPS, engine)
@@ -509,11 +511,13 @@ def _prefilter_engine(engine: str | None) -> Iterator[None]:
             raise LookupError(f"{engine} is not installed")
         _SET_GATE, _SET_SCAN = gate, scan
         # Only Hyperscan can pre-filter a pattern with look-arounds.
-        _SET_LECTURE = pattern_prefilter([_LECTURE.pattern]) if engine == "hyperscan" else None
+        hyperscan = engine == "hyperscan"
+        _SET_LECTURE = pattern_prefilter([_LECTURE.pattern]) if hyperscan else None
+        _SET_STRONG = pattern_prefilter(_STRONG_PATTERNS) if hyperscan else None
     try:
         yield
     finally:
-        _SET_GATE, _SET_SCAN, _SET_LECTURE = saved
+        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = saved
 
 
 def _without_prefilters() -> AbstractContextManager[None]:
@@ -628,6 +632,8 @@ def _first_strong_cue(
         if not rare_from:
             return None
         patterns, gate = [_STRONG_EACH[i] for i in found[:rare_from]], None
+        if _SET_STRONG is not None and low.isascii():
+            gate = _strong_slice_gate(found[:rare_from])
         rare_to = bisect_left(found, _HEDGE_FROM, rare_from)
         rare = [_RARE_ANCHORS[i - _ANCHOR_FROM] for i in found[rare_from:rare_to]]
     searched_to = start
@@ -656,6 +662,22 @@ def _first_strong_cue(
             pos = match.end()
         searched_to = stop
     return None
+
+
+def _strong_slice_gate(ids: list[int]) -> Callable[[str, int, int], bool | None]:
+    """A gate for ASCII slices: whether one of these refusal patterns may match in the slice.
+
+    Hyperscan sees the slice alone, so at its start a word boundary needs only the word character
+    after it, where `re` also looks at the character before: it finds every match `re` finds there,
+    and maybe more, never fewer.
+    """
+    wanted = frozenset(ids)
+
+    def gate(low: str, pos: int, stop: int) -> bool | None:
+        reported = _SET_STRONG(low[pos:stop].encode("ascii"))
+        return True if not wanted.isdisjoint(reported) else None
+
+    return gate
 
 
 def _tail_start(low: str) -> int:

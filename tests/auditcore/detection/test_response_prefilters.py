@@ -310,3 +310,20 @@ def _check_scans(texts):
 def test_the_digit_count_agrees_with_str_isdigit(text):
     for count in (2, 3):
         assert fast._has_digits(text, count) == (sum(c.isdigit() for c in text) >= count)
+
+
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan is not installed")
+def test_the_refusal_slice_prefilter_reports_every_pattern_re_matches_in_a_slice(texts):
+    checked = 0
+    for text in texts:
+        if not text.isascii():
+            continue
+        # Slices cut mid-word on both sides, as the anchors' slices are.
+        for pos in range(0, min(len(text), 600), 37):
+            stop = min(len(text), pos + 110)
+            reported = fast._SET_STRONG(text[pos:stop].encode("ascii"))
+            for i, pattern in enumerate(fast._STRONG_EACH):
+                if pattern.search(text, pos, stop):
+                    checked += 1
+                    assert i in reported, (i, text[pos:stop])
+    assert checked >= 200
