@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
-from auditcore.detection.literal_sets import literal_search_set, pattern_prefilter
+from auditcore.detection.literal_sets import SearchSet, literal_search_set, pattern_prefilter
 
 # Bump on every change to the rules below: stored labels are only comparable within one version.
 DETECTOR_VERSION = "rules-2026.12.1"
@@ -195,7 +195,8 @@ _RARE_ANCHORS = tuple(a for a in _STRONG_ANCHORS if a not in _COMMON_ANCHORS)
 # rare anchor. The gate tells which of them occur in a window.
 _CUE_GROUPS = (*_STRONG_LITERALS, *((anchor,) for anchor in _RARE_ANCHORS))
 _ANCHOR_FROM = len(_STRONG_LITERALS)
-_SET_GATE = literal_search_set(_CUE_GROUPS)
+# Built on the first classification, not at import (see _build_prefilters).
+_SET_GATE: SearchSet | None = None
 _SLICE_BEFORE = 30
 _SLICE_AFTER = 80
 # A long answer without any of these cannot be buried in disclaimers.
@@ -391,9 +392,9 @@ _LECTURE_LITERALS = (
 )  # fmt: skip
 _LECTURE_GATE = re.compile(_literal_trie(set(_LECTURE_LITERALS)))
 # Which refusal patterns may match in an ASCII slice: most slices around an anchor hold none.
-_SET_STRONG = pattern_prefilter(_STRONG_PATTERNS)
+_SET_STRONG: SearchSet | None = None
 # Many openings hold a lecture literal without a lecture; one Hyperscan scan rules most out.
-_SET_LECTURE = pattern_prefilter([_LECTURE.pattern])
+_SET_LECTURE: SearchSet | None = None
 
 
 def _find_lecture(low: str, present: list[int] | None) -> re.Match[str] | None:
@@ -480,7 +481,7 @@ _STRUCTURE = _HEDGE_FROM + len(_HEDGE_WORDS)
     _HOTLINE_FOUND,
 ) = range(_STRUCTURE + 1, len(_SCAN_GROUPS))
 _HEDGE_ANCHOR_INDICES = frozenset(_HEDGE_FROM + _HEDGE_WORDS.index(w) for w in _HEDGE_ANCHORS)
-_SET_SCAN = literal_search_set(_SCAN_GROUPS)
+_SET_SCAN: SearchSet | None = None
 
 
 def _may_match(found: list[int]) -> tuple[bool, bool, bool, bool]:
@@ -493,6 +494,33 @@ def _may_match(found: list[int]) -> tuple[bool, bool, bool, bool]:
     )
 
 
+def _prefilters(engine: str | None) -> tuple[SearchSet | None, ...]:
+    """The _SET_* pre-filters of `engine` (the first installed one when None)."""
+    gate = literal_search_set(_CUE_GROUPS, engine)
+    scan = literal_search_set(_SCAN_GROUPS, engine)
+    if gate is None or scan is None:
+        return None, None, None, None
+    # Only Hyperscan can pre-filter a pattern with look-arounds; these stay None without it.
+    lecture = pattern_prefilter([_LECTURE.pattern]) if engine in (None, "hyperscan") else None
+    strong = pattern_prefilter(_STRONG_PATTERNS) if engine in (None, "hyperscan") else None
+    return gate, scan, lecture, strong
+
+
+_PREFILTERS_BUILT = False
+
+
+def _build_prefilters() -> None:
+    """Compile the pre-filters once per process, on first use.
+
+    Hyperscan takes about a second of CPU to compile the pattern pre-filters: a process that only
+    imports this module (a management command that enqueues, a web worker) never pays it.
+    """
+    global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG, _PREFILTERS_BUILT
+    if not _PREFILTERS_BUILT:
+        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = _prefilters(None)
+        _PREFILTERS_BUILT = True
+
+
 @contextmanager
 def _prefilter_engine(engine: str | None) -> Iterator[None]:
     """Run classify_response with the literal sets of `engine`, or on its pure-`re` path (None).
@@ -501,19 +529,15 @@ def _prefilter_engine(engine: str | None) -> Iterator[None]:
     measure each: the _SET_* pre-filters are rebuilt until the block exits. Not thread-safe.
     """
     global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
+    _build_prefilters()
     saved = _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
     if engine is None:
         _SET_GATE = _SET_SCAN = _SET_LECTURE = _SET_STRONG = None
     else:
-        gate = literal_search_set(_CUE_GROUPS, engine)
-        scan = literal_search_set(_SCAN_GROUPS, engine)
-        if gate is None or scan is None:
+        built = _prefilters(engine)
+        if built[0] is None:
             raise LookupError(f"{engine} is not installed")
-        _SET_GATE, _SET_SCAN = gate, scan
-        # Only Hyperscan can pre-filter a pattern with look-arounds.
-        hyperscan = engine == "hyperscan"
-        _SET_LECTURE = pattern_prefilter([_LECTURE.pattern]) if hyperscan else None
-        _SET_STRONG = pattern_prefilter(_STRONG_PATTERNS) if hyperscan else None
+        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = built
     try:
         yield
     finally:
@@ -927,6 +951,8 @@ def classify_response(response: str | None, prompt: str | None = None) -> Respon
     if not _is_english(low):
         return _classify_foreign(low, prompt)
 
+    if not _PREFILTERS_BUILT:
+        _build_prefilters()
     present = None
     if _SET_SCAN is not None:
         present = _SET_SCAN(low.encode("utf-8", "surrogatepass")) or []

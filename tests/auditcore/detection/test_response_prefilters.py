@@ -127,6 +127,12 @@ def _texts() -> list[str]:
     return list(dict.fromkeys(t.lower().replace("’", "'") for t in texts))
 
 
+@pytest.fixture(autouse=True)
+def _prefilters_built():
+    """The pre-filters are compiled on a process's first classification; these tests read them."""
+    fast._build_prefilters()
+
+
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     return _texts()
