@@ -521,6 +521,11 @@ def _build_prefilters() -> None:
         _PREFILTERS_BUILT = True
 
 
+def prepare() -> None:
+    """Compile the pre-filters now, e.g. in a worker's parent before it forks its pool."""
+    _build_prefilters()
+
+
 @contextmanager
 def _prefilter_engine(engine: str | None) -> Iterator[None]:
     """Run classify_response with the literal sets of `engine`, or on its pure-`re` path (None).

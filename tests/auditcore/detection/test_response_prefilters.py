@@ -333,3 +333,19 @@ def test_the_refusal_slice_prefilter_reports_every_pattern_re_matches_in_a_slice
                     checked += 1
                     assert i in reported, (i, text[pos:stop])
     assert checked >= 200
+
+
+@pytest.mark.skipif(not (HAVE_RE2 or HAVE_HYPERSCAN), reason="no literal-set engine installed")
+def test_a_celery_worker_compiles_the_prefilters_before_it_forks_its_pool(monkeypatch):
+    from celery.signals import worker_init
+
+    from auditcore import tasks
+
+    connected = [receiver() for _, receiver in worker_init.receivers]
+    assert tasks._compile_classifier in connected
+    for name in ("_SET_GATE", "_SET_SCAN", "_SET_LECTURE", "_SET_STRONG"):
+        monkeypatch.setattr(fast, name, None)
+    monkeypatch.setattr(fast, "_PREFILTERS_BUILT", False)
+    tasks._compile_classifier()
+    assert fast._PREFILTERS_BUILT
+    assert fast._SET_SCAN is not None
