@@ -3,10 +3,12 @@
 from celery import current_app, shared_task
 from celery.exceptions import CeleryError
 from celery.exceptions import TimeoutError as ResultTimeout
+from celery.signals import worker_init
 from django.conf import settings
 from django.db import OperationalError
 from kombu.exceptions import KombuError
 
+from auditcore.detection import response as response_classifier
 from auditcore.models import AuditRound, ExportJob
 from auditcore.services.alerts import alerts_check_recent, round_alerts_check
 from auditcore.services.exports import export_job_run
@@ -14,6 +16,13 @@ from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
 from auditcore.services.rounds import round_draw, round_templates_open_due
+
+
+@worker_init.connect
+def _compile_classifier(**kwargs) -> None:
+    """The pool's processes fork from the worker with the classifier's pre-filters compiled, so
+    no chunk waits for the compilation."""
+    response_classifier.prepare()
 
 
 @shared_task(name="auditcore.ping")

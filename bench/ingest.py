@@ -1,6 +1,6 @@
 """Ingest benchmark: N realistic records through the production path into PostgreSQL.
 
-    python bench/ingest.py [--records 1000000] [--workers 2]
+    python bench/ingest.py [--records 1000000] [--workers 2] [--speedup-from 1]
 
 It generates the records (cached under --workdir), migrates a scratch database, starts a real
 Celery worker against Redis, runs `manage.py ingest PATH --wait` and times it; in the same run it
@@ -104,10 +104,73 @@ def postgres_write_alone(database: str, workdir: Path) -> float:
         rows.unlink(missing_ok=True)
 
 
+def run_ingest(
+    args: argparse.Namespace, env: dict[str, str], log: Path, workers: int
+) -> tuple[float, float, float, float, dict]:
+    """One `manage.py ingest --wait` into a new database, with `workers` worker processes.
+
+    Prints the fixed costs around the chunks: from the command's start to the job's planning
+    (the worker's claim) and to the first chunk's commit, and from the last chunk's commit to the
+    summary line.
+    """
+    psql("postgres", f"DROP DATABASE IF EXISTS {args.database}")
+    psql("postgres", f"CREATE DATABASE {args.database}")
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], check=True, env=env, cwd=ROOT)
+    subprocess.run(["redis-cli", "-u", args.redis, "FLUSHDB"], check=True, capture_output=True)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "--loglevel", "warning",
+         "--concurrency", str(workers), "--without-gossip", "--without-mingle"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(5)  # the worker's start-up is not part of the figure
+        started, pg_before = time.perf_counter(), postgres_cpu()
+        wall_start = time.time()
+        result = subprocess.run(
+            [*manage, "ingest", str(log), "--source", "bench", "--wait"],
+            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        wall_end = time.time()
+        ingest_seconds = time.perf_counter() - started
+        pg_cpu = postgres_cpu() - pg_before
+        rss, worker_cpu = worker_usage(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    job_id = int(summary["job"])
+    times = psql(
+        args.database,
+        "SELECT extract(epoch FROM j.created_at), extract(epoch FROM j.started_at), "  # noqa: S608
+        "extract(epoch FROM min(c.finished_at)), extract(epoch FROM max(c.finished_at)), "
+        "count(c.id) FROM auditcore_ingestjob j JOIN auditcore_ingestchunk c ON c.job_id = j.id "
+        f"WHERE j.id = {job_id} GROUP BY j.id",
+    ).split("|")
+    created, claimed, first_done, last_done = (float(t) for t in times[:4])
+    chunks = int(times[4])
+    print(f"-- {workers} worker process(es): {ingest_seconds:.1f}s, "
+          f"{summary['received'] / ingest_seconds:,.0f} records/s, {chunks} chunks")  # fmt: skip
+    print(f"   command start -> job row: {created - wall_start:.2f}s; "
+          f"-> claimed by a worker: {claimed - wall_start:.2f}s; "
+          f"-> first chunk committed: {first_done - wall_start:.2f}s")  # fmt: skip
+    per_chunk = (last_done - claimed) / max(chunks, 1) * workers
+    print(f"   one chunk's work, on average: {per_chunk:.2f}s")
+    print(f"   last chunk committed -> summary line: {wall_end - last_done:.2f}s")
+    return ingest_seconds, pg_cpu, rss, worker_cpu, summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--speedup-from",
+        type=int,
+        default=1,
+        help="also run with this many worker processes and print the speed-up of --workers",
+    )
     parser.add_argument("--database", default="refusal_audit_bench")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument(
@@ -124,8 +187,6 @@ def main() -> None:
     size = log.stat().st_size
     print(f"input: {log} ({size / 1e6:,.0f} MB, {size / args.records:,.0f} bytes/record)")
 
-    psql("postgres", f"DROP DATABASE IF EXISTS {args.database}")
-    psql("postgres", f"CREATE DATABASE {args.database}")
     env = {
         **os.environ,
         "DATABASE_URL": f"{PG}/{args.database}",
@@ -134,29 +195,10 @@ def main() -> None:
         "DATA_DIR": str(args.workdir / "data"),
     }
     env.pop("DEBUG", None)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], check=True, env=env, cwd=ROOT)
-    subprocess.run(["redis-cli", "-u", args.redis, "FLUSHDB"], check=True, capture_output=True)
-
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "--loglevel", "warning",
-         "--concurrency", str(args.workers), "--without-gossip", "--without-mingle"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        time.sleep(5)  # the worker's start-up is not part of the figure
-        started, pg_before = time.perf_counter(), postgres_cpu()
-        result = subprocess.run(
-            [*manage, "ingest", str(log), "--source", "bench", "--wait"],
-            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        ingest_seconds = time.perf_counter() - started
-        pg_cpu = postgres_cpu() - pg_before
-        rss, worker_cpu = worker_usage(worker.pid)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    runs = {}
+    for workers in sorted({args.speedup_from, args.workers}):
+        runs[workers] = run_ingest(args, env, log, workers)
+    ingest_seconds, pg_cpu, rss, worker_cpu, summary = runs[args.workers]
 
     # The bare baseline: the same rows, id and raw JSON, into a table with a primary key.
     tsv = args.workdir / f"records-{args.records}.tsv"
@@ -178,6 +220,10 @@ def main() -> None:
 
     rate = summary["received"] / ingest_seconds
     print(json.dumps(summary))
+    if args.speedup_from != args.workers:
+        base = runs[args.speedup_from][0]
+        print(f"speed-up of {args.workers} worker processes over {args.speedup_from}: "
+              f"{base / ingest_seconds:.2f}x ({base:.1f}s -> {ingest_seconds:.1f}s)")  # fmt: skip
     print(f"ingest (command, broker, {args.workers} worker processes): {ingest_seconds:.1f}s, "
           f"{rate:,.0f} records/s   [target >= 25,000]")  # fmt: skip
     print(f"bare psql \\copy of the same rows: {copy_seconds:.1f}s, "

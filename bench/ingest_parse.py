@@ -27,6 +27,7 @@ import orjson
 
 from auditcore import sampling
 from auditcore.demo_data import generate_records
+from auditcore.detection import response as response_classifier
 from auditcore.detection.category import CategoryClassifier
 from auditcore.detection.default_policy import default_category_specs
 from auditcore.detection.response import classify_response, classify_served
@@ -141,11 +142,28 @@ def main() -> None:
     parser.add_argument("records", nargs="?", type=int, default=50_000)
     parser.add_argument("--demo", action="store_true", help="use auditcore.demo_data records")
     parser.add_argument("--repeat", type=int, default=3, help="runs per stage; the best counts")
+    parser.add_argument(
+        "--engines",
+        default="hyperscan,re2",
+        help="literal pre-filter engines to measure, comma-separated; 'none' is pure re",
+    )
     args = parser.parse_args()
     count, repeat = args.records, args.repeat
     data = make_demo_jsonl(count) if args.demo else make_jsonl(count)
     source = "demo records" if args.demo else "synthetic records"
     print(f"{count:,} {source}, {len(data) / count:.0f} bytes each on average, best of {repeat}")
+    for engine in args.engines.split(","):
+        name = None if engine == "none" else engine
+        try:
+            with response_classifier._prefilter_engine(name):
+                print(f"\n== literal pre-filter engine: {engine}")
+                stages(data, count, repeat)
+        except LookupError:
+            print(f"\n== literal pre-filter engine: {engine} is not installed")
+
+
+def stages(data: bytes, count: int, repeat: int) -> None:
+    """Print the per-stage table for these records with the current classifier set-up."""
 
     def us(seconds: float) -> str:
         return f"{seconds / count * 1e6:6.2f} us/record"

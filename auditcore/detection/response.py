@@ -3,8 +3,10 @@
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+
+from auditcore.detection.literal_sets import SearchSet, literal_search_set, pattern_prefilter
 
 # Bump on every change to the rules below: stored labels are only comparable within one version.
 DETECTOR_VERSION = "rules-2026.12.1"
@@ -179,36 +181,6 @@ def _literal_trie(literals: set[str]) -> str:
 _STRONG_GATE = re.compile(_literal_trie({lit for lits in _STRONG_LITERALS for lit in lits}))
 
 
-def _re2_search_set(
-    groups: tuple[tuple[str, ...], ...],
-) -> Callable[[bytes], list[int] | None] | None:
-    """Which groups of literals have a member in a text, from one google-re2 scan (when installed).
-
-    Only ever a pre-filter: every match and count is still made by re or str. Texts are searched
-    byte by byte (Latin-1 mode) in their UTF-8 encoding, where a literal occurs exactly where it
-    occurs in the text. The DFA of a set of literals has at most one state per trie node, far
-    inside RE2's memory budget, so a search cannot fail and be mistaken for "no match".
-    """
-    try:
-        import re2
-    except ImportError:
-        return None
-    try:
-        options = re2.Options()
-        options.encoding = re2.Options.Encoding.LATIN1
-        search_set = re2.Set.SearchSet(options)
-        for group in groups:
-            search_set.Add(
-                "|".join("".join(f"\\x{b:02x}" for b in lit.encode("utf-8")) for lit in group)
-            )
-        search_set.Compile()
-    except (re2.error, AttributeError, TypeError, ValueError):
-        return None
-    # The wrapper's Match adds only a type check, yet costs about 0.3 us a call (a third of a
-    # short search): call the compiled set under it when the wrapper has one.
-    return getattr(search_set, "_set", search_set).Match
-
-
 # Every _STRONG match contains or sits next to one of these. Searching small slices around the
 # anchors instead of whole windows is what keeps the common case (a plain answer) cheap.
 _STRONG_ANCHORS = (
@@ -219,11 +191,12 @@ _STRONG_ANCHORS = (
 _COMMON_ANCHORS = ("n't", "not")
 # The others count only at their first occurrence, and most windows contain none of them.
 _RARE_ANCHORS = tuple(a for a in _STRONG_ANCHORS if a not in _COMMON_ANCHORS)
-# Both re2 sets open with these groups: [0, _ANCHOR_FROM) one per refusal pattern, then one per
+# Both literal sets open with these groups: [0, _ANCHOR_FROM) one per refusal pattern, then one per
 # rare anchor. The gate tells which of them occur in a window.
 _CUE_GROUPS = (*_STRONG_LITERALS, *((anchor,) for anchor in _RARE_ANCHORS))
 _ANCHOR_FROM = len(_STRONG_LITERALS)
-_RE2_GATE = _re2_search_set(_CUE_GROUPS)
+# Built on the first classification, not at import (see _build_prefilters).
+_SET_GATE: SearchSet | None = None
 _SLICE_BEFORE = 30
 _SLICE_AFTER = 80
 # A long answer without any of these cannot be buried in disclaimers.
@@ -302,7 +275,7 @@ _REFERRAL = re.compile(
     r"|suicide (?:and crisis )?lifeline)\b"
 )
 # Literals without which _PIVOT, _ALTERNATIVE and _REFERRAL cannot match (checked by a test):
-# one re2 scan of the text after a cue rules most of those searches out.
+# one literal scan of the text after a cue rules most of those searches out.
 _PIVOT_LITERALS = (
     "that said", "that being said", "having said that", "nonetheless", "nevertheless",
     "however", "but", "still", "although", "here's", "here is", "here are", "in general",
@@ -335,9 +308,9 @@ _AFTER_SCAN_CHARS = 600
 
 def _after_cue_candidates(after: str) -> tuple[bool, bool, bool]:
     """Whether _PIVOT, _ALTERNATIVE and _REFERRAL may match in after[:_AFTER_SCAN_CHARS]."""
-    if _RE2_SCAN is None:
+    if _SET_SCAN is None:
         return True, True, True
-    found = _RE2_SCAN(after[:_AFTER_SCAN_CHARS].encode("utf-8", "surrogatepass")) or []
+    found = _SET_SCAN(after[:_AFTER_SCAN_CHARS].encode("utf-8", "surrogatepass")) or []
     return _may_match(found)[1:]
 
 
@@ -418,15 +391,23 @@ _LECTURE_LITERALS = (
     "sorry", "apologi",
 )  # fmt: skip
 _LECTURE_GATE = re.compile(_literal_trie(set(_LECTURE_LITERALS)))
+# Which refusal patterns may match in an ASCII slice: most slices around an anchor hold none.
+_SET_STRONG: SearchSet | None = None
+# Many openings hold a lecture literal without a lecture; one Hyperscan scan rules most out.
+_SET_LECTURE: SearchSet | None = None
 
 
 def _find_lecture(low: str, present: list[int] | None) -> re.Match[str] | None:
-    """A lecture in the opening; `present` is what the re2 scan found in `low`, when it ran."""
+    """A lecture in the opening; `present` is what the literal scan found in `low`, when it ran."""
     if present is None:
         if _LECTURE_GATE.search(low, 0, LECTURE_CHARS) is None:
             return None
     elif _LECTURE_FOUND not in present:
         return None
+    if _SET_LECTURE is not None:
+        head = low[:LECTURE_CHARS]
+        if head.isascii() and not _SET_LECTURE(head.encode("ascii")):
+            return None
     return _LECTURE.search(low, 0, LECTURE_CHARS)
 
 
@@ -481,9 +462,9 @@ _FOREIGN_MARKERS = (
 )  # fmt: skip
 _STRUCTURE_MARKERS = ("\n1.", "\n2.", "\n- ", "\n* ", "\n• ", "```", "\n    ", "\n|", "\n#")
 
-# One re2 scan of a text tells which of these groups have a literal in it: [0, _HEDGE_FROM) the
-# _CUE_GROUPS, then each hedge word, the structure markers, and the literals of _WARNING, _PIVOT,
-# _ALTERNATIVE and _REFERRAL. Most plain answers need no regex search after it.
+# One literal scan of a text tells which of these groups have a literal in it: [0, _HEDGE_FROM)
+# the _CUE_GROUPS, then each hedge word, the structure markers, and the literals of _WARNING,
+# _PIVOT, _ALTERNATIVE and _REFERRAL. Most plain answers need no regex search after it.
 _SCAN_GROUPS = (
     *_CUE_GROUPS, *((word,) for word in _HEDGE_WORDS), _STRUCTURE_MARKERS, _WARNING_LITERALS,
     _LECTURE_LITERALS, *_AFTER_GROUPS,
@@ -500,11 +481,11 @@ _STRUCTURE = _HEDGE_FROM + len(_HEDGE_WORDS)
     _HOTLINE_FOUND,
 ) = range(_STRUCTURE + 1, len(_SCAN_GROUPS))
 _HEDGE_ANCHOR_INDICES = frozenset(_HEDGE_FROM + _HEDGE_WORDS.index(w) for w in _HEDGE_ANCHORS)
-_RE2_SCAN = _re2_search_set(_SCAN_GROUPS)
+_SET_SCAN: SearchSet | None = None
 
 
 def _may_match(found: list[int]) -> tuple[bool, bool, bool, bool]:
-    """Whether _WARNING, _PIVOT, _ALTERNATIVE and _REFERRAL may match, from what _RE2_SCAN found."""
+    """Whether _WARNING, _PIVOT, _ALTERNATIVE and _REFERRAL may match, from what _SET_SCAN found."""
     return (
         _WARNING_FOUND in found,
         _PIVOT_FOUND in found,
@@ -513,20 +494,64 @@ def _may_match(found: list[int]) -> tuple[bool, bool, bool, bool]:
     )
 
 
-@contextmanager
-def _without_re2() -> Iterator[None]:
-    """Run classify_response on its pure-`re` path, as when google-re2 is not installed.
+def _prefilters(engine: str | None) -> tuple[SearchSet | None, ...]:
+    """The _SET_* pre-filters of `engine` (the first installed one when None)."""
+    gate = literal_search_set(_CUE_GROUPS, engine)
+    scan = literal_search_set(_SCAN_GROUPS, engine)
+    if gate is None or scan is None:
+        return None, None, None, None
+    # Only Hyperscan can pre-filter a pattern with look-arounds; these stay None without it.
+    lecture = pattern_prefilter([_LECTURE.pattern]) if engine in (None, "hyperscan") else None
+    strong = pattern_prefilter(_STRONG_PATTERNS) if engine in (None, "hyperscan") else None
+    return gate, scan, lecture, strong
 
-    For tests only, which check that both paths give the same results: every _RE2_* pre-filter
-    is switched off until the block exits. Not thread-safe.
+
+_PREFILTERS_BUILT = False
+
+
+def _build_prefilters() -> None:
+    """Compile the pre-filters once per process, on first use.
+
+    Hyperscan takes about a second of CPU to compile the pattern pre-filters: a process that only
+    imports this module (a management command that enqueues, a web worker) never pays it.
     """
-    global _RE2_GATE, _RE2_SCAN
-    saved = _RE2_GATE, _RE2_SCAN
-    _RE2_GATE = _RE2_SCAN = None
+    global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG, _PREFILTERS_BUILT
+    if not _PREFILTERS_BUILT:
+        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = _prefilters(None)
+        _PREFILTERS_BUILT = True
+
+
+def prepare() -> None:
+    """Compile the pre-filters now, e.g. in a worker's parent before it forks its pool."""
+    _build_prefilters()
+
+
+@contextmanager
+def _prefilter_engine(engine: str | None) -> Iterator[None]:
+    """Run classify_response with the literal sets of `engine`, or on its pure-`re` path (None).
+
+    For tests and benchmarks only, which check that every path gives the same results and
+    measure each: the _SET_* pre-filters are rebuilt until the block exits. Not thread-safe.
+    """
+    global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
+    _build_prefilters()
+    saved = _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
+    if engine is None:
+        _SET_GATE = _SET_SCAN = _SET_LECTURE = _SET_STRONG = None
+    else:
+        built = _prefilters(engine)
+        if built[0] is None:
+            raise LookupError(f"{engine} is not installed")
+        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = built
     try:
         yield
     finally:
-        _RE2_GATE, _RE2_SCAN = saved
+        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = saved
+
+
+def _without_prefilters() -> AbstractContextManager[None]:
+    """The pure-`re` path, as when neither Hyperscan nor google-re2 is installed."""
+    return _prefilter_engine(None)
 
 
 def _is_english(low: str) -> bool:
@@ -593,7 +618,7 @@ def _may_be_first_person(low: str, anchor: int) -> bool:
 def _find_cue(low: str, present: list[int] | None) -> re.Match[str] | None:
     """The first refusal cue in the opening window, else in the final paragraph.
 
-    `present` is what the re2 scan found in `low`, when it ran.
+    `present` is what the literal scan found in `low`, when it ran.
     """
     n = len(low)
     if present is None:
@@ -616,7 +641,7 @@ def _find_cue(low: str, present: list[int] | None) -> re.Match[str] | None:
 
 def _window_groups(low: str, start: int, end: int) -> list[int]:
     """Which of the _CUE_GROUPS occur in low[start:end]."""
-    return _RE2_GATE(low[start:end].encode("utf-8", "surrogatepass")) or []
+    return _SET_GATE(low[start:end].encode("utf-8", "surrogatepass")) or []
 
 
 def _first_strong_cue(
@@ -625,8 +650,8 @@ def _first_strong_cue(
     """Return the first refusal cue in low[start:end] that is not part of a helpful phrase.
 
     `found` lists the _CUE_GROUPS that occur in the window (and maybe other scan groups), when
-    re2 told: only those refusal patterns are searched for and those rare anchors located.
-    Without it, every slice is first checked for any literal.
+    the literal scan told: only those refusal patterns are searched for and those rare anchors
+    located. Without it, every slice is first checked for any literal.
     """
     if found is None:
         patterns, gate, rare = (_STRONG,), _STRONG_GATE.search, None
@@ -636,6 +661,8 @@ def _first_strong_cue(
         if not rare_from:
             return None
         patterns, gate = [_STRONG_EACH[i] for i in found[:rare_from]], None
+        if _SET_STRONG is not None and low.isascii():
+            gate = _strong_slice_gate(found[:rare_from])
         rare_to = bisect_left(found, _HEDGE_FROM, rare_from)
         rare = [_RARE_ANCHORS[i - _ANCHOR_FROM] for i in found[rare_from:rare_to]]
     searched_to = start
@@ -664,6 +691,22 @@ def _first_strong_cue(
             pos = match.end()
         searched_to = stop
     return None
+
+
+def _strong_slice_gate(ids: list[int]) -> Callable[[str, int, int], bool | None]:
+    """A gate for ASCII slices: whether one of these refusal patterns may match in the slice.
+
+    Hyperscan sees the slice alone, so at its start a word boundary needs only the word character
+    after it, where `re` also looks at the character before: it finds every match `re` finds there,
+    and maybe more, never fewer.
+    """
+    wanted = frozenset(ids)
+
+    def gate(low: str, pos: int, stop: int) -> bool | None:
+        reported = _SET_STRONG(low[pos:stop].encode("ascii"))
+        return True if not wanted.isdisjoint(reported) else None
+
+    return gate
 
 
 def _tail_start(low: str) -> int:
@@ -835,7 +878,7 @@ def _classify_without_cue(
 ) -> ResponseResult:
     """No explicit refusal: look for referral-only, warning-only and tone-policed answers.
 
-    `present` is what the re2 scan found in `low`, when it ran.
+    `present` is what the literal scan found in `low`, when it ran.
     """
     n = len(low)
     stripped = low.strip()
@@ -913,9 +956,11 @@ def classify_response(response: str | None, prompt: str | None = None) -> Respon
     if not _is_english(low):
         return _classify_foreign(low, prompt)
 
+    if not _PREFILTERS_BUILT:
+        _build_prefilters()
     present = None
-    if _RE2_SCAN is not None:
-        present = _RE2_SCAN(low.encode("utf-8", "surrogatepass")) or []
+    if _SET_SCAN is not None:
+        present = _SET_SCAN(low.encode("utf-8", "surrogatepass")) or []
     cue = _find_cue(low, present)
     if cue is not None and not _APOLOGY_THEN_ANSWER.search(low, 0, cue.start() + 1):
         return _classify_after_cue(low, cue, prompt)

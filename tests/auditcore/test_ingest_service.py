@@ -1,6 +1,7 @@
 """Ingest jobs end to end through the services: chunks, quarantine, idempotency, stratum counts."""
 
 import gzip
+import io
 import json
 import threading
 import time
@@ -8,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
@@ -455,3 +457,16 @@ def test_a_copy_error_other_than_a_known_id_reaches_the_caller_as_a_django_error
     assert raised.value.__cause__.diag.column_name == "prompt"
     assert Interaction.objects.filter(source="copy-errors").count() == 1
     assert job.inserted == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ingest_command_waits_for_the_job_and_prints_its_summary(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 4
+    path = write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(10)] + [{"id": "bad"}])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("ingest", str(path), "--source", "cmd", "--wait", stdout=out, stderr=err)
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["status"] == "succeeded"
+    assert (summary["received"], summary["inserted"], summary["rejected"]) == (11, 10, 1)
+    assert Interaction.objects.filter(source="cmd").count() == 10
+    assert "100.0%" in err.getvalue()

@@ -10,5 +10,5 @@ def response_path(request):
     if request.param == "default":
         yield request.param
     else:
-        with response._without_re2():
+        with response._without_prefilters():
             yield request.param

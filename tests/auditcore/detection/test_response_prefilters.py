@@ -1,8 +1,8 @@
-"""classify_response checked against itself: the google-re2 pre-filters never change a result.
+"""classify_response checked against itself: the literal pre-filters never change a result.
 
-With google-re2 installed, the re2 path and the pure-`re` fallback (forced with
-response._without_re2()) must agree on every input; without it only the fallback exists and the
-re2-specific tests skip. The literal tables the pre-filters rely on are checked against every
+Each installed engine (Hyperscan, google-re2) and the pure-`re` fallback (forced with
+response._without_prefilters()) must agree on every input; an engine that is not installed has
+its tests skipped. The literal tables the pre-filters rely on are checked against every
 match the patterns make on the same inputs, and so is the search of only the refusal patterns
 whose literals occur against the union of them all.
 """
@@ -22,6 +22,11 @@ UTF8 = ("utf-8", "surrogatepass")
 
 HAVE_RE2 = importlib.util.find_spec("re2") is not None
 needs_re2 = pytest.mark.skipif(not HAVE_RE2, reason="google-re2 is not installed")
+HAVE_HYPERSCAN = importlib.util.find_spec("hyperscan") is not None
+ENGINES = [
+    pytest.param("hyperscan", marks=pytest.mark.skipif(not HAVE_HYPERSCAN, reason="no hyperscan")),
+    pytest.param("re2", marks=needs_re2),
+]
 
 CUES = (
     "I can't help with that.",
@@ -122,40 +127,63 @@ def _texts() -> list[str]:
     return list(dict.fromkeys(t.lower().replace("’", "'") for t in texts))
 
 
+@pytest.fixture(autouse=True)
+def _prefilters_built():
+    """The pre-filters are compiled on a process's first classification; these tests read them."""
+    fast._build_prefilters()
+
+
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     return _texts()
 
 
-def test_without_re2_switches_every_re2_prefilter_off_and_restores_them():
-    names = sorted(name for name in vars(fast) if name.startswith("_RE2_"))
+def test_without_prefilters_switches_every_literal_prefilter_off_and_restores_them():
+    names = sorted(name for name in vars(fast) if name.startswith("_SET_"))
     assert len(names) >= 2, names
     before = {name: getattr(fast, name) for name in names}
-    with fast._without_re2():
+    with fast._without_prefilters():
         inside = {name: getattr(fast, name) for name in names}
     assert set(inside.values()) == {None}
     assert {name: getattr(fast, name) for name in names} == before
     # Restored when the block raises, too.
-    with contextlib.suppress(RuntimeError), fast._without_re2():
+    with contextlib.suppress(RuntimeError), fast._without_prefilters():
         raise RuntimeError
     assert {name: getattr(fast, name) for name in names} == before
 
 
-@needs_re2
-def test_google_re2_when_installed_drives_every_prefilter():
-    assert fast._RE2_GATE is not None
-    assert fast._RE2_SCAN is not None
+@pytest.mark.skipif(not (HAVE_RE2 or HAVE_HYPERSCAN), reason="no literal-set engine installed")
+def test_an_installed_engine_drives_every_prefilter_hyperscan_first():
+    assert fast._SET_GATE is not None
+    assert fast._SET_SCAN is not None
+    if HAVE_HYPERSCAN:
+        assert fast._SET_SCAN.__qualname__.startswith("_searcher")
+        assert fast._SET_LECTURE is not None
 
 
-@needs_re2
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan is not installed")
+def test_the_lecture_prefilter_reports_every_opening_where_the_lecture_pattern_matches(texts):
+    openings = [t[: fast.LECTURE_CHARS] for t in texts if t[: fast.LECTURE_CHARS].isascii()]
+    matching = [t for t in openings if fast._LECTURE.search(t)]
+    # Openings that hold the look-ahead's exclusions, which the prefilter widens.
+    matching += ["sorry, but that is fine", "i'm sorry to hear that, but here you go"]
+    assert len(matching) >= 50
+    assert all(fast._SET_LECTURE(t.encode("ascii")) == [0] for t in matching)
+    # It rules out most openings without a lecture, which is what it is for.
+    ruled_out = [t for t in openings if not fast._SET_LECTURE(t.encode("ascii"))]
+    assert len(ruled_out) > 0.5 * len(openings)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("source", SOURCES)
-def test_the_re2_path_and_the_pure_re_fallback_give_identical_results(source):
+def test_each_engine_and_the_pure_re_fallback_give_identical_results(source, engine):
     pairs = SOURCES[source]()
-    with_re2 = [_outcome(fast.classify_response(r, p)) for r, p in pairs]
-    with fast._without_re2():
+    with fast._prefilter_engine(engine):
+        with_engine = [_outcome(fast.classify_response(r, p)) for r, p in pairs]
+    with fast._without_prefilters():
         pure_re = [_outcome(fast.classify_response(r, p)) for r, p in pairs]
     mismatches = [
-        (pair, a, b) for pair, a, b in zip(pairs, with_re2, pure_re, strict=True) if a != b
+        (pair, a, b) for pair, a, b in zip(pairs, with_engine, pure_re, strict=True) if a != b
     ]
     assert not mismatches, (
         f"{len(mismatches)} of {len(pairs)} differ, first: {mismatches[0]!r:.800}"
@@ -265,14 +293,19 @@ def test_the_scan_groups_keep_their_documented_order():
     assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
 
 
-@needs_re2
-def test_the_re2_scans_report_exactly_the_groups_that_occur(texts):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_literal_scans_report_exactly_the_groups_that_occur(texts, engine):
+    with fast._prefilter_engine(engine):
+        _check_scans(texts)
+
+
+def _check_scans(texts):
     for text in texts:
         for window in {text, text[:HEAD_CHARS]}:
             expected = {i for i, group in enumerate(fast._SCAN_GROUPS) if _has(window, group)}
-            found = fast._RE2_SCAN(window.encode(*UTF8)) or []
+            found = fast._SET_SCAN(window.encode(*UTF8)) or []
             assert sorted(found) == sorted(expected), window[:200]
-            gate = fast._RE2_GATE(window.encode(*UTF8)) or []
+            gate = fast._SET_GATE(window.encode(*UTF8)) or []
             assert sorted(gate) == sorted(i for i in expected if i < fast._HEDGE_FROM)
 
 
@@ -283,3 +316,36 @@ def test_the_re2_scans_report_exactly_the_groups_that_occur(texts):
 def test_the_digit_count_agrees_with_str_isdigit(text):
     for count in (2, 3):
         assert fast._has_digits(text, count) == (sum(c.isdigit() for c in text) >= count)
+
+
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan is not installed")
+def test_the_refusal_slice_prefilter_reports_every_pattern_re_matches_in_a_slice(texts):
+    checked = 0
+    for text in texts:
+        if not text.isascii():
+            continue
+        # Slices cut mid-word on both sides, as the anchors' slices are.
+        for pos in range(0, min(len(text), 600), 37):
+            stop = min(len(text), pos + 110)
+            reported = fast._SET_STRONG(text[pos:stop].encode("ascii"))
+            for i, pattern in enumerate(fast._STRONG_EACH):
+                if pattern.search(text, pos, stop):
+                    checked += 1
+                    assert i in reported, (i, text[pos:stop])
+    assert checked >= 200
+
+
+@pytest.mark.skipif(not (HAVE_RE2 or HAVE_HYPERSCAN), reason="no literal-set engine installed")
+def test_a_celery_worker_compiles_the_prefilters_before_it_forks_its_pool(monkeypatch):
+    from celery.signals import worker_init
+
+    from auditcore import tasks
+
+    connected = [receiver() for _, receiver in worker_init.receivers]
+    assert tasks._compile_classifier in connected
+    for name in ("_SET_GATE", "_SET_SCAN", "_SET_LECTURE", "_SET_STRONG"):
+        monkeypatch.setattr(fast, name, None)
+    monkeypatch.setattr(fast, "_PREFILTERS_BUILT", False)
+    tasks._compile_classifier()
+    assert fast._PREFILTERS_BUILT
+    assert fast._SET_SCAN is not None
