@@ -47,6 +47,7 @@ ITEM_CLOSED = "item_closed"
 NOT_FOUND = "not_found"
 INVALID = "invalid"
 QUEUE_BUSY = "queue_busy"
+ALREADY_LOCKED = "already_locked"
 
 
 def _lease_until(now: datetime) -> datetime:
@@ -288,14 +289,22 @@ def verdict_submit(
     policy_clause: str = "",
     note: str = "",
 ) -> Verdict:
-    """Lock the reviewer's verdict. Submitting twice returns the first verdict unchanged."""
+    """Lock the reviewer's verdict; a second lock on the same item is refused, never merged.
+
+    A stale page (Forward, a second tab) can post a verdict for an item already judged; saying
+    "saved" there would hide that the second choice was dropped, so the error names the first.
+    """
     now = timezone.now()
     item = _locked_item(item_id)
     existing = Verdict.objects.filter(
         item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
     ).first()
     if existing is not None:
-        return existing
+        raise ApplicationError(
+            "verdict: your verdict on this item was already locked "
+            f"({existing.get_decision_display()}); this second one was not saved.",
+            {"code": ALREADY_LOCKED, "verdict_id": existing.pk},
+        )
     # Access first: a bad form on someone else's item must fail as "not yours", not re-render it.
     lease = _ensure_slot(item=item, reviewer=reviewer, now=now)
     _validate_choice(decision, Decision, "decision")
@@ -324,7 +333,7 @@ def verdict_submit(
         locked_at=now,
     )
     # Uniqueness was checked above under the item's row lock, so a duplicate POST waiting on
-    # that lock finds this verdict and returns it; the unique constraint still backs it.
+    # that lock finds this verdict and is refused; the unique constraint still backs it.
     verdict.full_clean(validate_unique=False, validate_constraints=False)
     verdict.save()
     _judged_record(verdict=verdict, item=item)

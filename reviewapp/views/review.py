@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
@@ -60,8 +61,9 @@ def _next_item(request: HtmxHttpRequest, *, message: str = "") -> HttpResponse:
     lease = review_services.lease_take_next(reviewer=request.user)
     if lease is None:
         return _render(request, {"state": "empty", "message": message})
+
     item = review_item_payload(item_id=lease.item_id, reviewer=request.user, lease=lease)
-    return _render(
+    response = _render(
         request,
         {
             "state": "item",
@@ -70,6 +72,11 @@ def _next_item(request: HtmxHttpRequest, *, message: str = "") -> HttpResponse:
             "lease_seconds": lease_seconds_left(item.lease_expires_at),
         },
     )
+    queue = reverse("review_queue")
+    if request.htmx and request.htmx.current_url_abs_path not in (None, queue):
+        # Leaving a reveal's address: Back returns to that (locked) reveal, not a blind form.
+        push_url(response, queue)
+    return response
 
 
 def _item_with_error(request: HtmxHttpRequest, item_id: int, error: str) -> HttpResponse:
@@ -113,7 +120,12 @@ def _reveal(
         "step": step,
         "gateway_label": dict(GatewayAction.choices).get(reveal.gateway_action, ""),
     }
-    return _render(request, context)
+    response = _render(request, context)
+    if request.htmx:
+        # The address bar names the reveal, so Back, Forward and a refresh come back to it
+        # (the server answers with the current state: history snapshots are off, base.html).
+        push_url(response, reverse("review_reveal", args=[item_id]))
+    return response
 
 
 @require_GET
@@ -140,6 +152,9 @@ def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except ApplicationError as error:
+        if error.extra.get("code") == review_services.ALREADY_LOCKED:
+            # A stale form (Forward, another tab): show the verdict that stands, and say so.
+            return _reveal(request, item_id, message=error.message)
         if error.extra.get("code") in MOVE_ON:
             return _next_item(request, message=error.message)
         return _item_with_error(request, item_id, error.message)
