@@ -16,6 +16,7 @@ from django.utils import timezone
 from auditcore.models import (
     AuditRound,
     Category,
+    Decision,
     GatewayAction,
     Interaction,
     JudgedItem,
@@ -32,6 +33,9 @@ REVIEWER_VISIBLE_FIELDS = (
     "interaction__category",
 )
 MAX_REASON_CODES = 9
+# How long after its lock a reviewer may take their own verdict back (services.verdict_undo).
+UNDO_SECONDS = 120
+RECENT_ITEMS = 20
 
 
 def _claimable(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
@@ -354,6 +358,66 @@ def lease_seconds_left(expires_at: datetime | None) -> int:
     if expires_at is None:
         return 0
     return max(0, int((expires_at - timezone.now()) / timedelta(seconds=1)))
+
+
+@dataclass(frozen=True)
+class RecentItem:
+    """One of the reviewer's own recent verdicts: what they chose and saw, nothing of the model."""
+
+    item_id: int
+    round_name: str
+    prompt: str
+    decision: str
+    reason_code: str
+    locked_at: datetime
+    observed_label: str
+    observed_served_label: str
+    undo_open: bool
+
+    @property
+    def observation_missing(self) -> bool:
+        return not self.observed_label
+
+    @property
+    def decision_label(self) -> str:
+        return Decision(self.decision).label
+
+
+def recent_items(*, reviewer: AbstractBaseUser, limit: int = RECENT_ITEMS) -> list[RecentItem]:
+    """The reviewer's latest locked verdicts, newest first, for "my recent items".
+
+    Only items the reviewer has judged are listed (so the reveal is theirs to see), and only
+    their own answers: the model's response and labels are read on the reveal page alone.
+    """
+    now = timezone.now()
+    rows = (
+        Verdict.objects.filter(reviewer=reviewer, superseded=False)
+        .order_by("-locked_at")
+        .values(
+            "item_id",
+            "item__round__name",
+            "item__interaction__prompt",
+            "decision",
+            "reason_code",
+            "locked_at",
+            "observed_label",
+            "observed_served_label",
+        )[:limit]
+    )
+    return [
+        RecentItem(
+            item_id=row["item_id"],
+            round_name=row["item__round__name"],
+            prompt=row["item__interaction__prompt"],
+            decision=row["decision"],
+            reason_code=row["reason_code"],
+            locked_at=row["locked_at"],
+            observed_label=row["observed_label"],
+            observed_served_label=row["observed_served_label"],
+            undo_open=(now - row["locked_at"]).total_seconds() <= UNDO_SECONDS,
+        )
+        for row in rows
+    ]
 
 
 # --- Safety leads: adjudication (they may see everything, responses included).

@@ -27,6 +27,7 @@ from auditcore.models import (
     Verdict,
 )
 from auditcore.selectors.review import (
+    UNDO_SECONDS,
     available_items,
     category_policy,
     claim_candidates,
@@ -548,3 +549,70 @@ def adjudication_record(
         after={"status": item.status, "final_decision": decision, "note": adjudication.note},
     )
     return adjudication
+
+
+UNDO_CLOSED = "undo_closed"
+
+
+@transaction.atomic
+def verdict_undo(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
+    """Take back the reviewer's own verdict within UNDO_SECONDS of its lock.
+
+    Refused once anyone else has acted on the item since (another reviewer's verdict, a lead's
+    adjudication or correction, a re-review): their work was done against this verdict. The
+    verdict, the JudgedItem row that kept the item out of the queue, and the item's resolution
+    are undone together, and the item comes back to the reviewer under a fresh lease. The event
+    is audited with the verdict as it was.
+    """
+    now = timezone.now()
+    item = _locked_item(item_id)
+    verdict = Verdict.objects.filter(
+        item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
+    ).first()
+    if verdict is None:
+        raise ApplicationError(
+            "verdict: you have no verdict on this item to take back.", {"code": NOT_FOUND}
+        )
+    refusal = _undo_refusal(item=item, verdict=verdict, now=now)
+    if refusal:
+        raise ApplicationError(f"undo: {refusal}; your verdict stands.", {"code": UNDO_CLOSED})
+    before = {
+        **_verdict_snapshot(verdict),
+        "locked_at": verdict.locked_at.isoformat(),
+        "observed_label": verdict.observed_label,
+        "observed_served_label": verdict.observed_served_label,
+        "item_status": item.status,
+    }
+    audit_event_record(actor=reviewer, action="verdict.undo", obj=verdict, before=before, after={})
+    JudgedItem.objects.filter(
+        reviewer_id=reviewer.pk, item_id=item.pk, policy_version_id=verdict.policy_version_id
+    ).delete()
+    verdict.delete()
+    RoundItem.objects.filter(pk=item.pk).update(
+        verdict_count=F("verdict_count") - 1, status=RoundItem.Status.PENDING, final_decision=""
+    )
+    _observation_resolve(item.pk)
+    lease, _ = Lease.objects.update_or_create(
+        item=item,
+        reviewer=reviewer,
+        defaults={"taken_at": now, "expires_at": _lease_until(now), "skipped_at": None},
+    )
+    return lease
+
+
+def _undo_refusal(*, item: RoundItem, verdict: Verdict, now: datetime) -> str:
+    """Why the verdict can no longer be taken back, or "" when it can."""
+    if (now - verdict.locked_at).total_seconds() > UNDO_SECONDS:
+        return f"a verdict can be taken back only within {UNDO_SECONDS // 60} minutes of its lock"
+    if item.round.status != AuditRound.Status.OPEN:
+        return "the round is closed"
+    if verdict.superseded or verdict.corrected_at is not None:
+        return "a safety lead has already acted on this verdict"
+    if item.adjudications.exists() or item.observation_corrected_at is not None:
+        return "a safety lead has already acted on this item"
+    others = Verdict.objects.filter(item=item, locked_at__gte=verdict.locked_at).exclude(
+        pk=verdict.pk
+    )
+    if others.exists():
+        return "another reviewer has judged this item since"
+    return ""

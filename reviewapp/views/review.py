@@ -1,8 +1,10 @@
 """The reviewer's queue: blinded item, locked verdict, reveal, skip and lease renewal (HTMX)."""
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
@@ -11,7 +13,10 @@ from django_htmx.middleware import HtmxDetails
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Decision, GatewayAction, Label, Verdict
 from auditcore.selectors.review import (
+    UNDO_SECONDS,
+    lease_is_live,
     lease_seconds_left,
+    recent_items,
     review_item_payload,
     review_progress,
     verdict_reveal,
@@ -56,13 +61,21 @@ def _render(request: HtmxHttpRequest, context: dict, status: int = 200) -> HttpR
     return render(request, template, context, status=status)
 
 
-def _next_item(request: HtmxHttpRequest, *, message: str = "") -> HttpResponse:
-    """Take (or resume) a lease and render the blinded item, or the empty queue."""
-    lease = review_services.lease_take_next(reviewer=request.user)
-    if lease is None:
-        return _render(request, {"state": "empty", "message": message})
+def _next_item(
+    request: HtmxHttpRequest, *, message: str = "", item_id: int | None = None
+) -> HttpResponse:
+    """Take (or resume) a lease and render the blinded item, or the empty queue.
 
-    item = review_item_payload(item_id=lease.item_id, reviewer=request.user, lease=lease)
+    item_id asks for one of the reviewer's live leases first (an item just taken back).
+    """
+    item = None
+    if item_id is not None and lease_is_live(item_id=item_id, reviewer=request.user):
+        item = review_item_payload(item_id=item_id, reviewer=request.user)
+    if item is None:
+        lease = review_services.lease_take_next(reviewer=request.user)
+        if lease is None:
+            return _render(request, {"state": "empty", "message": message})
+        item = review_item_payload(item_id=lease.item_id, reviewer=request.user, lease=lease)
     response = _render(
         request,
         {
@@ -113,11 +126,14 @@ def _reveal(
         raise Http404("No locked verdict of yours on this item.")
     if step != "served" or not (reveal.ask_served and reveal.verdict.observed_label):
         step = "model"
+    since_lock = (timezone.now() - reveal.verdict.locked_at).total_seconds()
     context = {
         "state": "reveal",
         "reveal": reveal,
         "message": message,
         "step": step,
+        "undo_open": since_lock <= UNDO_SECONDS,
+        "undo_minutes": UNDO_SECONDS // 60,
         "gateway_label": dict(GatewayAction.choices).get(reveal.gateway_action, ""),
     }
     response = _render(request, context)
@@ -132,7 +148,8 @@ def _reveal(
 @vary_on_headers("HX-Request")
 @reviewer_required
 def review_queue(request: HtmxHttpRequest) -> HttpResponse:
-    return _next_item(request)
+    wanted = request.GET.get("item", "")
+    return _next_item(request, item_id=int(wanted) if wanted.isdigit() else None)
 
 
 @require_POST
@@ -235,3 +252,40 @@ def review_summary(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request, f"{TEMPLATE}#summary", {"progress": review_progress(reviewer=request.user)}
     )
+
+
+@require_POST
+@reviewer_required
+def review_undo(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """Take back the reviewer's last verdict: the item comes back blind, as before the lock."""
+    try:
+        review_services.verdict_undo(reviewer=request.user, item_id=item_id)
+    except ApplicationError as error:
+        if error.extra.get("code") == review_services.NOT_FOUND:
+            raise Http404(error.message) from None
+        if request.htmx and request.POST.get("from") != "recent":
+            return _reveal(request, item_id, message=error.message)
+        return _recent(request, message=error.message, status=409)
+    message = "Your verdict was taken back. Judge the item again."
+    if request.htmx and request.POST.get("from") != "recent":
+        response = _next_item(request, message=message, item_id=item_id)
+        push_url(response, reverse("review_queue"))
+        return response
+    messages.success(request, message)
+    return redirect(f"{reverse('review_queue')}?item={item_id}")
+
+
+def _recent(request: HtmxHttpRequest, *, message: str = "", status: int = 200) -> HttpResponse:
+    context = {
+        "items": recent_items(reviewer=request.user),
+        "message": message,
+        "undo_minutes": UNDO_SECONDS // 60,
+    }
+    return render(request, "reviewapp/review/recent.html", context, status=status)
+
+
+@require_GET
+@reviewer_required
+def review_recent(request: HtmxHttpRequest) -> HttpResponse:
+    """My recent items: back to a reveal whose observation is missing, or take a verdict back."""
+    return _recent(request)

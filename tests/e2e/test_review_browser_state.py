@@ -1,6 +1,8 @@
 """Review state that survives the browser: refresh keeps the choice, Back/Forward after a lock show
 what holds now, and a stale blind form for a judged item is answered with a message."""
 
+from datetime import timedelta
+
 from django.urls import reverse
 
 from auditcore.models import Verdict
@@ -94,4 +96,54 @@ def test_a_stale_blind_form_for_a_judged_item_is_answered_with_a_message(
     assert list(Verdict.objects.filter(reviewer=reviewer).values_list("decision", flat=True)) == [
         "help"
     ]
+    assert page.errors == [] and page.csp_violations == []
+
+
+def test_undo_within_the_window_and_refused_after_it(page, login_as, screenshot, reviewer):
+    make_round(items=3, required_reviews=1)
+    login_as(page, reviewer)
+    page.goto(reverse("review_queue"))
+    pane = page.locator("#review-pane")
+    pane.locator("[data-review-state=item]").wait_for()
+    first = _item_id(page)
+    page.keyboard.press("d")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    pane.locator("[data-review-state=reveal]").wait_for()
+    screenshot(page, "01-reveal-with-undo")
+
+    # Within the window: the item comes back blind, and is judged again.
+    page.click("text=Take back my verdict")
+    pane.locator("[data-review-state=item]").wait_for()
+    assert _item_id(page) == first
+    assert "Your verdict was taken back" in pane.inner_text()
+    assert not Verdict.objects.filter(reviewer=reviewer).exists()
+    screenshot(page, "02-item-back-blind")
+    page.keyboard.press("h")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    pane.locator("[data-review-state=reveal]").wait_for()
+    # N: on without recording what the model did; "my recent items" says it is missing.
+    page.keyboard.press("n")
+    pane.locator("[data-review-state=item]").wait_for()
+    page.click("text=My recent items")
+    page.locator("table.recent-items").wait_for()
+    assert "Not recorded — record it" in page.locator("table.recent-items").inner_text()
+    screenshot(page, "03-recent-items")
+
+    # After the window: the button on the list is refused with the reason.
+    verdict = Verdict.objects.get(reviewer=reviewer)
+    Verdict.objects.filter(pk=verdict.pk).update(locked_at=verdict.locked_at - timedelta(minutes=3))
+    page.click("text=Take back my verdict")
+    page.get_by_text("only within 2 minutes of its lock; your verdict stands").wait_for()
+    screenshot(page, "04-undo-refused")
+    assert Verdict.objects.get(reviewer=reviewer).decision == "help"
+    # The missing observation is recorded from the list.
+    page.click("text=Not recorded — record it")
+    page.locator("[data-review-state=reveal]").wait_for()
+    page.keyboard.press("r")
+    page.locator("[data-reveal-step=served]").wait_for()
+    page.keyboard.press("r")
+    page.locator("#review-pane [data-review-state=item]").wait_for()
+    assert Verdict.objects.get(reviewer=reviewer).observed_label == "refusal"
     assert page.errors == [] and page.csp_violations == []
