@@ -47,6 +47,11 @@ def control_character_error(data: Mapping, names: Iterable[str]) -> str | None:
     return None
 
 
+def form_errors_text(form: forms.Form) -> str:
+    """A form's errors as one line, "<field>: <reason>; ...", for a message after a redirect."""
+    return "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items())
+
+
 class RefuseControlCharacters:
     """A control character in any field of the form is that field's error.
 
@@ -325,3 +330,16 @@ class CategoryReplayForm(Form):
     candidate = forms.ModelChoiceField(
         queryset=Endpoint.objects.order_by("name"), help_text="The endpoint to check."
     )
+
+
+class RereviewForm(Form):
+    """A confirmed re-review: the category and the version whose rounds it moves."""
+
+    category = forms.SlugField(max_length=50)
+    from_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.all())
+
+
+class RoundCloseForm(Form):
+    """A confirmed close: names the policy version the confirmation page showed."""
+
+    policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.all())

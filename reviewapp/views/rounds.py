@@ -14,6 +14,7 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import Alert, AuditRound, GoldItem, Interaction, Label
 from auditcore.selectors.rounds import (
     gold_pool,
+    round_close_preview,
     round_gold_items,
     round_list,
     round_plan,
@@ -32,7 +33,14 @@ from auditcore.services.rounds import (
 )
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import GoldMarkForm, GoldWriteForm, LastWeekForm, RoundCreateForm
+from reviewapp.forms import (
+    GoldMarkForm,
+    GoldWriteForm,
+    LastWeekForm,
+    RoundCloseForm,
+    RoundCreateForm,
+    form_errors_text,
+)
 
 MAX_QUOTA = 1_000_000
 # The Last week form shares the new-round page with the full form: its own ids and names.
@@ -206,12 +214,24 @@ def round_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "reviewapp/rounds/detail.html#progress", {"round": audit_round})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @safety_lead_required
 def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET: what closing leaves unreviewed; POST: close, only under the version that page named."""
     audit_round = _get_round(pk)
+    if request.method == "GET":
+        context = {"round": audit_round, "impact": round_close_preview(audit_round)}
+        return render(request, "reviewapp/rounds/close_confirm.html", context)
+    form = RoundCloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Confirm before closing: {form_errors_text(form)}")
+        return redirect("rounds:close", pk=audit_round.pk)
     try:
-        round_close(actor=request.user, audit_round=audit_round)
+        round_close(
+            actor=request.user,
+            audit_round=audit_round,
+            policy_version=form.cleaned_data["policy_version"],
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
