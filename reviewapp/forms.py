@@ -19,6 +19,7 @@ from auditcore.models import (
     Surface,
 )
 from auditcore.selectors.estimates import reportable_rounds
+from auditcore.selectors.rounds import reviewer_users
 
 # --- Control characters ---------------------------------------------------------------------------
 
@@ -343,3 +344,11 @@ class RoundCloseForm(Form):
     """A confirmed close: names the policy version the confirmation page showed."""
 
     policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.all())
+
+
+class RoundReviewersForm(Form):
+    """The reviewers assigned to a round; none ticked means every reviewer."""
+
+    reviewers = forms.ModelMultipleChoiceField(
+        queryset=reviewer_users(), required=False, widget=forms.CheckboxSelectMultiple
+    )

@@ -52,6 +52,7 @@ rounds_urls = [
     path("<int:pk>/draw", rounds_views.round_draw, name="draw"),
     path("<int:pk>/progress", rounds_views.round_progress, name="progress"),
     path("<int:pk>/close", rounds_views.round_finish, name="close"),
+    path("<int:pk>/reviewers", rounds_views.round_reviewers, name="reviewers"),
 ]
 
 exports_urls = [

@@ -87,18 +87,79 @@ def _claimable(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundIt
     )
 
 
-def available_items(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
-    """Items reviewer R may take now, in every open round (see _claimable)."""
+def available_items(
+    *, reviewer: AbstractBaseUser, now: datetime, round_ids: list[int] | None = None
+) -> QuerySet[RoundItem]:
+    """Items reviewer R may take now, in every open round or in round_ids (see _claimable)."""
+    if round_ids is not None:
+        return _claimable(reviewer=reviewer, now=now).filter(round_id__in=round_ids)
     return _claimable(reviewer=reviewer, now=now).filter(round__status=AuditRound.Status.OPEN)
 
 
-def open_round_ids() -> list[int]:
-    """Open rounds in the order their queues are served: oldest first."""
-    return list(
-        AuditRound.objects.filter(status=AuditRound.Status.OPEN)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+def assigned_rounds(*, reviewer: AbstractBaseUser) -> QuerySet[AuditRound]:
+    """Open rounds the reviewer works: those assigned to them and those assigned to nobody
+    (a round without assigned reviewers is every reviewer's)."""
+    return AuditRound.objects.filter(status=AuditRound.Status.OPEN).filter(
+        Q(reviewers=None) | Q(reviewers=reviewer)
     )
+
+
+def open_round_ids(
+    *, reviewer: AbstractBaseUser | None = None, round_id: int | None = None
+) -> list[int]:
+    """Open rounds in the order their queues are served: oldest first.
+
+    With a reviewer, only the rounds assigned to them; with round_id, only that one of them.
+    The claim then walks each round by itself, so this filter never enters its plan.
+    """
+    rounds = (
+        assigned_rounds(reviewer=reviewer)
+        if reviewer is not None
+        else AuditRound.objects.filter(status=AuditRound.Status.OPEN)
+    )
+    if round_id is not None:
+        rounds = rounds.filter(pk=round_id)
+    return sorted(set(rounds.values_list("pk", flat=True)))
+
+
+@dataclass(frozen=True)
+class RoundChoice:
+    """An assigned open round as the reviewer picks it: x of n items reviewed."""
+
+    round_id: int
+    name: str
+    items: int
+    reviewed: int
+    mine: int
+
+
+def reviewer_round_choices(*, reviewer: AbstractBaseUser) -> list[RoundChoice]:
+    """The reviewer's assigned open rounds with their progress, oldest first."""
+    ids = open_round_ids(reviewer=reviewer)
+    rows = (
+        RoundItem.objects.filter(round_id__in=ids)
+        .values("round_id", "round__name")
+        .annotate(
+            n=Count("pk"),
+            reviewed=Count("pk", filter=~Q(status=RoundItem.Status.PENDING)),
+        )
+        .order_by("round_id")
+    )
+    mine = dict(
+        Verdict.objects.filter(reviewer=reviewer, item__round_id__in=ids, superseded=False)
+        .values_list("item__round_id")
+        .annotate(n=Count("pk"))
+    )
+    return [
+        RoundChoice(
+            round_id=row["round_id"],
+            name=row["round__name"],
+            items=row["n"],
+            reviewed=row["reviewed"],
+            mine=mine.get(row["round_id"], 0),
+        )
+        for row in rows
+    ]
 
 
 def claim_candidates(
@@ -333,15 +394,18 @@ class ReviewProgress:
     waiting: int | None
 
 
-def review_queue_size(*, reviewer: AbstractBaseUser) -> int:
-    return available_items(reviewer=reviewer, now=timezone.now()).count()
+def review_queue_size(*, reviewer: AbstractBaseUser, round_id: int | None = None) -> int:
+    round_ids = open_round_ids(reviewer=reviewer, round_id=round_id)
+    return available_items(reviewer=reviewer, now=timezone.now(), round_ids=round_ids).count()
 
 
-def review_progress(*, reviewer: AbstractBaseUser, count_waiting: bool = True) -> ReviewProgress:
+def review_progress(
+    *, reviewer: AbstractBaseUser, count_waiting: bool = True, round_id: int | None = None
+) -> ReviewProgress:
     now = timezone.now()
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     done = Verdict.objects.filter(reviewer=reviewer, locked_at__gte=start).count()
-    waiting = review_queue_size(reviewer=reviewer) if count_waiting else None
+    waiting = review_queue_size(reviewer=reviewer, round_id=round_id) if count_waiting else None
     return ReviewProgress(done_today=done, waiting=waiting)
 
 

@@ -20,10 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from auditcore import sampling
+from auditcore import roles, sampling
 from auditcore.models import (
     AuditRound,
     GoldItem,
@@ -610,3 +611,84 @@ def round_close_preview(audit_round: AuditRound) -> RoundImpact | None:
     """The round's items by state: what closing it leaves unreviewed."""
     impact = _impact(RoundItem.objects.filter(round=audit_round))
     return impact[0] if impact else None
+
+
+# --- Review progress of a round (per stratum, per reviewer) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    label: str
+    items: int
+    reviewed: int
+
+    @property
+    def pending(self) -> int:
+        return self.items - self.reviewed
+
+
+@dataclass(frozen=True)
+class ReviewerProgress:
+    username: str
+    assigned: bool
+    verdicts: int
+    observations_missing: int
+
+
+@dataclass(frozen=True)
+class RoundReviewProgress:
+    total: ProgressRow
+    strata: list[ProgressRow]
+    reviewers: list[ReviewerProgress]
+    assigned_ids: list[int]
+
+
+def reviewer_users() -> QuerySet:
+    """Users who may review (the reviewer role, or admin), by name."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[roles.REVIEWER, roles.ADMIN])
+        .distinct()
+        .order_by("username")
+    )
+
+
+def round_review_progress(audit_round: AuditRound) -> RoundReviewProgress:
+    """x of n items reviewed (final or in adjudication), per stratum and overall; each
+    reviewer's verdicts in the round, with the assigned reviewers listed even before their first."""
+    reviewed = ~Q(status=RoundItem.Status.PENDING)
+    strata = [
+        ProgressRow(label=row["stratum__stratum_key"] or "gold", items=row["n"], reviewed=row["r"])
+        for row in RoundItem.objects.filter(round=audit_round)
+        .values("stratum__stratum_key")
+        .annotate(n=Count("pk"), r=Count("pk", filter=reviewed))
+        .order_by("stratum__stratum_key")
+    ]
+    total = ProgressRow(
+        label="all",
+        items=sum(s.items for s in strata),
+        reviewed=sum(s.reviewed for s in strata),
+    )
+    assigned = dict(audit_round.reviewers.values_list("pk", "username"))
+    counts = {
+        row["reviewer_id"]: row
+        for row in Verdict.objects.filter(item__round=audit_round, superseded=False)
+        .values("reviewer_id", "reviewer__username")
+        .annotate(n=Count("pk"), missing=Count("pk", filter=Q(observed_label="")))
+    }
+    names = {pk: row["reviewer__username"] for pk, row in counts.items()} | assigned
+    reviewers = sorted(
+        (
+            ReviewerProgress(
+                username=name,
+                assigned=pk in assigned,
+                verdicts=counts.get(pk, {}).get("n", 0),
+                observations_missing=counts.get(pk, {}).get("missing", 0),
+            )
+            for pk, name in names.items()
+        ),
+        key=lambda r: (-r.verdicts, r.username),
+    )
+    return RoundReviewProgress(
+        total=total, strata=strata, reviewers=reviewers, assigned_ids=sorted(assigned)
+    )

@@ -56,7 +56,7 @@ def _lease_until(now: datetime) -> datetime:
 
 
 def _pick(
-    *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool
+    *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool, round_ids: list[int]
 ) -> RoundItem | None:
     """Lock the first available item row, open rounds oldest first, or None.
 
@@ -64,7 +64,7 @@ def _pick(
     queues behind the holder instead. SQLite: transactions begin IMMEDIATE (settings), so the
     whole claim runs alone and a plain read is exact.
     """
-    for round_id in open_round_ids():
+    for round_id in round_ids:
         ordered = claim_candidates(reviewer=reviewer, now=now, round_id=round_id, skipped=skipped)
         if connection.features.has_select_for_update_skip_locked:
             ordered = ordered.select_for_update(skip_locked=not wait, of=("self",)).only(
@@ -88,7 +88,7 @@ def claim_settings() -> None:
             cursor.execute("SET LOCAL jit = off")
 
 
-def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
+def _claim(*, reviewer: AbstractBaseUser, now: datetime, round_ids: list[int]) -> RoundItem | None:
     """Lock an item the reviewer may take; None only when a lock-blind read finds none.
 
     A locked row is invisible to SKIP LOCKED, so "nothing unlocked" is not "nothing left": every
@@ -103,7 +103,9 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
     for _ in range(CLAIM_ATTEMPTS):
         for skipped in (False, True):
             savepoint = transaction.savepoint_create()
-            candidate = _pick(reviewer=reviewer, now=now, skipped=skipped, wait=wait)
+            candidate = _pick(
+                reviewer=reviewer, now=now, skipped=skipped, wait=wait, round_ids=round_ids
+            )
             if candidate is None:
                 transaction.savepoint_rollback(savepoint)
                 continue
@@ -117,7 +119,7 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
             transaction.savepoint_rollback(savepoint)
             break
         else:
-            if not available_items(reviewer=reviewer, now=now).exists():
+            if not available_items(reviewer=reviewer, now=now, round_ids=round_ids).exists():
                 return None
             # Items wait but every one is locked by a claim in flight: queue behind a holder.
             wait = True
@@ -128,9 +130,13 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
 
 
 @transaction.atomic
-def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
-    """The reviewer's next item: their own live lease if they have one, else a new lease."""
+def lease_take_next(*, reviewer: AbstractBaseUser, round_id: int | None = None) -> Lease | None:
+    """The reviewer's next item: their own live lease if they have one, else a new lease.
+
+    Only rounds assigned to the reviewer; with round_id, only that one (the round they picked).
+    """
     now = timezone.now()
+    round_ids = open_round_ids(reviewer=reviewer, round_id=round_id)
     live = list(
         Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=True, expires_at__gt=now)
     )
@@ -141,7 +147,7 @@ def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
             RoundItem.objects.filter(
                 pk__in=[lease.item_id for lease in live],
                 status=RoundItem.Status.PENDING,
-                round__status=AuditRound.Status.OPEN,
+                round_id__in=round_ids,
             ).values_list("pk", flat=True)
         )
         if live
@@ -156,7 +162,7 @@ def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
         own.expires_at = _lease_until(now)
         own.save(update_fields=["expires_at"])
         return own
-    item = _claim(reviewer=reviewer, now=now)
+    item = _claim(reviewer=reviewer, now=now, round_ids=round_ids)
     if item is None:
         return None
     lease, _ = Lease.objects.update_or_create(

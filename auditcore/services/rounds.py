@@ -1018,3 +1018,32 @@ def round_items_rereview(
         after={"category": category, "items": len(ids), "from_version": str(from_version)},
     )
     return len(ids)
+
+
+# --- Reviewer assignment ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def round_reviewers_assign(
+    *, actor: AbstractBaseUser | None, audit_round: AuditRound, reviewers: list
+) -> AuditRound:
+    """Set the reviewers who work the round; none means every reviewer. Audited.
+
+    Leases already taken stay with their holders until they lapse or are judged.
+    """
+    audit_round = _locked(audit_round)
+    if audit_round.status == AuditRound.Status.CLOSED:
+        raise ApplicationError(
+            f"round: {audit_round} is closed; its reviewers no longer change.", {"field": "round"}
+        )
+    before = sorted(audit_round.reviewers.values_list("username", flat=True))
+    audit_round.reviewers.set(reviewers)
+    after = sorted(r.get_username() for r in reviewers)
+    audit_event_record(
+        actor=actor,
+        action="round.assign",
+        obj=audit_round,
+        before={"reviewers": before},
+        after={"reviewers": after},
+    )
+    return audit_round

@@ -19,6 +19,7 @@ from auditcore.selectors.review import (
     recent_items,
     review_item_payload,
     review_progress,
+    reviewer_round_choices,
     verdict_reveal,
 )
 from auditcore.services import review as review_services
@@ -49,12 +50,26 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+ROUND_KEY = "review_round"
+
+
+def _picked_round(request: HtmxHttpRequest) -> int | None:
+    """The round the reviewer chose to work (kept in their session), or None: all assigned."""
+    return request.session.get(ROUND_KEY)
+
+
 def _render(request: HtmxHttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    picked = _picked_round(request)
     context = {
         "decisions": DECISIONS,
         "observed_choices": OBSERVED,
         # The waiting count scans the queue: full page loads only, not every swap.
-        "progress": review_progress(reviewer=request.user, count_waiting=not request.htmx),
+        "progress": review_progress(
+            reviewer=request.user, count_waiting=not request.htmx, round_id=picked
+        ),
+        "picked_round": picked,
+        # The round picker is outside the swapped pane: full page loads only.
+        "round_choices": [] if request.htmx else reviewer_round_choices(reviewer=request.user),
         **context,
     }
     template = f"{TEMPLATE}#pane" if request.htmx else TEMPLATE
@@ -72,7 +87,9 @@ def _next_item(
     if item_id is not None and lease_is_live(item_id=item_id, reviewer=request.user):
         item = review_item_payload(item_id=item_id, reviewer=request.user)
     if item is None:
-        lease = review_services.lease_take_next(reviewer=request.user)
+        lease = review_services.lease_take_next(
+            reviewer=request.user, round_id=_picked_round(request)
+        )
         if lease is None:
             return _render(request, {"state": "empty", "message": message})
         item = review_item_payload(item_id=lease.item_id, reviewer=request.user, lease=lease)
@@ -148,6 +165,12 @@ def _reveal(
 @vary_on_headers("HX-Request")
 @reviewer_required
 def review_queue(request: HtmxHttpRequest) -> HttpResponse:
+    """The next item; ?round=<id> picks one assigned round to work, ?round=all all of them."""
+    picked = request.GET.get("round", "")
+    if picked == "all":
+        request.session.pop(ROUND_KEY, None)
+    elif picked.isdigit():
+        request.session[ROUND_KEY] = int(picked)
     wanted = request.GET.get("item", "")
     return _next_item(request, item_id=int(wanted) if wanted.isdigit() else None)
 
