@@ -352,3 +352,9 @@ class RoundReviewersForm(Form):
     reviewers = forms.ModelMultipleChoiceField(
         queryset=reviewer_users(), required=False, widget=forms.CheckboxSelectMultiple
     )
+
+
+class CommentForm(Form):
+    """One comment in an item's thread."""
+
+    text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))

@@ -85,6 +85,7 @@ urlpatterns = [
     path("review/summary", review_views.review_summary, name="review_summary"),
     path("review/recent", review_views.review_recent, name="review_recent"),
     path("review/items/<int:item_id>/undo", review_views.review_undo, name="review_undo"),
+    path("review/items/<int:item_id>/comments", review_views.review_comment, name="review_comment"),
     path("review/items/<int:item_id>/verdict", review_views.review_submit, name="review_submit"),
     path("review/items/<int:item_id>/reveal", review_views.review_reveal, name="review_reveal"),
     path("review/items/<int:item_id>/observed", review_views.review_observe, name="review_observe"),
@@ -105,6 +106,11 @@ urlpatterns = [
         "adjudication/items/<int:item_id>/verdicts/<int:verdict_id>/correct",
         adjudication_views.verdict_correct,
         name="verdict_correct",
+    ),
+    path(
+        "adjudication/items/<int:item_id>/comments",
+        adjudication_views.adjudication_comment,
+        name="adjudication_comment",
     ),
     path(
         "adjudication/items/<int:item_id>/observation",

@@ -19,6 +19,7 @@ from auditcore.models import (
     Decision,
     GatewayAction,
     Interaction,
+    ItemComment,
     JudgedItem,
     Lease,
     RoundItem,
@@ -228,6 +229,42 @@ class ReviewItem:
     lease_expires_at: datetime | None = None
     skipped_before: bool = False
     reason_codes: list[ReasonCode] = field(default_factory=list)
+    # Every reason code and category of the version: the reviewer may pick another category's
+    # reason by search, and say the item belongs in another category.
+    policy_codes: list["PolicyReasonCode"] = field(default_factory=list)
+    policy_categories: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PolicyReasonCode:
+    code: str
+    label: str
+    category: str  # the category's name
+
+
+def policy_reason_codes(*, policy_version_id: int) -> list[PolicyReasonCode]:
+    """Every reason code of the version's categories, in category order."""
+    codes = []
+    for name, raw in (
+        Category.objects.filter(policy_version_id=policy_version_id)
+        .order_by("slug")
+        .values_list("name", "reason_codes")
+    ):
+        codes.extend(
+            PolicyReasonCode(code=str(c["code"]), label=str(c.get("label", "")), category=name)
+            for c in raw or []
+            if isinstance(c, dict) and c.get("code")
+        )
+    return codes
+
+
+def policy_category_choices(*, policy_version_id: int) -> list[tuple[str, str]]:
+    """(slug, name) of the version's categories."""
+    return list(
+        Category.objects.filter(policy_version_id=policy_version_id)
+        .order_by("name")
+        .values_list("slug", "name")
+    )
 
 
 def _turns(raw: object) -> list[Turn]:
@@ -323,6 +360,8 @@ def blinded_item(*, item_id: int, lease: Lease | None = None) -> ReviewItem | No
         lease_expires_at=lease.expires_at if lease else None,
         skipped_before=bool(lease and (lease.skipped_at or lease.skips)),
         reason_codes=category.reason_codes if category else [],
+        policy_codes=policy_reason_codes(policy_version_id=row["policy_version_id"]),
+        policy_categories=policy_category_choices(policy_version_id=row["policy_version_id"]),
     )
 
 
@@ -560,4 +599,42 @@ def adjudication_item(*, item_id: int, viewer: AbstractBaseUser) -> Adjudication
     payload = blinded_item(item_id=item_id)
     return AdjudicationDetail(
         item=item, payload=payload, verdicts=verdicts, adjudications=adjudications
+    )
+
+
+def item_comments(*, item_id: int) -> QuerySet:
+    """The item's comment thread, oldest first (callers check who may read it)."""
+    return ItemComment.objects.filter(item_id=item_id).select_related("author")
+
+
+@dataclass(frozen=True)
+class WrongCategoryRow:
+    category: str
+    flagged: int
+    suggestions: list[tuple[str, int]]
+
+
+def wrong_category_counts() -> list[WrongCategoryRow]:
+    """Per category the items were filed under: verdicts saying "wrong category", and what the
+    reviewers suggested instead (most suggested first)."""
+    rows = (
+        Verdict.objects.filter(category_wrong=True, superseded=False)
+        .values("item__interaction__category", "suggested_category")
+        .annotate(n=Count("pk"))
+    )
+    by_category: dict[str, dict[str, int]] = {}
+    for row in rows:
+        suggestions = by_category.setdefault(row["item__interaction__category"], {})
+        key = row["suggested_category"] or "(none suggested)"
+        suggestions[key] = suggestions.get(key, 0) + row["n"]
+    return sorted(
+        (
+            WrongCategoryRow(
+                category=category,
+                flagged=sum(suggestions.values()),
+                suggestions=sorted(suggestions.items(), key=lambda kv: (-kv[1], kv[0])),
+            )
+            for category, suggestions in by_category.items()
+        ),
+        key=lambda r: (-r.flagged, r.category),
     )

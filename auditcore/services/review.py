@@ -14,12 +14,14 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from auditcore import roles
 from auditcore.exceptions import ApplicationError
 from auditcore.models import (
     Adjudication,
     AuditRound,
     Decision,
     Interaction,
+    ItemComment,
     JudgedItem,
     Label,
     Lease,
@@ -32,6 +34,8 @@ from auditcore.selectors.review import (
     category_policy,
     claim_candidates,
     open_round_ids,
+    policy_category_choices,
+    policy_reason_codes,
     served_differs,
 )
 from auditcore.services.audit import audit_event_record
@@ -295,6 +299,8 @@ def verdict_submit(
     reason_code: str = "",
     policy_clause: str = "",
     note: str = "",
+    category_wrong: bool = False,
+    suggested_category: str = "",
 ) -> Verdict:
     """Lock the reviewer's verdict; a second lock on the same item is refused, never merged.
 
@@ -317,9 +323,11 @@ def verdict_submit(
     _validate_choice(decision, Decision, "decision")
     category = category_policy(policy_version_id=item.policy_version_id, slug=item.category_slug)
     codes = [c.code for c in category.reason_codes] if category else []
-    if reason_code and codes and reason_code not in codes:
+    # Any reason code of the version is accepted: the item may belong in another category.
+    known = {c.code for c in policy_reason_codes(policy_version_id=item.policy_version_id)}
+    if reason_code and (codes or known) and reason_code not in known:
         raise ApplicationError(
-            f"reason_code: {reason_code!r} is not a reason code of this category.",
+            f"reason_code: {reason_code!r} is not a reason code of this policy version.",
             {"code": INVALID, "field": "reason_code"},
         )
     if not reason_code and codes and decision != Decision.UNSURE:
@@ -327,6 +335,14 @@ def verdict_submit(
             "reason_code: choose the reason code that best fits your verdict.",
             {"code": INVALID, "field": "reason_code"},
         )
+    slugs = {s for s, _ in policy_category_choices(policy_version_id=item.policy_version_id)}
+    if suggested_category and suggested_category not in slugs:
+        raise ApplicationError(
+            f"suggested_category: {suggested_category!r} is not a category of this policy version.",
+            {"code": INVALID, "field": "suggested_category"},
+        )
+    if suggested_category and not category_wrong:
+        category_wrong = True
     taken_at = lease.taken_at if lease.skipped_at is None else now
     verdict = Verdict(
         item=item,
@@ -338,6 +354,8 @@ def verdict_submit(
         policy_version_id=item.policy_version_id,
         seconds_spent=max(0, int((now - taken_at).total_seconds())),
         locked_at=now,
+        category_wrong=category_wrong,
+        suggested_category=suggested_category if suggested_category != item.category_slug else "",
     )
     # Uniqueness was checked above under the item's row lock, so a duplicate POST waiting on
     # that lock finds this verdict and is refused; the unique constraint still backs it.
@@ -622,3 +640,27 @@ def _undo_refusal(*, item: RoundItem, verdict: Verdict, now: datetime) -> str:
     if others.exists():
         return "another reviewer has judged this item since"
     return ""
+
+
+@transaction.atomic
+def item_comment_add(*, author: AbstractBaseUser, item_id: int, text: str) -> ItemComment:
+    """Add to an item's comment thread: a safety lead, or a reviewer whose verdict on it is locked.
+
+    A reviewer joins only after their lock, because the thread may speak of what the model did.
+    """
+    text = text.strip()
+    if not text:
+        raise ApplicationError("text: write a comment first.", {"code": INVALID, "field": "text"})
+    if not RoundItem.objects.filter(pk=item_id).exists():
+        raise ApplicationError("item: this item does not exist.", {"code": NOT_FOUND})
+    if (
+        not roles.is_safety_lead(author)
+        and not Verdict.objects.filter(item_id=item_id, reviewer=author).exists()
+    ):
+        raise ApplicationError(
+            "item: lock your verdict on this item before joining its thread.", {"code": NOT_FOUND}
+        )
+    comment = ItemComment(item_id=item_id, author=author, text=text)
+    comment.full_clean()
+    comment.save()
+    return comment

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
@@ -15,11 +16,14 @@ from auditcore.selectors.review import (
     AdjudicationDetail,
     adjudication_item,
     adjudication_queue,
+    item_comments,
     observation_disputes,
+    wrong_category_counts,
 )
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
-from reviewapp.forms import control_character_error
+from reviewapp.forms import CommentForm, control_character_error
+from reviewapp.views.review import comment_post
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -43,6 +47,7 @@ def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
         {
             "rows": adjudication_queue(),
             "disputes": observation_disputes(),
+            "wrong_categories": wrong_category_counts(),
             "gold_misses": sorted(gold_misses().items()),
         },
     )
@@ -51,6 +56,12 @@ def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @safety_lead_required
 def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    return _detail_page(request, item_id)
+
+
+def _detail_page(
+    request: HtmxHttpRequest, item_id: int, comment_form: CommentForm | None = None
+) -> HttpResponse:
     detail = _get_item_for_lead(request, item_id)
     interaction = detail.item.interaction
     # A confirmed false refusal (should help, model refused) can join a must-help corpus.
@@ -67,6 +78,8 @@ def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             "labels": Label.choices,
             "promotable": promotable,
             "corpora": corpus_list() if promotable else [],
+            "comments": item_comments(item_id=item_id),
+            "comment_form": comment_form or CommentForm(),
         },
     )
 
@@ -172,3 +185,14 @@ def agreement(request: HtmxHttpRequest) -> HttpResponse:
             "selected": selected,
         },
     )
+
+
+@require_POST
+@safety_lead_required
+def adjudication_comment(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """A lead's line in the item's thread."""
+    _get_item_for_lead(request, item_id)
+    form = comment_post(request, item_id)
+    if form is None:
+        return redirect(reverse("adjudication_item", args=[item_id]) + "#comments")
+    return _detail_page(request, item_id, comment_form=form)

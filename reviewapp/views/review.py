@@ -14,6 +14,7 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import Decision, GatewayAction, Label, Verdict
 from auditcore.selectors.review import (
     UNDO_SECONDS,
+    item_comments,
     lease_is_live,
     lease_seconds_left,
     recent_items,
@@ -24,7 +25,7 @@ from auditcore.selectors.review import (
 )
 from auditcore.services import review as review_services
 from reviewapp.access import reviewer_required
-from reviewapp.forms import control_character_error
+from reviewapp.forms import CommentForm, control_character_error, form_errors_text
 
 TEMPLATE = "reviewapp/review/review.html"
 DECISIONS = [
@@ -132,6 +133,7 @@ def _reveal(
     message: str = "",
     verdict: Verdict | None = None,
     step: str = "model",
+    comment_form: CommentForm | None = None,
 ) -> HttpResponse:
     """The reveal: what the model said and what the user got, then one question per keystroke.
 
@@ -150,6 +152,8 @@ def _reveal(
         "message": message,
         "step": step,
         "undo_open": since_lock <= UNDO_SECONDS,
+        "comments": item_comments(item_id=item_id),
+        "comment_form": comment_form or CommentForm(),
         "undo_minutes": UNDO_SECONDS // 60,
         "gateway_label": dict(GatewayAction.choices).get(reveal.gateway_action, ""),
     }
@@ -178,7 +182,10 @@ def review_queue(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @reviewer_required
 def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
-    typed = control_character_error(request.POST, ("reason_code", "policy_clause", "note"))
+    typed = control_character_error(
+        request.POST,
+        ("reason_code", "reason_code_search", "suggested_category", "policy_clause", "note"),
+    )
     if typed:
         # Re-renders the item only if it is this reviewer's (the payload checks).
         return _item_with_error(request, item_id, typed)
@@ -187,9 +194,15 @@ def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             reviewer=request.user,
             item_id=item_id,
             decision=request.POST.get("decision", ""),
-            reason_code=request.POST.get("reason_code", ""),
+            # A code found by search (any category's) wins over the category's radio buttons.
+            reason_code=(
+                request.POST.get("reason_code_search", "").strip()
+                or request.POST.get("reason_code", "")
+            ),
             policy_clause=request.POST.get("policy_clause", ""),
             note=request.POST.get("note", ""),
+            category_wrong=request.POST.get("category_wrong") == "on",
+            suggested_category=request.POST.get("suggested_category", ""),
         )
     except ApplicationError as error:
         if error.extra.get("code") == review_services.ALREADY_LOCKED:
@@ -312,3 +325,34 @@ def _recent(request: HtmxHttpRequest, *, message: str = "", status: int = 200) -
 def review_recent(request: HtmxHttpRequest) -> HttpResponse:
     """My recent items: back to a reveal whose observation is missing, or take a verdict back."""
     return _recent(request)
+
+
+def comment_post(request: HtmxHttpRequest, item_id: int) -> CommentForm | None:
+    """Add the posted comment to the item's thread: None once saved, else the form with its
+    error. A reviewer without a locked verdict on the item gets a 404."""
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return form
+    try:
+        review_services.item_comment_add(
+            author=request.user, item_id=item_id, text=form.cleaned_data["text"]
+        )
+    except ApplicationError as error:
+        if error.extra.get("code") == review_services.NOT_FOUND:
+            raise Http404(error.message) from None
+        form.add_error("text", error.message)
+        return form
+    return None
+
+
+@require_POST
+@reviewer_required
+def review_comment(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """Add to the item's thread from the reveal (only after the reviewer's own lock)."""
+    form = comment_post(request, item_id)
+    if request.htmx:
+        step = request.POST.get("step", "model")
+        return _reveal(request, item_id, step=step, comment_form=form)
+    if form is not None:
+        messages.error(request, form_errors_text(form))
+    return redirect("review_reveal", item_id=item_id)
