@@ -19,6 +19,7 @@ from reviewapp.views.auth import ThrottledLoginView
 ingest_urls = [
     path("", ingest.job_list, name="list"),
     path("upload", ingest.upload, name="upload"),
+    path("sample.jsonl", ingest.sample_file, name="sample"),
     path("<int:pk>/", ingest.job_detail, name="job"),
     path("<int:pk>/quarantine.csv", ingest.quarantine_csv, name="quarantine_csv"),
 ]
