@@ -358,3 +358,24 @@ class CommentForm(Form):
     """One comment in an item's thread."""
 
     text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AdjudicationFilterForm(Form):
+    """Filters of the adjudication queue; each may be left empty."""
+
+    round = forms.ModelChoiceField(
+        queryset=AuditRound.objects.order_by("-pk"), required=False, empty_label="All rounds"
+    )
+    category = forms.SlugField(max_length=50, required=False)
+    reviewer = forms.ModelChoiceField(
+        queryset=reviewer_users(), required=False, empty_label="Any reviewer"
+    )
+
+    def filters(self) -> dict:
+        """Keyword arguments for selectors.review.adjudication_queue (valid forms only)."""
+        data = self.cleaned_data
+        return {
+            "round_id": data["round"].pk if data.get("round") else None,
+            "category": data.get("category") or "",
+            "reviewer_id": data["reviewer"].pk if data.get("reviewer") else None,
+        }

@@ -535,12 +535,26 @@ class AdjudicationRow:
     decisions: list[str]
 
 
-def adjudication_queue() -> list[AdjudicationRow]:
-    """Items whose verdicts disagree (or were unsure), oldest first. Two queries."""
+def adjudication_queue(
+    *, round_id: int | None = None, category: str = "", reviewer_id: int | None = None
+) -> list[AdjudicationRow]:
+    """Items whose verdicts disagree (or were unsure), oldest first, optionally of one round,
+    one category, or judged by one reviewer. Two queries."""
+    queue = RoundItem.objects.filter(status=RoundItem.Status.ADJUDICATION)
+    if round_id is not None:
+        queue = queue.filter(round_id=round_id)
+    if category:
+        queue = queue.filter(interaction__category=category)
+    if reviewer_id is not None:
+        queue = queue.filter(
+            pk__in=Verdict.objects.filter(reviewer_id=reviewer_id, superseded=False).values(
+                "item_id"
+            )
+        )
     items = list(
-        RoundItem.objects.filter(status=RoundItem.Status.ADJUDICATION)
-        .order_by("created_at", "pk")
-        .values("pk", "round__name", "interaction__category", "interaction__prompt")
+        queue.order_by("created_at", "pk").values(
+            "pk", "round__name", "interaction__category", "interaction__prompt"
+        )
     )
     decisions: dict[int, list[str]] = {row["pk"]: [] for row in items}
     for item_id, decision in (
