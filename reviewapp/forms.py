@@ -12,12 +12,15 @@ from auditcore.models import (
     Corpus,
     Decision,
     Endpoint,
+    Label,
     ModelVersion,
     PolicyVersion,
+    RoundItem,
     RoundTemplate,
     SizeMeasure,
     Surface,
 )
+from auditcore.selectors.browse import BrowseFilters
 from auditcore.selectors.estimates import reportable_rounds
 from auditcore.selectors.rounds import reviewer_users
 
@@ -379,3 +382,56 @@ class AdjudicationFilterForm(Form):
             "category": data.get("category") or "",
             "reviewer_id": data["reviewer"].pk if data.get("reviewer") else None,
         }
+
+
+class BrowseForm(Form):
+    """Search and filters of the leads' item browser; every field may be left empty."""
+
+    q = forms.CharField(max_length=200, required=False, label="Search prompts")
+    round = forms.ModelChoiceField(
+        queryset=AuditRound.objects.order_by("-pk"), required=False, empty_label="All rounds"
+    )
+    category = forms.SlugField(max_length=50, required=False)
+    surface = forms.ModelChoiceField(
+        queryset=Surface.objects.order_by("name"),
+        to_field_name="name",
+        required=False,
+        empty_label="All surfaces",
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any state"), *RoundItem.Status.choices], required=False
+    )
+    response_label = forms.ChoiceField(
+        choices=[("", "Any"), *Label.choices], required=False, label="Model outcome (classifier)"
+    )
+    observed_label = forms.ChoiceField(
+        choices=[("", "Any"), *Label.choices], required=False, label="Model outcome (reviewers)"
+    )
+    disagreement = forms.BooleanField(required=False, label="Verdicts disagree")
+    reviewer = forms.ModelChoiceField(
+        queryset=reviewer_users(), required=False, empty_label="Any reviewer"
+    )
+    sort = forms.ChoiceField(
+        choices=[
+            ("newest", "Newest"),
+            ("oldest", "Oldest"),
+            ("round", "Round"),
+            ("category", "Category"),
+        ],
+        required=False,
+    )
+
+    def filters(self) -> BrowseFilters:
+        data = self.cleaned_data
+        return BrowseFilters(
+            q=data.get("q", "").strip(),
+            round_id=data["round"].pk if data.get("round") else None,
+            category=data.get("category") or "",
+            surface=data["surface"].name if data.get("surface") else "",
+            status=data.get("status") or "",
+            response_label=data.get("response_label") or "",
+            observed_label=data.get("observed_label") or "",
+            disagreement=bool(data.get("disagreement")),
+            reviewer_id=data["reviewer"].pk if data.get("reviewer") else None,
+            sort=data.get("sort") or "newest",
+        )

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from reviewapp.views import adjudication as adjudication_views
+from reviewapp.views import browse as browse_views
 from reviewapp.views import dashboard as dashboard_views
 from reviewapp.views import exports as exports_views
 from reviewapp.views import health, home, ingest
@@ -119,5 +120,6 @@ urlpatterns = [
         name="observation_correct",
     ),
     path("agreement/", adjudication_views.agreement, name="agreement"),
+    path("browse/", browse_views.browse, name="browse"),
     path("admin/", admin.site.urls),
 ]
