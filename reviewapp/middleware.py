@@ -55,6 +55,8 @@ def mark_control_characters(
 
 
 ADMIN_PREFIX = "/admin/"
+# The throttled login page stays open to everyone: one may sign in there as a staff account.
+ADMIN_LOGIN = "/admin/login/"
 
 
 def admin_for_staff_only(
@@ -70,6 +72,7 @@ def admin_for_staff_only(
         user = getattr(request, "user", None)
         if (
             request.path.startswith(ADMIN_PREFIX)
+            and request.path != ADMIN_LOGIN
             and user is not None
             and user.is_authenticated
             and not user.is_staff

@@ -65,7 +65,7 @@ def test_the_polled_progress_carries_the_quarantine_list(client, safety_lead):
 def test_admin_answers_non_staff_with_the_apps_403_page(client, reviewer, safety_lead, admin_user):
     for user in (reviewer, safety_lead):
         client.force_login(user)
-        for url in ("/admin/", "/admin/login/", "/admin/auditcore/"):
+        for url in ("/admin/", "/admin/auditcore/"):
             response = client.get(url)
             assert response.status_code == 403, (user, url)
             assert "Your role does not give access to this page" in response.content.decode()
