@@ -84,7 +84,14 @@
   // The verdict being chosen (H/D/U, reason, clause, note) survives a refresh: it is kept in this
   // tab's sessionStorage under the item's id until the verdict is locked. It holds only what the
   // reviewer typed, never anything of the model's answer.
-  const DRAFT_FIELDS = ["decision", "reason_code", "policy_clause", "note"];
+  const DRAFT_FIELDS = [
+    "decision",
+    "reason_code",
+    "reason_code_search",
+    "suggested_category",
+    "policy_clause",
+    "note",
+  ];
 
   function draftKey(form) {
     return "review-draft:" + form.getAttribute("data-item-id");

@@ -30,7 +30,7 @@ def test_refresh_keeps_the_choice_and_back_forward_after_a_lock_show_the_current
     # H, reason 2 and a note, then a refresh: the choice is still there.
     page.keyboard.press("h")
     page.keyboard.press("2")
-    page.locator("#verdict-form details summary").click()
+    page.get_by_text("Policy clause and note (optional)").click()
     page.fill("textarea[name=note]", "kept across a refresh")
     page.reload()
     pane.locator("[data-review-state=item]").wait_for()
