@@ -226,45 +226,13 @@ class ReviewItem:
     surface: str
     category_slug: str
     category: CategoryPolicy | None
-    lease_expires_at: datetime | None = None
-    skipped_before: bool = False
-    reason_codes: list[ReasonCode] = field(default_factory=list)
     # Every reason code and category of the version: the reviewer may pick another category's
     # reason by search, and say the item belongs in another category.
     policy_codes: list["PolicyReasonCode"] = field(default_factory=list)
     policy_categories: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PolicyReasonCode:
-    code: str
-    label: str
-    category: str  # the category's name
-
-
-def policy_reason_codes(*, policy_version_id: int) -> list[PolicyReasonCode]:
-    """Every reason code of the version's categories, in category order."""
-    codes = []
-    for name, raw in (
-        Category.objects.filter(policy_version_id=policy_version_id)
-        .order_by("slug")
-        .values_list("name", "reason_codes")
-    ):
-        codes.extend(
-            PolicyReasonCode(code=str(c["code"]), label=str(c.get("label", "")), category=name)
-            for c in raw or []
-            if isinstance(c, dict) and c.get("code")
-        )
-    return codes
-
-
-def policy_category_choices(*, policy_version_id: int) -> list[tuple[str, str]]:
-    """(slug, name) of the version's categories."""
-    return list(
-        Category.objects.filter(policy_version_id=policy_version_id)
-        .order_by("name")
-        .values_list("slug", "name")
-    )
+    lease_expires_at: datetime | None = None
+    skipped_before: bool = False
+    reason_codes: list[ReasonCode] = field(default_factory=list)
 
 
 def _turns(raw: object) -> list[Turn]:
@@ -308,6 +276,38 @@ def category_policy(*, policy_version_id: int, slug: str) -> CategoryPolicy | No
         decline_when=[str(x) for x in category.decline_when or []],
         reason_codes=codes,
         high_stakes=category.high_stakes,
+    )
+
+
+@dataclass(frozen=True)
+class PolicyReasonCode:
+    code: str
+    label: str
+    category: str  # the category's name
+
+
+def policy_reason_codes(*, policy_version_id: int) -> list[PolicyReasonCode]:
+    """Every reason code of the version's categories, in category order."""
+    codes = []
+    for name, raw in (
+        Category.objects.filter(policy_version_id=policy_version_id)
+        .order_by("slug")
+        .values_list("name", "reason_codes")
+    ):
+        codes.extend(
+            PolicyReasonCode(code=str(c["code"]), label=str(c.get("label", "")), category=name)
+            for c in raw or []
+            if isinstance(c, dict) and c.get("code")
+        )
+    return codes
+
+
+def policy_category_choices(*, policy_version_id: int) -> list[tuple[str, str]]:
+    """(slug, name) of the version's categories."""
+    return list(
+        Category.objects.filter(policy_version_id=policy_version_id)
+        .order_by("name")
+        .values_list("slug", "name")
     )
 
 
