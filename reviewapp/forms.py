@@ -12,13 +12,17 @@ from auditcore.models import (
     Corpus,
     Decision,
     Endpoint,
+    Label,
     ModelVersion,
     PolicyVersion,
+    RoundItem,
     RoundTemplate,
     SizeMeasure,
     Surface,
 )
+from auditcore.selectors.browse import BrowseFilters
 from auditcore.selectors.estimates import reportable_rounds
+from auditcore.selectors.rounds import reviewer_users
 
 # --- Control characters ---------------------------------------------------------------------------
 
@@ -45,6 +49,11 @@ def control_character_error(data: Mapping, names: Iterable[str]) -> str | None:
         if problem:
             return f"{name}: {problem}"
     return None
+
+
+def form_errors_text(form: forms.Form) -> str:
+    """A form's errors as one line, "<field>: <reason>; ...", for a message after a redirect."""
+    return "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items())
 
 
 class RefuseControlCharacters:
@@ -325,3 +334,104 @@ class CategoryReplayForm(Form):
     candidate = forms.ModelChoiceField(
         queryset=Endpoint.objects.order_by("name"), help_text="The endpoint to check."
     )
+
+
+class RereviewForm(Form):
+    """A confirmed re-review: the category and the version whose rounds it moves."""
+
+    category = forms.SlugField(max_length=50)
+    from_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.all())
+
+
+class RoundCloseForm(Form):
+    """A confirmed close: names the policy version the confirmation page showed."""
+
+    policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.all())
+
+
+class RoundReviewersForm(Form):
+    """The reviewers assigned to a round; none ticked means every reviewer."""
+
+    reviewers = forms.ModelMultipleChoiceField(
+        queryset=reviewer_users(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class CommentForm(Form):
+    """One comment in an item's thread."""
+
+    text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AdjudicationFilterForm(Form):
+    """Filters of the adjudication queue; each may be left empty."""
+
+    round = forms.ModelChoiceField(
+        queryset=AuditRound.objects.order_by("-pk"), required=False, empty_label="All rounds"
+    )
+    category = forms.SlugField(max_length=50, required=False)
+    reviewer = forms.ModelChoiceField(
+        queryset=reviewer_users(), required=False, empty_label="Any reviewer"
+    )
+
+    def filters(self) -> dict:
+        """Keyword arguments for selectors.review.adjudication_queue (valid forms only)."""
+        data = self.cleaned_data
+        return {
+            "round_id": data["round"].pk if data.get("round") else None,
+            "category": data.get("category") or "",
+            "reviewer_id": data["reviewer"].pk if data.get("reviewer") else None,
+        }
+
+
+class BrowseForm(Form):
+    """Search and filters of the leads' item browser; every field may be left empty."""
+
+    q = forms.CharField(max_length=200, required=False, label="Search prompts")
+    round = forms.ModelChoiceField(
+        queryset=AuditRound.objects.order_by("-pk"), required=False, empty_label="All rounds"
+    )
+    category = forms.SlugField(max_length=50, required=False)
+    surface = forms.ModelChoiceField(
+        queryset=Surface.objects.order_by("name"),
+        to_field_name="name",
+        required=False,
+        empty_label="All surfaces",
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any state"), *RoundItem.Status.choices], required=False
+    )
+    response_label = forms.ChoiceField(
+        choices=[("", "Any"), *Label.choices], required=False, label="Model outcome (classifier)"
+    )
+    observed_label = forms.ChoiceField(
+        choices=[("", "Any"), *Label.choices], required=False, label="Model outcome (reviewers)"
+    )
+    disagreement = forms.BooleanField(required=False, label="Verdicts disagree")
+    reviewer = forms.ModelChoiceField(
+        queryset=reviewer_users(), required=False, empty_label="Any reviewer"
+    )
+    sort = forms.ChoiceField(
+        choices=[
+            ("newest", "Newest"),
+            ("oldest", "Oldest"),
+            ("round", "Round"),
+            ("category", "Category"),
+        ],
+        required=False,
+    )
+
+    def filters(self) -> BrowseFilters:
+        data = self.cleaned_data
+        return BrowseFilters(
+            q=data.get("q", "").strip(),
+            round_id=data["round"].pk if data.get("round") else None,
+            category=data.get("category") or "",
+            surface=data["surface"].name if data.get("surface") else "",
+            status=data.get("status") or "",
+            response_label=data.get("response_label") or "",
+            observed_label=data.get("observed_label") or "",
+            disagreement=bool(data.get("disagreement")),
+            reviewer_id=data["reviewer"].pk if data.get("reviewer") else None,
+            sort=data.get("sort") or "newest",
+        )

@@ -11,6 +11,7 @@ before this runs and stay cacheable.
 
 from collections.abc import Callable
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import add_never_cache_headers
 
@@ -49,5 +50,34 @@ def mark_control_characters(
             if response.has_header("Content-Length"):
                 response["Content-Length"] = str(len(response.content))
         return response
+
+    return middleware
+
+
+ADMIN_PREFIX = "/admin/"
+# The throttled login page stays open to everyone: one may sign in there as a staff account.
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_for_staff_only(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """A signed-in user without staff status gets the app's 403 page at /admin/.
+
+    Django's admin would send them to its login page, which (already signed in) sends them back:
+    a redirect loop instead of an answer.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith(ADMIN_PREFIX)
+            and request.path != ADMIN_LOGIN
+            and user is not None
+            and user.is_authenticated
+            and not user.is_staff
+        ):
+            raise PermissionDenied("The Django admin is for staff accounts.")
+        return get_response(request)
 
     return middleware

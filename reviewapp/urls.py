@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from reviewapp.views import adjudication as adjudication_views
+from reviewapp.views import browse as browse_views
 from reviewapp.views import dashboard as dashboard_views
 from reviewapp.views import exports as exports_views
 from reviewapp.views import health, home, ingest
@@ -19,6 +20,7 @@ from reviewapp.views.auth import ThrottledLoginView
 ingest_urls = [
     path("", ingest.job_list, name="list"),
     path("upload", ingest.upload, name="upload"),
+    path("sample.jsonl", ingest.sample_file, name="sample"),
     path("<int:pk>/", ingest.job_detail, name="job"),
     path("<int:pk>/quarantine.csv", ingest.quarantine_csv, name="quarantine_csv"),
 ]
@@ -53,6 +55,7 @@ rounds_urls = [
     path("<int:pk>/draw", rounds_views.round_draw, name="draw"),
     path("<int:pk>/progress", rounds_views.round_progress, name="progress"),
     path("<int:pk>/close", rounds_views.round_finish, name="close"),
+    path("<int:pk>/reviewers", rounds_views.round_reviewers, name="reviewers"),
 ]
 
 exports_urls = [
@@ -83,6 +86,9 @@ urlpatterns = [
     path("profile/tokens/<int:pk>/revoke", profile_views.token_revoke, name="profile_token_revoke"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/summary", review_views.review_summary, name="review_summary"),
+    path("review/recent", review_views.review_recent, name="review_recent"),
+    path("review/items/<int:item_id>/undo", review_views.review_undo, name="review_undo"),
+    path("review/items/<int:item_id>/comments", review_views.review_comment, name="review_comment"),
     path("review/items/<int:item_id>/verdict", review_views.review_submit, name="review_submit"),
     path("review/items/<int:item_id>/reveal", review_views.review_reveal, name="review_reveal"),
     path("review/items/<int:item_id>/observed", review_views.review_observe, name="review_observe"),
@@ -105,10 +111,16 @@ urlpatterns = [
         name="verdict_correct",
     ),
     path(
+        "adjudication/items/<int:item_id>/comments",
+        adjudication_views.adjudication_comment,
+        name="adjudication_comment",
+    ),
+    path(
         "adjudication/items/<int:item_id>/observation",
         adjudication_views.observation_correct,
         name="observation_correct",
     ),
     path("agreement/", adjudication_views.agreement, name="agreement"),
+    path("browse/", browse_views.browse, name="browse"),
     path("admin/", admin.site.urls),
 ]

@@ -18,7 +18,7 @@ from auditcore.models.replay import (
     ReplayRun,
     SnapshotPrompt,
 )
-from auditcore.models.review import Adjudication, JudgedItem, Lease, Verdict
+from auditcore.models.review import Adjudication, ItemComment, JudgedItem, Lease, Verdict
 from auditcore.models.rounds import (
     AuditRound,
     Decision,
@@ -62,6 +62,7 @@ __all__ = [
     "IngestChunk",
     "IngestJob",
     "Interaction",
+    "ItemComment",
     "JudgedItem",
     "Label",
     "Lease",

@@ -58,6 +58,9 @@ class Verdict(models.Model):
     superseded = models.BooleanField(default=False)
     # Set when a safety lead corrected the locked verdict (the AuditEvent holds before/after).
     corrected_at = models.DateTimeField(null=True, blank=True)
+    # The reviewer judged the item's category wrong, and which category of the version fits.
+    category_wrong = models.BooleanField(default=False)
+    suggested_category = models.SlugField(max_length=50, blank=True)
 
     class Meta:
         constraints = [
@@ -132,3 +135,18 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} on item {self.item_id}"
+
+
+class ItemComment(models.Model):
+    """A line in an item's comment thread: reviewers after their lock, and safety leads."""
+
+    item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"comment on item {self.item_id} by {self.author_id}"

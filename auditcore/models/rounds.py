@@ -78,6 +78,10 @@ class AuditRound(models.Model):
     # Empty means every surface / model version in the period.
     surfaces = models.ManyToManyField(Surface, blank=True, related_name="+")
     model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="+")
+    # The reviewers a lead assigned to the round; empty means every reviewer.
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="assigned_rounds"
+    )
     size_measure = models.CharField(
         max_length=12, choices=SizeMeasure.choices, default=SizeMeasure.UNIFORM
     )

@@ -16,8 +16,10 @@ from django.utils import timezone
 from auditcore.models import (
     AuditRound,
     Category,
+    Decision,
     GatewayAction,
     Interaction,
+    ItemComment,
     JudgedItem,
     Lease,
     RoundItem,
@@ -32,6 +34,9 @@ REVIEWER_VISIBLE_FIELDS = (
     "interaction__category",
 )
 MAX_REASON_CODES = 9
+# How long after its lock a reviewer may take their own verdict back (services.verdict_undo).
+UNDO_SECONDS = 120
+RECENT_ITEMS = 20
 
 
 def _claimable(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
@@ -83,18 +88,79 @@ def _claimable(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundIt
     )
 
 
-def available_items(*, reviewer: AbstractBaseUser, now: datetime) -> QuerySet[RoundItem]:
-    """Items reviewer R may take now, in every open round (see _claimable)."""
+def available_items(
+    *, reviewer: AbstractBaseUser, now: datetime, round_ids: list[int] | None = None
+) -> QuerySet[RoundItem]:
+    """Items reviewer R may take now, in every open round or in round_ids (see _claimable)."""
+    if round_ids is not None:
+        return _claimable(reviewer=reviewer, now=now).filter(round_id__in=round_ids)
     return _claimable(reviewer=reviewer, now=now).filter(round__status=AuditRound.Status.OPEN)
 
 
-def open_round_ids() -> list[int]:
-    """Open rounds in the order their queues are served: oldest first."""
-    return list(
-        AuditRound.objects.filter(status=AuditRound.Status.OPEN)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+def assigned_rounds(*, reviewer: AbstractBaseUser) -> QuerySet[AuditRound]:
+    """Open rounds the reviewer works: those assigned to them and those assigned to nobody
+    (a round without assigned reviewers is every reviewer's)."""
+    return AuditRound.objects.filter(status=AuditRound.Status.OPEN).filter(
+        Q(reviewers=None) | Q(reviewers=reviewer)
     )
+
+
+def open_round_ids(
+    *, reviewer: AbstractBaseUser | None = None, round_id: int | None = None
+) -> list[int]:
+    """Open rounds in the order their queues are served: oldest first.
+
+    With a reviewer, only the rounds assigned to them; with round_id, only that one of them.
+    The claim then walks each round by itself, so this filter never enters its plan.
+    """
+    rounds = (
+        assigned_rounds(reviewer=reviewer)
+        if reviewer is not None
+        else AuditRound.objects.filter(status=AuditRound.Status.OPEN)
+    )
+    if round_id is not None:
+        rounds = rounds.filter(pk=round_id)
+    return sorted(set(rounds.values_list("pk", flat=True)))
+
+
+@dataclass(frozen=True)
+class RoundChoice:
+    """An assigned open round as the reviewer picks it: x of n items reviewed."""
+
+    round_id: int
+    name: str
+    items: int
+    reviewed: int
+    mine: int
+
+
+def reviewer_round_choices(*, reviewer: AbstractBaseUser) -> list[RoundChoice]:
+    """The reviewer's assigned open rounds with their progress, oldest first."""
+    ids = open_round_ids(reviewer=reviewer)
+    rows = (
+        RoundItem.objects.filter(round_id__in=ids)
+        .values("round_id", "round__name")
+        .annotate(
+            n=Count("pk"),
+            reviewed=Count("pk", filter=~Q(status=RoundItem.Status.PENDING)),
+        )
+        .order_by("round_id")
+    )
+    mine = dict(
+        Verdict.objects.filter(reviewer=reviewer, item__round_id__in=ids, superseded=False)
+        .values_list("item__round_id")
+        .annotate(n=Count("pk"))
+    )
+    return [
+        RoundChoice(
+            round_id=row["round_id"],
+            name=row["round__name"],
+            items=row["n"],
+            reviewed=row["reviewed"],
+            mine=mine.get(row["round_id"], 0),
+        )
+        for row in rows
+    ]
 
 
 def claim_candidates(
@@ -166,6 +232,10 @@ class ReviewItem:
     surface: str
     category_slug: str
     category: CategoryPolicy | None
+    # Every reason code and category of the version: the reviewer may pick another category's
+    # reason by search, and say the item belongs in another category.
+    policy_codes: list["PolicyReasonCode"] = field(default_factory=list)
+    policy_categories: list[tuple[str, str]] = field(default_factory=list)
     lease_expires_at: datetime | None = None
     skipped_before: bool = False
     reason_codes: list[ReasonCode] = field(default_factory=list)
@@ -261,6 +331,38 @@ def category_policy(*, policy_version_id: int, slug: str) -> CategoryPolicy | No
     )
 
 
+@dataclass(frozen=True)
+class PolicyReasonCode:
+    code: str
+    label: str
+    category: str  # the category's name
+
+
+def policy_reason_codes(*, policy_version_id: int) -> list[PolicyReasonCode]:
+    """Every reason code of the version's categories, in category order."""
+    codes = []
+    for name, raw in (
+        Category.objects.filter(policy_version_id=policy_version_id)
+        .order_by("slug")
+        .values_list("name", "reason_codes")
+    ):
+        codes.extend(
+            PolicyReasonCode(code=str(c["code"]), label=str(c.get("label", "")), category=name)
+            for c in raw or []
+            if isinstance(c, dict) and c.get("code")
+        )
+    return codes
+
+
+def policy_category_choices(*, policy_version_id: int) -> list[tuple[str, str]]:
+    """(slug, name) of the version's categories."""
+    return list(
+        Category.objects.filter(policy_version_id=policy_version_id)
+        .order_by("name")
+        .values_list("slug", "name")
+    )
+
+
 def review_item_payload(
     *, item_id: int, reviewer: AbstractBaseUser, lease: Lease | None = None
 ) -> ReviewItem | None:
@@ -317,6 +419,8 @@ def blinded_item(
         lease_expires_at=lease.expires_at if lease else None,
         skipped_before=bool(lease and (lease.skipped_at or lease.skips)),
         reason_codes=category.reason_codes if category else [],
+        policy_codes=policy_reason_codes(policy_version_id=row["policy_version_id"]),
+        policy_categories=policy_category_choices(policy_version_id=row["policy_version_id"]),
     )
 
 
@@ -388,15 +492,18 @@ class ReviewProgress:
     waiting: int | None
 
 
-def review_queue_size(*, reviewer: AbstractBaseUser) -> int:
-    return available_items(reviewer=reviewer, now=timezone.now()).count()
+def review_queue_size(*, reviewer: AbstractBaseUser, round_id: int | None = None) -> int:
+    round_ids = open_round_ids(reviewer=reviewer, round_id=round_id)
+    return available_items(reviewer=reviewer, now=timezone.now(), round_ids=round_ids).count()
 
 
-def review_progress(*, reviewer: AbstractBaseUser, count_waiting: bool = True) -> ReviewProgress:
+def review_progress(
+    *, reviewer: AbstractBaseUser, count_waiting: bool = True, round_id: int | None = None
+) -> ReviewProgress:
     now = timezone.now()
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     done = Verdict.objects.filter(reviewer=reviewer, locked_at__gte=start).count()
-    waiting = review_queue_size(reviewer=reviewer) if count_waiting else None
+    waiting = review_queue_size(reviewer=reviewer, round_id=round_id) if count_waiting else None
     return ReviewProgress(done_today=done, waiting=waiting)
 
 
@@ -415,6 +522,66 @@ def lease_seconds_left(expires_at: datetime | None) -> int:
     return max(0, int((expires_at - timezone.now()) / timedelta(seconds=1)))
 
 
+@dataclass(frozen=True)
+class RecentItem:
+    """One of the reviewer's own recent verdicts: what they chose and saw, nothing of the model."""
+
+    item_id: int
+    round_name: str
+    prompt: str
+    decision: str
+    reason_code: str
+    locked_at: datetime
+    observed_label: str
+    observed_served_label: str
+    undo_open: bool
+
+    @property
+    def observation_missing(self) -> bool:
+        return not self.observed_label
+
+    @property
+    def decision_label(self) -> str:
+        return Decision(self.decision).label
+
+
+def recent_items(*, reviewer: AbstractBaseUser, limit: int = RECENT_ITEMS) -> list[RecentItem]:
+    """The reviewer's latest locked verdicts, newest first, for "my recent items".
+
+    Only items the reviewer has judged are listed (so the reveal is theirs to see), and only
+    their own answers: the model's response and labels are read on the reveal page alone.
+    """
+    now = timezone.now()
+    rows = (
+        Verdict.objects.filter(reviewer=reviewer, superseded=False)
+        .order_by("-locked_at")
+        .values(
+            "item_id",
+            "item__round__name",
+            "item__interaction__prompt",
+            "decision",
+            "reason_code",
+            "locked_at",
+            "observed_label",
+            "observed_served_label",
+        )[:limit]
+    )
+    return [
+        RecentItem(
+            item_id=row["item_id"],
+            round_name=row["item__round__name"],
+            prompt=row["item__interaction__prompt"],
+            decision=row["decision"],
+            reason_code=row["reason_code"],
+            locked_at=row["locked_at"],
+            observed_label=row["observed_label"],
+            observed_served_label=row["observed_served_label"],
+            undo_open=(now - row["locked_at"]).total_seconds() <= UNDO_SECONDS,
+        )
+        for row in rows
+    ]
+
+
 # --- Safety leads: adjudication (they may see everything, responses included).
 
 
@@ -427,12 +594,26 @@ class AdjudicationRow:
     decisions: list[str]
 
 
-def adjudication_queue() -> list[AdjudicationRow]:
-    """Items whose verdicts disagree (or were unsure), oldest first. Two queries."""
+def adjudication_queue(
+    *, round_id: int | None = None, category: str = "", reviewer_id: int | None = None
+) -> list[AdjudicationRow]:
+    """Items whose verdicts disagree (or were unsure), oldest first, optionally of one round,
+    one category, or judged by one reviewer. Two queries."""
+    queue = RoundItem.objects.filter(status=RoundItem.Status.ADJUDICATION)
+    if round_id is not None:
+        queue = queue.filter(round_id=round_id)
+    if category:
+        queue = queue.filter(interaction__category=category)
+    if reviewer_id is not None:
+        queue = queue.filter(
+            pk__in=Verdict.objects.filter(reviewer_id=reviewer_id, superseded=False).values(
+                "item_id"
+            )
+        )
     items = list(
-        RoundItem.objects.filter(status=RoundItem.Status.ADJUDICATION)
-        .order_by("created_at", "pk")
-        .values("pk", "round__name", "interaction__category", "interaction__prompt")
+        queue.order_by("created_at", "pk").values(
+            "pk", "round__name", "interaction__category", "interaction__prompt"
+        )
     )
     decisions: dict[int, list[str]] = {row["pk"]: [] for row in items}
     for item_id, decision in (
@@ -491,4 +672,42 @@ def adjudication_item(*, item_id: int, viewer: AbstractBaseUser) -> Adjudication
     payload = blinded_item(item_id=item_id)
     return AdjudicationDetail(
         item=item, payload=payload, verdicts=verdicts, adjudications=adjudications
+    )
+
+
+def item_comments(*, item_id: int) -> QuerySet:
+    """The item's comment thread, oldest first (callers check who may read it)."""
+    return ItemComment.objects.filter(item_id=item_id).select_related("author")
+
+
+@dataclass(frozen=True)
+class WrongCategoryRow:
+    category: str
+    flagged: int
+    suggestions: list[tuple[str, int]]
+
+
+def wrong_category_counts() -> list[WrongCategoryRow]:
+    """Per category the items were filed under: verdicts saying "wrong category", and what the
+    reviewers suggested instead (most suggested first)."""
+    rows = (
+        Verdict.objects.filter(category_wrong=True, superseded=False)
+        .values("item__interaction__category", "suggested_category")
+        .annotate(n=Count("pk"))
+    )
+    by_category: dict[str, dict[str, int]] = {}
+    for row in rows:
+        suggestions = by_category.setdefault(row["item__interaction__category"], {})
+        key = row["suggested_category"] or "(none suggested)"
+        suggestions[key] = suggestions.get(key, 0) + row["n"]
+    return sorted(
+        (
+            WrongCategoryRow(
+                category=category,
+                flagged=sum(suggestions.values()),
+                suggestions=sorted(suggestions.items(), key=lambda kv: (-kv[1], kv[0])),
+            )
+            for category, suggestions in by_category.items()
+        ),
+        key=lambda r: (-r.flagged, r.category),
     )

@@ -20,19 +20,24 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
-from auditcore import sampling
+from auditcore import roles, sampling
 from auditcore.models import (
     AuditRound,
     GoldItem,
     Label,
+    Lease,
     ModelVersion,
+    PolicyVersion,
     RoundItem,
     RoundQuota,
     RoundStratum,
     StratumCount,
     Surface,
+    Verdict,
 )
 
 PLANNING_P = 0.2
@@ -498,3 +503,192 @@ def round_gold_items(audit_round: AuditRound) -> QuerySet[RoundItem]:
 
 def gold_pool() -> QuerySet[GoldItem]:
     return GoldItem.objects.select_related("interaction", "created_by")
+
+
+# --- What a destructive lead action would change (shown on its confirmation page) ---------------
+
+
+@dataclass(frozen=True)
+class RoundImpact:
+    """One round's items and verdicts an action would touch."""
+
+    round_id: int
+    round_name: str
+    policy_version: str
+    items: int
+    pending: int
+    done: int
+    adjudication: int
+    verdicts: int
+    held: int  # items a reviewer holds a live lease on right now
+
+
+def _impact(items: QuerySet[RoundItem]) -> list[RoundImpact]:
+    now = timezone.now()
+    rows = (
+        items.values("round_id", "round__name", "round__policy_version__number")
+        .annotate(
+            n=Count("id"),
+            pending=Count("id", filter=Q(status=RoundItem.Status.PENDING)),
+            done=Count("id", filter=Q(status=RoundItem.Status.DONE)),
+            adjudication=Count("id", filter=Q(status=RoundItem.Status.ADJUDICATION)),
+        )
+        .order_by("round__name", "round_id")
+    )
+    ids = items.values("id")
+    verdicts = dict(
+        Verdict.objects.filter(item_id__in=ids, superseded=False)
+        .values_list("item__round_id")
+        .annotate(n=Count("id"))
+    )
+    held = dict(
+        Lease.objects.filter(item_id__in=ids, skipped_at__isnull=True, expires_at__gt=now)
+        .values_list("item__round_id")
+        .annotate(n=Count("item_id", distinct=True))
+    )
+    return [
+        RoundImpact(
+            round_id=row["round_id"],
+            round_name=row["round__name"],
+            policy_version=f"v{row['round__policy_version__number']}",
+            items=row["n"],
+            pending=row["pending"],
+            done=row["done"],
+            adjudication=row["adjudication"],
+            verdicts=verdicts.get(row["round_id"], 0),
+            held=held.get(row["round_id"], 0),
+        )
+        for row in rows
+    ]
+
+
+def rereview_items(
+    *, policy_version: PolicyVersion, category: str, from_version: PolicyVersion
+) -> QuerySet[RoundItem]:
+    """The items a re-review of `category` under `policy_version` moves: those of open rounds
+    drawn under `from_version`, still judged under an older version of the same policy."""
+    return RoundItem.objects.filter(
+        round__status=AuditRound.Status.OPEN,
+        round__policy_version=from_version,
+        # The record's category: a stratum may pool categories when the budget is small.
+        interaction__category=category,
+        is_gold=False,
+        policy_version__policy_id=policy_version.policy_id,
+        policy_version__number__lt=policy_version.number,
+    )
+
+
+@dataclass(frozen=True)
+class RereviewGroup:
+    from_version: PolicyVersion
+    rounds: list[RoundImpact]
+
+    @property
+    def items(self) -> int:
+        return sum(r.items for r in self.rounds)
+
+    @property
+    def verdicts(self) -> int:
+        return sum(r.verdicts for r in self.rounds)
+
+
+def rereview_preview(*, policy_version: PolicyVersion, category: str) -> list[RereviewGroup]:
+    """Per earlier version of the policy: the open rounds drawn under it a re-review would touch."""
+    earlier = PolicyVersion.objects.filter(
+        policy_id=policy_version.policy_id, number__lt=policy_version.number
+    ).order_by("-number")
+    groups = []
+    for version in earlier:
+        rounds = _impact(
+            rereview_items(policy_version=policy_version, category=category, from_version=version)
+        )
+        if rounds:
+            groups.append(RereviewGroup(from_version=version, rounds=rounds))
+    return groups
+
+
+def round_close_preview(audit_round: AuditRound) -> RoundImpact | None:
+    """The round's items by state: what closing it leaves unreviewed."""
+    impact = _impact(RoundItem.objects.filter(round=audit_round))
+    return impact[0] if impact else None
+
+
+# --- Review progress of a round (per stratum, per reviewer) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    label: str
+    items: int
+    reviewed: int
+
+    @property
+    def pending(self) -> int:
+        return self.items - self.reviewed
+
+
+@dataclass(frozen=True)
+class ReviewerProgress:
+    username: str
+    assigned: bool
+    verdicts: int
+    observations_missing: int
+
+
+@dataclass(frozen=True)
+class RoundReviewProgress:
+    total: ProgressRow
+    strata: list[ProgressRow]
+    reviewers: list[ReviewerProgress]
+    assigned_ids: list[int]
+
+
+def reviewer_users() -> QuerySet:
+    """Users who may review (the reviewer role, or admin), by name."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[roles.REVIEWER, roles.ADMIN])
+        .distinct()
+        .order_by("username")
+    )
+
+
+def round_review_progress(audit_round: AuditRound) -> RoundReviewProgress:
+    """x of n items reviewed (final or in adjudication), per stratum and overall; each
+    reviewer's verdicts in the round, with the assigned reviewers listed even before their first."""
+    reviewed = ~Q(status=RoundItem.Status.PENDING)
+    strata = [
+        ProgressRow(label=row["stratum__stratum_key"] or "gold", items=row["n"], reviewed=row["r"])
+        for row in RoundItem.objects.filter(round=audit_round)
+        .values("stratum__stratum_key")
+        .annotate(n=Count("pk"), r=Count("pk", filter=reviewed))
+        .order_by("stratum__stratum_key")
+    ]
+    total = ProgressRow(
+        label="all",
+        items=sum(s.items for s in strata),
+        reviewed=sum(s.reviewed for s in strata),
+    )
+    assigned = dict(audit_round.reviewers.values_list("pk", "username"))
+    counts = {
+        row["reviewer_id"]: row
+        for row in Verdict.objects.filter(item__round=audit_round, superseded=False)
+        .values("reviewer_id", "reviewer__username")
+        .annotate(n=Count("pk"), missing=Count("pk", filter=Q(observed_label="")))
+    }
+    names = {pk: row["reviewer__username"] for pk, row in counts.items()} | assigned
+    reviewers = sorted(
+        (
+            ReviewerProgress(
+                username=name,
+                assigned=pk in assigned,
+                verdicts=counts.get(pk, {}).get("n", 0),
+                observations_missing=counts.get(pk, {}).get("missing", 0),
+            )
+            for pk, name in names.items()
+        ),
+        key=lambda r: (-r.verdicts, r.username),
+    )
+    return RoundReviewProgress(
+        total=total, strata=strata, reviewers=reviewers, assigned_ids=sorted(assigned)
+    )

@@ -14,12 +14,14 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from auditcore import roles
 from auditcore.exceptions import ApplicationError
 from auditcore.models import (
     Adjudication,
     AuditRound,
     Decision,
     Interaction,
+    ItemComment,
     JudgedItem,
     Label,
     Lease,
@@ -27,10 +29,13 @@ from auditcore.models import (
     Verdict,
 )
 from auditcore.selectors.review import (
+    UNDO_SECONDS,
     available_items,
     category_policy,
     claim_candidates,
     open_round_ids,
+    policy_category_choices,
+    policy_reason_codes,
     served_differs,
 )
 from auditcore.services.audit import audit_event_record
@@ -47,6 +52,7 @@ ITEM_CLOSED = "item_closed"
 NOT_FOUND = "not_found"
 INVALID = "invalid"
 QUEUE_BUSY = "queue_busy"
+ALREADY_LOCKED = "already_locked"
 
 
 def _lease_until(now: datetime) -> datetime:
@@ -54,7 +60,7 @@ def _lease_until(now: datetime) -> datetime:
 
 
 def _pick(
-    *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool
+    *, reviewer: AbstractBaseUser, now: datetime, skipped: bool, wait: bool, round_ids: list[int]
 ) -> RoundItem | None:
     """Lock the first available item row, open rounds oldest first, or None.
 
@@ -62,7 +68,7 @@ def _pick(
     queues behind the holder instead. SQLite: transactions begin IMMEDIATE (settings), so the
     whole claim runs alone and a plain read is exact.
     """
-    for round_id in open_round_ids():
+    for round_id in round_ids:
         ordered = claim_candidates(reviewer=reviewer, now=now, round_id=round_id, skipped=skipped)
         if connection.features.has_select_for_update_skip_locked:
             ordered = ordered.select_for_update(skip_locked=not wait, of=("self",)).only(
@@ -86,7 +92,7 @@ def claim_settings() -> None:
             cursor.execute("SET LOCAL jit = off")
 
 
-def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
+def _claim(*, reviewer: AbstractBaseUser, now: datetime, round_ids: list[int]) -> RoundItem | None:
     """Lock an item the reviewer may take; None only when a lock-blind read finds none.
 
     A locked row is invisible to SKIP LOCKED, so "nothing unlocked" is not "nothing left": every
@@ -101,7 +107,9 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
     for _ in range(CLAIM_ATTEMPTS):
         for skipped in (False, True):
             savepoint = transaction.savepoint_create()
-            candidate = _pick(reviewer=reviewer, now=now, skipped=skipped, wait=wait)
+            candidate = _pick(
+                reviewer=reviewer, now=now, skipped=skipped, wait=wait, round_ids=round_ids
+            )
             if candidate is None:
                 transaction.savepoint_rollback(savepoint)
                 continue
@@ -115,7 +123,7 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
             transaction.savepoint_rollback(savepoint)
             break
         else:
-            if not available_items(reviewer=reviewer, now=now).exists():
+            if not available_items(reviewer=reviewer, now=now, round_ids=round_ids).exists():
                 return None
             # Items wait but every one is locked by a claim in flight: queue behind a holder.
             wait = True
@@ -126,9 +134,13 @@ def _claim(*, reviewer: AbstractBaseUser, now: datetime) -> RoundItem | None:
 
 
 @transaction.atomic
-def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
-    """The reviewer's next item: their own live lease if they have one, else a new lease."""
+def lease_take_next(*, reviewer: AbstractBaseUser, round_id: int | None = None) -> Lease | None:
+    """The reviewer's next item: their own live lease if they have one, else a new lease.
+
+    Only rounds assigned to the reviewer; with round_id, only that one (the round they picked).
+    """
     now = timezone.now()
+    round_ids = open_round_ids(reviewer=reviewer, round_id=round_id)
     live = list(
         Lease.objects.filter(reviewer=reviewer, skipped_at__isnull=True, expires_at__gt=now)
     )
@@ -139,7 +151,7 @@ def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
             RoundItem.objects.filter(
                 pk__in=[lease.item_id for lease in live],
                 status=RoundItem.Status.PENDING,
-                round__status=AuditRound.Status.OPEN,
+                round_id__in=round_ids,
             ).values_list("pk", flat=True)
         )
         if live
@@ -154,7 +166,7 @@ def lease_take_next(*, reviewer: AbstractBaseUser) -> Lease | None:
         own.expires_at = _lease_until(now)
         own.save(update_fields=["expires_at"])
         return own
-    item = _claim(reviewer=reviewer, now=now)
+    item = _claim(reviewer=reviewer, now=now, round_ids=round_ids)
     if item is None:
         return None
     lease, _ = Lease.objects.update_or_create(
@@ -287,23 +299,35 @@ def verdict_submit(
     reason_code: str = "",
     policy_clause: str = "",
     note: str = "",
+    category_wrong: bool = False,
+    suggested_category: str = "",
 ) -> Verdict:
-    """Lock the reviewer's verdict. Submitting twice returns the first verdict unchanged."""
+    """Lock the reviewer's verdict; a second lock on the same item is refused, never merged.
+
+    A stale page (Forward, a second tab) can post a verdict for an item already judged; saying
+    "saved" there would hide that the second choice was dropped, so the error names the first.
+    """
     now = timezone.now()
     item = _locked_item(item_id)
     existing = Verdict.objects.filter(
         item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
     ).first()
     if existing is not None:
-        return existing
+        raise ApplicationError(
+            "verdict: your verdict on this item was already locked "
+            f"({existing.get_decision_display()}); this second one was not saved.",
+            {"code": ALREADY_LOCKED, "verdict_id": existing.pk},
+        )
     # Access first: a bad form on someone else's item must fail as "not yours", not re-render it.
     lease = _ensure_slot(item=item, reviewer=reviewer, now=now)
     _validate_choice(decision, Decision, "decision")
     category = category_policy(policy_version_id=item.policy_version_id, slug=item.category_slug)
     codes = [c.code for c in category.reason_codes] if category else []
-    if reason_code and codes and reason_code not in codes:
+    # Any reason code of the version is accepted: the item may belong in another category.
+    known = {c.code for c in policy_reason_codes(policy_version_id=item.policy_version_id)}
+    if reason_code and (codes or known) and reason_code not in known:
         raise ApplicationError(
-            f"reason_code: {reason_code!r} is not a reason code of this category.",
+            f"reason_code: {reason_code!r} is not a reason code of this policy version.",
             {"code": INVALID, "field": "reason_code"},
         )
     if not reason_code and codes and decision != Decision.UNSURE:
@@ -311,6 +335,14 @@ def verdict_submit(
             "reason_code: choose the reason code that best fits your verdict.",
             {"code": INVALID, "field": "reason_code"},
         )
+    slugs = {s for s, _ in policy_category_choices(policy_version_id=item.policy_version_id)}
+    if suggested_category and suggested_category not in slugs:
+        raise ApplicationError(
+            f"suggested_category: {suggested_category!r} is not a category of this policy version.",
+            {"code": INVALID, "field": "suggested_category"},
+        )
+    if suggested_category and not category_wrong:
+        category_wrong = True
     taken_at = lease.taken_at if lease.skipped_at is None else now
     verdict = Verdict(
         item=item,
@@ -322,9 +354,11 @@ def verdict_submit(
         policy_version_id=item.policy_version_id,
         seconds_spent=max(0, int((now - taken_at).total_seconds())),
         locked_at=now,
+        category_wrong=category_wrong,
+        suggested_category=suggested_category if suggested_category != item.category_slug else "",
     )
     # Uniqueness was checked above under the item's row lock, so a duplicate POST waiting on
-    # that lock finds this verdict and returns it; the unique constraint still backs it.
+    # that lock finds this verdict and is refused; the unique constraint still backs it.
     verdict.full_clean(validate_unique=False, validate_constraints=False)
     verdict.save()
     _judged_record(verdict=verdict, item=item)
@@ -539,3 +573,94 @@ def adjudication_record(
         after={"status": item.status, "final_decision": decision, "note": adjudication.note},
     )
     return adjudication
+
+
+UNDO_CLOSED = "undo_closed"
+
+
+@transaction.atomic
+def verdict_undo(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
+    """Take back the reviewer's own verdict within UNDO_SECONDS of its lock.
+
+    Refused once anyone else has acted on the item since (another reviewer's verdict, a lead's
+    adjudication or correction, a re-review): their work was done against this verdict. The
+    verdict, the JudgedItem row that kept the item out of the queue, and the item's resolution
+    are undone together, and the item comes back to the reviewer under a fresh lease. The event
+    is audited with the verdict as it was.
+    """
+    now = timezone.now()
+    item = _locked_item(item_id)
+    verdict = Verdict.objects.filter(
+        item=item, reviewer=reviewer, policy_version_id=item.policy_version_id
+    ).first()
+    if verdict is None:
+        raise ApplicationError(
+            "verdict: you have no verdict on this item to take back.", {"code": NOT_FOUND}
+        )
+    refusal = _undo_refusal(item=item, verdict=verdict, now=now)
+    if refusal:
+        raise ApplicationError(f"undo: {refusal}; your verdict stands.", {"code": UNDO_CLOSED})
+    before = {
+        **_verdict_snapshot(verdict),
+        "locked_at": verdict.locked_at.isoformat(),
+        "observed_label": verdict.observed_label,
+        "observed_served_label": verdict.observed_served_label,
+        "item_status": item.status,
+    }
+    audit_event_record(actor=reviewer, action="verdict.undo", obj=verdict, before=before, after={})
+    JudgedItem.objects.filter(
+        reviewer_id=reviewer.pk, item_id=item.pk, policy_version_id=verdict.policy_version_id
+    ).delete()
+    verdict.delete()
+    RoundItem.objects.filter(pk=item.pk).update(
+        verdict_count=F("verdict_count") - 1, status=RoundItem.Status.PENDING, final_decision=""
+    )
+    _observation_resolve(item.pk)
+    lease, _ = Lease.objects.update_or_create(
+        item=item,
+        reviewer=reviewer,
+        defaults={"taken_at": now, "expires_at": _lease_until(now), "skipped_at": None},
+    )
+    return lease
+
+
+def _undo_refusal(*, item: RoundItem, verdict: Verdict, now: datetime) -> str:
+    """Why the verdict can no longer be taken back, or "" when it can."""
+    if (now - verdict.locked_at).total_seconds() > UNDO_SECONDS:
+        return f"a verdict can be taken back only within {UNDO_SECONDS // 60} minutes of its lock"
+    if item.round.status != AuditRound.Status.OPEN:
+        return "the round is closed"
+    if verdict.superseded or verdict.corrected_at is not None:
+        return "a safety lead has already acted on this verdict"
+    if item.adjudications.exists() or item.observation_corrected_at is not None:
+        return "a safety lead has already acted on this item"
+    others = Verdict.objects.filter(item=item, locked_at__gte=verdict.locked_at).exclude(
+        pk=verdict.pk
+    )
+    if others.exists():
+        return "another reviewer has judged this item since"
+    return ""
+
+
+@transaction.atomic
+def item_comment_add(*, author: AbstractBaseUser, item_id: int, text: str) -> ItemComment:
+    """Add to an item's comment thread: a safety lead, or a reviewer whose verdict on it is locked.
+
+    A reviewer joins only after their lock, because the thread may speak of what the model did.
+    """
+    text = text.strip()
+    if not text:
+        raise ApplicationError("text: write a comment first.", {"code": INVALID, "field": "text"})
+    if not RoundItem.objects.filter(pk=item_id).exists():
+        raise ApplicationError("item: this item does not exist.", {"code": NOT_FOUND})
+    if (
+        not roles.is_safety_lead(author)
+        and not Verdict.objects.filter(item_id=item_id, reviewer=author).exists()
+    ):
+        raise ApplicationError(
+            "item: lock your verdict on this item before joining its thread.", {"code": NOT_FOUND}
+        )
+    comment = ItemComment(item_id=item_id, author=author, text=text)
+    comment.full_clean()
+    comment.save()
+    return comment

@@ -47,6 +47,7 @@ from auditcore.selectors.rounds import (
     SERVED_VALUES,
     PlanStratum,
     gold_target,
+    rereview_items,
     round_overlap,
     round_plan,
 )
@@ -854,9 +855,21 @@ def round_draw(*, round_id: int) -> AuditRound | None:
 
 
 @transaction.atomic
-def round_close(*, actor: AbstractBaseUser | None, audit_round: AuditRound) -> AuditRound:
+def round_close(
+    *,
+    actor: AbstractBaseUser | None,
+    audit_round: AuditRound,
+    policy_version: PolicyVersion | None = None,
+) -> AuditRound:
+    """Close the round; with `policy_version`, only if the round was drawn under that version
+    (the one its confirmation page named)."""
     audit_round = _locked(audit_round)
     _require_editable(audit_round)
+    if policy_version is not None and audit_round.policy_version_id != policy_version.pk:
+        raise ApplicationError(
+            f"policy_version: {audit_round} is not under {policy_version}; nothing was closed.",
+            {"field": "policy_version"},
+        )
     before = audit_round.status
     audit_round.status = AuditRound.Status.CLOSED
     audit_round.closed_at = timezone.now()
@@ -958,9 +971,14 @@ def gold_item_deactivate(*, actor: AbstractBaseUser | None, gold: GoldItem) -> G
 
 @transaction.atomic
 def round_items_rereview(
-    *, actor: AbstractBaseUser | None, policy_version: PolicyVersion, category: str
+    *,
+    actor: AbstractBaseUser | None,
+    policy_version: PolicyVersion,
+    category: str,
+    from_version: PolicyVersion,
 ) -> int:
-    """Send a category's items in open rounds back for review under a newer published version.
+    """Send a category's items in open rounds drawn under `from_version` back for review under a
+    newer published version; rounds drawn under any other version are left alone.
 
     Old verdicts stay, marked superseded; the items wait for fresh verdicts.
     """
@@ -972,14 +990,17 @@ def round_items_rereview(
         raise ApplicationError(
             f"category: {category!r} is not in {policy_version}", {"field": "category"}
         )
-    items = RoundItem.objects.select_for_update().filter(
-        round__status=AuditRound.Status.OPEN,
-        # The record's category: a stratum may pool categories when the budget is small.
-        interaction__category=category,
-        is_gold=False,
-        policy_version__policy_id=policy_version.policy_id,
-        policy_version__number__lt=policy_version.number,
-    )
+    if (
+        from_version.policy_id != policy_version.policy_id
+        or from_version.number >= policy_version.number
+    ):
+        raise ApplicationError(
+            f"from_version: choose an earlier version of {policy_version.policy}",
+            {"field": "from_version"},
+        )
+    items = rereview_items(
+        policy_version=policy_version, category=category, from_version=from_version
+    ).select_for_update(of=("self",))
     ids = list(items.values_list("id", flat=True))
     if not ids:
         return 0
@@ -994,6 +1015,35 @@ def round_items_rereview(
         actor=actor,
         action="round.rereview",
         obj=policy_version,
-        after={"category": category, "items": len(ids)},
+        after={"category": category, "items": len(ids), "from_version": str(from_version)},
     )
     return len(ids)
+
+
+# --- Reviewer assignment ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def round_reviewers_assign(
+    *, actor: AbstractBaseUser | None, audit_round: AuditRound, reviewers: list
+) -> AuditRound:
+    """Set the reviewers who work the round; none means every reviewer. Audited.
+
+    Leases already taken stay with their holders until they lapse or are judged.
+    """
+    audit_round = _locked(audit_round)
+    if audit_round.status == AuditRound.Status.CLOSED:
+        raise ApplicationError(
+            f"round: {audit_round} is closed; its reviewers no longer change.", {"field": "round"}
+        )
+    before = sorted(audit_round.reviewers.values_list("username", flat=True))
+    audit_round.reviewers.set(reviewers)
+    after = sorted(r.get_username() for r in reviewers)
+    audit_event_record(
+        actor=actor,
+        action="round.assign",
+        obj=audit_round,
+        before={"reviewers": before},
+        after={"reviewers": after},
+    )
+    return audit_round

@@ -8,6 +8,8 @@ from auditcore.exceptions import ApplicationError
 
 # Services mark "no such object" with this code in ApplicationError.extra.
 NOT_FOUND = "not_found"
+# A second verdict on an item the caller already judged conflicts with the locked one.
+CONFLICT_CODES = {"already_locked"}
 
 
 def _message(detail) -> str:
@@ -20,11 +22,12 @@ def _message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        code = (
-            status.HTTP_404_NOT_FOUND
-            if exc.extra.get("code") == NOT_FOUND
-            else status.HTTP_400_BAD_REQUEST
-        )
+        if exc.extra.get("code") == NOT_FOUND:
+            code = status.HTTP_404_NOT_FOUND
+        elif exc.extra.get("code") in CONFLICT_CODES:
+            code = status.HTTP_409_CONFLICT
+        else:
+            code = status.HTTP_400_BAD_REQUEST
         return Response({"message": exc.message, "extra": exc.extra}, status=code)
     response = exception_handler(exc, context)
     if response is None:

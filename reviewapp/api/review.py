@@ -84,7 +84,7 @@ class ReviewNextApi(ReviewerApi):
 
 
 class VerdictSubmitApi(ReviewerApi):
-    """Lock a verdict. Submitting twice returns the first verdict unchanged."""
+    """Lock a verdict. A second verdict on the same item is refused with 409 and the first kept."""
 
     class InputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=Decision.values)

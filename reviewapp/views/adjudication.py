@@ -1,8 +1,9 @@
 """Safety leads: the adjudication queue, an item and its final call, corrections, agreement."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
@@ -17,11 +18,14 @@ from auditcore.selectors.review import (
     AdjudicationDetail,
     adjudication_item,
     adjudication_queue,
+    item_comments,
     observation_disputes,
+    wrong_category_counts,
 )
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
-from reviewapp.forms import control_character_error
+from reviewapp.forms import AdjudicationFilterForm, CommentForm, control_character_error
+from reviewapp.views.review import comment_post
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -39,12 +43,17 @@ def _get_item_for_lead(request: HtmxHttpRequest, item_id: int) -> AdjudicationDe
 @vary_on_headers("HX-Request")
 @safety_lead_required
 def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
+    filters = AdjudicationFilterForm(request.GET or None)
+    chosen = filters.filters() if filters.is_bound and filters.is_valid() else {}
     return render(
         request,
         "reviewapp/adjudication/queue.html",
         {
-            "rows": adjudication_queue(),
+            "filters": filters,
+            "query": request.GET.urlencode() if chosen else "",
+            "rows": adjudication_queue(**chosen),
             "disputes": observation_disputes(),
+            "wrong_categories": wrong_category_counts(),
             "gold_misses": sorted(gold_misses().items()),
         },
     )
@@ -53,6 +62,12 @@ def adjudication_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @safety_lead_required
 def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    return _detail_page(request, item_id)
+
+
+def _detail_page(
+    request: HtmxHttpRequest, item_id: int, comment_form: CommentForm | None = None
+) -> HttpResponse:
     detail = _get_item_for_lead(request, item_id)
     # A confirmed false refusal (should help, refused by the model or the gateway) can join a
     # must-help corpus.
@@ -68,6 +83,9 @@ def adjudication_detail(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             "promotable": promotable,
             "cause": cause,
             "corpora": corpus_list() if promotable else [],
+            "comments": item_comments(item_id=item_id),
+            "query": request.GET.urlencode(),
+            "comment_form": comment_form or CommentForm(),
         },
     )
 
@@ -91,7 +109,22 @@ def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         messages.error(request, error.message)
         return redirect("adjudication_item", item_id=item_id)
     messages.success(request, f"Item {item_id}: final verdict recorded.")
+    if request.POST.get("then") == "next":
+        return _next_in_queue(request)
     return redirect("adjudication_queue")
+
+
+def _next_in_queue(request: HtmxHttpRequest) -> HttpResponse:
+    """ "Decide and next": the first item still waiting under the same filters, or the queue."""
+    query = request.POST.get("query", "")
+    filters = AdjudicationFilterForm(QueryDict(query))
+    chosen = filters.filters() if query and filters.is_valid() else {}
+    rows = adjudication_queue(**chosen)
+    suffix = f"?{query}" if chosen else ""
+    if not rows:
+        messages.info(request, "Nothing more waits for adjudication here.")
+        return redirect(reverse("adjudication_queue") + suffix)
+    return redirect(reverse("adjudication_item", args=[rows[0].item_id]) + suffix)
 
 
 @require_POST
@@ -173,3 +206,14 @@ def agreement(request: HtmxHttpRequest) -> HttpResponse:
             "selected": selected,
         },
     )
+
+
+@require_POST
+@safety_lead_required
+def adjudication_comment(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """A lead's line in the item's thread."""
+    _get_item_for_lead(request, item_id)
+    form = comment_post(request, item_id)
+    if form is None:
+        return redirect(reverse("adjudication_item", args=[item_id]) + "#comments")
+    return _detail_page(request, item_id, comment_form=form)

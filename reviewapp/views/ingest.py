@@ -1,5 +1,6 @@
 """Ingest in the browser: upload a log file, watch its progress, read its quarantine."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,63 @@ from reviewapp.forms import UploadForm
 
 QUARANTINE_ON_PAGE = 200
 
+# What each field of a record means, for the upload page. Keyed by the validator's own list of
+# fields (KNOWN_FIELDS); a test keeps the two the same.
+FIELD_HELP: dict[str, tuple[str, str]] = {
+    "id": ("required", "Your record id, unique within the source; a re-upload skips known ids."),
+    "timestamp": (
+        "required",
+        "ISO-8601 date and time with a timezone (2026-11-20T14:03:00Z), or epoch seconds.",
+    ),
+    "surface": ("required", "Where the conversation happened (web, api, mobile, …)."),
+    "model": ("required", "The model version that answered."),
+    "messages": (
+        "prompt or messages",
+        "The conversation as [{role, content}], ending with the user turn that is the prompt.",
+    ),
+    "prompt": ("prompt or messages", "The user's prompt as plain text."),
+    "response": ("required", "What the model answered; may be an empty string, not missing."),
+    "served_response": (
+        "with replaced / modified",
+        "What the user was actually shown, when the gateway changed the answer.",
+    ),
+    "gateway_action": ("optional", "none (default), blocked, replaced or modified."),
+    "user": (
+        "optional",
+        "The user's id (a string), or {id, segment, weight}: weight > 0 is the impact weight.",
+    ),
+    "session_importance": ("optional", "A number ≥ 0 (default 1) used as a size measure."),
+    "conversation_id": ("optional", "Groups the turns of one conversation."),
+    "turn": ("optional", "The turn number (≥ 1); by default the count of user turns."),
+    "metadata": ("optional", "Any JSON object kept with the record; unknown fields go here too."),
+}
+SAMPLE_RECORDS = [
+    {
+        "id": "sample-1",
+        "timestamp": "2026-11-20T14:03:00Z",
+        "surface": "web",
+        "model": "assistant-2026-11",
+        "prompt": "What is the usual adult dose of ibuprofen?",
+        "response": "For adults, 200-400 mg every 4-6 hours, at most 1200 mg a day without advice.",
+        "user": {"id": "u-123", "segment": "consumer"},
+    },
+    {
+        "id": "sample-2",
+        "timestamp": "2026-11-20T14:05:10+01:00",
+        "surface": "api",
+        "model": "assistant-2026-11",
+        "messages": [
+            {"role": "user", "content": "My bank sent me a link to confirm my password."},
+            {"role": "assistant", "content": "That sounds like phishing; do not click it."},
+            {"role": "user", "content": "How do I report it?"},
+        ],
+        "response": "I can't help with that.",
+        "gateway_action": "replaced",
+        "served_response": "Forward the message to your bank's fraud team.",
+        "conversation_id": "c-9",
+    },
+]
+
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
@@ -39,7 +97,12 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _list_page(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
-    context = {"jobs": ingest_jobs_recent(), "form": form, "max_mb": settings.INGEST_MAX_UPLOAD_MB}
+    context = {
+        "jobs": ingest_jobs_recent(),
+        "form": form,
+        "max_mb": settings.INGEST_MAX_UPLOAD_MB,
+        "fields": [(name, *FIELD_HELP[name]) for name in FIELD_HELP],
+    }
     return render(request, "reviewapp/ingest/list.html", context, status=status)
 
 
@@ -117,4 +180,14 @@ def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="ingest-{job.pk}-quarantine.csv"'
+    return response
+
+
+@require_GET
+@safety_lead_required
+def sample_file(request: HttpRequest) -> HttpResponse:
+    """Two valid records in JSONL, one with a plain prompt and one with messages and a gateway."""
+    body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in SAMPLE_RECORDS)
+    response = HttpResponse(body, content_type="application/x-ndjson; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="refusal-audit-sample.jsonl"'
     return response

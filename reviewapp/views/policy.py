@@ -19,6 +19,7 @@ from auditcore.selectors.policy import (
     policy_version_rows,
     previous_published_version,
 )
+from auditcore.selectors.rounds import rereview_preview
 from auditcore.services.policy import (
     category_as_dict,
     category_create,
@@ -38,7 +39,8 @@ from reviewapp.forms import (
     DiffForm,
     PolicyCreateForm,
     PolicyNotesForm,
-    control_character_error,
+    RereviewForm,
+    form_errors_text,
 )
 
 
@@ -296,23 +298,39 @@ def version_diff(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "reviewapp/policy/diff.html", {"form": form, "diffs": diffs})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @safety_lead_required
 def version_rereview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET: what a re-review of a category would change, per round; POST: do it for the rounds
+    drawn under the version the confirmation named, and no others."""
     version = _get_version(pk)
-    category = request.POST.get("category", "")
-    typed = control_character_error(request.POST, ("category",))
-    if typed:
-        messages.error(request, typed)
+    if request.method == "GET":
+        category = request.GET.get("category", "")
+        if not version.categories.filter(slug=category).exists():
+            messages.error(request, f"category: {category!r} is not in {version}.")
+            return redirect("policy:version", pk=version.pk)
+        context = {
+            "version": version,
+            "category": category,
+            "groups": rereview_preview(policy_version=version, category=category),
+        }
+        return render(request, "reviewapp/policy/rereview_confirm.html", context)
+    form = RereviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
         return redirect("policy:version", pk=version.pk)
+    category, from_version = form.cleaned_data["category"], form.cleaned_data["from_version"]
     try:
-        count = round_items_rereview(actor=request.user, policy_version=version, category=category)
+        count = round_items_rereview(
+            actor=request.user, policy_version=version, category=category, from_version=from_version
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(
             request,
-            f"{count} item{'s' if count != 1 else ''} of {category} in open rounds sent back "
-            f"for review under {version}; earlier verdicts are kept, marked superseded.",
+            f"{count} item{'s' if count != 1 else ''} of {category} in open rounds drawn under "
+            f"{from_version} sent back for review under {version}; earlier verdicts are kept, "
+            "marked superseded.",
         )
     return redirect("policy:version", pk=version.pk)

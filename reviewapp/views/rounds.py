@@ -14,9 +14,11 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import Alert, AuditRound, GoldItem, Interaction, Label
 from auditcore.selectors.rounds import (
     gold_pool,
+    round_close_preview,
     round_gold_items,
     round_list,
     round_plan,
+    round_review_progress,
     round_strata,
 )
 from auditcore.services.alerts import alert_dismiss
@@ -29,10 +31,19 @@ from auditcore.services.rounds import (
     round_draw_request,
     round_open_last_week,
     round_quotas_set,
+    round_reviewers_assign,
 )
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import GoldMarkForm, GoldWriteForm, LastWeekForm, RoundCreateForm
+from reviewapp.forms import (
+    GoldMarkForm,
+    GoldWriteForm,
+    LastWeekForm,
+    RoundCloseForm,
+    RoundCreateForm,
+    RoundReviewersForm,
+    form_errors_text,
+)
 
 MAX_QUOTA = 1_000_000
 # The Last week form shares the new-round page with the full form: its own ids and names.
@@ -112,6 +123,7 @@ def _quota_cells(plan) -> list[dict]:
 
 def _detail_context(audit_round: AuditRound, plan=None, errors=None) -> dict:
     plan = plan or round_plan(audit_round)
+    progress = round_review_progress(audit_round)
     return {
         "round": audit_round,
         "plan": plan,
@@ -121,6 +133,8 @@ def _detail_context(audit_round: AuditRound, plan=None, errors=None) -> dict:
         "gold_items": round_gold_items(audit_round)[:50],
         "editable": audit_round.status in (AuditRound.Status.DRAFT, AuditRound.Status.OPEN),
         "errors": errors or [],
+        "progress": progress,
+        "reviewers_form": RoundReviewersForm(initial={"reviewers": progress.assigned_ids}),
     }
 
 
@@ -206,18 +220,50 @@ def round_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "reviewapp/rounds/detail.html#progress", {"round": audit_round})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @safety_lead_required
 def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET: what closing leaves unreviewed; POST: close, only under the version that page named."""
     audit_round = _get_round(pk)
+    if request.method == "GET":
+        context = {"round": audit_round, "impact": round_close_preview(audit_round)}
+        return render(request, "reviewapp/rounds/close_confirm.html", context)
+    form = RoundCloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Confirm before closing: {form_errors_text(form)}")
+        return redirect("rounds:close", pk=audit_round.pk)
     try:
-        round_close(actor=request.user, audit_round=audit_round)
+        round_close(
+            actor=request.user,
+            audit_round=audit_round,
+            policy_version=form.cleaned_data["policy_version"],
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
         tasks.round_alerts_enqueue(audit_round.pk)
         messages.success(request, f"{audit_round} is closed; it can no longer change.")
     return redirect("rounds:detail", pk=audit_round.pk)
+
+
+@require_POST
+@safety_lead_required
+def round_reviewers(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Assign reviewers to the round (none ticked: every reviewer)."""
+    audit_round = _get_round(pk)
+    form = RoundReviewersForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return redirect("rounds:detail", pk=audit_round.pk)
+    reviewers = list(form.cleaned_data["reviewers"])
+    try:
+        round_reviewers_assign(actor=request.user, audit_round=audit_round, reviewers=reviewers)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        who = ", ".join(r.get_username() for r in reviewers) or "every reviewer"
+        messages.success(request, f"{audit_round} is now reviewed by {who}.")
+    return redirect(reverse("rounds:detail", args=[audit_round.pk]) + "#review-progress")
 
 
 @require_POST

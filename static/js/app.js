@@ -17,3 +17,8 @@ document.addEventListener("htmx:sendError", () => {
     target.classList.remove("hidden");
   }
 });
+// A page restored from the back/forward cache shows the state of when it was left (a blind form
+// for an item already judged, yesterday's counts): reload it so the server says what holds now.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) window.location.reload();
+});

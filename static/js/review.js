@@ -81,9 +81,91 @@
     if (toggle) toggleKeys();
   });
 
+  // The verdict being chosen (H/D/U, reason, clause, note) survives a refresh: it is kept in this
+  // tab's sessionStorage under the item's id until the verdict is locked. It holds only what the
+  // reviewer typed, never anything of the model's answer.
+  const DRAFT_FIELDS = [
+    "decision",
+    "reason_code",
+    "reason_code_search",
+    "suggested_category",
+    "policy_clause",
+    "note",
+  ];
+
+  function draftKey(form) {
+    return "review-draft:" + form.getAttribute("data-item-id");
+  }
+
+  function saveDraft(form) {
+    const draft = {};
+    DRAFT_FIELDS.forEach(function (name) {
+      const checked = form.querySelector('input[type=radio][name="' + name + '"]:checked');
+      const field = checked || form.querySelector('[name="' + name + '"]:not([type=radio])');
+      if (field && field.value) draft[name] = field.value;
+    });
+    try {
+      window.sessionStorage.setItem(draftKey(form), JSON.stringify(draft));
+    } catch (error) {
+      // Storage full or disabled: the selection is simply not kept.
+    }
+  }
+
+  function restoreDraft() {
+    const form = document.getElementById("verdict-form");
+    if (!form) return;
+    let draft = null;
+    try {
+      draft = JSON.parse(window.sessionStorage.getItem(draftKey(form)) || "null");
+    } catch (error) {
+      draft = null;
+    }
+    if (!draft) return;
+    DRAFT_FIELDS.forEach(function (name) {
+      const value = draft[name];
+      if (!value) return;
+      const radios = form.querySelectorAll('input[type=radio][name="' + name + '"]');
+      if (radios.length) {
+        // The server's own choice (a form sent back with an error) wins over the draft.
+        if (form.querySelector('input[type=radio][name="' + name + '"]:checked')) return;
+        radios.forEach(function (radio) {
+          if (radio.value === value) radio.checked = true;
+        });
+      } else {
+        const field = form.querySelector('[name="' + name + '"]');
+        if (field && !field.value) field.value = value;
+      }
+    });
+  }
+
+  function clearDrafts() {
+    const pane = document.querySelector("#review-pane [data-review-state=reveal]");
+    if (!pane) return;
+    try {
+      window.sessionStorage.removeItem("review-draft:" + pane.getAttribute("data-item-id"));
+    } catch (error) {
+      // Nothing stored.
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("#verdict-form");
+    if (form) saveDraft(form);
+  });
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest && event.target.closest("#verdict-form");
+    if (form) saveDraft(form);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    restoreDraft();
+    clearDrafts();
+  });
+
   // After HTMX swaps in the next item, start at the top with nothing focused in a text field.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "review-pane") {
+      restoreDraft();
+      clearDrafts();
       window.scrollTo(0, 0);
       const banner = document.getElementById("htmx-error");
       if (banner) banner.classList.add("hidden");

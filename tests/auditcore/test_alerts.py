@@ -166,7 +166,9 @@ def test_closing_a_round_on_the_page_raises_the_banner_on_the_dashboard(
     week_2 = _week(WEEK_2, "Week 46", refused=20, helped=20)
     client.force_login(safety_lead)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("rounds:close", args=[week_2.pk]))
+        client.post(
+            reverse("rounds:close", args=[week_2.pk]), {"policy_version": week_2.policy_version_id}
+        )
     assert AuditRound.objects.get(pk=week_2.pk).status == AuditRound.Status.CLOSED
     page = client.get(reverse("dashboard:round", args=[week_2.pk])).content.decode()
     assert 'id="alerts"' in page

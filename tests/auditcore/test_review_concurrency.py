@@ -15,6 +15,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from auditcore import roles
+from auditcore.exceptions import ApplicationError
 from auditcore.models import Lease, RoundItem, Verdict
 from auditcore.services import review as svc
 from auditcore.services.users import user_create
@@ -50,14 +51,21 @@ def _drain(user, seed: int, errors: list, done: Counter, lock: threading.Lock) -
             if lease is None:
                 break
             decision = rng.choice(["help", "decline"])
-            # A double submit, as from a double click: it must not create two verdicts.
-            for _ in range(2):
-                svc.verdict_submit(
-                    reviewer=user,
-                    item_id=lease.item_id,
-                    decision=decision,
-                    reason_code=CODES[decision],
-                )
+            # A double submit, as from a double click: the second is refused, never saved.
+            for attempt in range(2):
+                try:
+                    svc.verdict_submit(
+                        reviewer=user,
+                        item_id=lease.item_id,
+                        decision=decision,
+                        reason_code=CODES[decision],
+                    )
+                except ApplicationError as error:
+                    if attempt == 0 or error.extra["code"] != svc.ALREADY_LOCKED:
+                        raise
+                else:
+                    if attempt == 1:
+                        raise AssertionError("a second verdict on one item was accepted")
             with lock:
                 done[user.username] += 1
     except Exception as error:  # every failure is reported by the test

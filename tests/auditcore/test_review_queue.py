@@ -135,12 +135,15 @@ def test_a_verdict_locks_and_records_server_side_time_from_the_lease(reviewer):
     assert not Lease.objects.exists()
 
 
-def test_submitting_twice_creates_one_verdict_and_returns_the_first(reviewer):
+def test_submitting_twice_is_refused_and_keeps_the_first_verdict(reviewer):
     items = items_of(make_round(items=1, required_reviews=2))
     svc.lease_take_next(reviewer=reviewer)
     first = submit(reviewer, items[0], decision="help")
-    second = submit(reviewer, items[0], decision="decline")
-    assert second.pk == first.pk and second.decision == "help"
+    with pytest.raises(ApplicationError) as caught:
+        submit(reviewer, items[0], decision="decline")
+    assert caught.value.extra == {"code": svc.ALREADY_LOCKED, "verdict_id": first.pk}
+    assert "already locked (Should help)" in caught.value.message
+    assert Verdict.objects.get().decision == "help"
     items[0].refresh_from_db()
     assert items[0].verdict_count == 1
     assert Verdict.objects.count() == 1

@@ -176,7 +176,9 @@ def test_rereview_moves_a_changed_categorys_items_to_the_new_version(
         data={"help_when": ["General health information", "Explaining a diagnosis"]},
     )
     v2 = publish_reviewed(v2, safety_lead)
-    moved = round_items_rereview(actor=safety_lead, policy_version=v2, category="medical")
+    moved = round_items_rereview(
+        actor=safety_lead, policy_version=v2, category="medical", from_version=v1
+    )
 
     assert moved == 2
     item.refresh_from_db()
@@ -194,4 +196,9 @@ def test_rereview_moves_a_changed_categorys_items_to_the_new_version(
     ) == {v1.pk}
     assert AuditEvent.objects.filter(action="round.rereview").exists()
     # Running it again finds nothing left on the old version.
-    assert round_items_rereview(actor=safety_lead, policy_version=v2, category="medical") == 0
+    assert (
+        round_items_rereview(
+            actor=safety_lead, policy_version=v2, category="medical", from_version=v1
+        )
+        == 0
+    )

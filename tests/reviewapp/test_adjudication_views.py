@@ -82,8 +82,9 @@ def test_the_queue_query_count_is_pinned(
         offered_verdict(reviewer=second_reviewer, item_id=item.pk, decision="unsure")
     client.force_login(safety_lead)
     client.get(reverse("adjudication_queue"))
-    # session, user, roles, queue items, their verdicts, observation disputes, gold misses
-    with django_assert_num_queries(7):
+    # session, user, roles, queue items, their verdicts, observation disputes, gold misses,
+    # wrong-category counts, and the filter form's rounds and reviewers
+    with django_assert_num_queries(10):
         client.get(reverse("adjudication_queue"))
 
 

@@ -43,6 +43,7 @@ RULES: list[tuple[str, Rule]] = [
     ("verdict_correct$", Rule(SAFETY)),
     ("observation_correct$", Rule(SAFETY)),
     ("agreement$", Rule(SAFETY)),
+    ("browse$", Rule(SAFETY)),
     ("policy:", Rule(SAFETY)),
     ("rounds:", Rule(SAFETY)),
     ("ingest:", Rule(SAFETY)),

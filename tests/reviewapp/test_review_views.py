@@ -185,17 +185,56 @@ def test_without_htmx_the_submit_redirects_to_the_reveal_page(alice):
     assert "<html" in html and f"{MARKER}-response-0" in html
 
 
-def test_a_double_post_of_the_verdict_creates_one_verdict(alice, reviewer):
+def test_a_second_lock_of_the_same_item_is_refused_with_a_message(alice, reviewer):
     item = items_of(make_round(items=1, required_reviews=2))[0]
     alice.get(reverse("review_queue"))
-    data = {"decision": "help", "reason_code": "general_info"}
-    first = alice.post(reverse("review_submit", args=[item.pk]), data, **HX)
-    second = alice.post(reverse("review_submit", args=[item.pk]), data, **HX)
+    first = alice.post(
+        reverse("review_submit", args=[item.pk]),
+        {"decision": "help", "reason_code": "general_info"},
+        **HX,
+    )
+    # As from a stale blind form (Forward, a second tab): another choice for the same item.
+    second = alice.post(
+        reverse("review_submit", args=[item.pk]),
+        {"decision": "decline", "reason_code": "personal_dosing"},
+        **HX,
+    )
     assert first.status_code == second.status_code == 200
-    assert "Your verdict is locked" in page(second)
-    assert Verdict.objects.filter(reviewer=reviewer).count() == 1
+    html = page(second)
+    assert "already locked (Should help); this second one was not saved" in html
+    assert "Your verdict is locked: <strong>Should help</strong>" in html
+    assert Verdict.objects.get(reviewer=reviewer).decision == "help"
     item.refresh_from_db()
     assert item.verdict_count == 1
+
+
+def test_the_lock_names_the_reveal_in_the_address_bar_and_the_next_item_the_queue(alice):
+    items = items_of(make_round(items=2))
+    alice.get(reverse("review_queue"))
+    locked = alice.post(
+        reverse("review_submit", args=[items[0].pk]),
+        {"decision": "help", "reason_code": "general_info"},
+        **HX,
+    )
+    reveal_url = reverse("review_reveal", args=[items[0].pk])
+    assert locked["HX-Push-Url"] == reveal_url
+    observed = alice.post(
+        reverse("review_observe", args=[items[0].pk]),
+        {"observed_label": "compliance", "observed_served_label": "compliance"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{reveal_url}"},
+    )
+    assert "safe? #1" in page(observed)
+    assert observed["HX-Push-Url"] == reverse("review_queue")
+    # Back to the reveal's address reloads it from the server: the locked verdict, no blind form.
+    back = page(alice.get(reveal_url))
+    assert "Your verdict is locked" in back and 'id="verdict-form"' not in back
+
+
+def test_the_review_and_home_pages_are_never_stored(alice):
+    items_of(make_round(items=1))
+    for name in ("review_queue", "home"):
+        response = alice.get(reverse(name))
+        assert "no-store" in response["Cache-Control"], name
 
 
 def test_a_missing_reason_code_keeps_the_item_and_says_what_to_fix(alice):

@@ -195,7 +195,10 @@ def test_drawing_shows_results_and_closing_freezes_the_round(
     )
     assert response.headers["HX-Refresh"] == "true"
 
-    client.post(reverse("rounds:close", args=[audit_round.pk]))
+    client.post(
+        reverse("rounds:close", args=[audit_round.pk]),
+        {"policy_version": audit_round.policy_version_id},
+    )
     audit_round.refresh_from_db()
     assert audit_round.status == AuditRound.Status.CLOSED
     client.post(reverse("rounds:quotas", args=[audit_round.pk]), {"quota-medical-refusal": "20"})

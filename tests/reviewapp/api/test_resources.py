@@ -73,6 +73,22 @@ def test_a_bad_verdict_is_refused_in_the_common_error_shape(client, reviewer):
     assert missing.status_code == 404
 
 
+def test_a_second_verdict_on_the_same_item_is_a_conflict_and_the_first_stands(client, reviewer):
+    item = items_of(make_round(items=1, required_reviews=2))[0]
+    headers = _auth(reviewer)
+    client.get("/api/v1/review/next", **headers)
+    url = f"/api/v1/review/items/{item.pk}/verdict"
+    first = client.post(
+        url, {"decision": "help", "reason_code": "general_info"}, "application/json", **headers
+    )
+    declined = {"decision": "decline", "reason_code": "personal_dosing"}
+    second = client.post(url, declined, "application/json", **headers)
+    assert (first.status_code, second.status_code) == (201, 409)
+    assert "already locked" in second.json()["message"]
+    assert second.json()["extra"]["verdict_id"] == first.json()["id"]
+    assert Verdict.objects.get(reviewer=reviewer).decision == "help"
+
+
 def test_a_safety_lead_adjudicates_a_disagreement(client, reviewer, second_reviewer, safety_lead):
     item = items_of(make_round(items=1, required_reviews=2))[0]
     offered_verdict(reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info")
