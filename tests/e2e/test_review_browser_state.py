@@ -4,6 +4,7 @@ what holds now, and a stale blind form for a judged item is answered with a mess
 from datetime import timedelta
 
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from auditcore.models import Verdict
 from tests.auditcore.test_review_support import make_round
@@ -25,19 +26,26 @@ def test_refresh_keeps_the_choice_and_back_forward_after_a_lock_show_the_current
     page.click("text=Open my review queue")
     pane = page.locator("#review-pane")
     pane.locator("[data-review-state=item]").wait_for()
+    # The keys work once the page's script has run (it is deferred): wait for the whole page.
+    page.wait_for_load_state("load")
     first = _item_id(page)
+    decision = page.locator("input[name=decision][value=help]")
+    reason = page.locator('input[name=reason_code][data-key="2"]')
+    note = page.locator("textarea[name=note]")
 
     # H, reason 2 and a note, then a refresh: the choice is still there.
     page.keyboard.press("h")
     page.keyboard.press("2")
+    expect(decision).to_be_checked()
+    expect(reason).to_be_checked()
     page.get_by_text("Policy clause and note (optional)").click()
     page.fill("textarea[name=note]", "kept across a refresh")
     page.reload()
     pane.locator("[data-review-state=item]").wait_for()
     assert _item_id(page) == first
-    assert page.locator("input[name=decision][value=help]").is_checked()
-    assert page.locator('input[name=reason_code][data-key="2"]').is_checked()
-    assert page.locator("textarea[name=note]").input_value() == "kept across a refresh"
+    expect(decision).to_be_checked()
+    expect(reason).to_be_checked()
+    expect(note).to_have_value("kept across a refresh")
     screenshot(page, "01-choice-after-refresh")
 
     page.keyboard.press("Enter")
