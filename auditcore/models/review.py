@@ -24,6 +24,9 @@ class Lease(models.Model):
     # How often this reviewer skipped the item. Unlike skipped_at (cleared when the item comes
     # back, so the lease is live again) it survives, so the page can say "you skipped this".
     skips = models.PositiveSmallIntegerField(default=0)
+    # Set when the reviewer took back their verdict on the item: they have seen what the model
+    # did, so the verdict they give next is not blind (Verdict.after_reveal).
+    seen_response = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -61,6 +64,8 @@ class Verdict(models.Model):
     # The reviewer judged the item's category wrong, and which category of the version fits.
     category_wrong = models.BooleanField(default=False)
     suggested_category = models.SlugField(max_length=50, blank=True)
+    # Given after the reviewer had seen the model's answer (their earlier verdict was taken back).
+    after_reveal = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -238,6 +238,8 @@ class ReviewItem:
     policy_categories: list[tuple[str, str]] = field(default_factory=list)
     lease_expires_at: datetime | None = None
     skipped_before: bool = False
+    # The reviewer took back a verdict on this item and has seen the model's answer.
+    seen_response: bool = False
     reason_codes: list[ReasonCode] = field(default_factory=list)
 
     @property
@@ -418,6 +420,7 @@ def blinded_item(
         category=category,
         lease_expires_at=lease.expires_at if lease else None,
         skipped_before=bool(lease and (lease.skipped_at or lease.skips)),
+        seen_response=bool(lease and lease.seen_response),
         reason_codes=category.reason_codes if category else [],
         policy_codes=policy_reason_codes(policy_version_id=row["policy_version_id"]),
         policy_categories=policy_category_choices(policy_version_id=row["policy_version_id"]),

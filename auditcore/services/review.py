@@ -356,6 +356,7 @@ def verdict_submit(
         locked_at=now,
         category_wrong=category_wrong,
         suggested_category=suggested_category if suggested_category != item.category_slug else "",
+        after_reveal=lease.seen_response,
     )
     # Uniqueness was checked above under the item's row lock, so a duplicate POST waiting on
     # that lock finds this verdict and is refused; the unique constraint still backs it.
@@ -585,8 +586,9 @@ def verdict_undo(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
     Refused once anyone else has acted on the item since (another reviewer's verdict, a lead's
     adjudication or correction, a re-review): their work was done against this verdict. The
     verdict, the JudgedItem row that kept the item out of the queue, and the item's resolution
-    are undone together, and the item comes back to the reviewer under a fresh lease. The event
-    is audited with the verdict as it was.
+    are undone together, and the item comes back to the reviewer under a fresh lease, marked as
+    seen: the verdict they give next is stored as given after the reveal. The event is audited
+    with the verdict as it was.
     """
     now = timezone.now()
     item = _locked_item(item_id)
@@ -619,7 +621,12 @@ def verdict_undo(*, reviewer: AbstractBaseUser, item_id: int) -> Lease:
     lease, _ = Lease.objects.update_or_create(
         item=item,
         reviewer=reviewer,
-        defaults={"taken_at": now, "expires_at": _lease_until(now), "skipped_at": None},
+        defaults={
+            "taken_at": now,
+            "expires_at": _lease_until(now),
+            "skipped_at": None,
+            "seen_response": True,
+        },
     )
     return lease
 

@@ -49,6 +49,10 @@ class ReviewItemOutput(serializers.Serializer):
     category = CategoryPolicyOutput(allow_null=True)
     lease_expires_at = serializers.DateTimeField(allow_null=True)
     skipped_before = serializers.BooleanField()
+    seen_response = serializers.BooleanField(
+        help_text="You took back a verdict on this item: the next one is marked as given "
+        "after the reveal."
+    )
 
 
 class VerdictOutput(serializers.Serializer):
@@ -61,6 +65,7 @@ class VerdictOutput(serializers.Serializer):
     locked_at = serializers.DateTimeField()
     observed_label = serializers.CharField(allow_blank=True)
     observed_served_label = serializers.CharField(allow_blank=True)
+    after_reveal = serializers.BooleanField()
 
 
 class ReviewNextApi(ReviewerApi):

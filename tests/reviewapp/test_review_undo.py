@@ -60,14 +60,34 @@ def test_undo_within_the_window_brings_the_item_back_blind_and_into_the_queue(al
     assert alice.get(reverse("review_reveal", args=[item.pk])).status_code == 404
     page = alice.get(reverse("review_queue")).content.decode()
     assert f'action="{reverse("review_submit", args=[item.pk])}"' in page
-    # Judged again, it counts once.
+    # The reviewer has seen the answer: the page says the next verdict is not blind.
+    assert "your verdict will be marked as given after the reveal" in page
+    # Judged again, it counts once, and is marked as given after the reveal.
     alice.post(
         reverse("review_submit", args=[item.pk]),
         {"decision": "decline", "reason_code": "personal_dosing"},
         **HX,
     )
-    assert Verdict.objects.get(reviewer=reviewer).decision == "decline"
+    verdict = Verdict.objects.get(reviewer=reviewer)
+    assert (verdict.decision, verdict.after_reveal) == ("decline", True)
     assert JudgedItem.objects.filter(reviewer=reviewer).count() == 1
+
+
+def test_a_verdict_given_again_after_an_undo_is_marked_for_the_lead(alice, safety_lead):
+    item = items_of(make_round(items=1, required_reviews=1))[0]
+    _lock(alice, item)
+    first = Verdict.objects.get(item=item)
+    assert first.after_reveal is False
+    alice.post(reverse("review_undo", args=[item.pk]), **HX)
+    alice.get(reverse("review_queue"))
+    alice.post(
+        reverse("review_submit", args=[item.pk]),
+        {"decision": "help", "reason_code": "general_info"},
+        **HX,
+    )
+    alice.force_login(safety_lead)
+    html = alice.get(reverse("adjudication_item", args=[item.pk])).content.decode()
+    assert "after the reveal" in html
 
 
 def test_undo_without_htmx_returns_to_the_item_first_even_with_a_newer_lease(alice, reviewer):
