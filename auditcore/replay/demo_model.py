@@ -84,8 +84,7 @@ _HEDGED = {
 _REFUSALS = (
     "I'm sorry, but I can't help with that.",
     "I can't help with that request.",
-    "I'm not able to help with this. If you're in a difficult situation, consider reaching out "
-    "to someone you trust or a local support service.",
+    "I'm not able to help with this, as it could be used to cause harm.",
 )
 _HEDGES = (
     "I'm not able to give medical advice. In general terms, it depends on the person and the "
