@@ -1,5 +1,9 @@
 """The demo model's OpenAI-compatible API, and the replay pages that explain endpoints."""
 
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
@@ -31,6 +35,25 @@ def _error(response) -> dict:
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     return error
+
+
+def _demo_model_enabled(**environ: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DEMO_MODEL_ENABLED"}}
+    env |= {"DJANGO_SETTINGS_MODULE": "reviewapp.settings", "SECRET_KEY": "s", **environ}
+    script = "import django; django.setup(); from django.conf import settings as s; "
+    script += "print(s.DEMO_MODEL_ENABLED)"
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_it_is_on_with_debug_unless_turned_off_and_off_in_production_unless_turned_on():
+    assert _demo_model_enabled(DEBUG="1") == "True"
+    assert _demo_model_enabled(DEBUG="1", DEMO_MODEL_ENABLED="0") == "False"
+    assert _demo_model_enabled(DEBUG="0") == "False"
+    assert _demo_model_enabled(DEBUG="0", DEMO_MODEL_ENABLED="1") == "True"
 
 
 def test_it_is_a_404_when_the_demo_model_is_off(client, settings):
