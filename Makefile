@@ -2,6 +2,9 @@
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where the worker reaches the web server: the demo model's endpoints point at SITE_URL/demo-model/v1.
+SITE_URL ?= http://$(HOST):$(PORT)
+export SITE_URL
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 

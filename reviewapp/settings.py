@@ -30,6 +30,12 @@ REPLAY_ALLOWED_HOSTS = env_list("REPLAY_ALLOWED_HOSTS", [])
 # An OpenAI-compatible gateway (the production filter in front of the models). When set, the
 # one-shot gate replays both models through it, so a refusal the gateway adds counts.
 REPLAY_GATEWAY_URL = env_str("REPLAY_GATEWAY_URL", "")
+# Where this app's own workers reach its web server; the demo model's base URL is
+# SITE_URL/demo-model/v1 (`make run` sets it from HOST and PORT).
+SITE_URL = env_url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000"
+# The built-in demo model (/demo-model/v1), a deterministic toy to try replays and the gate
+# without a real endpoint; on with DEBUG unless turned off, a 404 when off.
+DEMO_MODEL_ENABLED = env_bool("DEMO_MODEL_ENABLED", default=DEBUG)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -7,6 +7,7 @@ from django.urls import include, path
 from reviewapp.views import adjudication as adjudication_views
 from reviewapp.views import browse as browse_views
 from reviewapp.views import dashboard as dashboard_views
+from reviewapp.views import demo_model as demo_model_views
 from reviewapp.views import exports as exports_views
 from reviewapp.views import health, home, ingest
 from reviewapp.views import insights as insights_views
@@ -76,6 +77,8 @@ urlpatterns = [
     path("policy/", include((policy_urls, "policy"))),
     path("rounds/", include((rounds_urls, "rounds"))),
     path("replay/", include((replay_views.urlpatterns, "replay"))),
+    # The built-in demo model (404 unless DEMO_MODEL_ENABLED): reviewapp/views/demo_model.py.
+    path("demo-model/v1/", include((demo_model_views.urlpatterns, "demo_model"))),
     path("dashboard/", include((dashboard_views.urlpatterns, "dashboard"))),
     path("insights/", include((insights_views.urlpatterns, "insights"))),
     # The public API (/api/v1/...), its schema and docs: reviewapp/api/urls.py.

@@ -1,20 +1,39 @@
-"""The demo: a published default policy, one user per role and synthetic traffic, idempotently."""
+"""The demo: a published default policy, one user per role, synthetic traffic and the demo model's
+replay endpoints, idempotently."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max, Min
 
 from auditcore import roles
 from auditcore.demo_data import generate_records, write_jsonl
 from auditcore.detection.default_policy import DEFAULT_CATEGORIES, DEFAULT_POLICY_NAME
-from auditcore.models import AuditRound, IngestJob, Interaction, Policy, PolicyVersion
+from auditcore.exceptions import ApplicationError
+from auditcore.models import (
+    AuditRound,
+    Corpus,
+    Endpoint,
+    IngestJob,
+    Interaction,
+    Policy,
+    PolicyVersion,
+)
+from auditcore.replay.demo_model import BASELINE, CANDIDATE
 from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
 from auditcore.services.policy import policy_create, policy_version_publish
-from auditcore.services.replay import corpus_starter_load
+from auditcore.services.replay import (
+    DEMO_MODEL_PATH,
+    STARTER_CORPUS_NAME,
+    corpus_starter_load,
+    demo_model_base_url,
+    endpoint_base_url_set,
+    endpoint_create,
+)
 from auditcore.services.rounds import (
     round_create,
     round_draw,
@@ -46,12 +65,27 @@ DEMO_QUOTAS = {
 }
 
 
+# The demo model's two versions as replay endpoints: (endpoint name, model name).
+DEMO_ENDPOINTS = (("Demo baseline", BASELINE), ("Demo candidate", CANDIDATE))
+# The web server `make run` starts answers a few requests at a time.
+DEMO_CONCURRENCY = 4
+DEMO_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class DemoEndpoints:
+    baseline: Endpoint
+    candidate: Endpoint
+    corpus: Corpus
+
+
 @dataclass(frozen=True)
 class SeedResult:
     policy: PolicyVersion
     users: list[tuple[str, str, str]]
     job: IngestJob
     audit_round: AuditRound | None
+    demo_endpoints: DemoEndpoints | None
 
 
 def _default_policy() -> PolicyVersion:
@@ -94,7 +128,61 @@ def demo_seed(*, records: int = DEMO_RECORDS) -> SeedResult:
     )
     job = ingest_job_run_inline(job_id=job.pk)
     corpus_starter_load(actor=None)
-    return SeedResult(policy=policy, users=users, job=job, audit_round=_demo_round(policy))
+    endpoints = demo_endpoints_register(actor=None) if settings.DEMO_MODEL_ENABLED else None
+    return SeedResult(
+        policy=policy,
+        users=users,
+        job=job,
+        audit_round=_demo_round(policy),
+        demo_endpoints=endpoints,
+    )
+
+
+def _demo_endpoint(*, actor: AbstractBaseUser | None, name: str, model: str) -> Endpoint:
+    base_url = demo_model_base_url()
+    endpoint = Endpoint.objects.filter(name=name).first()
+    if endpoint is None:
+        return endpoint_create(
+            actor=actor,
+            name=name,
+            base_url=base_url,
+            model=model,
+            concurrency=DEMO_CONCURRENCY,
+            timeout_s=DEMO_TIMEOUT_S,
+        )
+    if endpoint.model != model or not endpoint.base_url.rstrip("/").endswith(DEMO_MODEL_PATH):
+        raise ApplicationError(
+            f"An endpoint called {name!r} already exists and is not the demo model; "
+            "rename it on the endpoints page to use the demo model.",
+            {"code": "name_taken"},
+        )
+    if endpoint.base_url != base_url:
+        # SITE_URL changed (another port): the demo model now answers at the new address.
+        return endpoint_base_url_set(actor=actor, endpoint_id=endpoint.pk, base_url=base_url)
+    return endpoint
+
+
+@transaction.atomic
+def demo_endpoints_register(*, actor: AbstractBaseUser | None) -> DemoEndpoints:
+    """The demo model's baseline and candidate endpoints and the corpus to replay (idempotent).
+
+    Creates the endpoints (or points them at the current SITE_URL) and loads the starter corpus,
+    which the demo model's refusals are written for, when it is not there yet.
+    """
+    if not settings.DEMO_MODEL_ENABLED:
+        raise ApplicationError(
+            "The demo model is switched off; an administrator turns it on with "
+            "DEMO_MODEL_ENABLED=1.",
+            {"code": "demo_model_off"},
+        )
+    baseline, candidate = (
+        _demo_endpoint(actor=actor, name=name, model=model) for name, model in DEMO_ENDPOINTS
+    )
+    corpus = Corpus.objects.filter(name=STARTER_CORPUS_NAME).first()
+    if corpus is None:
+        corpus_starter_load(actor=actor)
+        corpus = Corpus.objects.get(name=STARTER_CORPUS_NAME)
+    return DemoEndpoints(baseline=baseline, candidate=candidate, corpus=corpus)
 
 
 def _demo_round(policy: PolicyVersion) -> AuditRound | None:

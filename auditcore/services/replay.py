@@ -378,7 +378,7 @@ def run_config(run: ReplayRun, *, api_key: str | None = None) -> EndpointConfig:
     changed since the run was queued), KeyringError when the stored key cannot be read.
     """
     frozen = {f: v for f, v in run.config.items() if f in FROZEN_FIELDS}
-    problem = base_url_problem(frozen.get("base_url", ""), settings.REPLAY_ALLOWED_HOSTS)
+    problem = _base_url_problem(frozen.get("base_url", ""))
     if problem:
         raise ValueError(f"base_url {problem}")
     if api_key is None:
@@ -386,8 +386,27 @@ def run_config(run: ReplayRun, *, api_key: str | None = None) -> EndpointConfig:
     return EndpointConfig(**frozen, api_key=api_key)
 
 
+DEMO_MODEL_PATH = "/demo-model/v1"
+
+
+def demo_model_base_url() -> str:
+    """The base URL of this app's built-in demo model, as its workers reach it."""
+    return settings.SITE_URL.rstrip("/") + DEMO_MODEL_PATH
+
+
+def _base_url_problem(base_url: str) -> str | None:
+    """Why a replay may not call ``base_url`` (REPLAY_ALLOWED_HOSTS), or None when it may.
+
+    The demo model is this app itself, so while it is on its one base URL is allowed even when
+    the allow-list leaves out SITE_URL's host; no other URL on that host is.
+    """
+    if settings.DEMO_MODEL_ENABLED and base_url.rstrip("/") == demo_model_base_url():
+        return base_url_problem(base_url)
+    return base_url_problem(base_url, settings.REPLAY_ALLOWED_HOSTS)
+
+
 def _check_base_url(base_url: str) -> None:
-    problem = base_url_problem(base_url, settings.REPLAY_ALLOWED_HOSTS)
+    problem = _base_url_problem(base_url)
     if problem:
         raise ApplicationError(f"base_url: {problem}", {"field": "base_url"})
 
@@ -472,6 +491,27 @@ def endpoint_key_set(*, actor: User | None, endpoint_id: int, api_key: str) -> E
         obj=endpoint,
         before={"api_key": before},
         after={"api_key": endpoint.has_api_key},
+    )
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_base_url_set(*, actor: User | None, endpoint_id: int, base_url: str) -> Endpoint:
+    """Point the endpoint at another base URL; runs already made keep the URL they called."""
+    _require_lead(actor)
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+    before = endpoint.base_url
+    base_url = base_url.strip()
+    _check_base_url(base_url)
+    endpoint.base_url = base_url
+    _validated(endpoint)
+    endpoint.save(update_fields=["base_url"])
+    audit_event_record(
+        actor=actor,
+        action="endpoint.base_url_set",
+        obj=endpoint,
+        before={"base_url": before},
+        after={"base_url": base_url},
     )
     return endpoint
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +24,7 @@ from auditcore.models.traffic import Label
 from auditcore.selectors import replay as sel
 from auditcore.selectors.gate_review import gate_evidence
 from auditcore.services import replay as svc
+from auditcore.services.demo import demo_endpoints_register
 from auditcore.services.gate_review import gate_label_review
 from auditcore.stats import detectable_regression_points
 from reviewapp.access import results_reader_required, safety_lead_required
@@ -146,6 +150,14 @@ def _get_decision(pk: int) -> GateDecision:
     )
 
 
+def _endpoint_help() -> dict:
+    """What the endpoint explanation (_endpoint_help.html) needs."""
+    return {
+        "has_endpoints": sel.endpoint_list().exists(),
+        "demo_model_enabled": settings.DEMO_MODEL_ENABLED,
+    }
+
+
 # --- Overview ------------------------------------------------------------------------------
 
 
@@ -153,6 +165,8 @@ def _get_decision(pk: int) -> GateDecision:
 @results_reader_required
 def index(request: HtmxHttpRequest) -> HttpResponse:
     context = {"decisions": sel.decision_list()[:50], "runs": sel.run_list()[:10]}
+    if roles.is_safety_lead(request.user):
+        context |= _endpoint_help()
     return render(request, "reviewapp/replay/index.html", context)
 
 
@@ -360,6 +374,7 @@ def _endpoints_page(
         "form": form or EndpointForm(),
         "key_form": key_form or EndpointKeyForm(),
         "key_endpoint_id": key_endpoint_id,
+        **_endpoint_help(),
     }
     return render(request, "reviewapp/replay/endpoints.html", context, status=status)
 
@@ -381,6 +396,25 @@ def endpoint_key(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"The API key of {endpoint.name} was {done}.")
             return redirect("replay:endpoints")
     return _endpoints_page(request, key_form=form, key_endpoint_id=endpoint.pk, status=400)
+
+
+@require_POST
+@safety_lead_required
+def demo_model_use(request: HtmxHttpRequest) -> HttpResponse:
+    """One click to the run form with the demo model's endpoints and the starter corpus."""
+    try:
+        demo = demo_endpoints_register(actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("replay:endpoints")
+    messages.success(
+        request,
+        f"The demo model is ready: replay the corpus {demo.corpus.name} against "
+        f"{demo.baseline.name}, then against {demo.candidate.name}, then compare the two runs "
+        "on the Gate page.",
+    )
+    query = urlencode({"corpus": demo.corpus.pk, "endpoint": demo.baseline.pk})
+    return redirect(f"{reverse('replay:runs')}?{query}")
 
 
 # --- Runs ----------------------------------------------------------------------------------
@@ -405,7 +439,7 @@ def runs(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(request, f"Run #{run.pk} queued.")
             return redirect("replay:run", pk=run.pk)
     status = 400 if request.method == "POST" else 200
-    context = {"runs": sel.run_list()[:200], "form": form}
+    context = {"runs": sel.run_list()[:200], "form": form, **_endpoint_help()}
     return render(request, "reviewapp/replay/runs.html", context, status=status)
 
 
@@ -536,6 +570,7 @@ urlpatterns = [
     path("promote", promote, name="promote"),
     path("endpoints/", endpoints, name="endpoints"),
     path("endpoints/<int:pk>/key", endpoint_key, name="endpoint_key"),
+    path("demo-model", demo_model_use, name="demo_model_use"),
     path("runs/", runs, name="runs"),
     path("runs/<int:pk>/", run_detail, name="run"),
     path("gate/", gate, name="gate"),

@@ -51,6 +51,7 @@ RULES: list[tuple[str, Rule]] = [
     ("replay:decision$", Rule(RESULTS, note="a gate decision; accepting it is a lead's")),
     ("replay:", Rule(SAFETY)),
     ("dashboard:interaction$", Rule(SAFETY, note="shows the model's response")),
+    ("demo_model:", Rule(EVERYONE, note="the demo model's API; a 404 unless DEMO_MODEL_ENABLED")),
     ("dashboard", Rule(RESULTS)),
     ("insights:", Rule(SAFETY)),
     ("exports", Rule(ADMIN)),

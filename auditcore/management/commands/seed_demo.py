@@ -1,4 +1,5 @@
-"""Create the demo: published default policy, one user per role, synthetic traffic (idempotent)."""
+"""Create the demo: published default policy, one user per role, synthetic traffic and the demo
+model's replay endpoints (idempotent)."""
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -24,6 +25,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"round: {result.audit_round} ({result.audit_round.status}, {items} items)"
             )
+        if result.demo_endpoints is not None:
+            for endpoint in (result.demo_endpoints.baseline, result.demo_endpoints.candidate):
+                self.stdout.write(
+                    f"replay endpoint: {endpoint.name} (model {endpoint.model} at "
+                    f"{endpoint.base_url})"
+                )
         self.stdout.write("demo logins (username / password):")
         for username, role, password in result.users:
             self.stdout.write(f"  {role:<12} {username:<10} {password}")
