@@ -131,3 +131,18 @@ def test_a_replay_calls_the_demo_model_of_the_running_app(live_server, settings,
         "demo-baseline": ["compliance", "compliance"],
         "demo-candidate": ["compliance", "refusal"],
     }
+
+
+def test_a_new_port_after_a_run_repoints_the_demo_endpoints_and_the_run_keeps_its_url(
+    demo_on, safety_lead
+):
+    demo = demo_endpoints_register(actor=safety_lead)
+    run = svc.replay_run_create(
+        actor=safety_lead, corpus_id=demo.corpus.pk, endpoint_id=demo.baseline.pk
+    )
+    demo_on.SITE_URL = "http://127.0.0.1:8001"
+    again = demo_endpoints_register(actor=safety_lead)
+    assert again.baseline.pk == demo.baseline.pk
+    assert again.baseline.base_url == "http://127.0.0.1:8001/demo-model/v1"
+    run.refresh_from_db()
+    assert run.config["base_url"] == "http://127.0.0.1:8000/demo-model/v1"
