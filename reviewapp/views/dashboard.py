@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from auditcore.charts import ChartPoint, trend_chart
 from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
@@ -32,6 +31,7 @@ from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
 from auditcore.stats import RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
+from reviewapp.charts import ChartPoint, trend_chart
 
 # The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")

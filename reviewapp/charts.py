@@ -1,4 +1,4 @@
-"""Geometry of the dashboard's trend chart, from plain data, for a server-rendered SVG template.
+"""Geometry of the server-rendered SVG charts (dashboard trends, the gate interval), from data.
 
 One panel per rate (false refusals next to true refusals and missed harm), the same periods on
 every x axis, one coloured series per model version, each point with its 95% interval as an
@@ -146,4 +146,46 @@ def trend_chart(
         legend=legend,
         periods=list(periods),
         empty=not any(panel.series for panel in panels),
+    )
+
+
+@dataclass(frozen=True)
+class IntervalChart:
+    """Geometry of the gate's interval-vs-margin SVG, in its own 0..width coordinates."""
+
+    width: int
+    height: int
+    zero_x: float
+    margin_x: float
+    lower_x: float
+    upper_x: float
+    delta_x: float
+    bar_width: float
+    axis_min: float
+    axis_max: float
+
+
+def interval_chart(
+    *, lower: float, upper: float, margin: float, delta: float, width: int = 480, height: int = 60
+) -> IntervalChart:
+    """The paired difference's interval, its estimate, zero and the margin on one axis."""
+    lo = min(lower, -margin, 0.0)
+    hi = max(upper, margin, 0.0)
+    pad = max((hi - lo) * 0.1, 0.005)
+    lo, hi = lo - pad, hi + pad
+
+    def x(value: float) -> float:
+        return round(10 + (value - lo) / (hi - lo) * (width - 20), 1)
+
+    return IntervalChart(
+        width=width,
+        height=height,
+        zero_x=x(0.0),
+        margin_x=x(margin),
+        lower_x=x(lower),
+        upper_x=x(upper),
+        delta_x=x(delta),
+        bar_width=max(x(upper) - x(lower), 1.0),
+        axis_min=lo,
+        axis_max=hi,
     )

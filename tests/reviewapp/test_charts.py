@@ -1,6 +1,6 @@
 """The trend chart's geometry: panels per metric, series per model, error bars inside the axes."""
 
-from auditcore.charts import ChartPoint, nice_maximum, trend_chart
+from reviewapp.charts import ChartPoint, interval_chart, nice_maximum, trend_chart
 
 
 def test_nice_maximum_rounds_up():
@@ -36,3 +36,10 @@ def test_chart_has_a_panel_per_metric_and_a_series_per_model():
 def test_an_empty_chart_says_so():
     chart = trend_chart({}, {"frr": "False"}, [], [])
     assert chart.empty
+
+
+def test_the_gate_interval_chart_puts_zero_the_estimate_and_the_margin_in_order():
+    chart = interval_chart(lower=-0.01, upper=0.04, margin=0.02, delta=0.015)
+    assert 10 <= chart.lower_x < chart.zero_x < chart.delta_x < chart.margin_x < chart.upper_x
+    assert chart.upper_x <= chart.width - 10
+    assert chart.bar_width == round(chart.upper_x - chart.lower_x, 1)
