@@ -6,18 +6,41 @@ error bar. The function returns numbers and strings only; the template escapes e
 styles through CSS classes and SVG presentation attributes (no style attributes: the CSP).
 """
 
+import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-PANEL_WIDTH = 300
-PANEL_HEIGHT = 200
-MARGIN_LEFT = 48
-MARGIN_RIGHT = 16
-MARGIN_TOP = 34
-MARGIN_BOTTOM = 56
-LEGEND_ROW = 20
+PANEL_WIDTH = 380
+MARGIN_LEFT = 52
+MARGIN_RIGHT = 18
+MARGIN_TOP = 36
+PLOT_HEIGHT = 170
+# Text metrics of the chart's 12px labels, erring wide: an estimate too narrow would let labels
+# touch. A wide (CJK) character takes a full em.
+FONT_SIZE = 12
+CHAR_WIDTH = 0.66 * FONT_SIZE
+WIDE_CHAR_WIDTH = FONT_SIZE
+LINE_HEIGHT = 15
+LABEL_GAP = 8  # least space between two neighbouring labels
+TICK_LABEL_LIMIT = 28  # characters of an x-axis label (the full one is its tooltip)
+WRAP_LINES = 2
+LEGEND_LABEL_LIMIT = 40
+LEGEND_ROW = 22
+LEGEND_SWATCH = 24  # swatch and the space before the label
 NICE_MAXIMA = (0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1.0)
-SERIES_CLASSES = 8
+# Okabe & Ito's colour-blind-safe palette, in the order that reads best on white (their yellow
+# last); a ninth series and later repeat the colours with a dashed line.
+PALETTE = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,8 @@ class Chart:
     legend: list[dict]
     periods: list[str]
     empty: bool
+    x_labels: str  # "horizontal", "wrapped" or "rotated"
+    axis_label_y: float
 
 
 def nice_maximum(value: float) -> float:
@@ -59,8 +84,93 @@ def nice_maximum(value: float) -> float:
     return 1.0
 
 
-def _label(period: str, limit: int = 14) -> str:
-    return period if len(period) <= limit else period[: limit - 1] + "…"
+def text_width(text: str) -> float:
+    """The width of a 12px label, estimated from its characters."""
+    return sum(
+        WIDE_CHAR_WIDTH if unicodedata.east_asian_width(c) in "WF" else CHAR_WIDTH for c in text
+    )
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def wrap(text: str, width: float) -> list[str]:
+    """Lines of at most `width`, broken after a separator where one is near, else anywhere."""
+    lines, line = [], ""
+    for c in text:
+        if line and text_width(line + c) > width:
+            cut = max(line.rfind(sep) for sep in " -_/.:")
+            if cut > len(line) // 2:
+                lines.append(line[: cut + 1].rstrip())
+                line = line[cut + 1 :].lstrip()
+            else:
+                lines.append(line)
+                line = ""
+        line += c
+    return [*lines, line] if line else lines
+
+
+def x_axis(labels: Sequence[str], centres: Sequence[float], step: float, top: float) -> tuple:
+    """Tick labels that never overlap: on one line if they fit, else wrapped onto two lines,
+    else rotated to read upwards, and then only every k-th one if even that is too tight.
+
+    Returns (mode, ticks, depth): each tick has x, y, lines, rotated, full (the tooltip) and
+    box (x0, y0, x1, y1), the label's extent; depth is how far the labels reach below `top`.
+    """
+    texts = [shorten(label, TICK_LABEL_LIMIT) for label in labels]
+    room = step - LABEL_GAP
+    wrapped = [wrap(text, room) for text in texts] if room > CHAR_WIDTH * 3 else []
+    if all(text_width(text) <= room for text in texts):
+        mode, lines = "horizontal", [[text] for text in texts]
+    elif wrapped and all(len(w) <= WRAP_LINES for w in wrapped):
+        mode, lines = "wrapped", wrapped
+    else:
+        mode, lines = "rotated", [[text] for text in texts]
+    every = math.ceil((LINE_HEIGHT + 2) / step) if mode == "rotated" else 1
+    ticks, depth = [], 0.0
+    for i, (label, x, text_lines) in enumerate(zip(labels, centres, lines, strict=True)):
+        if i % every:
+            continue
+        x = round(x, 2)
+        if mode == "rotated":
+            y = top + 4
+            length = text_width(text_lines[0])
+            box = (x - LINE_HEIGHT / 2, y, x + LINE_HEIGHT / 2, y + length)
+        else:
+            y = top + FONT_SIZE + 4
+            half = max(text_width(line) for line in text_lines) / 2
+            box = (x - half, y - FONT_SIZE, x + half, y - FONT_SIZE + LINE_HEIGHT * len(text_lines))
+        depth = max(depth, box[3] - top)
+        ticks.append(
+            {"x": x, "y": round(y, 2), "lines": text_lines, "rotated": mode == "rotated",
+             "full": label, "box": tuple(round(v, 2) for v in box)}
+        )  # fmt: skip
+    return mode, ticks, depth
+
+
+def legend_layout(series: Sequence[str], colours: dict[str, dict], width: float, top: float):
+    """Legend entries flowing left to right, a new row when the next one would not fit."""
+    entries, x, y = [], 12.0, top
+    for name in series:
+        label = shorten(name, LEGEND_LABEL_LIMIT)
+        extent = LEGEND_SWATCH + text_width(label)
+        if x > 12 and x + extent > width - 12:
+            x, y = 12.0, y + LEGEND_ROW
+        entries.append(
+            {"label": label, "full": name, **colours[name], "x": round(x, 2), "y": round(y, 2),
+             "box": (round(x, 2), round(y - FONT_SIZE, 2), round(x + extent, 2), round(y + 3, 2))}
+        )  # fmt: skip
+        x += extent + 2 * LABEL_GAP
+    return entries, (y - top + LEGEND_ROW if entries else 0)
+
+
+def series_style(index: int) -> dict:
+    return {
+        "colour": PALETTE[index % len(PALETTE)],
+        "dash": "" if index < len(PALETTE) else "6 3",
+        "css": f"series-{index}",
+    }
 
 
 def trend_chart(
@@ -78,10 +188,12 @@ def trend_chart(
     panels = []
     n = max(len(periods), 1)
     plot_w = PANEL_WIDTH - MARGIN_LEFT - MARGIN_RIGHT
-    plot_h = PANEL_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    plot_h = PLOT_HEIGHT
     step = plot_w / n
     period_x = {p: i * step + step / 2 for i, p in enumerate(periods)}
-    series_class = {s: f"series-{i % SERIES_CLASSES}" for i, s in enumerate(series)}
+    styles = {s: series_style(i) for i, s in enumerate(series)}
+    mode, depth = "horizontal", 0.0
+    marker_limit = max(int((plot_w - 6) // CHAR_WIDTH), 4)
     for index, (metric, title) in enumerate(titles.items()):
         points = [p for p in points_by_metric.get(metric, ()) if p.estimate is not None]
         top = nice_maximum(max([p.upper or p.estimate or 0 for p in points], default=0.05))
@@ -100,11 +212,11 @@ def trend_chart(
             # Labels of publications that fall together are stacked, not drawn over each other.
             panel.markers.append(
                 {"x": round(x, 2), "label_x": round(x + 3, 2), "label_y": y0 + 10 + 12 * i,
-                 "label": label}
+                 "label": shorten(label, marker_limit), "full": label}
             )  # fmt: skip
-        panel.x_ticks = [
-            {"x": round(x0 + period_x[p], 2), "label": _label(p), "full": p} for p in periods
-        ]
+        mode, panel.x_ticks, depth = x_axis(
+            periods, [x0 + period_x[p] for p in periods], step, y0 + plot_h
+        )
         for name in series:
             mine = [p for p in points if p.series == name]
             if not mine:
@@ -128,24 +240,20 @@ def trend_chart(
             path = " ".join(
                 f"{'M' if i == 0 else 'L'}{m['cx']} {m['cy']}" for i, m in enumerate(marks)
             )
-            panel.series.append(
-                {"name": name, "css": series_class[name], "path": path, "marks": marks}
-            )
+            panel.series.append({"name": name, **styles[name], "path": path, "marks": marks})
         panels.append(panel)
     width = max(len(titles), 1) * PANEL_WIDTH
-    legend_y = PANEL_HEIGHT + 8
-    legend = [
-        {"label": s, "css": series_class[s], "x": 12 + 160 * (i % 4), "y": legend_y + 20 * (i // 4)}
-        for i, s in enumerate(series)
-    ]
-    rows = (len(series) + 3) // 4
+    axis_label_y = round(MARGIN_TOP + plot_h + depth + 18, 2)
+    legend, legend_height = legend_layout(series, styles, width, axis_label_y + 28)
     return Chart(
         width=width,
-        height=PANEL_HEIGHT + 16 + LEGEND_ROW * max(rows, 1),
+        height=round(axis_label_y + 16 + max(legend_height, LEGEND_ROW), 2),
         panels=panels,
         legend=legend,
         periods=list(periods),
         empty=not any(panel.series for panel in panels),
+        x_labels=mode,
+        axis_label_y=axis_label_y,
     )
 
 

@@ -1,6 +1,9 @@
-"""The trend chart's geometry: panels per metric, series per model, error bars inside the axes."""
+"""Chart geometry: panels per metric, series per model in distinct colour-blind-safe colours,
+error bars inside the axes, labels that never overlap; the gate's interval chart."""
 
-from reviewapp.charts import ChartPoint, interval_chart, nice_maximum, trend_chart
+import pytest
+
+from reviewapp.charts import PALETTE, ChartPoint, interval_chart, nice_maximum, trend_chart
 
 
 def test_nice_maximum_rounds_up():
@@ -28,7 +31,8 @@ def test_chart_has_a_panel_per_metric_and_a_series_per_model():
     for m in marks:
         assert frr.y <= m["y_high"] <= m["cy"] <= m["y_low"] <= frr.y + frr.height
     assert frr.y_ticks[-1]["label"] == "40%"  # nice maximum above 0.3
-    assert [t["label"] for t in frr.x_ticks] == ["R1", "R2"]
+    assert [t["lines"] for t in frr.x_ticks] == [["R1"], ["R2"]]
+    assert chart.x_labels == "horizontal"
     assert [entry["label"] for entry in chart.legend] == ["m1", "m2"]
     assert not chart.empty
 
@@ -43,3 +47,63 @@ def test_the_gate_interval_chart_puts_zero_the_estimate_and_the_margin_in_order(
     assert 10 <= chart.lower_x < chart.zero_x < chart.delta_x < chart.margin_x < chart.upper_x
     assert chart.upper_x <= chart.width - 10
     assert chart.bar_width == round(chart.upper_x - chart.lower_x, 1)
+
+
+def _disjoint(a: tuple, b: tuple) -> bool:
+    """Two (x0, y0, x1, y1) boxes share no point."""
+    return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+def _chart_of(periods: list[str], models: list[str]):
+    points = {"frr": [ChartPoint(p, m, 0.1, 0.05, 0.2) for p in periods for m in models]}
+    return trend_chart(points, {"frr": "False", "trr": "True"}, periods, models)
+
+
+@pytest.mark.parametrize(
+    ("periods", "mode"),
+    [
+        (["R1", "R2", "R3"], "horizontal"),
+        (["Round 2026-11 chat", "Round 2026-12 chat", "Round 2027-01 chat"], "wrapped"),
+        ([f"acme-chat-2026-{i:02d}-preview-long-name-round" for i in range(12)], "rotated"),
+        ([f"2026-W{i:02d}" for i in range(1, 53)], "rotated"),
+    ],
+)  # fmt: skip
+def test_long_period_names_get_x_labels_that_do_not_overlap(periods, mode):
+    chart = _chart_of(periods, ["m1"])
+    assert chart.x_labels == mode
+    for panel in chart.panels:
+        boxes = [t["box"] for t in panel.x_ticks]
+        assert len(boxes) >= min(len(periods), 10)
+        assert all(_disjoint(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+        # Inside the picture and under the axis, above the axis caption.
+        for x0, y0, x1, y1 in boxes:
+            assert x0 >= 0
+            assert x1 <= chart.width
+            assert panel.y + panel.height < y0 and y1 < chart.axis_label_y - 10
+        assert {t["full"] for t in panel.x_ticks} <= set(periods)
+
+
+def test_long_model_names_get_legend_entries_that_do_not_overlap():
+    models = [f"acme-chat-2026-{i:02d}-experimental-preview-{'x' * i}" for i in range(11)]
+    chart = _chart_of(["R1", "R2"], models)
+    boxes = [entry["box"] for entry in chart.legend]
+    assert all(_disjoint(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert all(x0 >= 0 and x1 <= chart.width and y1 <= chart.height for x0, _, x1, y1 in boxes)
+    assert len({y0 for _, y0, _, _ in boxes}) > 1  # flowed onto several rows
+    assert [entry["full"] for entry in chart.legend] == models
+
+
+def test_each_model_gets_its_own_okabe_ito_colour_and_a_dash_after_eight():
+    models = [f"m{i}" for i in range(10)]
+    chart = _chart_of(["R1"], models)
+    series = chart.panels[0].series
+    assert [s["colour"] for s in series[:8]] == list(PALETTE)
+    assert len(set(PALETTE)) == 8
+    assert {s["colour"].upper() for s in series[:8]} == {
+        "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"
+    }  # fmt: skip
+    assert [s["dash"] for s in series[:8]] == [""] * 8
+    assert series[8]["dash"] and series[8]["colour"] == series[0]["colour"]
+    assert [(e["colour"], e["dash"]) for e in chart.legend] == [
+        (s["colour"], s["dash"]) for s in series
+    ]
