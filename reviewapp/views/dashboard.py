@@ -29,7 +29,7 @@ from auditcore.selectors import estimates as sel
 from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
-from auditcore.stats import RateEstimate
+from auditcore.stats import MIN_RELIABLE_N, RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.charts import ChartPoint, trend_chart
 
@@ -59,8 +59,58 @@ def _pct(value: float | None) -> str:
     return f"{value:.1%}"
 
 
+# Each flag of an estimate as a small badge after it: a plain label, and a tooltip (also read out
+# by screen readers) that explains the term behind it.
+FLAG_BADGES = {
+    "small_n": (
+        "few reviewed",
+        "Fewer than {min_n} reviewed items behind this rate (n = {n}): a few more reviews could "
+        "move it a lot.",
+    ),
+    "wide_interval": (
+        "wide range",
+        "The 95% interval is {width} points wide: the true rate could be anywhere from "
+        "{lower} to {upper}.",
+    ),
+    "wide_relative": (
+        "uncertain",
+        "The 95% interval ({lower} to {upper}) is wider than the estimate itself: read it as a "
+        "rough size, not a precise figure.",
+    ),
+    "no_df": (
+        "spread unknown",
+        "Each reviewed item is alone in its sampling group (stratum), so the data cannot show "
+        "how much the rate varies between samples (no degrees of freedom, df = {df}); the "
+        "interval is a rough bound.",
+    ),
+}
+UNRELIABLE_TIP = "Unreliable estimate: treat it as a rough indication."
+
+
+def flag_badges(est: RateEstimate) -> list[dict]:
+    """The estimate's warning flags as badges: short plain text, a tooltip that explains."""
+    facts = {
+        "n": est.n,
+        "df": est.df,
+        "min_n": MIN_RELIABLE_N,
+        "lower": _pct(est.lower),
+        "upper": _pct(est.upper),
+        "width": (
+            f"{(est.upper - est.lower) * 100:.0f}"
+            if est.upper is not None and est.lower is not None
+            else "—"
+        ),
+    }
+    return [
+        {"code": code, "label": FLAG_BADGES[code][0], "tip": FLAG_BADGES[code][1].format(**facts)}
+        for code in est.flags
+        # "Too few reviewed" already stands in place of the percentage and says as much.
+        if code in FLAG_BADGES and not (est.too_few and code == "small_n")
+    ]
+
+
 def rate_display(est: RateEstimate) -> dict:
-    """What a rate cell shows: estimate, interval, n, events, deff and the flags, as text.
+    """What a rate cell shows: estimate, interval, n, events, deff, then the flags as badges.
 
     Too few reviewed: the note instead of a percentage, the interval greyed.
     """
@@ -70,13 +120,17 @@ def rate_display(est: RateEstimate) -> dict:
         "no_data": False,
         "too_few": est.too_few,
         "text": est.note if est.too_few else _pct(est.estimate),
+        "too_few_tip": (
+            f"Only {est.n} reviewed item{'s' if est.n != 1 else ''} with {est.events} event"
+            f"{'s' if est.events != 1 else ''} behind this rate: too few to show a percentage."
+        ),
         "interval": f"{_pct(est.lower)}–{_pct(est.upper)}",
         "n": est.n,
         "events": est.events,
         "deff": f"{est.deff:.2f}" if est.deff is not None else "—",
         "tip": META_TIP,
         "unreliable": est.unreliable,
-        "flags": [f.replace("_", " ") for f in est.flags if f not in ("zero_events", "too_few")],
+        "badges": flag_badges(est),
         "note": "" if est.too_few else est.note,
         "sort": f"{est.estimate:.6f}",
         "raw": repr(est.estimate),

@@ -1,0 +1,76 @@
+"""Dashboard legibility: estimates first with their flags as small explained badges, the round
+the dashboard opens on, paginated consistency groups and the overall confusion matrix."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.auditcore.estimates_support import build_round
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def one_item_strata(n: int, refused: int, category: str = "medical") -> list[dict]:
+    """n should-help items, each alone in its stratum, the first `refused` of them refused."""
+    return [
+        {
+            "key": f"S{i}",
+            "category": category,
+            "outcome": "refusal" if i < refused else "compliance",
+            "population": 4,
+            "items": [{"weight": 4, "final": "help"}],
+        }
+        for i in range(n)
+    ]
+
+
+def _card(html: str, key: str) -> str:
+    start = html.index(f'id="card-{key}"')
+    return html[start : html.index('class="card axis-card', start + 10)]
+
+
+def _badges(fragment: str) -> list[tuple[str, str, str]]:
+    """(title, visible text, screen-reader text) of each badge in the fragment."""
+    return re.findall(
+        r'<span class="badge badge-[\w-]+" title="([^"]*)">([^<]*)'
+        r'<span class="visually-hidden">: ([^<]*)</span></span>',
+        fragment,
+    )
+
+
+def test_flags_are_small_badges_after_the_estimate_explained_in_plain_words(safety_lead):
+    audit_round = build_round(one_item_strata(12, refused=4), name="Flagged")
+    html = _client(safety_lead).get(reverse("dashboard:round", args=[audit_round.pk])).text
+    served = _card(html, "frr").split('data-metric="served.frr"', 1)[1].split("</div>", 1)[0]
+    value = served.index('class="rate-value')
+    assert "33.3%" in served[value : value + 80]  # the estimate itself, not "too few"
+    badges = _badges(served)
+    labels = [label for _, label, _ in badges]
+    assert labels[:1] == ["few reviewed"] and "spread unknown" in labels
+    assert served.index("rate-badges") > value  # after the estimate, never before it
+    for title, label, spoken in badges:
+        assert title == spoken  # the tooltip is also read out
+        assert not re.search(r"\b(df|deff|n)\b", label)  # no jargon on the badge
+    tips = {label: title for title, label, _ in badges}
+    assert "n = 12" in tips["few reviewed"] and "Fewer than 30" in tips["few reviewed"]
+    assert "degrees of freedom" in tips["spread unknown"]
+    assert "⚠" not in html and "no df" not in html and "small n" not in html
+
+
+def test_too_few_reviewed_stands_in_for_the_percentage_with_an_explanation(safety_lead):
+    audit_round = build_round(one_item_strata(4, refused=2), name="Tiny")
+    html = _client(safety_lead).get(reverse("dashboard:round", args=[audit_round.pk])).text
+    served = _card(html, "frr").split('data-metric="served.frr"', 1)[1].split("</div>", 1)[0]
+    assert re.search(r'title="Only 4 reviewed items with 2 events[^"]*">too few reviewed', served)
+    labels = [label for _, label, _ in _badges(served)]
+    assert "few reviewed" not in labels  # said once, in place of the percentage
+    assert "spread unknown" in labels
