@@ -29,6 +29,7 @@ from auditcore.selectors import estimates as sel
 from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
+from auditcore.selectors.rounds import latest_reviewed_round
 from auditcore.stats import MIN_RELIABLE_N, RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.charts import ChartPoint, trend_chart
@@ -375,7 +376,12 @@ def _num(value) -> str:
 
 
 def _respond(
-    request: HtmxHttpRequest, scope: sel.Scope, title: str, filename: str, audit_round=None
+    request: HtmxHttpRequest,
+    scope: sel.Scope,
+    title: str,
+    filename: str,
+    audit_round=None,
+    opened_on: dict | None = None,
 ):
     layer = _layer(request)
     if layer is None:
@@ -385,7 +391,7 @@ def _respond(
         if table not in TABLES:
             raise Http404("unknown table")
         return _csv(sel.scope_estimates(scope, layer), table, filename)
-    context = _context(request, scope, title, layer, audit_round)
+    context = {**_context(request, scope, title, layer, audit_round), "opened_on": opened_on}
     template = "reviewapp/dashboard/dashboard.html"
     if request.htmx and request.htmx.target == "dashboard-body":
         template += "#body"
@@ -396,15 +402,18 @@ def _respond(
 @results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_index(request: HtmxHttpRequest) -> HttpResponse:
-    """A period (?start=&end=) across rounds, or else the latest round."""
+    """A period (?start=&end=) across rounds, or else the latest round with reviews."""
     start, end = _parse_date(request.GET.get("start")), _parse_date(request.GET.get("end"))
     if start and end and start <= end:
         scope = sel.period_scope(start, end)
         return _respond(request, scope, f"{start} – {end}", f"period-{start}-{end}")
-    latest = sel.reportable_rounds().order_by("-period_start", "-pk").first()
-    if latest is None:
+    shown, reviewed = latest_reviewed_round(sel.reportable_rounds())
+    if shown is None:
         return render(request, "reviewapp/dashboard/empty.html", {})
-    return _respond(request, sel.round_scope(latest), latest.name, f"round-{latest.pk}", latest)
+    opened_on = {"round": shown, "reviewed": reviewed}
+    return _respond(
+        request, sel.round_scope(shown), shown.name, f"round-{shown.pk}", shown, opened_on
+    )
 
 
 @require_GET

@@ -1,13 +1,14 @@
 """Dashboard legibility: estimates first with their flags as small explained badges, the round
 the dashboard opens on, paginated consistency groups and the overall confusion matrix."""
 
+import datetime as dt
 import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.auditcore.estimates_support import build_round
+from tests.auditcore.estimates_support import DAY, build_round
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +75,33 @@ def test_too_few_reviewed_stands_in_for_the_percentage_with_an_explanation(safet
     labels = [label for _, label, _ in _badges(served)]
     assert "few reviewed" not in labels  # said once, in place of the percentage
     assert "spread unknown" in labels
+
+
+def _pending(n: int) -> list[dict]:
+    return [
+        {"key": "P", "category": "medical", "outcome": "refusal", "population": 9,
+         "items": [{"weight": 3, "final": ""} for _ in range(n)]}
+    ]  # fmt: skip
+
+
+def test_the_dashboard_opens_on_the_latest_round_with_reviews_and_links_the_others(safety_lead):
+    reviewed = build_round(one_item_strata(3, refused=1), name="November <reviewed>", day=DAY)
+    newer = build_round(_pending(3), name="December draft", day=DAY + dt.timedelta(days=30))
+    html = _client(safety_lead).get(reverse("dashboard:index")).text
+    assert "Results: <bdi>November &lt;reviewed&gt;</bdi>" in html
+    opened = html.split('id="opened-on"', 1)[1].split("</p>", 1)[0]
+    assert "November &lt;reviewed&gt;" in opened and "the most recent round with reviews" in opened
+    links = html.split('class="round-links"', 1)[1].split("</nav>", 1)[0]
+    assert reverse("dashboard:round", args=[newer.pk]) in links
+    assert f'href="{reverse("dashboard:round", args=[reviewed.pk])}" aria-current="page"' in links
+    # A round asked for by its URL says nothing about how it was chosen.
+    page = _client(safety_lead).get(reverse("dashboard:round", args=[newer.pk])).text
+    assert "Results: <bdi>December draft</bdi>" in page and 'id="opened-on"' not in page
+
+
+def test_without_any_review_the_dashboard_opens_on_the_newest_round_and_says_so(safety_lead):
+    build_round(_pending(2), name="Older", day=DAY)
+    build_round(_pending(2), name="Newest", day=DAY + dt.timedelta(days=7))
+    html = _client(safety_lead).get(reverse("dashboard:index")).text
+    opened = html.split('id="opened-on"', 1)[1].split("</p>", 1)[0]
+    assert "Newest" in opened and "no round has a reviewed item yet" in opened
