@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from urllib.parse import urlencode
 
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
@@ -44,6 +45,7 @@ META_TIP = (
     "sample; 2 = as precise as half as many items)."
 )
 TABLES = (*sel.DIMENSIONS, "disparity", "validation")
+CONSISTENCY_PAGE_SIZE = 20
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -426,6 +428,16 @@ def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _page_links(request: HttpRequest, page) -> dict[str, str]:
+    """Previous and next pages of the consistency groups, other query parameters kept."""
+    links = {}
+    if page.has_previous():
+        links["previous"] = _href(request, cpage=str(page.previous_page_number()))
+    if page.has_next():
+        links["next"] = _href(request, cpage=str(page.next_page_number()))
+    return links
+
+
 @require_GET
 @results_reader_required
 @vary_on_headers("HX-Request")
@@ -435,7 +447,15 @@ def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if layer is None:
         return HttpResponseBadRequest("layer: must be 'served' or 'model'")
     report = sel.surface_consistency(audit_round.period_start, audit_round.period_end, layer)
-    context = {"round": audit_round, "report": report, "layer_label": LAYER_LABELS[layer]}
+    page = Paginator(report.groups, CONSISTENCY_PAGE_SIZE).get_page(request.GET.get("cpage"))
+    context = {
+        "round": audit_round,
+        "report": report,
+        "page": page,
+        "capped_at": sel.CONSISTENCY_GROUPS if len(report.groups) >= sel.CONSISTENCY_GROUPS else 0,
+        "page_links": _page_links(request, page),
+        "layer_label": LAYER_LABELS[layer],
+    }
     template = "reviewapp/dashboard/consistency.html"
     if request.htmx:
         template += "#groups"

@@ -105,3 +105,55 @@ def test_without_any_review_the_dashboard_opens_on_the_newest_round_and_says_so(
     html = _client(safety_lead).get(reverse("dashboard:index")).text
     opened = html.split('id="opened-on"', 1)[1].split("</p>", 1)[0]
     assert "Newest" in opened and "no round has a reviewed item yet" in opened
+
+
+def inconsistent_round(groups: int):
+    """`groups` questions, each refused on the app and helped on the web."""
+
+    def prompt(i: int) -> str:
+        return " ".join(f"q{i}w{k}" for k in range(6))
+
+    def stratum(key: str, outcome: str, surface: str, text) -> dict:
+        items = [{"weight": 1, "final": "help", "surface": surface, "prompt": text(i)}
+                 for i in range(groups)]  # fmt: skip
+        return {"key": key, "category": "medical", "outcome": outcome, "population": groups,
+                "items": items}  # fmt: skip
+
+    return build_round(
+        [
+            stratum("A", "refusal", "app", lambda i: prompt(i).upper()),
+            stratum("B", "compliance", "web", prompt),
+        ]
+    )
+
+
+def test_consistency_groups_come_twenty_to_a_page_with_the_total(safety_lead):
+    audit_round = inconsistent_round(45)
+    client = _client(safety_lead)
+    url = reverse("dashboard:consistency", args=[audit_round.pk])
+    first = client.get(url + "?layer=model").text
+    assert len(re.findall(r"<tr><td>", first)) == 20
+    count = first.split('id="consistency-count"', 1)[1].split("</p>", 1)[0]
+    assert "<strong>45</strong> groups" in count and "page 1 of 3" in count
+    pager = first.split('aria-label="Pages of consistency groups"', 1)[1].split("</nav>", 1)[0]
+    assert "Previous" not in pager
+    next_href = re.search(r'href="([^"]+)" rel="next" hx-get="([^"]+)"', pager)
+    assert next_href[1] == next_href[2] == f"{url}?layer=model&amp;cpage=2"
+    # The last page through htmx: the fragment alone, the last five groups, a way back.
+    last = client.get(url, {"layer": "model", "cpage": 3}, HTTP_HX_REQUEST="true").text
+    assert "<html" not in last and last.lstrip().startswith('<div id="consistency-groups">')
+    assert len(re.findall(r"<tr><td>", last)) == 5
+    assert "showing 41–45, page 3 of 3" in last
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    pages = first + client.get(url, {"layer": "model", "cpage": 2}).text + last
+    shown = re.findall(r"<summary><bdi>q(\d+)w0", pages, re.I)
+    assert len(shown) == len(set(shown)) == 45  # every group on exactly one of the pages
+    # A page number that is no number, or past the end, shows a page rather than an error.
+    assert "page 1 of 3" in client.get(url + "?cpage=x").text
+    assert "page 3 of 3" in client.get(url + "?cpage=99").text
+
+
+def test_a_few_consistency_groups_need_no_pager(safety_lead):
+    audit_round = inconsistent_round(3)
+    page = _client(safety_lead).get(reverse("dashboard:consistency", args=[audit_round.pk])).text
+    assert "<strong>3</strong> groups" in page and "Pages of consistency groups" not in page
