@@ -13,6 +13,7 @@ the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 
 import datetime as dt
 import math
+from collections import Counter
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -24,6 +25,8 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.csvsafe import csv_writer
+from auditcore.detection.report import evaluate_counts
+from auditcore.detection.response import LABELS
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
@@ -235,6 +238,39 @@ def _replay_charts() -> list[dict]:
     return charts
 
 
+def overall_confusion(rows: list[sel.ValidationRow]) -> dict | None:
+    """Every stratum together: what reviewers saw (rows) against what the classifier said
+    (columns), with each class's precision and recall; None without observations."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for v in rows:
+        for observed, n in v.confusion.items():
+            if observed in LABELS and v.classifier_label in LABELS:
+                counts[(observed, v.classifier_label)] += n
+    if not counts:
+        return None
+    report = evaluate_counts(counts)
+    names = dict(Label.choices)
+    return {
+        "n": report.n,
+        "accuracy": _pct(report.accuracy),
+        "labels": [(label, names[label]) for label in report.labels],
+        "rows": [
+            {
+                "label": label,
+                "name": names[label],
+                "cells": [{"n": n, "match": j == i} for j, n in enumerate(row)],
+                "total": m.support,
+                "precision": _pct(m.precision) if m.predicted else "—",
+                "recall": _pct(m.recall) if m.support else "—",
+                "predicted": m.predicted,
+            }
+            for i, (label, row, m) in enumerate(
+                zip(report.labels, report.confusion, report.per_class, strict=True)
+            )
+        ],
+    }
+
+
 def _triple(est: RateEstimate) -> tuple:
     return est.estimate, est.lower, est.upper
 
@@ -307,6 +343,7 @@ def _context(
             for r in estimates.disparity
         ],
         "validation": estimates.validation,
+        "confusion": overall_confusion(estimates.validation),
         "tier_agreement": tier_agreement(scope.round_ids),
         "examples": sel.scope_examples(estimates, layer=layer),
         "corpora": list(corpus_list()),

@@ -7,7 +7,9 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from auditcore.models import RoundItem, Verdict
 from tests.auditcore.estimates_support import DAY, build_round
 from tests.conftest import PASSWORD
 
@@ -157,3 +159,59 @@ def test_a_few_consistency_groups_need_no_pager(safety_lead):
     audit_round = inconsistent_round(3)
     page = _client(safety_lead).get(reverse("dashboard:consistency", args=[audit_round.pk])).text
     assert "<strong>3</strong> groups" in page and "Pages of consistency groups" not in page
+
+
+def test_classifier_validation_shows_one_confusion_matrix_over_all_categories(
+    safety_lead, reviewer
+):
+    def stratum(key: str, category: str, outcome: str, n: int) -> dict:
+        return {"key": key, "category": category, "outcome": outcome, "population": n,
+                "items": [{"weight": 1, "final": "help"} for _ in range(n)]}  # fmt: skip
+
+    audit_round = build_round(
+        [stratum("M", "medical", "refusal", 4), stratum("L", "legal", "compliance", 3)]
+    )
+    seen = {"medical": ["refusal", "refusal", "compliance", "partial_refusal"],
+            "legal": ["compliance", "compliance", "refusal"]}  # fmt: skip
+    for category, labels in seen.items():
+        items = RoundItem.objects.filter(round=audit_round, interaction__category=category)
+        for item, observed in zip(items.order_by("id"), labels, strict=True):
+            Verdict.objects.create(
+                item=item, reviewer=reviewer, decision="help", policy_version=item.policy_version,
+                locked_at=timezone.now(), observed_label=observed,
+            )  # fmt: skip
+    html = _client(safety_lead).get(reverse("dashboard:round", args=[audit_round.pk])).text
+    matrix = html.split('id="confusion-matrix"', 1)[1].split("</table>", 1)[0]
+    header = re.findall(r'<th scope="col" class="num"><span class="pill \w+">([^<]+)<', matrix)
+    assert header == ["Complied", "Refused", "Partially refused"]
+    rows = dict(re.findall(r'<tr data-observed="(\w+)">.*?((?:<td[^>]*>\d+</td>)+)</tr>', matrix))
+    cells = {k: [int(n) for n in re.findall(r">(\d+)<", v)] for k, v in rows.items()}
+    # Reviewers saw (rows) against the classifier (columns), both categories added up; the
+    # last number is the row's total.
+    assert cells == {
+        "compliance": [2, 1, 0, 3],
+        "refusal": [1, 2, 0, 3],
+        "partial_refusal": [0, 1, 0, 1],
+    }
+    assert "7 observations" in matrix and "57.1%" in matrix
+    metrics = html.split('id="confusion-metrics"', 1)[1].split("</table>", 1)[0]
+    per_class = re.findall(
+        r'<tr data-class="(\w+)"><th scope="row">[^<]+</th>'
+        r'<td class="num">([^<]+)</td><td class="num">([^<]+)</td>',
+        metrics,
+    )
+    assert per_class == [
+        ("compliance", "66.7%", "66.7%"),
+        ("refusal", "50.0%", "66.7%"),
+        ("partial_refusal", "—", "0.0%"),  # never predicted: no precision to give
+    ]
+    # The per-stratum view stays beside it.
+    assert html.index('id="confusion-matrix"') < html.index('id="validation"')
+    assert len(re.findall(r"<tr(?: class=\"flagged\")?><td><bdi>(?:medical|legal)", html)) >= 2
+
+
+def test_without_observations_the_confusion_matrix_says_no_data(safety_lead):
+    audit_round = build_round(one_item_strata(3, refused=1))
+    html = _client(safety_lead).get(reverse("dashboard:round", args=[audit_round.pk])).text
+    section = html.split('id="confusion"', 1)[1].split("<h3>Per stratum</h3>", 1)[0]
+    assert "no data" in section and 'id="confusion-matrix"' not in section
