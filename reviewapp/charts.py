@@ -25,7 +25,7 @@ LINE_HEIGHT = 15
 LABEL_GAP = 8  # least space between two neighbouring labels
 TICK_LABEL_LIMIT = 28  # characters of an x-axis label (the full one is its tooltip)
 WRAP_LINES = 2
-LEGEND_LABEL_LIMIT = 40
+LEGEND_LABEL_LIMIT = 48
 LEGEND_ROW = 22
 LEGEND_SWATCH = 24  # swatch and the space before the label
 NICE_MAXIMA = (0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1.0)
@@ -92,7 +92,31 @@ def text_width(text: str) -> float:
 
 
 def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most `limit` characters, cut in the middle: names of a series (round 1, round 2; a
+    model's -10 and -11 builds) tend to differ at their ends, and both ends stay readable."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 3
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+def _shared_start(a: str, b: str) -> int:
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+
+
+def shorten_apart(texts: Sequence[str], limit: int) -> list[str]:
+    """Each text shortened so that it is still told apart from the others: where it shares a
+    long beginning with another ("Support-chat weekly audit round 1", "… round 2"), that
+    beginning goes instead of the part where they differ."""
+    head = (limit - 1) // 3
+    out = []
+    for text in texts:
+        shared = max((_shared_start(text, other) for other in texts if other != text), default=0)
+        start = shared - 6 if len(text) > limit and shared >= head else 0
+        out.append(shorten("…" + text[start:] if start > 0 else text, limit))
+    return out
 
 
 def wrap(text: str, width: float) -> list[str]:
@@ -118,7 +142,7 @@ def x_axis(labels: Sequence[str], centres: Sequence[float], step: float, top: fl
     Returns (mode, ticks, depth): each tick has x, y, lines, rotated, full (the tooltip) and
     box (x0, y0, x1, y1), the label's extent; depth is how far the labels reach below `top`.
     """
-    texts = [shorten(label, TICK_LABEL_LIMIT) for label in labels]
+    texts = shorten_apart(labels, TICK_LABEL_LIMIT)
     room = step - LABEL_GAP
     wrapped = [wrap(text, room) for text in texts] if room > CHAR_WIDTH * 3 else []
     if all(text_width(text) <= room for text in texts):
@@ -152,8 +176,7 @@ def x_axis(labels: Sequence[str], centres: Sequence[float], step: float, top: fl
 def legend_layout(series: Sequence[str], colours: dict[str, dict], width: float, top: float):
     """Legend entries flowing left to right, a new row when the next one would not fit."""
     entries, x, y = [], 12.0, top
-    for name in series:
-        label = shorten(name, LEGEND_LABEL_LIMIT)
+    for name, label in zip(series, shorten_apart(series, LEGEND_LABEL_LIMIT), strict=True):
         extent = LEGEND_SWATCH + text_width(label)
         if x > 12 and x + extent > width - 12:
             x, y = 12.0, y + LEGEND_ROW
@@ -192,6 +215,9 @@ def trend_chart(
     step = plot_w / n
     period_x = {p: i * step + step / 2 for i, p in enumerate(periods)}
     styles = {s: series_style(i) for i, s in enumerate(series)}
+    # Series side by side within a period, so that their error bars do not hide each other.
+    dodge = min(6.0, step / (len(series) + 1))
+    offset = {s: (i - (len(series) - 1) / 2) * dodge for i, s in enumerate(series)}
     mode, depth = "horizontal", 0.0
     marker_limit = max(int((plot_w - 6) // CHAR_WIDTH), 4)
     for index, (metric, title) in enumerate(titles.items()):
@@ -206,7 +232,7 @@ def trend_chart(
         panel = Panel(title=title, x=x0, y=y0, width=plot_w, height=plot_h)
         for k in range(5):
             value = top * k / 4
-            panel.y_ticks.append({"y": y_of(value), "label": f"{value:.0%}"})
+            panel.y_ticks.append({"y": y_of(value), "label": f"{value * 100:.3g}%"})
         for i, (period, label) in enumerate(markers):
             x = x0 + (period_x[period] - step / 2 if period in period_x else plot_w)
             # Labels of publications that fall together are stacked, not drawn over each other.
@@ -224,7 +250,7 @@ def trend_chart(
             mine.sort(key=lambda p: periods.index(p.period))
             marks = []
             for p in mine:
-                cx = round(x0 + period_x[p.period], 2)
+                cx = round(x0 + period_x[p.period] + offset[name], 2)
                 marks.append(
                     {
                         "cx": cx,

@@ -3,7 +3,14 @@ error bars inside the axes, labels that never overlap; the gate's interval chart
 
 import pytest
 
-from reviewapp.charts import PALETTE, ChartPoint, interval_chart, nice_maximum, trend_chart
+from reviewapp.charts import (
+    PALETTE,
+    ChartPoint,
+    interval_chart,
+    nice_maximum,
+    shorten,
+    trend_chart,
+)
 
 
 def test_nice_maximum_rounds_up():
@@ -107,3 +114,24 @@ def test_each_model_gets_its_own_okabe_ito_colour_and_a_dash_after_eight():
     assert [(e["colour"], e["dash"]) for e in chart.legend] == [
         (s["colour"], s["dash"]) for s in series
     ]
+
+
+def test_long_names_are_shortened_so_that_they_stay_apart():
+    assert shorten("R1", 28) == "R1"
+    assert shorten("acme-chat-2026-10-experimental-preview", 28).startswith("acme-chat")
+    rounds = [f"Support-chat weekly audit round {i} (long name, 2026)" for i in (1, 2, 3)]
+    models = [f"acme-chat-2026-{i}-experimental-preview-{'with-a-long-tail' * 3}" for i in (1, 2)]
+    chart = _chart_of(rounds, models)
+    ticks = [t["lines"][0] for t in chart.panels[0].x_ticks]
+    assert len(set(ticks)) == 3 and all(len(t) <= 28 and "…" in t for t in ticks)
+    assert [t["full"] for t in chart.panels[0].x_ticks] == rounds  # the tooltip: in full
+    legend = [entry["label"] for entry in chart.legend]
+    assert len(set(legend)) == 2 and all(len(label) <= 48 for label in legend)
+
+
+def test_series_sit_side_by_side_within_a_period_so_error_bars_stay_apart():
+    chart = _chart_of(["R1", "R2"], ["m1", "m2", "m3"])
+    xs = [s["marks"][0]["cx"] for s in chart.panels[0].series]
+    assert xs == sorted(xs) and len(set(xs)) == 3
+    tick = chart.panels[0].x_ticks[0]["x"]
+    assert xs[0] < tick < xs[2] and xs[1] == tick  # centred on the period

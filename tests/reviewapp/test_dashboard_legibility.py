@@ -12,6 +12,7 @@ from django.utils import timezone
 from auditcore.models import RoundItem, Verdict
 from tests.auditcore.estimates_support import DAY, build_round
 from tests.conftest import PASSWORD
+from tests.support.dashboard_data import inconsistent_round, one_item_strata
 
 pytestmark = pytest.mark.django_db
 
@@ -20,20 +21,6 @@ def _client(user) -> Client:
     client = Client()
     assert client.login(username=user.username, password=PASSWORD)
     return client
-
-
-def one_item_strata(n: int, refused: int, category: str = "medical") -> list[dict]:
-    """n should-help items, each alone in its stratum, the first `refused` of them refused."""
-    return [
-        {
-            "key": f"S{i}",
-            "category": category,
-            "outcome": "refusal" if i < refused else "compliance",
-            "population": 4,
-            "items": [{"weight": 4, "final": "help"}],
-        }
-        for i in range(n)
-    ]
 
 
 def _card(html: str, key: str) -> str:
@@ -107,26 +94,6 @@ def test_without_any_review_the_dashboard_opens_on_the_newest_round_and_says_so(
     html = _client(safety_lead).get(reverse("dashboard:index")).text
     opened = html.split('id="opened-on"', 1)[1].split("</p>", 1)[0]
     assert "Newest" in opened and "no round has a reviewed item yet" in opened
-
-
-def inconsistent_round(groups: int):
-    """`groups` questions, each refused on the app and helped on the web."""
-
-    def prompt(i: int) -> str:
-        return " ".join(f"q{i}w{k}" for k in range(6))
-
-    def stratum(key: str, outcome: str, surface: str, text) -> dict:
-        items = [{"weight": 1, "final": "help", "surface": surface, "prompt": text(i)}
-                 for i in range(groups)]  # fmt: skip
-        return {"key": key, "category": "medical", "outcome": outcome, "population": groups,
-                "items": items}  # fmt: skip
-
-    return build_round(
-        [
-            stratum("A", "refusal", "app", lambda i: prompt(i).upper()),
-            stratum("B", "compliance", "web", prompt),
-        ]
-    )
 
 
 def test_consistency_groups_come_twenty_to_a_page_with_the_total(safety_lead):
