@@ -54,6 +54,11 @@ def test_flags_are_small_badges_after_the_estimate_explained_in_plain_words(safe
     assert "n = 12" in tips["few reviewed"] and "Fewer than 30" in tips["few reviewed"]
     assert "degrees of freedom" in tips["spread unknown"]
     assert "⚠" not in html and "no df" not in html and "small n" not in html
+    # The figures come first; notes on how they were made follow them.
+    notes = html.index('id="figure-notes"')
+    assert html.index('id="card-frr"') < notes < html.index('id="unobserved"')
+    (fallback,) = _badges(html[notes : html.index("</div>", notes)])
+    assert fallback[1] == "classifier stands in" and "classifier's label" in fallback[0]
 
 
 def test_too_few_reviewed_stands_in_for_the_percentage_with_an_explanation(safety_lead):
