@@ -13,7 +13,6 @@ the cross-surface consistency page (its own URL; the dashboard loads it lazily).
 
 import datetime as dt
 import math
-from collections import Counter
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -25,8 +24,6 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from auditcore.csvsafe import csv_writer
-from auditcore.detection.report import evaluate_counts
-from auditcore.detection.response import LABELS
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
@@ -34,9 +31,11 @@ from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
 from auditcore.selectors.rounds import latest_reviewed_round
-from auditcore.stats import MIN_RELIABLE_N, RateEstimate
+from auditcore.stats import RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.charts import ChartPoint, trend_chart
+from reviewapp.figures import flag_badges, overall_confusion
+from reviewapp.figures import pct as _pct
 
 # The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
@@ -57,62 +56,6 @@ class HtmxHttpRequest(HttpRequest):
 
 def _get_round(pk: int) -> AuditRound:
     return get_object_or_404(sel.reportable_rounds(), pk=pk)
-
-
-def _pct(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "no data"
-    return f"{value:.1%}"
-
-
-# Each flag of an estimate as a small badge after it: a plain label, and a tooltip (also read out
-# by screen readers) that explains the term behind it.
-FLAG_BADGES = {
-    "small_n": (
-        "few reviewed",
-        "Fewer than {min_n} reviewed items behind this rate (n = {n}): a few more reviews could "
-        "move it a lot.",
-    ),
-    "wide_interval": (
-        "wide range",
-        "The 95% interval is {width} points wide: the true rate could be anywhere from "
-        "{lower} to {upper}.",
-    ),
-    "wide_relative": (
-        "uncertain",
-        "The 95% interval ({lower} to {upper}) is wider than the estimate itself: read it as a "
-        "rough size, not a precise figure.",
-    ),
-    "no_df": (
-        "spread unknown",
-        "Each reviewed item is alone in its sampling group (stratum), so the data cannot show "
-        "how much the rate varies between samples (no degrees of freedom, df = {df}); the "
-        "interval is a rough bound.",
-    ),
-}
-UNRELIABLE_TIP = "Unreliable estimate: treat it as a rough indication."
-
-
-def flag_badges(est: RateEstimate) -> list[dict]:
-    """The estimate's warning flags as badges: short plain text, a tooltip that explains."""
-    facts = {
-        "n": est.n,
-        "df": est.df,
-        "min_n": MIN_RELIABLE_N,
-        "lower": _pct(est.lower),
-        "upper": _pct(est.upper),
-        "width": (
-            f"{(est.upper - est.lower) * 100:.0f}"
-            if est.upper is not None and est.lower is not None
-            else "—"
-        ),
-    }
-    return [
-        {"code": code, "label": FLAG_BADGES[code][0], "tip": FLAG_BADGES[code][1].format(**facts)}
-        for code in est.flags
-        # "Too few reviewed" already stands in place of the percentage and says as much.
-        if code in FLAG_BADGES and not (est.too_few and code == "small_n")
-    ]
 
 
 def rate_display(est: RateEstimate) -> dict:
@@ -236,39 +179,6 @@ def _replay_charts() -> list[dict]:
             }
         )
     return charts
-
-
-def overall_confusion(rows: list[sel.ValidationRow]) -> dict | None:
-    """Every stratum together: what reviewers saw (rows) against what the classifier said
-    (columns), with each class's precision and recall; None without observations."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for v in rows:
-        for observed, n in v.confusion.items():
-            if observed in LABELS and v.classifier_label in LABELS:
-                counts[(observed, v.classifier_label)] += n
-    if not counts:
-        return None
-    report = evaluate_counts(counts)
-    names = dict(Label.choices)
-    return {
-        "n": report.n,
-        "accuracy": _pct(report.accuracy),
-        "labels": [(label, names[label]) for label in report.labels],
-        "rows": [
-            {
-                "label": label,
-                "name": names[label],
-                "cells": [{"n": n, "match": j == i} for j, n in enumerate(row)],
-                "total": m.support,
-                "precision": _pct(m.precision) if m.predicted else "—",
-                "recall": _pct(m.recall) if m.support else "—",
-                "predicted": m.predicted,
-            }
-            for i, (label, row, m) in enumerate(
-                zip(report.labels, report.confusion, report.per_class, strict=True)
-            )
-        ],
-    }
 
 
 def _triple(est: RateEstimate) -> tuple:
