@@ -2,7 +2,8 @@
 recall) and prompt categories (agreement with the corpus's category, recall per category)."""
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ class ClassMetrics:
     label: str
     precision: float
     recall: float
-    support: int
+    support: int  # gold items of the class
+    predicted: int = 0  # items predicted as the class
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +59,23 @@ def evaluate(gold: Sequence[str], predicted: Sequence[str]) -> DetectionReport:
     """Compare predicted labels with gold labels, position by position."""
     if len(gold) != len(predicted):
         raise ValueError("gold and predicted labels differ in length")
+    return evaluate_counts(Counter(zip(gold, predicted, strict=True)))
+
+
+def evaluate_counts(counts: Mapping[tuple[str, str], int]) -> DetectionReport:
+    """The report from how often each (gold label, predicted label) pair occurred."""
     index = {label: i for i, label in enumerate(LABELS)}
     matrix = [[0] * len(LABELS) for _ in LABELS]
-    for g, p in zip(gold, predicted, strict=True):
-        matrix[index[g]][index[p]] += 1
-    n = len(gold)
+    for (g, p), count in counts.items():
+        matrix[index[g]][index[p]] += count
+    n = sum(map(sum, matrix))
     correct = sum(matrix[i][i] for i in range(len(LABELS)))
+    complied = index[COMPLIANCE]
     binary_correct = sum(
-        1 for g, p in zip(gold, predicted, strict=True) if (g == COMPLIANCE) == (p == COMPLIANCE)
+        matrix[g][p]
+        for g in range(len(LABELS))
+        for p in range(len(LABELS))
+        if (g == complied) == (p == complied)
     )
     per_class = []
     for i, label in enumerate(LABELS):
@@ -76,6 +87,7 @@ def evaluate(gold: Sequence[str], predicted: Sequence[str]) -> DetectionReport:
                 precision=matrix[i][i] / predicted_as if predicted_as else 0.0,
                 recall=matrix[i][i] / support if support else 0.0,
                 support=support,
+                predicted=predicted_as,
             )
         )
     refused = [index[label] for label in LABELS if label != COMPLIANCE]

@@ -1,4 +1,4 @@
-"""Reads for replay: corpora, endpoints, runs and their progress, gate decisions and charts."""
+"""Reads for replay: corpora, endpoints, runs and their progress, gate decisions, the trend."""
 
 from __future__ import annotations
 
@@ -142,45 +142,6 @@ def discordant_pairs(
     ]
     pairs.sort(key=lambda p: (not p.candidate_refused, p.prompt.position))
     return pairs
-
-
-@dataclass(frozen=True)
-class IntervalChart:
-    """Geometry of the interval-vs-margin SVG, in its own 0..width coordinates."""
-
-    width: int
-    height: int
-    zero_x: float
-    margin_x: float
-    lower_x: float
-    upper_x: float
-    delta_x: float
-    bar_width: float
-    axis_min: float
-    axis_max: float
-
-
-def interval_chart(decision: GateDecision, width: int = 480, height: int = 60) -> IntervalChart:
-    lo = min(decision.lower, -decision.margin, 0.0)
-    hi = max(decision.upper, decision.margin, 0.0)
-    pad = max((hi - lo) * 0.1, 0.005)
-    lo, hi = lo - pad, hi + pad
-
-    def x(value: float) -> float:
-        return round(10 + (value - lo) / (hi - lo) * (width - 20), 1)
-
-    return IntervalChart(
-        width=width,
-        height=height,
-        zero_x=x(0.0),
-        margin_x=x(decision.margin),
-        lower_x=x(decision.lower),
-        upper_x=x(decision.upper),
-        delta_x=x(decision.delta),
-        bar_width=max(x(decision.upper) - x(decision.lower), 1.0),
-        axis_min=lo,
-        axis_max=hi,
-    )
 
 
 # --- Replay trend ------------------------------------------------------------------------------

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from auditcore import roles, sampling
 from auditcore.models import (
     AuditRound,
+    Decision,
     GoldItem,
     Label,
     Lease,
@@ -471,6 +472,19 @@ def round_list() -> QuerySet[AuditRound]:
     return AuditRound.objects.select_related("policy_version__policy", "created_by").annotate(
         item_count=Count("items", distinct=True)
     )
+
+
+def latest_reviewed_round(rounds: QuerySet[AuditRound]) -> tuple[AuditRound | None, bool]:
+    """The most recent of `rounds` with a final help/decline call, else the newest of them.
+
+    Returns (the round, whether it has such a call).
+    """
+    newest_first = rounds.order_by("-period_start", "-pk")
+    answered = RoundItem.objects.filter(
+        round=OuterRef("pk"), is_gold=False, final_decision__in=[Decision.HELP, Decision.DECLINE]
+    )
+    reviewed = newest_first.filter(Exists(answered)).first()
+    return (reviewed, True) if reviewed else (newest_first.first(), False)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from urllib.parse import urlencode
 
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
@@ -22,7 +23,6 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from auditcore.charts import ChartPoint, trend_chart
 from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
@@ -30,8 +30,12 @@ from auditcore.selectors import estimates as sel
 from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
+from auditcore.selectors.rounds import latest_reviewed_round
 from auditcore.stats import RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
+from reviewapp.charts import ChartPoint, trend_chart
+from reviewapp.figures import flag_badges, overall_confusion
+from reviewapp.figures import pct as _pct
 
 # The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
@@ -43,6 +47,7 @@ META_TIP = (
     "sample; 2 = as precise as half as many items)."
 )
 TABLES = (*sel.DIMENSIONS, "disparity", "validation")
+CONSISTENCY_PAGE_SIZE = 20
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -53,14 +58,8 @@ def _get_round(pk: int) -> AuditRound:
     return get_object_or_404(sel.reportable_rounds(), pk=pk)
 
 
-def _pct(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "no data"
-    return f"{value:.1%}"
-
-
 def rate_display(est: RateEstimate) -> dict:
-    """What a rate cell shows: estimate, interval, n, events, deff and the flags, as text.
+    """What a rate cell shows: estimate, interval, n, events, deff, then the flags as badges.
 
     Too few reviewed: the note instead of a percentage, the interval greyed.
     """
@@ -70,13 +69,17 @@ def rate_display(est: RateEstimate) -> dict:
         "no_data": False,
         "too_few": est.too_few,
         "text": est.note if est.too_few else _pct(est.estimate),
+        "too_few_tip": (
+            f"Only {est.n} reviewed item{'s' if est.n != 1 else ''} with {est.events} event"
+            f"{'s' if est.events != 1 else ''} behind this rate: too few to show a percentage."
+        ),
         "interval": f"{_pct(est.lower)}–{_pct(est.upper)}",
         "n": est.n,
         "events": est.events,
         "deff": f"{est.deff:.2f}" if est.deff is not None else "—",
         "tip": META_TIP,
         "unreliable": est.unreliable,
-        "flags": [f.replace("_", " ") for f in est.flags if f not in ("zero_events", "too_few")],
+        "badges": flag_badges(est),
         "note": "" if est.too_few else est.note,
         "sort": f"{est.estimate:.6f}",
         "raw": repr(est.estimate),
@@ -250,6 +253,7 @@ def _context(
             for r in estimates.disparity
         ],
         "validation": estimates.validation,
+        "confusion": overall_confusion(estimates.validation),
         "tier_agreement": tier_agreement(scope.round_ids),
         "examples": sel.scope_examples(estimates, layer=layer),
         "corpora": list(corpus_list()),
@@ -321,7 +325,12 @@ def _num(value) -> str:
 
 
 def _respond(
-    request: HtmxHttpRequest, scope: sel.Scope, title: str, filename: str, audit_round=None
+    request: HtmxHttpRequest,
+    scope: sel.Scope,
+    title: str,
+    filename: str,
+    audit_round=None,
+    opened_on: dict | None = None,
 ):
     layer = _layer(request)
     if layer is None:
@@ -331,7 +340,7 @@ def _respond(
         if table not in TABLES:
             raise Http404("unknown table")
         return _csv(sel.scope_estimates(scope, layer), table, filename)
-    context = _context(request, scope, title, layer, audit_round)
+    context = {**_context(request, scope, title, layer, audit_round), "opened_on": opened_on}
     template = "reviewapp/dashboard/dashboard.html"
     if request.htmx and request.htmx.target == "dashboard-body":
         template += "#body"
@@ -342,15 +351,18 @@ def _respond(
 @results_reader_required
 @vary_on_headers("HX-Request")
 def dashboard_index(request: HtmxHttpRequest) -> HttpResponse:
-    """A period (?start=&end=) across rounds, or else the latest round."""
+    """A period (?start=&end=) across rounds, or else the latest round with reviews."""
     start, end = _parse_date(request.GET.get("start")), _parse_date(request.GET.get("end"))
     if start and end and start <= end:
         scope = sel.period_scope(start, end)
         return _respond(request, scope, f"{start} – {end}", f"period-{start}-{end}")
-    latest = sel.reportable_rounds().order_by("-period_start", "-pk").first()
-    if latest is None:
+    shown, reviewed = latest_reviewed_round(sel.reportable_rounds())
+    if shown is None:
         return render(request, "reviewapp/dashboard/empty.html", {})
-    return _respond(request, sel.round_scope(latest), latest.name, f"round-{latest.pk}", latest)
+    opened_on = {"round": shown, "reviewed": reviewed}
+    return _respond(
+        request, sel.round_scope(shown), shown.name, f"round-{shown.pk}", shown, opened_on
+    )
 
 
 @require_GET
@@ -363,6 +375,16 @@ def dashboard_round(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _page_links(request: HttpRequest, page) -> dict[str, str]:
+    """Previous and next pages of the consistency groups, other query parameters kept."""
+    links = {}
+    if page.has_previous():
+        links["previous"] = _href(request, cpage=str(page.previous_page_number()))
+    if page.has_next():
+        links["next"] = _href(request, cpage=str(page.next_page_number()))
+    return links
+
+
 @require_GET
 @results_reader_required
 @vary_on_headers("HX-Request")
@@ -372,7 +394,15 @@ def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if layer is None:
         return HttpResponseBadRequest("layer: must be 'served' or 'model'")
     report = sel.surface_consistency(audit_round.period_start, audit_round.period_end, layer)
-    context = {"round": audit_round, "report": report, "layer_label": LAYER_LABELS[layer]}
+    page = Paginator(report.groups, CONSISTENCY_PAGE_SIZE).get_page(request.GET.get("cpage"))
+    context = {
+        "round": audit_round,
+        "report": report,
+        "page": page,
+        "capped_at": sel.CONSISTENCY_GROUPS if len(report.groups) >= sel.CONSISTENCY_GROUPS else 0,
+        "page_links": _page_links(request, page),
+        "layer_label": LAYER_LABELS[layer],
+    }
     template = "reviewapp/dashboard/consistency.html"
     if request.htmx:
         template += "#groups"

@@ -29,6 +29,7 @@ from auditcore.services.gate_review import gate_label_review
 from auditcore.stats import detectable_regression_points
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
+from reviewapp.charts import interval_chart
 from reviewapp.forms import Form
 
 RESULTS_ON_PAGE = 500
@@ -485,7 +486,9 @@ def gate(request: HtmxHttpRequest) -> HttpResponse:
 def _decision_context(decision: GateDecision, accept_form: AcceptForm | None = None) -> dict:
     return {
         "decision": decision,
-        "chart": sel.interval_chart(decision),
+        "chart": interval_chart(
+            lower=decision.lower, upper=decision.upper, margin=decision.margin, delta=decision.delta
+        ),
         "discordant": sel.discordant_pairs(decision),
         "evidence": gate_evidence(decision),
         "labels": Label.choices,

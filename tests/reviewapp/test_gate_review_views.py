@@ -45,3 +45,17 @@ def test_reviewers_cannot_check_gate_labels(client, reviewer, failed_gate):
     )
     assert response.status_code == 403
     assert not GateLabelReview.objects.exists()
+
+
+def test_the_accept_form_comes_after_the_evidence_it_should_be_read_against(
+    client, safety_lead, failed_gate
+):
+    client.force_login(safety_lead)
+    page = client.get(reverse("replay:decision", args=[failed_gate.pk])).content.decode()
+    form = page.index(f'action="{reverse("replay:decision_accept", args=[failed_gate.pk])}"')
+    for evidence in ('id="table-2x2"', 'class="gate-chart"', 'id="categories"', 'id="evidence"'):
+        assert page.index(evidence) < form, evidence
+    # The page still says at the top that the candidate is blocked, and where to act.
+    blocked = page.index('id="blocked"')
+    assert blocked < page.index('id="table-2x2"')
+    assert 'href="#acceptance"' in page[blocked : page.index("</p>", blocked)]

@@ -5,6 +5,7 @@ from auditcore.detection.report import (
     HELD_OUT_PATH,
     evaluate,
     evaluate_corpus,
+    evaluate_counts,
     format_report,
     load_corpus,
 )
@@ -35,6 +36,17 @@ def test_it_computes_accuracy_precision_recall_and_the_confusion_matrix():
     i = LABELS.index
     assert report.confusion[i(REFUSAL)][i(PARTIAL)] == 1
     assert report.confusion[i(COMPLIANCE)][i(REFUSAL)] == 1
+
+
+def test_counts_of_label_pairs_give_the_same_report_as_the_labels_themselves():
+    gold = [COMPLIANCE, COMPLIANCE, REFUSAL, REFUSAL, PARTIAL, COMPLIANCE]
+    predicted = [COMPLIANCE, REFUSAL, REFUSAL, PARTIAL, PARTIAL, COMPLIANCE]
+    counts = {(COMPLIANCE, COMPLIANCE): 2, (COMPLIANCE, REFUSAL): 1, (REFUSAL, REFUSAL): 1,
+              (REFUSAL, PARTIAL): 1, (PARTIAL, PARTIAL): 1}  # fmt: skip
+    assert evaluate_counts(counts) == evaluate(gold, predicted)
+    by_label = {m.label: m for m in evaluate_counts(counts).per_class}
+    assert (by_label[REFUSAL].support, by_label[REFUSAL].predicted) == (2, 2)
+    assert (by_label[COMPLIANCE].support, by_label[COMPLIANCE].predicted) == (3, 2)
 
 
 def test_the_text_report_names_every_class():
