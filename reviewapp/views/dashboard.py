@@ -15,12 +15,11 @@ import datetime as dt
 import math
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.charts import ChartPoint, trend_chart
 from auditcore.csvsafe import csv_writer
@@ -32,6 +31,7 @@ from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
 from auditcore.stats import RateEstimate
 from reviewapp.access import results_reader_required, safety_lead_required
+from reviewapp.http import HtmxHttpRequest
 
 # The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
@@ -43,10 +43,6 @@ META_TIP = (
     "sample; 2 = as precise as half as many items)."
 )
 TABLES = (*sel.DIMENSIONS, "disparity", "validation")
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _get_round(pk: int) -> AuditRound:
@@ -102,13 +98,13 @@ def _layers(layers: dict[str, dict[str, RateEstimate]], only: str | None = None)
     ]
 
 
-def _layer(request: HttpRequest) -> str | None:
+def _layer(request: HtmxHttpRequest) -> str | None:
     """The layer asked for (served by default); None when the parameter names no layer."""
     layer = request.GET.get("layer") or DEFAULT_LAYER
     return layer if layer in sel.LAYERS else None
 
 
-def _href(request: HttpRequest, **changes: str) -> str:
+def _href(request: HtmxHttpRequest, **changes: str) -> str:
     """This page's URL with some query parameters changed (the others kept)."""
     params = {k: v for k, v in request.GET.items() if k not in changes}
     params.update({k: v for k, v in changes.items() if v})
@@ -183,7 +179,7 @@ def _triple(est: RateEstimate) -> tuple:
 
 
 def _context(
-    request: HttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
+    request: HtmxHttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
 ) -> dict:
     estimates = sel.scope_estimates(scope, layer)
     granularity = "week" if request.GET.get("trend") == "week" else "round"

@@ -5,13 +5,12 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, ExportFormat, ExportJob
@@ -21,13 +20,10 @@ from reviewapp.access import admin_required
 from reviewapp.api.exports import MEDIA_TYPES
 from reviewapp.background import needs_workers
 from reviewapp.forms import Form
+from reviewapp.http import HtmxHttpRequest
 
 TEMPLATE = "reviewapp/exports/list.html"
 _SALT = "reviewapp.exports.download"
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 class ExportForm(Form):

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
 from auditcore.csvsafe import csv_writer
@@ -21,6 +20,7 @@ from auditcore.services.ingest import ingest_job_create
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
 from reviewapp.forms import UploadForm
+from reviewapp.http import HtmxHttpRequest
 
 QUARANTINE_ON_PAGE = 200
 
@@ -82,10 +82,6 @@ SAMPLE_RECORDS = [
 ]
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def _get_job(pk: int) -> IngestJob:
     return get_object_or_404(IngestJob, pk=pk)
 
@@ -96,7 +92,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     return _list_page(request, UploadForm())
 
 
-def _list_page(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+def _list_page(request: HtmxHttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
     context = {
         "jobs": ingest_jobs_recent(),
         "form": form,
@@ -169,7 +165,7 @@ class _Echo:
 
 @require_GET
 @safety_lead_required
-def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def quarantine_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     job = _get_job(pk)
     writer = csv_writer(_Echo())
 
@@ -185,7 +181,7 @@ def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @require_GET
 @safety_lead_required
-def sample_file(request: HttpRequest) -> HttpResponse:
+def sample_file(request: HtmxHttpRequest) -> HttpResponse:
     """Two valid records in JSONL, one with a plain prompt and one with messages and a gateway."""
     body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in SAMPLE_RECORDS)
     response = HttpResponse(body, content_type="application/x-ndjson; charset=utf-8")

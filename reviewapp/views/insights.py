@@ -5,11 +5,10 @@ A round (?round=) or a period (?start=&end=), the latest round by default; ?laye
 """
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
 from auditcore.exceptions import ApplicationError
@@ -24,11 +23,8 @@ from auditcore.trigger_words import MIN_COUNT
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
 from reviewapp.forms import CategoryReplayForm, InsightsForm
+from reviewapp.http import HtmxHttpRequest
 from reviewapp.views.dashboard import rate_display
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def scope_of(data: dict) -> sel.Scope | None:

@@ -2,13 +2,12 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Category, Policy, PolicyVersion
@@ -42,10 +41,7 @@ from reviewapp.forms import (
     RereviewForm,
     form_errors_text,
 )
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from reviewapp.http import HtmxHttpRequest
 
 
 def _get_version(pk: int) -> PolicyVersion:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import roles, tasks
 from auditcore.exceptions import ApplicationError
@@ -26,13 +25,10 @@ from auditcore.stats import detectable_regression_points
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
 from reviewapp.forms import Form
+from reviewapp.http import HtmxHttpRequest
 
 RESULTS_ON_PAGE = 500
 PROMPTS_ON_PAGE = 1000
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 # --- Forms (parsing only) ------------------------------------------------------------------
@@ -177,7 +173,7 @@ def corpora(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _corpus_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     corpus: Corpus,
     prompt_form: PromptForm | None = None,
     import_form: ImportForm | None = None,
@@ -348,7 +344,7 @@ def endpoints(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _endpoints_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     form: EndpointForm | None = None,
     key_form: EndpointKeyForm | None = None,

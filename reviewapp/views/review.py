@@ -1,14 +1,13 @@
 """The reviewer's queue: blinded item, locked verdict, reveal, skip and lease renewal (HTMX)."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Decision, GatewayAction, Label, Verdict
@@ -26,6 +25,7 @@ from auditcore.selectors.review import (
 from auditcore.services import review as review_services
 from reviewapp.access import reviewer_required
 from reviewapp.forms import CommentForm, control_character_error, form_errors_text
+from reviewapp.http import HtmxHttpRequest
 
 TEMPLATE = "reviewapp/review/review.html"
 DECISIONS = [
@@ -45,10 +45,6 @@ MOVE_ON = {
     review_services.ITEM_CLOSED,
     review_services.NOT_FOUND,
 }
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 ROUND_KEY = "review_round"

@@ -1,13 +1,12 @@
 """Audit rounds: create, quotas with a live preview, draw, follow the draw, close; gold items."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
 from auditcore.exceptions import ApplicationError
@@ -44,14 +43,11 @@ from reviewapp.forms import (
     RoundReviewersForm,
     form_errors_text,
 )
+from reviewapp.http import HtmxHttpRequest
 
 MAX_QUOTA = 1_000_000
 # The Last week form shares the new-round page with the full form: its own ids and names.
 LAST_WEEK_PREFIX = "last_week"
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _get_round(pk: int) -> AuditRound:
@@ -146,7 +142,7 @@ def round_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "reviewapp/rounds/detail.html", _detail_context(audit_round))
 
 
-def _parse_quotas(request: HttpRequest, categories: list[str]) -> tuple[dict, int | None, list]:
+def _parse_quotas(request: HtmxHttpRequest, categories: list[str]) -> tuple[dict, int | None, list]:
     quotas, errors = {}, []
     for category in categories:
         for outcome, _ in Label.choices:
