@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
+from auditcore.exceptions import ApplicationError
 from auditcore.models import (
     AuditRound,
     Corpus,
@@ -26,6 +27,7 @@ from auditcore.selectors import replay as replay_selectors
 from auditcore.selectors.browse import BrowseFilters
 from auditcore.selectors.estimates import reportable_rounds
 from auditcore.selectors.rounds import reviewer_users
+from reviewapp.http import not_found_as_404
 
 # --- Control characters ---------------------------------------------------------------------------
 
@@ -52,6 +54,15 @@ def control_character_error(data: Mapping, names: Iterable[str]) -> str | None:
         if problem:
             return f"{name}: {problem}"
     return None
+
+
+def apply_error(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's refusal on the form: on the field it names, else above the form.
+
+    A "not found" is no form error: the page answers 404.
+    """
+    not_found_as_404(error)
+    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def form_errors_text(form: forms.Form) -> str:

@@ -24,7 +24,7 @@ from auditcore.selectors.review import (
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
 from reviewapp.forms import AdjudicationFilterForm, CommentForm, control_character_error
-from reviewapp.http import HtmxHttpRequest
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 from reviewapp.views.review import comment_post
 
 
@@ -102,6 +102,7 @@ def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except ApplicationError as error:
+        not_found_as_404(error)
         messages.error(request, error.message)
         return redirect("adjudication_item", item_id=item_id)
     messages.success(request, f"Item {item_id}: final verdict recorded.")
@@ -158,6 +159,7 @@ def _audited_change(
     try:
         change()
     except ApplicationError as error:
+        not_found_as_404(error)
         messages.error(request, error.message)
     else:
         messages.success(request, success)

@@ -18,7 +18,7 @@ from auditcore.services.exports import export_job_create, export_job_file, expor
 from reviewapp.access import admin_required
 from reviewapp.api.exports import MEDIA_TYPES
 from reviewapp.background import needs_workers
-from reviewapp.forms import ExportForm
+from reviewapp.forms import ExportForm, apply_error
 from reviewapp.http import HtmxHttpRequest
 
 TEMPLATE = "reviewapp/exports/list.html"
@@ -78,7 +78,7 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
                 include_text=form.cleaned_data["include_text"],
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            apply_error(form, exc)
         else:
             url = reverse("exports:detail", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

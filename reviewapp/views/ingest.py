@@ -19,7 +19,7 @@ from auditcore.selectors.ingest import ingest_job_figures, ingest_jobs_recent, q
 from auditcore.services.ingest import ingest_job_create
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import UploadForm
+from reviewapp.forms import UploadForm, apply_error
 from reviewapp.http import HtmxHttpRequest
 
 QUARANTINE_ON_PAGE = 200
@@ -131,10 +131,7 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             path.unlink(missing_ok=True)
-            form.add_error(
-                exc.extra.get("field") if exc.extra.get("field") in form.fields else None,
-                exc.message,
-            )
+            apply_error(form, exc)
         else:
             tasks.ingest_job_enqueue(job.pk)
             messages.success(request, f"Upload received; ingest job #{job.pk} is queued.")

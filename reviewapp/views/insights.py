@@ -22,8 +22,8 @@ from auditcore.services.policy import policy_version_draft_from
 from auditcore.trigger_words import MIN_COUNT
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import CategoryReplayForm, InsightsForm
-from reviewapp.http import HtmxHttpRequest
+from reviewapp.forms import CategoryReplayForm, InsightsForm, apply_error
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 from reviewapp.views.dashboard import rate_display
 
 
@@ -109,6 +109,7 @@ def insights_draft(request: HtmxHttpRequest) -> HttpResponse:
         try:
             draft = policy_version_draft_from(actor=request.user, source=version)
         except ApplicationError as exc:
+            not_found_as_404(exc)
             messages.error(request, exc.message)
             return redirect("insights:index")
         messages.success(request, f"{draft} is a new draft copied from {version}.")
@@ -194,8 +195,7 @@ def insights_replay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 candidate_endpoint_id=data["candidate"].pk,
             )
         except ApplicationError as exc:
-            field = exc.extra.get("field")
-            form.add_error(field if field in form.fields else None, exc.message)
+            apply_error(form, exc)
         else:
             for run in runs:
                 tasks.replay_run_enqueue(run.pk)

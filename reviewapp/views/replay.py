@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -35,16 +34,12 @@ from reviewapp.forms import (
     PromoteForm,
     PromptForm,
     RunStartForm,
+    apply_error,
 )
-from reviewapp.http import HtmxHttpRequest
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 
 RESULTS_ON_PAGE = 500
 PROMPTS_ON_PAGE = 1000
-
-
-def _form_error(form: forms.Form, exc: ApplicationError) -> None:
-    field = exc.message.split(":", 1)[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 # --- Access helpers ------------------------------------------------------------------------
@@ -98,7 +93,7 @@ def corpora(request: HtmxHttpRequest) -> HttpResponse:
         try:
             corpus = svc.corpus_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Corpus {corpus.name} created.")
             return redirect("replay:corpus", pk=corpus.pk)
@@ -152,7 +147,7 @@ def corpus_prompt_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 expect=data["expect"],
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, "Prompt added.")
             return redirect("replay:corpus", pk=corpus.pk)
@@ -174,7 +169,7 @@ def corpus_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             format=form.cleaned_data["format"],
         )
     except ApplicationError as exc:
-        _form_error(form, exc)
+        apply_error(form, exc)
         return _corpus_page(request, corpus, import_form=form, status=400)
     return _corpus_page(request, corpus, import_summary=summary)
 
@@ -209,7 +204,7 @@ def corpus_prompt_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             svc.corpus_prompt_update(actor=request.user, prompt_id=item.pk, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, "Prompt saved. Earlier runs keep the text they replayed.")
             return redirect("replay:corpus", pk=item.corpus_id)
@@ -241,6 +236,7 @@ def promote(request: HtmxHttpRequest) -> HttpResponse:
             corpus_id=form.cleaned_data["corpus_id"],
         )
     except ApplicationError as exc:
+        not_found_as_404(exc)
         if request.htmx:
             return render(
                 request, "reviewapp/replay/_promoted.html", {"error": exc.message}, status=400
@@ -270,7 +266,7 @@ def endpoints(request: HtmxHttpRequest) -> HttpResponse:
         try:
             endpoint = svc.endpoint_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Endpoint {endpoint.name} saved.")
             return redirect("replay:endpoints")
@@ -306,7 +302,7 @@ def endpoint_key(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, endpoint_id=endpoint.pk, api_key=form.cleaned_data["api_key"]
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             done = "stored" if form.cleaned_data["api_key"] else "removed"
             messages.success(request, f"The API key of {endpoint.name} was {done}.")
@@ -330,7 +326,7 @@ def runs(request: HtmxHttpRequest) -> HttpResponse:
                 endpoint_id=form.cleaned_data["endpoint"].pk,
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             tasks.replay_run_enqueue(run.pk)
             messages.success(request, f"Run #{run.pk} queued.")
@@ -372,7 +368,7 @@ def gate(request: HtmxHttpRequest) -> HttpResponse:
                 margin=form.cleaned_data["margin"],
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect("replay:decision", pk=decision.pk)
     status = 400 if request.method == "POST" else 200
@@ -412,7 +408,7 @@ def decision_accept(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, decision_id=decision.pk, reason=form.cleaned_data["reason"]
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             url = reverse("replay:decision", args=[decision.pk])
             if request.htmx:
@@ -442,6 +438,7 @@ def decision_label_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 label=form.cleaned_data["label"],
             )
         except ApplicationError as exc:
+            not_found_as_404(exc)
             error = exc.message
     else:
         error = "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items())

@@ -41,9 +41,10 @@ from reviewapp.forms import (
     RoundCloseForm,
     RoundCreateForm,
     RoundReviewersForm,
+    apply_error,
     form_errors_text,
 )
-from reviewapp.http import HtmxHttpRequest
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 
 MAX_QUOTA = 1_000_000
 # The Last week form shares the new-round page with the full form: its own ids and names.
@@ -54,11 +55,6 @@ def _get_round(pk: int) -> AuditRound:
     return get_object_or_404(
         AuditRound.objects.select_related("policy_version__policy", "created_by"), pk=pk
     )
-
-
-def _form_error(form, exc: ApplicationError) -> None:
-    field = exc.extra.get("field")
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 @require_GET
@@ -83,7 +79,7 @@ def round_new(request: HtmxHttpRequest) -> HttpResponse:
         try:
             audit_round = round_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Round {audit_round} created; set its quotas, then draw.")
             return redirect("rounds:detail", pk=audit_round.pk)
@@ -100,7 +96,7 @@ def round_last_week(request: HtmxHttpRequest) -> HttpResponse:
         try:
             opened = round_open_last_week(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             audit_round = opened.audit_round
             if not opened.created:
@@ -179,6 +175,7 @@ def round_quotas(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, audit_round=audit_round, quotas=quotas, budget=budget
             )
         except ApplicationError as exc:
+            not_found_as_404(exc)
             errors.append(exc.message)
     status = 400 if errors else 200
     if request.htmx:
@@ -198,6 +195,7 @@ def round_draw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         round_draw_request(actor=request.user, audit_round=audit_round)
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     if request.htmx:
         return HttpResponseClientRefresh()
@@ -235,6 +233,7 @@ def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             policy_version=form.cleaned_data["policy_version"],
         )
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     else:
         tasks.round_alerts_enqueue(audit_round.pk)
@@ -255,6 +254,7 @@ def round_reviewers(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         round_reviewers_assign(actor=request.user, audit_round=audit_round, reviewers=reviewers)
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     else:
         who = ", ".join(r.get_username() for r in reviewers) or "every reviewer"
@@ -295,7 +295,7 @@ def gold_write(request: HtmxHttpRequest) -> HttpResponse:
         try:
             gold_item_write(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, "Gold prompt added to the pool.")
             return redirect("rounds:gold")
@@ -319,7 +319,7 @@ def gold_mark(request: HtmxHttpRequest) -> HttpResponse:
                     note=form.cleaned_data["note"],
                 )
             except ApplicationError as exc:
-                _form_error(form, exc)
+                apply_error(form, exc)
             else:
                 messages.success(request, f"Interaction {interaction.pk} is now a gold item.")
                 return redirect("rounds:gold")
