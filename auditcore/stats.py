@@ -77,7 +77,8 @@ def t_ppf(q: float, df: float) -> np.float64:
     """Student t quantile: the value of scipy.stats.t.ppf(q, df) for 0 < q < 1 and df > 0.
 
     scipy.stats.t.ppf checks its arguments and then calls scipy.special.stdtrit; calling it
-    directly is ~50 times faster, and the few (q, df) a page needs are cached.
+    directly skips those checks (bench/README.md has the figure), and the few (q, df) a page
+    needs are cached.
     """
     if not (0 < q < 1 and df > 0):
         return sps.t.ppf(q, df)
