@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
-from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -402,11 +401,3 @@ def dashboard_interaction(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "observations": observations,
     }
     return render(request, "reviewapp/dashboard/interaction.html", context)
-
-
-urlpatterns = [
-    path("", dashboard_index, name="index"),
-    path("rounds/<int:pk>/", dashboard_round, name="round"),
-    path("rounds/<int:pk>/consistency", dashboard_consistency, name="consistency"),
-    path("interactions/<int:pk>", dashboard_interaction, name="interaction"),
-]

@@ -7,7 +7,7 @@ A round (?round=) or a period (?start=&end=), the latest round by default; ?laye
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from auditcore import tasks
@@ -206,11 +206,3 @@ def insights_replay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return redirect(f"{target}#rewrite-{data['category']}")
     context = _rewrites_context(version, form)
     return render(request, "reviewapp/insights/rewrites.html", context, status=400)
-
-
-urlpatterns = [
-    path("", insights_index, name="index"),
-    path("draft", insights_draft, name="draft"),
-    path("rewrites/<int:pk>/", insights_rewrites, name="rewrites"),
-    path("rewrites/<int:pk>/replay", insights_replay, name="replay"),
-]

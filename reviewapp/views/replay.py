@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -449,25 +449,3 @@ def decision_label_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if error:
         messages.error(request, error)
     return redirect("replay:decision", pk=decision.pk)
-
-
-app_name = "replay"
-urlpatterns = [
-    path("", index, name="index"),
-    path("corpora/", corpora, name="corpora"),
-    path("corpora/<int:pk>/", corpus_detail, name="corpus"),
-    path("corpora/<int:pk>/prompts/add", corpus_prompt_add, name="prompt_add"),
-    path("corpora/<int:pk>/import", corpus_import, name="corpus_import"),
-    path("corpora/<int:pk>/export", corpus_export, name="corpus_export"),
-    path("prompts/<int:pk>/edit", corpus_prompt_edit, name="prompt_edit"),
-    path("prompts/<int:pk>/toggle", corpus_prompt_toggle, name="prompt_toggle"),
-    path("promote", promote, name="promote"),
-    path("endpoints/", endpoints, name="endpoints"),
-    path("endpoints/<int:pk>/key", endpoint_key, name="endpoint_key"),
-    path("runs/", runs, name="runs"),
-    path("runs/<int:pk>/", run_detail, name="run"),
-    path("gate/", gate, name="gate"),
-    path("decisions/<int:pk>/", decision_detail, name="decision"),
-    path("decisions/<int:pk>/accept", decision_accept, name="decision_accept"),
-    path("decisions/<int:pk>/labels", decision_label_review, name="decision_label_review"),
-]
