@@ -90,9 +90,6 @@ class MinHasher:
         self.b = rng.integers(0, _MERSENNE, num_perm, dtype=np.uint64)
         self.num_perm = num_perm
 
-    def signature(self, items: Iterable[str]) -> np.ndarray:
-        return self.signatures([items])[0]
-
     def signatures(self, item_sets: Sequence[Iterable[str]]) -> np.ndarray:
         """One signature per set of items, as the rows of an array: the sets are hashed
         together, a batch at a time, instead of one small array operation per set."""
@@ -113,11 +110,6 @@ class MinHasher:
             values = (self.a[:, None] * h[None, :] + self.b[:, None]) % np.uint64(_MERSENNE)
             out[rows] = np.minimum.reduceat(values, starts, axis=1).T
         return out
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Estimated Jaccard similarity: the share of equal signature positions."""
-    return float(np.mean(a == b))
 
 
 # A bucket up to this size has its pairs listed, and all such pairs are compared in one go; a
@@ -187,7 +179,8 @@ def _buckets(signatures: np.ndarray, bands: int) -> tuple[np.ndarray, list[np.nd
 
 
 def _is_similar(signatures: np.ndarray, first: np.ndarray, second: np.ndarray, threshold: float):
-    """Row by row, whether similarity() of the two signatures reaches the threshold."""
+    """Row by row, whether the share of equal signature positions (the estimated Jaccard
+    similarity) reaches the threshold."""
     equal = (signatures[first] == signatures[second]).sum(axis=1)
     return equal / signatures.shape[1] >= threshold
 

@@ -39,8 +39,3 @@ def may_read_results(user: User) -> bool:
 
 def is_reviewer(user: User) -> bool:
     return bool(user_roles(user) & {REVIEWER, ADMIN})
-
-
-def may_see_responses(user: User) -> bool:
-    """Reviewers see a response only through the reveal step of their own locked verdict."""
-    return is_safety_lead(user)

@@ -130,15 +130,6 @@ def combined_inclusion(
     return min(1.0, pi_first * tau_combined / tau_first)
 
 
-def calibrate_weights(weights: ArrayLike, population_size: int) -> np.ndarray:
-    """Scale one stratum's weights d = 1/pi so they sum to its known size: d * N_h / sum(d)."""
-    d = np.asarray(weights, dtype=float)
-    total = d.sum()
-    if d.size == 0 or total <= 0:
-        return d.copy()
-    return d * (population_size / total)
-
-
 def neyman_allocation(
     strata: Sequence[tuple[int, float | None]],
     floors: Sequence[int] | None,
@@ -193,13 +184,6 @@ def _z(confidence: float) -> float:
     return float(sps.norm.ppf(0.5 + confidence / 2))
 
 
-def required_sample_size(
-    p: float, half_width: float, deff: float = 1.0, confidence: float = 0.95
-) -> int:
-    """Smallest n with z^2 * P(1-P) * deff / n <= e^2 (246 at P = 0.2, e = 0.05, deff 1)."""
-    return math.ceil(_z(confidence) ** 2 * p * (1 - p) * deff / half_width**2)
-
-
 def expected_half_width(
     n: int, p: float = 0.2, deff: float = 1.0, N: int | None = None, confidence: float = 0.95
 ) -> float:
@@ -224,28 +208,6 @@ def kish_design_effect(weights: ArrayLike) -> float:
     if d.size == 0:
         return math.nan
     return float(d.size * np.sum(d**2) / np.sum(d) ** 2)
-
-
-def expected_design_effect(sizes: ArrayLike, n: int) -> float:
-    """Kish design effect to expect from drawing n records with these size measures (preview).
-
-    Inclusion probabilities are pi = min(1, c x) with sum(pi) = n (the largest records become
-    certainties first). Then E[sum d^2] = sum(1/pi) and E[sum d] = N, so the expected design
-    effect is n * sum(1/pi) / N^2 -- mean(x) * mean(1/x) when nothing is capped.
-    """
-    x = np.sort(np.asarray(sizes, dtype=float))[::-1]
-    population = x.size
-    n = min(int(n), population)
-    if n <= 0:
-        return math.nan
-    tail = np.cumsum(x[::-1])[::-1]  # tail[k] = sum of x[k:]
-    certain = 0
-    while certain < n and (n - certain) * x[certain] / tail[certain] > 1:
-        certain += 1
-    pi = np.ones(population)
-    if certain < n:
-        pi[certain:] = (n - certain) * x[certain:] / tail[certain]
-    return float(n * np.sum(1 / pi) / population**2)
 
 
 # --- Planning a round within its budget ---------------------------------------------------------

@@ -77,7 +77,8 @@ def t_ppf(q: float, df: float) -> np.float64:
     """Student t quantile: the value of scipy.stats.t.ppf(q, df) for 0 < q < 1 and df > 0.
 
     scipy.stats.t.ppf checks its arguments and then calls scipy.special.stdtrit; calling it
-    directly is ~50 times faster, and the few (q, df) a page needs are cached.
+    directly skips those checks (bench/README.md has the figure), and the few (q, df) a page
+    needs are cached.
     """
     if not (0 < q < 1 and df > 0):
         return sps.t.ppf(q, df)
@@ -126,8 +127,8 @@ def beta_ppf(q: float, a: float, b: float) -> np.float64:
 def _factorise(strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, counts): np.unique's inverse (index into the sorted distinct strata) and sizes.
 
-    Strata already given as dense codes (non-negative integers with every value 0..k-1 used,
-    see stratum_codes) are their own inverse, so the sort is skipped.
+    Strata already given as dense codes (non-negative integers with every value 0..k-1 used)
+    are their own inverse, so the sort is skipped.
     """
     if strata.dtype.kind == "i" and strata.size and strata.min() >= 0:
         counts = np.bincount(strata)
@@ -138,29 +139,16 @@ def _factorise(strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse, np.bincount(inverse)
 
 
-def stratum_codes(strata: ArrayLike) -> np.ndarray:
-    """Dense codes 0..k-1 for stratum labels, in sorted label order.
-
-    Passing these instead of the labels gives the same figures and skips a sort per estimate
-    (worth it when many domains of one sample are estimated).
-    """
-    return _factorise(np.asarray(strata))[0]
-
-
-def _stratum_variance(values: np.ndarray, strata: np.ndarray) -> float:
-    """Sum_h n_h/(n_h-1) * Sum_{i in h} (v_i - mean_h v)^2 (STATISTICS.md, linearised variance).
-
-    A stratum with one sampled item contributes 0: n_h - 1 = 0 leaves it undefined, and since at
-    least 2 are drawn from every stratum with records, a lone item is the whole of a one-record
-    stratum, drawn with certainty, which has no sampling variance.
-    """
-    return _coded_variance(values, *_factorise(strata))
-
-
 def _coded_variance(
     values: np.ndarray, codes: np.ndarray, counts: np.ndarray, fpc: np.ndarray | None = None
 ) -> float:
-    """Sum_h n_h/(n_h-1) Sum_{i in h} fpc_i (v_i - mean_h v)^2; fpc None means 1 throughout."""
+    """Sum_h n_h/(n_h-1) Sum_{i in h} fpc_i (v_i - mean_h v)^2; fpc None means 1 throughout.
+
+    STATISTICS.md's linearised variance. A stratum with one sampled item contributes 0:
+    n_h - 1 = 0 leaves it undefined, and since at least 2 are drawn from every stratum with
+    records, a lone item is the whole of a one-record stratum, drawn with certainty, which has
+    no sampling variance.
+    """
     means = np.bincount(codes, weights=values) / counts
     deviations = (values - means[codes]) ** 2
     if fpc is not None:
@@ -514,11 +502,6 @@ def tango_interval(n01: int, n10: int, k: int, alpha: float = 0.05) -> tuple[flo
     upper = 1.0 if upper_gap(edge) > 0 else optimize.brentq(upper_gap, delta, edge, xtol=1e-12)
     lower = -1.0 if lower_gap(-edge) < 0 else optimize.brentq(lower_gap, -edge, delta, xtol=1e-12)
     return float(lower), float(upper)
-
-
-def tango_upper_bound(n01: int, n10: int, k: int, alpha: float = 0.05) -> float:
-    """One-sided (1 - alpha) upper bound of the paired difference (n01 - n10) / K."""
-    return tango_interval(n01, n10, k, alpha)[1]
 
 
 def mcnemar_exact_p(n01: int, n10: int) -> float:

@@ -1,4 +1,5 @@
-"""Celery tasks: the only module that knows Celery. A task takes ids, loads, calls a service."""
+"""Celery tasks: the one module of auditcore that imports Celery. A task takes ids, loads, calls
+a service. The Celery app is made in reviewapp/celery.py, its beat schedule in the settings."""
 
 from celery import current_app, shared_task
 from celery.exceptions import CeleryError

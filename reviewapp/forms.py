@@ -7,11 +7,14 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
+from auditcore.exceptions import ApplicationError
 from auditcore.models import (
     AuditRound,
     Corpus,
     Decision,
     Endpoint,
+    Expect,
+    ExportFormat,
     Label,
     ModelVersion,
     PolicyVersion,
@@ -20,9 +23,11 @@ from auditcore.models import (
     SizeMeasure,
     Surface,
 )
+from auditcore.selectors import replay as replay_selectors
 from auditcore.selectors.browse import BrowseFilters
 from auditcore.selectors.estimates import reportable_rounds
 from auditcore.selectors.rounds import reviewer_users
+from reviewapp.http import not_found_as_404
 
 # --- Control characters ---------------------------------------------------------------------------
 
@@ -49,6 +54,15 @@ def control_character_error(data: Mapping, names: Iterable[str]) -> str | None:
         if problem:
             return f"{name}: {problem}"
     return None
+
+
+def apply_error(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's refusal on the form: on the field it names, else above the form.
+
+    A "not found" is no form error: the page answers 404.
+    """
+    not_found_as_404(error)
+    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def form_errors_text(form: forms.Form) -> str:
@@ -435,3 +449,95 @@ class BrowseForm(Form):
             reviewer_id=data["reviewer"].pk if data.get("reviewer") else None,
             sort=data.get("sort") or "newest",
         )
+
+
+# --- Replay -------------------------------------------------------------------------------------
+
+
+class CorpusForm(Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class PromptForm(Form):
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    category = forms.CharField(max_length=100, required=False)
+    expect = forms.ChoiceField(choices=Expect.choices, initial=Expect.MUST_HELP)
+    active = forms.BooleanField(required=False, initial=True)
+
+
+class ImportForm(Form):
+    file = forms.FileField(
+        help_text="CSV with a prompt column (category, expect optional) or JSONL"
+    )
+    format = forms.ChoiceField(
+        choices=[("auto", "Detect"), ("csv", "CSV"), ("jsonl", "JSONL")], initial="auto"
+    )
+
+
+class EndpointForm(Form):
+    name = forms.CharField(max_length=100)
+    base_url = forms.URLField(max_length=500, help_text="API root, e.g. https://api.openai.com/v1")
+    model = forms.CharField(max_length=200)
+    system_prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    temperature = forms.FloatField(min_value=0, max_value=2, initial=0.0)
+    max_tokens = forms.IntegerField(min_value=1, max_value=100_000, initial=512)
+    concurrency = forms.IntegerField(min_value=1, max_value=64, initial=8)
+    timeout_s = forms.FloatField(min_value=0.1, max_value=600, initial=30.0, label="Timeout (s)")
+    api_key = forms.CharField(
+        max_length=1000,
+        required=False,
+        strip=True,
+        label="API key",
+        # Write-only: the field never shows a stored or a just-typed key back.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted, never shown again; leave empty for an endpoint without one.",
+    )
+
+
+class EndpointKeyForm(Form):
+    """One per endpoint row; the template writes its input (ids must differ between rows)."""
+
+    api_key = forms.CharField(max_length=1000, required=False, strip=True)
+
+
+class RunStartForm(Form):
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.order_by("name"))
+    endpoint = forms.ModelChoiceField(queryset=replay_selectors.endpoint_list())
+
+
+class GateForm(Form):
+    baseline = forms.ModelChoiceField(queryset=replay_selectors.runs_for_gate())
+    candidate = forms.ModelChoiceField(queryset=replay_selectors.runs_for_gate())
+    margin = forms.FloatField(min_value=0.001, max_value=0.5, initial=0.02)
+
+
+class AcceptForm(Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=10)
+
+
+class LabelReviewForm(Form):
+    result = forms.IntegerField()
+    label = forms.ChoiceField(choices=Label.choices)
+
+
+class PromoteForm(Form):
+    item_id = forms.IntegerField()
+    corpus_id = forms.IntegerField()
+    next = forms.CharField(required=False)
+
+
+# --- Exports ------------------------------------------------------------------------------------
+
+
+class ExportForm(Form):
+    format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.CSV)
+    round = forms.ModelChoiceField(
+        queryset=AuditRound.objects.order_by("-created_at"),
+        required=False,
+        empty_label="Every round",
+    )
+    include_text = forms.BooleanField(
+        required=False,
+        label="Include prompts and responses (PII-redacted as stored)",
+    )

@@ -1,4 +1,4 @@
-"""URL routes of the web layer and the API."""
+"""URL routes of the web layer and the API, all declared here with `path()` and converters."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -59,6 +59,50 @@ rounds_urls = [
     path("<int:pk>/reviewers", rounds_views.round_reviewers, name="reviewers"),
 ]
 
+replay_urls = [
+    path("", replay_views.index, name="index"),
+    path("corpora/", replay_views.corpora, name="corpora"),
+    path("corpora/<int:pk>/", replay_views.corpus_detail, name="corpus"),
+    path("corpora/<int:pk>/prompts/add", replay_views.corpus_prompt_add, name="prompt_add"),
+    path("corpora/<int:pk>/import", replay_views.corpus_import, name="corpus_import"),
+    path("corpora/<int:pk>/export", replay_views.corpus_export, name="corpus_export"),
+    path("prompts/<int:pk>/edit", replay_views.corpus_prompt_edit, name="prompt_edit"),
+    path("prompts/<int:pk>/toggle", replay_views.corpus_prompt_toggle, name="prompt_toggle"),
+    path("promote", replay_views.promote, name="promote"),
+    path("endpoints/", replay_views.endpoints, name="endpoints"),
+    path("endpoints/<int:pk>/key", replay_views.endpoint_key, name="endpoint_key"),
+    path("demo-model", replay_views.demo_model_use, name="demo_model_use"),
+    path("runs/", replay_views.runs, name="runs"),
+    path("runs/<int:pk>/", replay_views.run_detail, name="run"),
+    path("gate/", replay_views.gate, name="gate"),
+    path("decisions/<int:pk>/", replay_views.decision_detail, name="decision"),
+    path("decisions/<int:pk>/accept", replay_views.decision_accept, name="decision_accept"),
+    path(
+        "decisions/<int:pk>/labels",
+        replay_views.decision_label_review,
+        name="decision_label_review",
+    ),
+]
+
+demo_model_urls = [
+    path("chat/completions", demo_model_views.chat_completions, name="chat_completions"),
+    path("models", demo_model_views.model_list, name="models"),
+]
+
+dashboard_urls = [
+    path("", dashboard_views.dashboard_index, name="index"),
+    path("rounds/<int:pk>/", dashboard_views.dashboard_round, name="round"),
+    path("rounds/<int:pk>/consistency", dashboard_views.dashboard_consistency, name="consistency"),
+    path("interactions/<int:pk>", dashboard_views.dashboard_interaction, name="interaction"),
+]
+
+insights_urls = [
+    path("", insights_views.insights_index, name="index"),
+    path("draft", insights_views.insights_draft, name="draft"),
+    path("rewrites/<int:pk>/", insights_views.insights_rewrites, name="rewrites"),
+    path("rewrites/<int:pk>/replay", insights_views.insights_replay, name="replay"),
+]
+
 exports_urls = [
     path("", exports_views.export_list, name="list"),
     path("start", exports_views.export_start, name="start"),
@@ -76,11 +120,11 @@ urlpatterns = [
     path("ingest/", include((ingest_urls, "ingest"))),
     path("policy/", include((policy_urls, "policy"))),
     path("rounds/", include((rounds_urls, "rounds"))),
-    path("replay/", include((replay_views.urlpatterns, "replay"))),
+    path("replay/", include((replay_urls, "replay"))),
     # The built-in demo model (404 unless DEMO_MODEL_ENABLED): reviewapp/views/demo_model.py.
-    path("demo-model/v1/", include((demo_model_views.urlpatterns, "demo_model"))),
-    path("dashboard/", include((dashboard_views.urlpatterns, "dashboard"))),
-    path("insights/", include((insights_views.urlpatterns, "insights"))),
+    path("demo-model/v1/", include((demo_model_urls, "demo_model"))),
+    path("dashboard/", include((dashboard_urls, "dashboard"))),
+    path("insights/", include((insights_urls, "insights"))),
     # The public API (/api/v1/...), its schema and docs: reviewapp/api/urls.py.
     path("api/", include("reviewapp.api.urls")),
     path("exports/", include((exports_urls, "exports"))),

@@ -34,11 +34,6 @@ class ResponseResult:
     language_supported: bool = True
     detector_version: str = DETECTOR_VERSION
 
-    @property
-    def is_refusal(self) -> bool:
-        """Binary view: a partial refusal counts as a refusal."""
-        return self.label != COMPLIANCE
-
 
 _INABILITY = (
     r"(?:can't|cannot|can not|won't|will not|wouldn't|would not|shouldn't|should not|refuse to"

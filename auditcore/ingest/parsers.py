@@ -14,8 +14,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
@@ -162,14 +161,6 @@ def iter_records(fileobj: BinaryIO, fmt: str = "auto") -> Iterator[ParsedLine]:
         yield from _iter_csv(stream)
     else:
         yield from _iter_json_lines(stream, openai=fmt == "openai")
-
-
-def iter_chunks[T](records: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Group an iterable into lists of at most ``size`` items, without reading ahead further."""
-    if size < 1:
-        raise ValueError("chunk size must be at least 1")
-    for batch in itertools.batched(records, size):
-        yield list(batch)
 
 
 def _excerpt(line: bytes) -> str:

@@ -73,7 +73,7 @@ def cyclic_gc_paused() -> Iterator[None]:
 
     Reference counting frees a batch's objects, which form few if any cycles (the collector
     takes those once it resumes); but the collector, triggered every 700 allocations, walks the
-    growing batch again and again: in bench/ingest.py that is about 15% of the preparation.
+    growing batch again and again, a sizeable share of the preparation (bench/README.md).
     Process-wide, and re-enabled on exit only by whoever found it enabled.
     """
     enabled = gc.isenabled()
@@ -119,8 +119,8 @@ class Preparer:
         self, records: Sequence[tuple[int, dict[str, Any]]]
     ) -> list[PreparedRow | Quarantine]:
         """Prepare a batch one stage at a time: each stage's code and regex automata stay in the
-        CPU's caches across the batch, which makes a record 1.4x (bench/ingest_parse.py) to 1.8x
-        (the bench/ingest.py records) cheaper than running every stage on one record first."""
+        CPU's caches across the batch, which makes a record cheaper than running every stage on
+        one record first (bench/README.md has the figures)."""
         with cyclic_gc_paused():
             return self._prepare_many(records)
 

@@ -48,16 +48,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from auditcore.ingest.validation import IngestRecord
 
-PLACEHOLDERS = (
-    "EMAIL",
-    "PHONE",
-    "CARD",
-    "IBAN",
-    "NATIONAL_ID",
-    "IP",
-    "API_KEY",
-    "BEARER",
-)
 USER_HASH_CHARS = 32
 MIN_SECRET_ENTROPY = 3.0
 REDACTIONS_METADATA_KEY = "pii_redacted"

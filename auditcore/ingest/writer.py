@@ -120,8 +120,8 @@ def _column_types() -> list[str]:
 
 
 def _copy(cursor, table: str, values: list[tuple]) -> None:
-    # Binary COPY spares both ends the text round trip of dates, numbers and JSON: in
-    # bench/ingest.py it costs about half what the text format does.
+    # Binary COPY spares both ends the text round trip of dates, numbers and JSON, so it costs
+    # less than the text format (bench/README.md).
     set_json_dumps(orjson.dumps, cursor.cursor)
     # COPY runs on the raw psycopg cursor: Django's wrapper turns its errors into Django's own,
     # so a lost connection is an OperationalError the chunk task retries.
@@ -141,9 +141,9 @@ def _write_postgresql(values: list[tuple]) -> list[tuple]:
     stored (a file ingested again, a batch pushed twice, a concurrent writer), go through a
     staging table and ON CONFLICT DO NOTHING instead.
 
-    In bench/ingest.py the direct COPY costs PostgreSQL about two thirds of the staged path.
-    Looking the ids up first would add about 5 µs a record to every first ingest, to spare a
-    re-ingest the wasted COPY.
+    The direct COPY costs PostgreSQL less than the staged path; looking the ids up first would
+    add a cost per record to every first ingest, to spare a re-ingest the wasted COPY (figures in
+    bench/README.md).
     """
     # Every writer inserts in id order, so two chunks sharing ids wait on each other in one
     # order and never deadlock.

@@ -58,8 +58,8 @@ class Interaction(models.Model):
     day = models.DateField()
     # Bulk ingest writes millions of rows: the writer resolves these ids itself in the same
     # transaction, and Django's collector still enforces PROTECT and SET_NULL on delete. Database
-    # FK constraints would add three deferred trigger checks per inserted row (about a third of
-    # the write's cost in bench/ingest.py), and single-column indexes on these few distinct
+    # FK constraints would add three deferred trigger checks per inserted row (a large share of
+    # the write's cost: bench/README.md), and single-column indexes on these few distinct
     # values serve no query; `interaction_day_scope` and `interaction_ingest_job` do.
     surface = models.ForeignKey(
         Surface, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False

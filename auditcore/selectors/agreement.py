@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db.models import F
 
-from auditcore.models import Decision, RoundItem, Verdict
+from auditcore.models import Decision, Verdict
 from auditcore.stats import gwet_ac1, krippendorff_alpha_nominal, percent_agreement
 
 FINAL_DECISIONS = (Decision.HELP, Decision.DECLINE)
@@ -150,7 +150,3 @@ def gold_misses() -> dict[str, list[GoldMiss]]:
     for who, item_id, round_name, decision, expected in rows:
         misses[who].append(GoldMiss(who, item_id, round_name, decision, expected))
     return dict(misses)
-
-
-def items_waiting_for_adjudication() -> int:
-    return RoundItem.objects.filter(status=RoundItem.Status.ADJUDICATION).count()

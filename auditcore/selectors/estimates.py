@@ -25,7 +25,6 @@ p-values are Holm-adjusted over the segments compared.
 """
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -967,14 +966,6 @@ def _non_overlapping(rounds: list[AuditRound]) -> list[AuditRound]:
         if not any(r.period_start <= k.period_end and k.period_start <= r.period_end for k in kept):
             kept.append(r)
     return kept
-
-
-def fmt_rate(value: float | None) -> str:
-    return (
-        "no data"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:.1%}"
-    )
 
 
 # --- Consistency across surfaces -------------------------------------------------------------

@@ -56,10 +56,6 @@ class GateEvidence:
     recomputed: stats.GateResult
 
     @property
-    def all_checked(self) -> bool:
-        return self.unchecked == 0
-
-    @property
     def changed(self) -> bool:
         return self.recomputed.decision != self.decision.outcome
 

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from auditcore import roles
-from auditcore.exceptions import ApplicationError
+from auditcore.exceptions import NOT_FOUND, ApplicationError
 from auditcore.models import Expect, GateDecision, GateLabelReview
 from auditcore.models.traffic import Label
 from auditcore.selectors.replay import discordant_pairs
@@ -24,9 +24,11 @@ def gate_label_review(
         )
     decision = GateDecision.objects.select_for_update().filter(pk=decision_id).first()
     if decision is None:
-        raise ApplicationError(f"no gate decision {decision_id}", extra={"code": "not_found"})
+        raise ApplicationError(f"no gate decision {decision_id}", extra={"code": NOT_FOUND})
     if decision.is_accepted:
-        raise ApplicationError("decision: already accepted; its labels can no longer change")
+        raise ApplicationError(
+            "decision: already accepted; its labels can no longer change", {"field": "decision"}
+        )
     result = next(
         (
             r

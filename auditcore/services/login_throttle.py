@@ -8,10 +8,11 @@ counts run side by side:
 - per address, whatever the usernames: after LOGIN_THROTTLE_ADDRESS_FAILURES failures, every
   login from that address is refused, so guessing across many names is as slow as on one.
 
-Both locks last LOGIN_THROTTLE_LOCK_SECONDS, right password or not. Usernames are counted by
-their comparison key (NFKC, case-folded), the same folding the login form and user creation
-apply, so a full-width or mathematical-bold spelling is the same person. A successful login
-clears its username's count, never the address's (one known account must not reset a guesser).
+Both locks last LOGIN_THROTTLE_LOCK_SECONDS, right password or not; the four settings and their
+defaults are in reviewapp/settings.py. Usernames are counted by their comparison key (NFKC,
+case-folded), the same folding the login form and user creation apply, so a full-width or
+mathematical-bold spelling is the same person. A successful login clears its username's count,
+never the address's (one known account must not reset a guesser).
 """
 
 from dataclasses import dataclass
@@ -24,10 +25,6 @@ from django.utils import timezone
 from auditcore.models import LoginThrottle
 from auditcore.services.users import username_key
 
-DEFAULT_FAILURES = 5
-DEFAULT_ADDRESS_FAILURES = 10
-DEFAULT_WINDOW_SECONDS = 15 * 60
-DEFAULT_LOCK_SECONDS = 15 * 60
 # The row counting an address's failures over all usernames; no username folds to "".
 ADDRESS_ROW = ""
 
@@ -46,10 +43,8 @@ class ThrottleState:
 
 def _window_and_lock() -> tuple[timedelta, timedelta]:
     return (
-        timedelta(
-            seconds=getattr(settings, "LOGIN_THROTTLE_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS)
-        ),
-        timedelta(seconds=getattr(settings, "LOGIN_THROTTLE_LOCK_SECONDS", DEFAULT_LOCK_SECONDS)),
+        timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW_SECONDS),
+        timedelta(seconds=settings.LOGIN_THROTTLE_LOCK_SECONDS),
     )
 
 
@@ -112,14 +107,12 @@ def login_failure_record(*, username: str, ip: str) -> ThrottleState:
     by_address = _count_failure(
         ADDRESS_ROW,
         address,
-        int(getattr(settings, "LOGIN_THROTTLE_ADDRESS_FAILURES", DEFAULT_ADDRESS_FAILURES)),
+        settings.LOGIN_THROTTLE_ADDRESS_FAILURES,
         now,
     )
     name = _name(username)
     if name:
-        row = _count_failure(
-            name, address, int(getattr(settings, "LOGIN_THROTTLE_FAILURES", DEFAULT_FAILURES)), now
-        )
+        row = _count_failure(name, address, settings.LOGIN_THROTTLE_FAILURES, now)
         if row.locked_until:
             return ThrottleState(row.locked_until, row.failures, "username")
     return ThrottleState(by_address.locked_until, by_address.failures, "address")

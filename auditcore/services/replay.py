@@ -58,9 +58,12 @@ def _validated(obj: Any) -> None:
     try:
         obj.full_clean()
     except ValidationError as exc:
-        fields = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        problems = exc.message_dict
+        fields = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in problems.items())
+        # One field at fault is named; several are left to the message.
+        field = next(iter(problems)) if len(problems) == 1 else None
         raise ApplicationError(
-            f"Invalid {obj._meta.verbose_name}: {fields}", exc.message_dict
+            f"Invalid {obj._meta.verbose_name}: {fields}", {"field": field, "problems": problems}
         ) from exc
 
 
@@ -108,10 +111,14 @@ def _clean_prompt_fields(prompt: str, category: str, expect: str) -> tuple[str, 
     if not prompt:
         raise ApplicationError("prompt: must not be empty", {"field": "prompt"})
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise ApplicationError(f"prompt: longer than {MAX_PROMPT_CHARS} characters")
+        raise ApplicationError(
+            f"prompt: longer than {MAX_PROMPT_CHARS} characters", {"field": "prompt"}
+        )
     category = category.strip()
     if len(category) > MAX_CATEGORY_CHARS:
-        raise ApplicationError(f"category: longer than {MAX_CATEGORY_CHARS} characters")
+        raise ApplicationError(
+            f"category: longer than {MAX_CATEGORY_CHARS} characters", {"field": "category"}
+        )
     try:
         expect_value = parse_expect(expect).value
     except ValueError as exc:
@@ -137,7 +144,9 @@ def corpus_prompt_add(
     earlier = _messages_of(earlier_messages)
     digest = prompt_hash(prompt, earlier)
     if CorpusPrompt.objects.filter(corpus=corpus, prompt_hash=digest).exists():
-        raise ApplicationError(f"prompt: already in the corpus {corpus.name!r}")
+        raise ApplicationError(
+            f"prompt: already in the corpus {corpus.name!r}", {"field": "prompt"}
+        )
     item = CorpusPrompt(
         corpus=corpus,
         prompt=prompt,
@@ -177,7 +186,9 @@ def corpus_prompt_update(
     digest = prompt_hash(prompt)
     clash = CorpusPrompt.objects.filter(corpus_id=item.corpus_id, prompt_hash=digest)
     if clash.exclude(pk=item.pk).exists():
-        raise ApplicationError("prompt: the same prompt is already in this corpus")
+        raise ApplicationError(
+            "prompt: the same prompt is already in this corpus", {"field": "prompt"}
+        )
     item.prompt, item.prompt_hash, item.category = prompt, digest, category
     item.expect, item.active = expect, active
     _validated(item)
@@ -224,7 +235,7 @@ def corpus_import(
     try:
         prompts, errors = parse_corpus(stream, format)  # type: ignore[arg-type]
     except ValueError as exc:
-        raise ApplicationError(f"format: {exc}") from exc
+        raise ApplicationError(f"format: {exc}", {"field": "format"}) from exc
     existing = set(CorpusPrompt.objects.filter(corpus=corpus).values_list("prompt_hash", flat=True))
     new = []
     for parsed in prompts:
@@ -266,11 +277,11 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
     try:
         item = RoundItem.objects.select_related("interaction").get(pk=item_id)
     except RoundItem.DoesNotExist:
-        raise ApplicationError(f"item: no round item {item_id}") from None
+        raise ApplicationError(f"item: no round item {item_id}", {"field": "item"}) from None
     if item.final_decision != Decision.HELP:
         raise ApplicationError(
             "item: only items whose final decision is 'should help' can be promoted",
-            {"final_decision": item.final_decision},
+            {"field": "item", "final_decision": item.final_decision},
         )
     model_label, served_label = item_outcome(item)
     cause = rates.refusal_cause(model_label, served_label)
@@ -278,10 +289,10 @@ def corpus_prompt_promote(*, actor: User | None, item_id: int, corpus_id: int) -
         raise ApplicationError(
             "item: neither the model nor the gateway refused this prompt, so it is not a false "
             "refusal",
-            {"model_label": model_label, "served_label": served_label},
+            {"field": "item", "model_label": model_label, "served_label": served_label},
         )
     if not Corpus.objects.filter(pk=corpus_id).exists():
-        raise ApplicationError(f"corpus: no corpus {corpus_id}")
+        raise ApplicationError(f"corpus: no corpus {corpus_id}", {"field": "corpus"})
     return corpus_prompt_add(
         actor=actor,
         corpus_id=corpus_id,
@@ -305,7 +316,9 @@ def corpus_snapshot_create(*, actor: User | None, corpus_id: int) -> CorpusSnaps
     corpus = Corpus.objects.select_for_update().get(pk=corpus_id)
     prompts = list(CorpusPrompt.objects.filter(corpus=corpus, active=True).order_by("id"))
     if not prompts:
-        raise ApplicationError(f"corpus: {corpus.name!r} has no active prompts to replay")
+        raise ApplicationError(
+            f"corpus: {corpus.name!r} has no active prompts to replay", {"field": "corpus"}
+        )
     latest = corpus.snapshots.order_by("-id").first()
     if latest is not None:
         frozen = list(
@@ -442,7 +455,9 @@ def endpoint_create(
     _require_lead(actor)
     name = name.strip()
     if Endpoint.objects.filter(name=name).exists():
-        raise ApplicationError(f"name: an endpoint called {name!r} already exists")
+        raise ApplicationError(
+            f"name: an endpoint called {name!r} already exists", {"field": "name"}
+        )
     _check_base_url(base_url.strip())
     endpoint = Endpoint(
         name=name,
@@ -763,9 +778,13 @@ def gate_decision_create(
     """
     _require_lead(actor)
     if not 0 < margin < 1:
-        raise ApplicationError("margin: must be between 0 and 1 (e.g. 0.02 for 2 points)")
+        raise ApplicationError(
+            "margin: must be between 0 and 1 (e.g. 0.02 for 2 points)", {"field": "margin"}
+        )
     if baseline_run_id == candidate_run_id:
-        raise ApplicationError("candidate: must be a different run from the baseline")
+        raise ApplicationError(
+            "candidate: must be a different run from the baseline", {"field": "candidate"}
+        )
     runs = {
         r.pk: r
         for r in ReplayRun.objects.select_for_update().filter(
@@ -774,16 +793,19 @@ def gate_decision_create(
     }
     for role, run_id in (("baseline", baseline_run_id), ("candidate", candidate_run_id)):
         if run_id not in runs:
-            raise ApplicationError(f"{role}: no replay run {run_id}")
+            raise ApplicationError(f"{role}: no replay run {run_id}", {"field": role})
         if runs[run_id].status != ReplayRun.Status.SUCCEEDED:
+            status = runs[run_id].get_status_display().lower()
             raise ApplicationError(
-                f"{role}: run {run_id} is {runs[run_id].get_status_display().lower()}, not finished"
+                f"{role}: run {run_id} is {status}, not finished",
+                {"field": role},
             )
     baseline, candidate = runs[baseline_run_id], runs[candidate_run_id]
     if baseline.snapshot_id != candidate.snapshot_id:
         raise ApplicationError(
             "candidate: the two runs replayed different corpus snapshots, so they cannot be "
-            "paired; start both runs from the same snapshot"
+            "paired; start both runs from the same snapshot",
+            {"field": "candidate"},
         )
     existing = GateDecision.objects.filter(
         baseline=baseline, candidate=candidate, margin=margin
@@ -797,7 +819,8 @@ def gate_decision_create(
     table = _table(must_help)
     if table["k"] == 0:
         raise ApplicationError(
-            "corpus: no must-help prompt was answered by both runs, so there is nothing to compare"
+            "corpus: no must-help prompt was answered by both runs, so there is nothing to compare",
+            {"field": "corpus"},
         )
     result = stats.gate_decision(
         table["n01"], table["n10"], table["k"], margin=margin, alpha=GATE_ALPHA
@@ -848,9 +871,9 @@ def gate_decision_accept(*, actor: User, decision_id: int, reason: str) -> GateD
         raise ApplicationError("Only a safety lead may accept a regression.")
     decision = GateDecision.objects.select_for_update().get(pk=decision_id)
     if decision.outcome == GateDecision.Outcome.PASS:
-        raise ApplicationError("decision: a PASS needs no acceptance")
+        raise ApplicationError("decision: a PASS needs no acceptance", {"field": "decision"})
     if decision.is_accepted:
-        raise ApplicationError("decision: already accepted")
+        raise ApplicationError("decision: already accepted", {"field": "decision"})
     reason = reason.strip()
     if len(reason) < 10:
         raise ApplicationError(

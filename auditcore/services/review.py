@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from auditcore import roles
-from auditcore.exceptions import ApplicationError
+from auditcore.exceptions import INVALID, NOT_FOUND, ApplicationError
 from auditcore.models import (
     Adjudication,
     AuditRound,
@@ -45,12 +45,11 @@ LEASE_SECONDS = 600
 # means another reviewer took an item meanwhile, so this bounds a pathological race, not work.
 CLAIM_ATTEMPTS = 200
 
-# Codes in ApplicationError.extra["code"], so the web layer can say what happened.
+# Codes in ApplicationError.extra["code"] beyond INVALID and NOT_FOUND (auditcore.exceptions),
+# so the web layer can say what happened.
 ROUND_CLOSED = "round_closed"
 LEASE_LOST = "lease_lost"
 ITEM_CLOSED = "item_closed"
-NOT_FOUND = "not_found"
-INVALID = "invalid"
 QUEUE_BUSY = "queue_busy"
 ALREADY_LOCKED = "already_locked"
 

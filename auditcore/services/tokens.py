@@ -6,7 +6,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from auditcore.exceptions import ApplicationError
+from auditcore.exceptions import NOT_FOUND, ApplicationError
 from auditcore.models import ApiToken
 from auditcore.services.audit import audit_event_record
 
@@ -48,7 +48,7 @@ def api_token_authenticate(*, key: str):
 def api_token_revoke(*, user, token_id: int) -> None:
     token = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).first()
     if token is None:
-        raise ApplicationError("no such active token", {"field": "token"})
+        raise ApplicationError("no such active token", {"field": "token", "code": NOT_FOUND})
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     audit_event_record(actor=user, action="api_token.revoke", obj=token)

@@ -4,10 +4,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from auditcore.exceptions import ApplicationError
+from auditcore.exceptions import NOT_FOUND, ApplicationError
 
-# Services mark "no such object" with this code in ApplicationError.extra.
-NOT_FOUND = "not_found"
 # A second verdict on an item the caller already judged conflicts with the locked one.
 CONFLICT_CODES = {"already_locked"}
 
@@ -22,9 +20,9 @@ def _message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        if exc.extra.get("code") == NOT_FOUND:
+        if exc.code == NOT_FOUND:
             code = status.HTTP_404_NOT_FOUND
-        elif exc.extra.get("code") in CONFLICT_CODES:
+        elif exc.code in CONFLICT_CODES:
             code = status.HTTP_409_CONFLICT
         else:
             code = status.HTTP_400_BAD_REQUEST

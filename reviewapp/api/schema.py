@@ -11,7 +11,13 @@ class ErrorSerializer(serializers.Serializer):
     """The one error body of every failure."""
 
     message = serializers.CharField()
-    extra = serializers.DictField()
+    extra = serializers.DictField(
+        help_text=(
+            'A refusal by the service: {"field": the input at fault or null, "code": "invalid", '
+            '"not_found" (answered 404) or a narrower code, and facts of its own}. A request '
+            'that does not parse: {"fields": {name: [reasons]}}.'
+        )
+    )
 
 
 ERROR_CODES = ("400", "401", "403", "429")

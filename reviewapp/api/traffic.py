@@ -19,11 +19,6 @@ from reviewapp.api.ingest import InteractionPushApi
 from reviewapp.api.permissions import IsSafetyLead
 
 
-class TurnSerializer(serializers.Serializer):
-    role = serializers.CharField()
-    content = serializers.CharField(allow_blank=True)
-
-
 class InteractionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     source = serializers.CharField()

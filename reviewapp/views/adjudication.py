@@ -1,12 +1,11 @@
 """Safety leads: the adjudication queue, an item and its final call, corrections, agreement."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, Decision, Label
@@ -25,11 +24,8 @@ from auditcore.selectors.review import (
 from auditcore.services import review as review_services
 from reviewapp.access import safety_lead_required
 from reviewapp.forms import AdjudicationFilterForm, CommentForm, control_character_error
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 from reviewapp.views.review import comment_post
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _get_item_for_lead(request: HtmxHttpRequest, item_id: int) -> AdjudicationDetail:
@@ -106,6 +102,7 @@ def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except ApplicationError as error:
+        not_found_as_404(error)
         messages.error(request, error.message)
         return redirect("adjudication_item", item_id=item_id)
     messages.success(request, f"Item {item_id}: final verdict recorded.")
@@ -162,6 +159,7 @@ def _audited_change(
     try:
         change()
     except ApplicationError as error:
+        not_found_as_404(error)
         messages.error(request, error.message)
     else:
         messages.success(request, success)

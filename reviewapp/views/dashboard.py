@@ -18,10 +18,8 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
-from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction, Label
@@ -36,6 +34,7 @@ from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.charts import ChartPoint, trend_chart
 from reviewapp.figures import flag_badges, overall_confusion
 from reviewapp.figures import pct as _pct
+from reviewapp.http import HtmxHttpRequest
 
 # The trend shows the two axes first; its layer is the page's.
 CHART_METRICS = ("frr", "trr", "missed_harm")
@@ -48,10 +47,6 @@ META_TIP = (
 )
 TABLES = (*sel.DIMENSIONS, "disparity", "validation")
 CONSISTENCY_PAGE_SIZE = 20
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _get_round(pk: int) -> AuditRound:
@@ -105,13 +100,13 @@ def _layers(layers: dict[str, dict[str, RateEstimate]], only: str | None = None)
     ]
 
 
-def _layer(request: HttpRequest) -> str | None:
+def _layer(request: HtmxHttpRequest) -> str | None:
     """The layer asked for (served by default); None when the parameter names no layer."""
     layer = request.GET.get("layer") or DEFAULT_LAYER
     return layer if layer in sel.LAYERS else None
 
 
-def _href(request: HttpRequest, **changes: str) -> str:
+def _href(request: HtmxHttpRequest, **changes: str) -> str:
     """This page's URL with some query parameters changed (the others kept)."""
     params = {k: v for k, v in request.GET.items() if k not in changes}
     params.update({k: v for k, v in changes.items() if v})
@@ -186,7 +181,7 @@ def _triple(est: RateEstimate) -> tuple:
 
 
 def _context(
-    request: HttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
+    request: HtmxHttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
 ) -> dict:
     estimates = sel.scope_estimates(scope, layer)
     granularity = "week" if request.GET.get("trend") == "week" else "round"
@@ -436,11 +431,3 @@ def dashboard_interaction(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "observations": observations,
     }
     return render(request, "reviewapp/dashboard/interaction.html", context)
-
-
-urlpatterns = [
-    path("", dashboard_index, name="index"),
-    path("rounds/<int:pk>/", dashboard_round, name="round"),
-    path("rounds/<int:pk>/consistency", dashboard_consistency, name="consistency"),
-    path("interactions/<int:pk>", dashboard_interaction, name="interaction"),
-]

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
@@ -150,10 +149,3 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
 def model_list(request: HttpRequest) -> HttpResponse:
     data = [{"id": name, "object": "model", "created": 0, "owned_by": OWNER} for name in MODELS]
     return JsonResponse({"object": "list", "data": data})
-
-
-app_name = "demo_model"
-urlpatterns = [
-    path("chat/completions", chat_completions, name="chat_completions"),
-    path("models", model_list, name="models"),
-]

@@ -2,45 +2,27 @@
 
 from datetime import timedelta
 
-from django import forms
 from django.conf import settings
 from django.core import signing
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
-from auditcore.models import AuditRound, ExportFormat, ExportJob
+from auditcore.models import ExportJob
 from auditcore.selectors.exports import export_jobs_recent
 from auditcore.services.exports import export_job_create, export_job_file, export_jobs_expire
 from reviewapp.access import admin_required
 from reviewapp.api.exports import MEDIA_TYPES
 from reviewapp.background import needs_workers
-from reviewapp.forms import Form
+from reviewapp.forms import ExportForm, apply_error
+from reviewapp.http import HtmxHttpRequest
 
 TEMPLATE = "reviewapp/exports/list.html"
 _SALT = "reviewapp.exports.download"
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-class ExportForm(Form):
-    format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.CSV)
-    round = forms.ModelChoiceField(
-        queryset=AuditRound.objects.order_by("-created_at"),
-        required=False,
-        empty_label="Every round",
-    )
-    include_text = forms.BooleanField(
-        required=False,
-        label="Include prompts and responses (PII-redacted as stored)",
-    )
 
 
 def download_token(job: ExportJob) -> str:
@@ -96,7 +78,7 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
                 include_text=form.cleaned_data["include_text"],
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            apply_error(form, exc)
         else:
             url = reverse("exports:detail", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

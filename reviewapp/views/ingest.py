@@ -6,11 +6,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
 from auditcore.csvsafe import csv_writer
@@ -20,7 +19,8 @@ from auditcore.selectors.ingest import ingest_job_figures, ingest_jobs_recent, q
 from auditcore.services.ingest import ingest_job_create
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import UploadForm
+from reviewapp.forms import UploadForm, apply_error
+from reviewapp.http import HtmxHttpRequest
 
 QUARANTINE_ON_PAGE = 200
 
@@ -82,10 +82,6 @@ SAMPLE_RECORDS = [
 ]
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def _get_job(pk: int) -> IngestJob:
     return get_object_or_404(IngestJob, pk=pk)
 
@@ -96,7 +92,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     return _list_page(request, UploadForm())
 
 
-def _list_page(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+def _list_page(request: HtmxHttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
     context = {
         "jobs": ingest_jobs_recent(),
         "form": form,
@@ -135,10 +131,7 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             path.unlink(missing_ok=True)
-            form.add_error(
-                exc.extra.get("field") if exc.extra.get("field") in form.fields else None,
-                exc.message,
-            )
+            apply_error(form, exc)
         else:
             tasks.ingest_job_enqueue(job.pk)
             messages.success(request, f"Upload received; ingest job #{job.pk} is queued.")
@@ -169,7 +162,7 @@ class _Echo:
 
 @require_GET
 @safety_lead_required
-def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def quarantine_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     job = _get_job(pk)
     writer = csv_writer(_Echo())
 
@@ -185,7 +178,7 @@ def quarantine_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @require_GET
 @safety_lead_required
-def sample_file(request: HttpRequest) -> HttpResponse:
+def sample_file(request: HtmxHttpRequest) -> HttpResponse:
     """Two valid records in JSONL, one with a plain prompt and one with messages and a gateway."""
     body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in SAMPLE_RECORDS)
     response = HttpResponse(body, content_type="application/x-ndjson; charset=utf-8")

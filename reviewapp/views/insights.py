@@ -5,11 +5,10 @@ A round (?round=) or a period (?start=&end=), the latest round by default; ?laye
 """
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
 from auditcore.exceptions import ApplicationError
@@ -23,12 +22,9 @@ from auditcore.services.policy import policy_version_draft_from
 from auditcore.trigger_words import MIN_COUNT
 from reviewapp.access import safety_lead_required
 from reviewapp.background import needs_workers
-from reviewapp.forms import CategoryReplayForm, InsightsForm
+from reviewapp.forms import CategoryReplayForm, InsightsForm, apply_error
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 from reviewapp.views.dashboard import rate_display
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def scope_of(data: dict) -> sel.Scope | None:
@@ -113,6 +109,7 @@ def insights_draft(request: HtmxHttpRequest) -> HttpResponse:
         try:
             draft = policy_version_draft_from(actor=request.user, source=version)
         except ApplicationError as exc:
+            not_found_as_404(exc)
             messages.error(request, exc.message)
             return redirect("insights:index")
         messages.success(request, f"{draft} is a new draft copied from {version}.")
@@ -198,8 +195,7 @@ def insights_replay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 candidate_endpoint_id=data["candidate"].pk,
             )
         except ApplicationError as exc:
-            field = exc.extra.get("field")
-            form.add_error(field if field in form.fields else None, exc.message)
+            apply_error(form, exc)
         else:
             for run in runs:
                 tasks.replay_run_enqueue(run.pk)
@@ -210,11 +206,3 @@ def insights_replay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return redirect(f"{target}#rewrite-{data['category']}")
     context = _rewrites_context(version, form)
     return render(request, "reviewapp/insights/rewrites.html", context, status=400)
-
-
-urlpatterns = [
-    path("", insights_index, name="index"),
-    path("draft", insights_draft, name="draft"),
-    path("rewrites/<int:pk>/", insights_rewrites, name="rewrites"),
-    path("rewrites/<int:pk>/replay", insights_replay, name="replay"),
-]

@@ -2,13 +2,12 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Category, Policy, PolicyVersion
@@ -40,12 +39,10 @@ from reviewapp.forms import (
     PolicyCreateForm,
     PolicyNotesForm,
     RereviewForm,
+    apply_error,
     form_errors_text,
 )
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 
 
 def _get_version(pk: int) -> PolicyVersion:
@@ -54,11 +51,6 @@ def _get_version(pk: int) -> PolicyVersion:
 
 def _get_category(pk: int) -> Category:
     return get_object_or_404(Category.objects.select_related("policy_version__policy"), pk=pk)
-
-
-def _form_error(form, exc: ApplicationError) -> None:
-    field = exc.extra.get("field")
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 def _flags_by_slug(version: PolicyVersion) -> dict[str, list]:
@@ -100,7 +92,7 @@ def policy_new(request: HtmxHttpRequest) -> HttpResponse:
                 categories=_default_categories() if request.POST.get("seed") else (),
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect("policy:edit", pk=version.pk)
     context = {"rows": policy_version_rows(), "create_form": form, "has_policy": True}
@@ -161,6 +153,7 @@ def version_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, version=version, notes=form.cleaned_data["notes"]
             )
         except ApplicationError as exc:
+            not_found_as_404(exc)
             messages.error(request, exc.message)
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
@@ -181,7 +174,7 @@ def category_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, category=category, data=form.cleaned_data
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             saved = True
             form = CategoryForm(initial=category_as_dict(category), prefix=f"c{category.pk}")
@@ -212,7 +205,7 @@ def category_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             category_create(actor=request.user, version=version, data=form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Added {form.cleaned_data['slug']}.")
             return redirect("policy:edit", pk=version.pk)
@@ -229,6 +222,7 @@ def category_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         category_delete(actor=request.user, category=category)
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Removed {category.slug}.")
@@ -255,6 +249,7 @@ def version_publish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             policy_version_publish(actor=request.user, version=version)
         except ApplicationError as exc:
+            not_found_as_404(exc)
             error = exc.message
         else:
             messages.success(request, f"{version} is published and now current.")
@@ -283,6 +278,7 @@ def version_propose(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         policy_version_propose(actor=request.user, version=version)
     except ApplicationError as exc:
+        not_found_as_404(exc)
         return _publish_page(request, version, exc.message)
     messages.success(request, f"{version} is proposed; another safety lead approves it.")
     return redirect("policy:publish", pk=version.pk)
@@ -325,6 +321,7 @@ def version_rereview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             actor=request.user, policy_version=version, category=category, from_version=from_version
         )
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     else:
         messages.success(

@@ -1,26 +1,22 @@
 """The user's profile: API tokens, created (the secret shown once) and revoked."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import ApiToken
 from auditcore.services.tokens import api_token_create, api_token_revoke
 from reviewapp.forms import control_character_error
+from reviewapp.http import HtmxHttpRequest
 
 TEMPLATE = "reviewapp/profile/profile.html"
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _tokens(request: HttpRequest):
+def _tokens(request: HtmxHttpRequest):
     return ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk")
 
 

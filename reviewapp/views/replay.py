@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import roles, tasks
 from auditcore.exceptions import ApplicationError
@@ -30,95 +28,23 @@ from auditcore.stats import detectable_regression_points
 from reviewapp.access import results_reader_required, safety_lead_required
 from reviewapp.background import needs_workers
 from reviewapp.charts import interval_chart
-from reviewapp.forms import Form
+from reviewapp.forms import (
+    AcceptForm,
+    CorpusForm,
+    EndpointForm,
+    EndpointKeyForm,
+    GateForm,
+    ImportForm,
+    LabelReviewForm,
+    PromoteForm,
+    PromptForm,
+    RunStartForm,
+    apply_error,
+)
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 
 RESULTS_ON_PAGE = 500
 PROMPTS_ON_PAGE = 1000
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-# --- Forms (parsing only) ------------------------------------------------------------------
-
-
-class CorpusForm(Form):
-    name = forms.CharField(max_length=100)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-
-
-class PromptForm(Form):
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-    category = forms.CharField(max_length=100, required=False)
-    expect = forms.ChoiceField(choices=Expect.choices, initial=Expect.MUST_HELP)
-    active = forms.BooleanField(required=False, initial=True)
-
-
-class ImportForm(Form):
-    file = forms.FileField(
-        help_text="CSV with a prompt column (category, expect optional) or JSONL"
-    )
-    format = forms.ChoiceField(
-        choices=[("auto", "Detect"), ("csv", "CSV"), ("jsonl", "JSONL")], initial="auto"
-    )
-
-
-class EndpointForm(Form):
-    name = forms.CharField(max_length=100)
-    base_url = forms.URLField(max_length=500, help_text="API root, e.g. https://api.openai.com/v1")
-    model = forms.CharField(max_length=200)
-    system_prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    temperature = forms.FloatField(min_value=0, max_value=2, initial=0.0)
-    max_tokens = forms.IntegerField(min_value=1, max_value=100_000, initial=512)
-    concurrency = forms.IntegerField(min_value=1, max_value=64, initial=8)
-    timeout_s = forms.FloatField(min_value=0.1, max_value=600, initial=30.0, label="Timeout (s)")
-    api_key = forms.CharField(
-        max_length=1000,
-        required=False,
-        strip=True,
-        label="API key",
-        # Write-only: the field never shows a stored or a just-typed key back.
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Stored encrypted, never shown again; leave empty for an endpoint without one.",
-    )
-
-
-class EndpointKeyForm(Form):
-    """One per endpoint row; the template writes its input (ids must differ between rows)."""
-
-    api_key = forms.CharField(max_length=1000, required=False, strip=True)
-
-
-class RunStartForm(Form):
-    corpus = forms.ModelChoiceField(queryset=Corpus.objects.order_by("name"))
-    endpoint = forms.ModelChoiceField(queryset=sel.endpoint_list())
-
-
-class GateForm(Form):
-    baseline = forms.ModelChoiceField(queryset=sel.runs_for_gate())
-    candidate = forms.ModelChoiceField(queryset=sel.runs_for_gate())
-    margin = forms.FloatField(min_value=0.001, max_value=0.5, initial=0.02)
-
-
-class AcceptForm(Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=10)
-
-
-class LabelReviewForm(Form):
-    result = forms.IntegerField()
-    label = forms.ChoiceField(choices=Label.choices)
-
-
-class PromoteForm(Form):
-    item_id = forms.IntegerField()
-    corpus_id = forms.IntegerField()
-    next = forms.CharField(required=False)
-
-
-def _form_error(form: forms.Form, exc: ApplicationError) -> None:
-    field = exc.message.split(":", 1)[0]
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 # --- Access helpers ------------------------------------------------------------------------
@@ -182,7 +108,7 @@ def corpora(request: HtmxHttpRequest) -> HttpResponse:
         try:
             corpus = svc.corpus_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Corpus {corpus.name} created.")
             return redirect("replay:corpus", pk=corpus.pk)
@@ -192,7 +118,7 @@ def corpora(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _corpus_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     corpus: Corpus,
     prompt_form: PromptForm | None = None,
     import_form: ImportForm | None = None,
@@ -236,7 +162,7 @@ def corpus_prompt_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 expect=data["expect"],
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, "Prompt added.")
             return redirect("replay:corpus", pk=corpus.pk)
@@ -258,7 +184,7 @@ def corpus_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             format=form.cleaned_data["format"],
         )
     except ApplicationError as exc:
-        _form_error(form, exc)
+        apply_error(form, exc)
         return _corpus_page(request, corpus, import_form=form, status=400)
     return _corpus_page(request, corpus, import_summary=summary)
 
@@ -293,7 +219,7 @@ def corpus_prompt_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         try:
             svc.corpus_prompt_update(actor=request.user, prompt_id=item.pk, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, "Prompt saved. Earlier runs keep the text they replayed.")
             return redirect("replay:corpus", pk=item.corpus_id)
@@ -325,6 +251,7 @@ def promote(request: HtmxHttpRequest) -> HttpResponse:
             corpus_id=form.cleaned_data["corpus_id"],
         )
     except ApplicationError as exc:
+        not_found_as_404(exc)
         if request.htmx:
             return render(
                 request, "reviewapp/replay/_promoted.html", {"error": exc.message}, status=400
@@ -354,7 +281,7 @@ def endpoints(request: HtmxHttpRequest) -> HttpResponse:
         try:
             endpoint = svc.endpoint_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Endpoint {endpoint.name} saved.")
             return redirect("replay:endpoints")
@@ -363,7 +290,7 @@ def endpoints(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _endpoints_page(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     form: EndpointForm | None = None,
     key_form: EndpointKeyForm | None = None,
@@ -391,7 +318,7 @@ def endpoint_key(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, endpoint_id=endpoint.pk, api_key=form.cleaned_data["api_key"]
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             done = "stored" if form.cleaned_data["api_key"] else "removed"
             messages.success(request, f"The API key of {endpoint.name} was {done}.")
@@ -434,7 +361,7 @@ def runs(request: HtmxHttpRequest) -> HttpResponse:
                 endpoint_id=form.cleaned_data["endpoint"].pk,
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             tasks.replay_run_enqueue(run.pk)
             messages.success(request, f"Run #{run.pk} queued.")
@@ -476,7 +403,7 @@ def gate(request: HtmxHttpRequest) -> HttpResponse:
                 margin=form.cleaned_data["margin"],
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect("replay:decision", pk=decision.pk)
     status = 400 if request.method == "POST" else 200
@@ -518,7 +445,7 @@ def decision_accept(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, decision_id=decision.pk, reason=form.cleaned_data["reason"]
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             url = reverse("replay:decision", args=[decision.pk])
             if request.htmx:
@@ -548,6 +475,7 @@ def decision_label_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 label=form.cleaned_data["label"],
             )
         except ApplicationError as exc:
+            not_found_as_404(exc)
             error = exc.message
     else:
         error = "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items())
@@ -558,26 +486,3 @@ def decision_label_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if error:
         messages.error(request, error)
     return redirect("replay:decision", pk=decision.pk)
-
-
-app_name = "replay"
-urlpatterns = [
-    path("", index, name="index"),
-    path("corpora/", corpora, name="corpora"),
-    path("corpora/<int:pk>/", corpus_detail, name="corpus"),
-    path("corpora/<int:pk>/prompts/add", corpus_prompt_add, name="prompt_add"),
-    path("corpora/<int:pk>/import", corpus_import, name="corpus_import"),
-    path("corpora/<int:pk>/export", corpus_export, name="corpus_export"),
-    path("prompts/<int:pk>/edit", corpus_prompt_edit, name="prompt_edit"),
-    path("prompts/<int:pk>/toggle", corpus_prompt_toggle, name="prompt_toggle"),
-    path("promote", promote, name="promote"),
-    path("endpoints/", endpoints, name="endpoints"),
-    path("endpoints/<int:pk>/key", endpoint_key, name="endpoint_key"),
-    path("demo-model", demo_model_use, name="demo_model_use"),
-    path("runs/", runs, name="runs"),
-    path("runs/<int:pk>/", run_detail, name="run"),
-    path("gate/", gate, name="gate"),
-    path("decisions/<int:pk>/", decision_detail, name="decision"),
-    path("decisions/<int:pk>/accept", decision_accept, name="decision_accept"),
-    path("decisions/<int:pk>/labels", decision_label_review, name="decision_label_review"),
-]

@@ -1,16 +1,15 @@
 """The reviewer's queue: blinded item, locked verdict, reveal, skip and lease renewal (HTMX)."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
-from django_htmx.middleware import HtmxDetails
 
-from auditcore.exceptions import ApplicationError
+from auditcore.exceptions import NOT_FOUND, ApplicationError
 from auditcore.models import Decision, GatewayAction, Label, Verdict
 from auditcore.selectors.review import (
     UNDO_SECONDS,
@@ -26,6 +25,7 @@ from auditcore.selectors.review import (
 from auditcore.services import review as review_services
 from reviewapp.access import reviewer_required
 from reviewapp.forms import CommentForm, control_character_error, form_errors_text
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 
 TEMPLATE = "reviewapp/review/review.html"
 DECISIONS = [
@@ -43,12 +43,8 @@ MOVE_ON = {
     review_services.ROUND_CLOSED,
     review_services.LEASE_LOST,
     review_services.ITEM_CLOSED,
-    review_services.NOT_FOUND,
+    NOT_FOUND,
 }
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 ROUND_KEY = "review_round"
@@ -205,10 +201,10 @@ def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             suggested_category=request.POST.get("suggested_category", ""),
         )
     except ApplicationError as error:
-        if error.extra.get("code") == review_services.ALREADY_LOCKED:
+        if error.code == review_services.ALREADY_LOCKED:
             # A stale form (Forward, another tab): show the verdict that stands, and say so.
             return _reveal(request, item_id, message=error.message)
-        if error.extra.get("code") in MOVE_ON:
+        if error.code in MOVE_ON:
             return _next_item(request, message=error.message)
         return _item_with_error(request, item_id, error.message)
     if request.htmx:
@@ -235,8 +231,7 @@ def review_observe(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             observed_served_label=served,
         )
     except ApplicationError as error:
-        if error.extra.get("code") == review_services.NOT_FOUND:
-            raise Http404(error.message) from None
+        not_found_as_404(error)
         step = "served" if served else "model"
         return _reveal(request, item_id, message=error.message, step=step)
     reveal = verdict_reveal(item_id=item_id, reviewer=request.user, verdict=verdict)
@@ -297,8 +292,7 @@ def review_undo(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     try:
         review_services.verdict_undo(reviewer=request.user, item_id=item_id)
     except ApplicationError as error:
-        if error.extra.get("code") == review_services.NOT_FOUND:
-            raise Http404(error.message) from None
+        not_found_as_404(error)
         if request.htmx and request.POST.get("from") != "recent":
             return _reveal(request, item_id, message=error.message)
         return _recent(request, message=error.message, status=409)
@@ -338,8 +332,7 @@ def comment_post(request: HtmxHttpRequest, item_id: int) -> CommentForm | None:
             author=request.user, item_id=item_id, text=form.cleaned_data["text"]
         )
     except ApplicationError as error:
-        if error.extra.get("code") == review_services.NOT_FOUND:
-            raise Http404(error.message) from None
+        not_found_as_404(error)
         form.add_error("text", error.message)
         return form
     return None

@@ -1,13 +1,12 @@
 """Audit rounds: create, quotas with a live preview, draw, follow the draw, close; gold items."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
-from django_htmx.middleware import HtmxDetails
 
 from auditcore import tasks
 from auditcore.exceptions import ApplicationError
@@ -42,27 +41,20 @@ from reviewapp.forms import (
     RoundCloseForm,
     RoundCreateForm,
     RoundReviewersForm,
+    apply_error,
     form_errors_text,
 )
+from reviewapp.http import HtmxHttpRequest, not_found_as_404
 
 MAX_QUOTA = 1_000_000
 # The Last week form shares the new-round page with the full form: its own ids and names.
 LAST_WEEK_PREFIX = "last_week"
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def _get_round(pk: int) -> AuditRound:
     return get_object_or_404(
         AuditRound.objects.select_related("policy_version__policy", "created_by"), pk=pk
     )
-
-
-def _form_error(form, exc: ApplicationError) -> None:
-    field = exc.extra.get("field")
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 @require_GET
@@ -87,7 +79,7 @@ def round_new(request: HtmxHttpRequest) -> HttpResponse:
         try:
             audit_round = round_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, f"Round {audit_round} created; set its quotas, then draw.")
             return redirect("rounds:detail", pk=audit_round.pk)
@@ -104,7 +96,7 @@ def round_last_week(request: HtmxHttpRequest) -> HttpResponse:
         try:
             opened = round_open_last_week(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             audit_round = opened.audit_round
             if not opened.created:
@@ -146,7 +138,7 @@ def round_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "reviewapp/rounds/detail.html", _detail_context(audit_round))
 
 
-def _parse_quotas(request: HttpRequest, categories: list[str]) -> tuple[dict, int | None, list]:
+def _parse_quotas(request: HtmxHttpRequest, categories: list[str]) -> tuple[dict, int | None, list]:
     quotas, errors = {}, []
     for category in categories:
         for outcome, _ in Label.choices:
@@ -183,6 +175,7 @@ def round_quotas(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, audit_round=audit_round, quotas=quotas, budget=budget
             )
         except ApplicationError as exc:
+            not_found_as_404(exc)
             errors.append(exc.message)
     status = 400 if errors else 200
     if request.htmx:
@@ -202,6 +195,7 @@ def round_draw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         round_draw_request(actor=request.user, audit_round=audit_round)
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     if request.htmx:
         return HttpResponseClientRefresh()
@@ -239,6 +233,7 @@ def round_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             policy_version=form.cleaned_data["policy_version"],
         )
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     else:
         tasks.round_alerts_enqueue(audit_round.pk)
@@ -259,6 +254,7 @@ def round_reviewers(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         round_reviewers_assign(actor=request.user, audit_round=audit_round, reviewers=reviewers)
     except ApplicationError as exc:
+        not_found_as_404(exc)
         messages.error(request, exc.message)
     else:
         who = ", ".join(r.get_username() for r in reviewers) or "every reviewer"
@@ -299,7 +295,7 @@ def gold_write(request: HtmxHttpRequest) -> HttpResponse:
         try:
             gold_item_write(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, "Gold prompt added to the pool.")
             return redirect("rounds:gold")
@@ -323,7 +319,7 @@ def gold_mark(request: HtmxHttpRequest) -> HttpResponse:
                     note=form.cleaned_data["note"],
                 )
             except ApplicationError as exc:
-                _form_error(form, exc)
+                apply_error(form, exc)
             else:
                 messages.success(request, f"Interaction {interaction.pk} is now a gold item.")
                 return redirect("rounds:gold")

@@ -12,7 +12,6 @@ from auditcore.consistency import (
     normalise,
     prompt_digest,
     shingles,
-    similarity,
 )
 
 
@@ -65,7 +64,7 @@ def test_signatures_of_many_sets_equal_each_set_hashed_on_its_own():
             ) % modulus
             expected = expected.min(axis=1)
         assert np.array_equal(signature, expected)
-        assert np.array_equal(hasher.signature(items), signature)
+        assert np.array_equal(hasher.signatures([items])[0], signature)
 
 
 def test_shingles_of_short_text_is_the_whole_text():
@@ -79,8 +78,10 @@ def test_signature_similarity_tracks_jaccard():
     b = shingles(normalise("how should I treat a small burn at home quickly and safely"))
     c = shingles(normalise("what is the capital of france and why is it famous today"))
     jaccard = len(a & b) / len(a | b)
-    assert abs(similarity(hasher.signature(a), hasher.signature(b)) - jaccard) < 0.1
-    assert similarity(hasher.signature(a), hasher.signature(c)) < 0.1
+    sig_a, sig_b, sig_c = hasher.signatures([a, b, c])
+    # The share of equal signature positions estimates the Jaccard similarity.
+    assert abs(np.mean(sig_a == sig_b) - jaccard) < 0.1
+    assert np.mean(sig_a == sig_c) < 0.1
 
 
 def test_groups_join_equal_and_near_texts_and_leave_others_alone():
@@ -117,7 +118,7 @@ def _groups_pair_by_pair(texts, threshold=0.7, bands=16):
     for keys in by_text.values():
         for other in keys[1:]:
             parent[find(other)] = find(keys[0])
-    signatures = {t: hasher.signature(shingles(t)) for t in by_text}
+    signatures = {t: hasher.signatures([shingles(t)])[0] for t in by_text}
     buckets = {}
     for text, sig in signatures.items():
         for band in range(bands):
@@ -127,7 +128,7 @@ def _groups_pair_by_pair(texts, threshold=0.7, bands=16):
     for members in buckets.values():
         for i, first in enumerate(members):
             for second in members[i + 1 :]:
-                if similarity(signatures[first], signatures[second]) >= threshold:
+                if np.mean(signatures[first] == signatures[second]) >= threshold:
                     parent[find(by_text[second][0])] = find(by_text[first][0])
     groups = {}
     for key in texts:

@@ -141,7 +141,11 @@ def test_submitting_twice_is_refused_and_keeps_the_first_verdict(reviewer):
     first = submit(reviewer, items[0], decision="help")
     with pytest.raises(ApplicationError) as caught:
         submit(reviewer, items[0], decision="decline")
-    assert caught.value.extra == {"code": svc.ALREADY_LOCKED, "verdict_id": first.pk}
+    assert caught.value.extra == {
+        "field": None,
+        "code": svc.ALREADY_LOCKED,
+        "verdict_id": first.pk,
+    }
     assert "already locked (Should help)" in caught.value.message
     assert Verdict.objects.get().decision == "help"
     items[0].refresh_from_db()

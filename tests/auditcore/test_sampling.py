@@ -11,16 +11,13 @@ from scipy import stats as sps
 
 from auditcore.sampling import (
     EPSILON,
-    calibrate_weights,
     combined_inclusion,
     draw_stratum,
-    expected_design_effect,
     expected_half_width,
     kish_design_effect,
     neyman_allocation,
     priority_key,
     record_u,
-    required_sample_size,
     size_measure,
     stratum_key,
 )
@@ -116,11 +113,6 @@ def test_draw_stratum_of_a_million_records_is_fast():
     assert keys[draw.indices].max() < draw.tau == np.partition(keys, 5_000)[5_000]
 
 
-def test_calibration_scales_weights_to_the_stratum_size():
-    # d = [1/0.6, 1] sums to 8/3; N = 5 gives the factor 5 / (8/3) = 1.875 -> [3.125, 1.875].
-    assert calibrate_weights([1 / 0.6, 1.0], 5).tolist() == pytest.approx([3.125, 1.875])
-
-
 def test_neyman_allocation_respects_floors_and_rounds_by_largest_remainder():
     # scores N*sqrt(P(1-P)): 400*0.5 = 200, 300*0.4 = 120, 50*sqrt(0.1*0.9) = 15 (P floored),
     # 1*0.5. Minimums: 0, 0 -> 2, 2; floor 30; N = 1 caps its 2 at 1. Budget 100: c*15 < 30 and
@@ -159,12 +151,6 @@ def test_neyman_allocation_sums_exactly_to_the_budget():
     assert all(a >= min(s, 5) for a, (s, _) in zip(alloc, strata, strict=True))
 
 
-def test_required_sample_size_matches_the_planning_rule():
-    # 1.95996^2 * 0.2 * 0.8 / 0.05^2 = 3.84146 * 64 = 245.85 -> 246; deff 2 -> 491.7 -> 492.
-    assert required_sample_size(0.2, 0.05) == 246
-    assert required_sample_size(0.2, 0.05, deff=2) == 492
-
-
 def test_expected_half_width_applies_the_finite_population_correction():
     # 1.959964 * sqrt(0.16 / 246) = 1.959964 * 0.0255031 = 0.0499851.
     assert expected_half_width(246) == pytest.approx(0.0499851, abs=1e-7)
@@ -178,16 +164,6 @@ def test_kish_design_effect_is_one_for_equal_weights_and_grows_with_spread():
     # n * sum(d^2) / sum(d)^2 = 4 * 22 / 64 = 1.375.
     assert kish_design_effect([1, 1, 2, 4]) == pytest.approx(1.375)
     assert kish_design_effect([3, 3, 3]) == pytest.approx(1.0)
-
-
-def test_expected_design_effect_of_a_size_measure_worked_by_hand():
-    # x = [1, 1, 2, 4], n = 2: pi = 2x/8 = [.25, .25, .5, 1]; 2 * (4 + 4 + 2 + 1) / 16 = 1.375,
-    # which equals mean(x) * mean(1/x) = 2 * 0.6875.
-    assert expected_design_effect([1, 1, 2, 4], 2) == pytest.approx(1.375)
-    # x = [1, 1, 1, 10], n = 2: 10 * 2/13 > 1, so 10 is certain and pi = 1/3 for the others:
-    # 2 * (3 + 3 + 3 + 1) / 16 = 1.25.
-    assert expected_design_effect([1, 1, 1, 10], 2) == pytest.approx(1.25)
-    assert expected_design_effect([1, 5, 9], 3) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditcore.sampling import calibrate_weights, draw_stratum, priority_key, record_u
+from auditcore.sampling import draw_stratum, priority_key, record_u
 from auditcore.stats import estimate_rate
 
 HEAVY_EXTRA_RATE = 0.5  # the heaviest users are refused wrongly far more often
@@ -28,6 +28,15 @@ def _population(
         y = (rng.random(n_h) < np.where(heavy, rate + HEAVY_EXTRA_RATE, rate)).astype(float)
         strata.append(Stratum(x, y, (rng.random(n_h) < 0.3).astype(float), quota))
     return strata
+
+
+def calibrate_weights(weights: np.ndarray, population_size: int) -> np.ndarray:
+    """Scale one stratum's weights d = 1/pi so they sum to its known size: d * N_h / sum(d)."""
+    d = np.asarray(weights, dtype=float)
+    total = d.sum()
+    if d.size == 0 or total <= 0:
+        return d.copy()
+    return d * (population_size / total)
 
 
 def _run(rng: np.random.Generator, strata: list[Stratum], reps: int) -> dict[str, np.ndarray]:

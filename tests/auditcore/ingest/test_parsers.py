@@ -11,7 +11,6 @@ from auditcore.ingest.parsers import (
     ParseError,
     UnsupportedFormatError,
     detect_format,
-    iter_chunks,
     iter_records,
 )
 
@@ -185,16 +184,6 @@ def test_openai_record_without_choices_is_an_error_naming_the_path():
 def test_a_native_line_in_an_openai_file_is_an_error():
     records = parse(b'{"id": "x", "response": "text"}\n', "openai")
     assert records[0][1].reason == "OpenAI log record has no request object"
-
-
-def test_iter_chunks_groups_records_without_losing_any():
-    chunks = list(iter_chunks(iter(range(7)), 3))
-    assert chunks == [[0, 1, 2], [3, 4, 5], [6]]
-
-
-def test_iter_chunks_rejects_a_zero_size():
-    with pytest.raises(ValueError, match="at least 1"):
-        list(iter_chunks([1], 0))
 
 
 def test_parsing_is_lazy_so_a_huge_stream_is_never_read_whole():
