@@ -277,6 +277,9 @@ class OpenedRound:
     created: bool
     drawing: bool
     problem: str = ""  # why the draw did not start (the plan does not fit), if it did not
+    # This call claimed the round for a draw, so its caller queues the draw (an earlier call's
+    # draw may still be queued or running when `drawing` alone is true).
+    draw_requested: bool = False
 
 
 def round_open_last_week(
@@ -349,7 +352,7 @@ def _open_draw(
         problem = plan.problem or "No records in last week's frame yet; nothing to draw."
         return OpenedRound(audit_round, created, False, problem)
     audit_round = round_draw_request(actor=actor, audit_round=audit_round)
-    return OpenedRound(audit_round, created, True)
+    return OpenedRound(audit_round, created, True, draw_requested=True)
 
 
 def round_templates_open_due(*, today: date | None = None) -> list[OpenedRound]:
@@ -426,9 +429,7 @@ def round_quotas_set(
 
 @transaction.atomic
 def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRound) -> AuditRound:
-    """Claim the round for a draw and queue the task once this transaction commits."""
-    from auditcore import tasks
-
+    """Claim the round for a draw; the caller queues the draw (tasks.round_draw_enqueue)."""
     audit_round = _locked(audit_round)
     _require_editable(audit_round)
     plan = round_plan(audit_round)
@@ -441,8 +442,6 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
     audit_event_record(
         actor=actor, action="round.draw", obj=audit_round, after=_round_state(audit_round)
     )
-    round_id = audit_round.pk
-    transaction.on_commit(lambda: tasks.round_draw_task.delay(round_id))
     return audit_round
 
 

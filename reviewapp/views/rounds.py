@@ -106,6 +106,7 @@ def round_last_week(request: HtmxHttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             _form_error(form, exc)
         else:
+            tasks.round_opened_enqueue(opened)
             audit_round = opened.audit_round
             if not opened.created:
                 messages.info(request, f"{audit_round} is already open; nothing new was created.")
@@ -203,6 +204,8 @@ def round_draw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         round_draw_request(actor=request.user, audit_round=audit_round)
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    else:
+        tasks.round_draw_enqueue(audit_round.pk)
     if request.htmx:
         return HttpResponseClientRefresh()
     return redirect("rounds:detail", pk=audit_round.pk)

@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from auditcore import sampling
+from auditcore import sampling, tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditEvent, AuditRound, Interaction, RoundItem, RoundStratum
 from auditcore.services.rounds import (
@@ -36,6 +36,7 @@ def _round(actor, **kwargs):
 def _draw(actor, audit_round, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=actor, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     audit_round.refresh_from_db()
     return audit_round
 
@@ -275,7 +276,8 @@ def test_a_real_worker_draws_a_round(celery_worker_process, safety_lead):
     require_services()
     population({("medical", "refusal"): 50, ("finance", "compliance"): 20})
     audit_round = _round(safety_lead, budget=30)
-    round_draw_request(actor=safety_lead, audit_round=audit_round)  # autocommit: queued now
+    round_draw_request(actor=safety_lead, audit_round=audit_round)
+    tasks.round_draw_enqueue(audit_round.pk)  # autocommit: queued now
 
     def drawn() -> bool:
         audit_round.refresh_from_db()

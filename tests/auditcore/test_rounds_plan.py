@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from auditcore import tasks
 from auditcore.models import AuditEvent, ModelVersion, RoundItem, StratumCount, Surface, Verdict
 from auditcore.sampling import spread_floor
 from auditcore.selectors.rounds import round_plan, size_measure_deff
@@ -157,6 +158,7 @@ def test_rereview_moves_a_changed_categorys_items_to_the_new_version(
     )
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=safety_lead, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     item = RoundItem.objects.filter(round=audit_round, stratum__category="medical").first()
     Verdict.objects.create(
         item=item,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from auditcore import tasks
 from auditcore.models import AuditRound, Interaction, RoundItem
 from auditcore.services.rounds import round_create, round_draw_request, round_u
 from tests.auditcore.test_review_support import items_of, make_round
@@ -86,6 +87,7 @@ def test_a_drawn_round_is_served_in_its_random_order_not_by_priority_key(
     AuditRound.objects.filter(pk=audit_round.pk).update(salt="queue-order-test")
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=safety_lead, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     audit_round.refresh_from_db()
     assert audit_round.items.count() >= 100
 
