@@ -10,7 +10,6 @@ Weights are d = 1/π as drawn. A supplement round shares its first round's salt 
 keeps the part of the combined sample the first round does not hold.
 """
 
-import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -54,39 +53,6 @@ from auditcore.selectors.rounds import (
 from auditcore.services.audit import audit_event_record
 
 GOLD_SOURCE = "gold"
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-_U_SCALE = float(2**53)
-
-
-# --- Keyed mixing -------------------------------------------------------------------------------
-
-
-def salt_key(salt: str, purpose: str) -> np.uint64:
-    digest = hashlib.blake2b(purpose.encode(), key=salt.encode()[:64], digest_size=8).digest()
-    return np.uint64(int.from_bytes(digest, "big"))
-
-
-def _splitmix(z: np.ndarray) -> np.ndarray:
-    # splitmix64's finaliser: a bijection on 64 bits with full avalanche. Wrapping multiplication
-    # is intended, so numpy's overflow warnings are silenced.
-    with np.errstate(over="ignore"):
-        z = z ^ (z >> np.uint64(30))
-        z = z * np.uint64(0xBF58476D1CE4E5B9)
-        z = z ^ (z >> np.uint64(27))
-        z = z * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return z & _MASK64
-
-
-def mixed_unit(stored_u: np.ndarray, salt: str, purpose: str) -> np.ndarray:
-    """u' in (0, 1] from a record's stored u in (0, 1] and the round salt, for one purpose."""
-    bits = np.rint(np.asarray(stored_u, dtype=float) * _U_SCALE).astype(np.uint64)
-    z = _splitmix(_splitmix(bits ^ salt_key(salt, purpose)))
-    return ((z >> np.uint64(11)).astype(float) + 1.0) / _U_SCALE
-
-
-def round_u(stored_u: np.ndarray, salt: str) -> np.ndarray:
-    return mixed_unit(stored_u, salt, "draw")
 
 
 # --- Helpers ------------------------------------------------------------------------------------
@@ -544,13 +510,6 @@ def _size_column(audit_round: AuditRound) -> str:
     return "impact_weight"
 
 
-def _size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "uniform":
-        return np.ones_like(weights)
-    x = np.sqrt(np.maximum(weights, 0)) if kind == "sqrt_impact" else weights
-    return np.maximum(x, sampling.EPSILON)
-
-
 @dataclass
 class _StratumDrawn:
     plan: PlanStratum
@@ -576,8 +535,8 @@ def _draw_arrays(
     For a supplement, `first_phase` holds the first round's items: the combined sample is drawn
     (its τ and π are the combined design's) and the supplement keeps what the first round lacks.
     """
-    x = _size_measures(rows[:, 2], audit_round.size_measure)
-    keys = sampling.priority_key(round_u(rows[:, 1], audit_round.salt), x)
+    x = sampling.size_measures(rows[:, 2], audit_round.size_measure)
+    keys = sampling.priority_key(sampling.round_u(rows[:, 1], audit_round.salt), x)
     kept = np.isin(rows[:, 0].astype(np.int64), np.asarray(keep, dtype=np.int64))
     if kept.any():
         # Late records can hold smaller keys than items already drawn. The sample then grows to
@@ -588,7 +547,9 @@ def _draw_arrays(
     ids = rows[draw.indices, 0].astype(np.int64)
     mine = ~np.isin(ids, np.asarray(first_phase, dtype=np.int64))
     chosen_u = rows[draw.indices[mine], 1]
-    double = mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
+    double = (
+        sampling.mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
+    )
     return _StratumDrawn(
         plan=s,
         population=len(rows),
@@ -598,7 +559,7 @@ def _draw_arrays(
         # d = 1/π as drawn (STATISTICS.md): calibrating tiny strata to N_h biases the estimate.
         weights=1.0 / draw.pi[mine],
         required=np.where(double, 2, 1),
-        queue_order=mixed_unit(chosen_u, audit_round.salt, "queue"),
+        queue_order=sampling.mixed_unit(chosen_u, audit_round.salt, "queue"),
     )
 
 
@@ -734,8 +695,8 @@ def _mix_gold(audit_round: AuditRound) -> int:
     )
     if not pool:
         return 0
-    order = mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "gold")
-    queue = mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "queue")
+    order = sampling.mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "gold")
+    queue = sampling.mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "queue")
     picked = np.argsort(order, kind="stable")[:want]
     RoundItem.objects.bulk_create(
         [

@@ -14,7 +14,6 @@ from auditcore.services.rounds import (
     round_create,
     round_draw_request,
     round_quotas_set,
-    round_u,
 )
 from tests.support.round_data import DAY, population, published_policy
 
@@ -51,7 +50,7 @@ def _keys(audit_round, stratum):
     )
     ids = np.array([r[0] for r in rows])
     x = np.array([sampling.size_measure(r[2], audit_round.size_measure) for r in rows])
-    keys = round_u(np.array([r[1] for r in rows]), audit_round.salt) / x
+    keys = sampling.round_u(np.array([r[1] for r in rows]), audit_round.salt) / x
     return ids, x, keys
 
 
@@ -199,7 +198,7 @@ def test_each_round_has_its_own_salt_and_so_its_own_order(safety_lead):
     )
     assert a.salt != b.salt
     stored_u = np.array(Interaction.objects.values_list("u", flat=True))
-    first_20 = [set(np.argsort(round_u(stored_u, r.salt))[:20].tolist()) for r in (a, b)]
+    first_20 = [set(np.argsort(sampling.round_u(stored_u, r.salt))[:20].tolist()) for r in (a, b)]
     assert first_20[0] != first_20[1]
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from auditcore import tasks
+from auditcore import sampling, tasks
 from auditcore.models import AuditRound, Interaction, RoundItem
-from auditcore.services.rounds import round_create, round_draw_request, round_u
+from auditcore.services.rounds import round_create, round_draw_request
 from tests.auditcore.test_review_support import items_of, make_round
 from tests.reviewapp.api.test_resources import _auth
 from tests.support.round_data import DAY, population, published_policy
@@ -104,7 +104,7 @@ def test_a_drawn_round_is_served_in_its_random_order_not_by_priority_key(
         for pk, u, weight in Interaction.objects.values_list("pk", "u", "impact_weight")
     }
     u, x = np.array([record[interaction_of[pk]] for pk in served]).T
-    keys = round_u(u, "queue-order-test") / x
+    keys = sampling.round_u(u, "queue-order-test") / x
     position = np.arange(len(served))
     # Served by priority key, both correlations would be strong (1.0 with the key itself).
     assert abs(stats.spearmanr(position, keys).statistic) < 0.3
