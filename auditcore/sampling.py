@@ -262,14 +262,6 @@ def expected_half_width(
     return _z(confidence) * math.sqrt(deff * p * (1 - p) / n * fpc)
 
 
-def kish_design_effect(weights: ArrayLike) -> float:
-    """Kish's unequal-weighting design effect n * sum(d^2) / sum(d)^2 (1 when weights are equal)."""
-    d = np.asarray(weights, dtype=float)
-    if d.size == 0:
-        return math.nan
-    return float(d.size * np.sum(d**2) / np.sum(d) ** 2)
-
-
 def expected_design_effect(sizes: ArrayLike, n: int) -> float:
     """Kish design effect to expect from drawing n records with these size measures (preview).
 

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from auditcore import roles, sampling
+from auditcore import roles, sampling, stats
 from auditcore.models import (
     AuditRound,
     GoldItem,
@@ -482,7 +482,7 @@ def round_strata(audit_round: AuditRound) -> list[StratumResult]:
     ).values_list("stratum_id", "weight"):
         weights[stratum_id].append(weight)
     return [
-        StratumResult(s, sampling.kish_design_effect(weights[s.pk]) if weights[s.pk] else math.nan)
+        StratumResult(s, stats.kish_design_effect(weights[s.pk]) if weights[s.pk] else math.nan)
         for s in strata
     ]
 

@@ -16,7 +16,6 @@ from auditcore.sampling import (
     draw_stratum,
     expected_design_effect,
     expected_half_width,
-    kish_design_effect,
     neyman_allocation,
     priority_key,
     record_u,
@@ -175,12 +174,6 @@ def test_expected_half_width_applies_the_finite_population_correction():
     assert expected_half_width(246, N=1000) == pytest.approx(0.0434254, abs=1e-7)
     assert expected_half_width(50, N=50) == 0.0
     assert expected_half_width(0) == math.inf
-
-
-def test_kish_design_effect_is_one_for_equal_weights_and_grows_with_spread():
-    # n * sum(d^2) / sum(d)^2 = 4 * 22 / 64 = 1.375.
-    assert kish_design_effect([1, 1, 2, 4]) == pytest.approx(1.375)
-    assert kish_design_effect([3, 3, 3]) == pytest.approx(1.0)
 
 
 def test_expected_design_effect_of_a_size_measure_worked_by_hand():
