@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auditcore.selectors import estimates as sel
+from auditcore.selectors.consistency import surface_consistency
 from auditcore.stats import RateEstimate
 from reviewapp.api.permissions import MayReadResults
 
@@ -91,7 +92,7 @@ class RoundConsistencyApi(APIView):
     def get(self, request, pk: int):
         audit_round = get_object_or_404(sel.reportable_rounds(), pk=pk)
         start, end = audit_round.period_start, audit_round.period_end
-        return Response(plain(sel.surface_consistency(start, end, _layer(request))))
+        return Response(plain(surface_consistency(start, end, _layer(request))))
 
 
 class PeriodEstimatesApi(APIView):

@@ -27,6 +27,7 @@ from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
+from auditcore.selectors.consistency import surface_consistency
 from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
@@ -371,7 +372,7 @@ def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     layer = _layer(request)
     if layer is None:
         return HttpResponseBadRequest("layer: must be 'served' or 'model'")
-    report = sel.surface_consistency(audit_round.period_start, audit_round.period_end, layer)
+    report = surface_consistency(audit_round.period_start, audit_round.period_end, layer)
     context = {"round": audit_round, "report": report, "layer_label": LAYER_LABELS[layer]}
     template = "reviewapp/dashboard/consistency.html"
     if request.htmx:
