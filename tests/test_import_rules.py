@@ -27,6 +27,7 @@ PURE = {
     "auditcore.detection.report",
     "auditcore.detection.response",
     "auditcore.detection.tiers",
+    "auditcore.estimate_frame",
     "auditcore.exceptions",
     "auditcore.ingest.parsers",
     "auditcore.ingest.pipeline",
