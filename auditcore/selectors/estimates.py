@@ -301,14 +301,6 @@ def false_refusal_examples(
     return [Example(*found[i], cause=causes[i]) for i in ids if i in found]
 
 
-def scope_examples(
-    estimates: "Estimates", limit: int = EXAMPLE_LIMIT, layer: str = "served"
-) -> list[Example]:
-    """false_refusal_examples of an Estimates' scope, from the item rows it has read."""
-    rows = [row for round_rows in estimates.rows_by_round.values() for row in round_rows]
-    return false_refusal_examples(estimates.scope.round_ids, limit, rows=rows, layer=layer)
-
-
 # --- Round and period ------------------------------------------------------------------------
 
 
@@ -359,8 +351,6 @@ def period_scope(start: dt.date, end: dt.date) -> Scope:
 @dataclass(frozen=True)
 class Estimates:
     scope: Scope
-    rows_by_round: dict[int, list] = field(repr=False, compare=False)
-    strata_by_round: dict[int, dict[int, ra.StratumInfo]] = field(repr=False, compare=False)
     headline: Headline
     breakdowns: dict[str, list[BreakdownRow]]
     disparity: list[DisparityRow]
@@ -373,10 +363,24 @@ class Estimates:
         return self.headline.layers
 
 
-def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
+@dataclass(frozen=True)
+class DashboardFigures:
+    """What the dashboard shows for a round or a period; the trend and the examples only when
+    asked for (the page shows them, its CSV and the API do not)."""
+
+    estimates: Estimates
+    trend: list[TrendPoint] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+
+
+def dashboard_figures(
+    *, scope: Scope, layer: str, trend: str | None = None, examples: int = 0
+) -> DashboardFigures:
     """Everything the dashboard shows for a round or a period, from a handful of queries.
 
     layer: "served" (what users got) or "model", for the figures shown at one layer only.
+    trend: "round" or "week" for the trend of the recent rounds; examples: how many confirmed
+    false refusals to pick. Both reuse the item rows and strata read for the estimates.
     """
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}")
@@ -387,25 +391,13 @@ def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
     respondents = ra.Respondents.of(frame.sample(), info)
     gold = RoundItem.objects.filter(round_id__in=ids, is_gold=True).count()
     strata = {pk: (ref.category, ref.model_version) for pk, ref in refs.items()}
-    strata_by_round: dict[int, dict[int, ra.StratumInfo]] = {r: {} for r in ids}
-    for pk, ref in refs.items():
-        strata_by_round[ref.round_id][pk] = info[pk]
     known = {"category": set(), "model_version": set()}
     for category, model in strata.values():
         # A round may pool categories or model versions in one stratum ("" / NULL there).
         known["category"].update([category] if category else [])
         known["model_version"].update([model] if model else [])
-    # Rows are cached per round for the trend, which reads each round alone: a round combined
-    # with its supplement here carries the combined design, so it is read again there.
-    combined = {r.supplement_of_id for r in scope.rounds if r.supplement_of_id}
-    by_round: dict[int, list] = {r: [] for r in ids if r not in combined}
-    for row in rows:
-        if row[2] in by_round:
-            by_round[row[2]].append(row)
-    return Estimates(
+    estimates = Estimates(
         scope=scope,
-        rows_by_round=by_round,
-        strata_by_round=strata_by_round,
         headline=headline(frame, respondents, population_counts(scope.rounds, layer), gold, refs),
         breakdowns={
             dim: breakdown(frame, respondents, dim, known.get(dim, ())) for dim in DIMENSIONS
@@ -414,27 +406,48 @@ def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
         validation=classifier_validation(ids, rows, strata, layer),
         layer=layer,
     )
+    points = []
+    if trend is not None:
+        strata_by_round: dict[int, dict[int, ra.StratumInfo]] = {r: {} for r in ids}
+        for pk, ref in refs.items():
+            strata_by_round[ref.round_id][pk] = info[pk]
+        # The trend reads each round alone: a round combined with its supplement here carries
+        # the combined design, so the trend reads it again.
+        combined = {r.supplement_of_id for r in scope.rounds if r.supplement_of_id}
+        by_round: dict[int, list] = {r: [] for r in ids if r not in combined}
+        for row in rows:
+            if row[2] in by_round:
+                by_round[row[2]].append(row)
+        points = _trend(trend, None, by_round, strata_by_round)
+    picked = false_refusal_examples(ids, examples, rows, layer) if examples else []
+    return DashboardFigures(estimates, points, picked)
 
 
 def round_estimates(audit_round: AuditRound, layer: str = "served") -> Estimates:
-    return scope_estimates(round_scope(audit_round), layer)
+    return dashboard_figures(scope=round_scope(audit_round), layer=layer).estimates
 
 
 # --- Trend -----------------------------------------------------------------------------------
 
 
 def trend(
-    granularity: str = "round",
-    rounds: Sequence[AuditRound] | None = None,
-    known: dict[int, list] | None = None,
-    known_strata: dict[int, dict[int, ra.StratumInfo]] | None = None,
+    granularity: str = "round", rounds: Sequence[AuditRound] | None = None
 ) -> list[TrendPoint]:
     """Rates per model version over rounds (each round its own point) or ISO weeks.
 
     Weeks pool items of non-overlapping rounds (the latest of overlapping rounds is kept) and
-    estimate each week × model version as a domain. known / known_strata: item rows and strata
-    already read, per round id.
+    estimate each week × model version as a domain.
     """
+    return _trend(granularity, rounds)
+
+
+def _trend(
+    granularity: str,
+    rounds: Sequence[AuditRound] | None,
+    known: dict[int, list] | None = None,
+    known_strata: dict[int, dict[int, ra.StratumInfo]] | None = None,
+) -> list[TrendPoint]:
+    """trend, with item rows and strata already read per round id (known / known_strata)."""
     if rounds is None:
         # A supplement's items carry its combined design with the first round: its figures are
         # the first round's (round_scope), never a point of their own.

@@ -186,11 +186,11 @@ def _triple(est: RateEstimate) -> tuple:
 def _context(
     request: HttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
 ) -> dict:
-    estimates = sel.scope_estimates(scope, layer)
     granularity = "week" if request.GET.get("trend") == "week" else "round"
-    points = sel.trend(
-        granularity, known=estimates.rows_by_round, known_strata=estimates.strata_by_round
+    figures = sel.dashboard_figures(
+        scope=scope, layer=layer, trend=granularity, examples=sel.EXAMPLE_LIMIT
     )
+    estimates = figures.estimates
     h = estimates.headline
     rates = _layers(h.layers)
     return {
@@ -252,9 +252,9 @@ def _context(
         ],
         "validation": estimates.validation,
         "tier_agreement": tier_agreement(scope.round_ids),
-        "examples": sel.scope_examples(estimates, layer=layer),
+        "examples": figures.examples,
         "corpora": list(corpus_list()),
-        "chart": _chart(points, layer),
+        "chart": _chart(figures.trend, layer),
         "replay_charts": _replay_charts(),
         "granularity": granularity,
         "rounds": list(sel.reportable_rounds().order_by("-period_start", "-pk")[:100]),
@@ -331,7 +331,7 @@ def _respond(
         table = request.GET.get("table", "category")
         if table not in TABLES:
             raise Http404("unknown table")
-        return _csv(sel.scope_estimates(scope, layer), table, filename)
+        return _csv(sel.dashboard_figures(scope=scope, layer=layer).estimates, table, filename)
     context = _context(request, scope, title, layer, audit_round)
     template = "reviewapp/dashboard/dashboard.html"
     if request.htmx and request.htmx.target == "dashboard-body":

@@ -250,7 +250,8 @@ def test_a_round_and_its_supplement_are_estimated_as_one_combined_sample(
         assert frr.n == 50
         assert frr.estimate == pytest.approx(expected)
     # The first round's items alone, with their own design, give another figure.
-    alone = sel.scope_estimates(sel.Scope([first])).layers["model"]["frr"]
+    alone = sel.dashboard_figures(scope=sel.Scope([first]), layer="served").estimates
+    alone = alone.layers["model"]["frr"]
     assert alone.n == 20 and alone.estimate != pytest.approx(expected)
 
     client.force_login(safety_lead)
