@@ -5,6 +5,7 @@ in auditcore/ or reviewapp/ fails here.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,13 @@ SYNTHETIC = {
 def test_an_import_that_runs_the_wrong_way_is_reported(module, source, expected):
     assert violations(SYNTHETIC) == []
     assert violations({**SYNTHETIC, module: source}) == [expected]
+
+
+def test_the_readme_layout_names_only_modules_that_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w/]+(?:\.py|/))`", layout))
+    assert "estimate_frame.py" in named
+    where = [ROOT, ROOT / "auditcore", ROOT / "auditcore" / "selectors", ROOT / "reviewapp"]
+    missing = sorted(n for n in named if not any((base / n).exists() for base in where))
+    assert missing == []
