@@ -3,11 +3,11 @@
 The draw follows STATISTICS.md. Each record's round-specific u comes from a keyed mix of the
 record's stored hash `Interaction.u` (itself a keyed BLAKE2b of the record key) with the round
 salt, so u depends only on (record key, round salt): reproducible across databases, independent
-between rounds, and a larger quota extends the same ordering. The mix is computed in numpy over
-(id, u, impact weight), read in one pass over the round's frame and grouped into the round's
-strata (their dimensions are fixed at the first draw, so a later draw extends the same strata).
-Weights are d = 1/π as drawn. A supplement round shares its first round's salt and strata and
-keeps the part of the combined sample the first round does not hold.
+between rounds, and a larger quota extends the same ordering. The mix (sampling.mixed_unit) is
+computed in numpy over (id, u, impact weight), read in one pass over the round's frame and
+grouped into the round's strata (their dimensions are fixed at the first draw, so a later draw
+extends the same strata). Weights are d = 1/π as drawn. A supplement round shares its first
+round's salt and strata and keeps the part of the combined sample the first round does not hold.
 """
 
 import secrets
