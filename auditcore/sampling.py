@@ -55,6 +55,42 @@ def record_u(record_key: str, salt: str) -> float:
     return (top + 1) / 2**_U_BITS
 
 
+# --- Keyed mixing -------------------------------------------------------------------------------
+# A round's u for each record is its stored hash Interaction.u mixed with the round salt in numpy,
+# so it depends only on (record key, round salt) and a draw never re-hashes the record keys.
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_U_SCALE = float(2**53)
+
+
+def salt_key(salt: str, purpose: str) -> np.uint64:
+    digest = hashlib.blake2b(purpose.encode(), key=salt.encode()[:64], digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "big"))
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    # splitmix64's finaliser: a bijection on 64 bits with full avalanche. Wrapping multiplication
+    # is intended, so numpy's overflow warnings are silenced.
+    with np.errstate(over="ignore"):
+        z = z ^ (z >> np.uint64(30))
+        z = z * np.uint64(0xBF58476D1CE4E5B9)
+        z = z ^ (z >> np.uint64(27))
+        z = z * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return z & _MASK64
+
+
+def mixed_unit(stored_u: np.ndarray, salt: str, purpose: str) -> np.ndarray:
+    """u' in (0, 1] from a record's stored u in (0, 1] and the round salt, for one purpose."""
+    bits = np.rint(np.asarray(stored_u, dtype=float) * _U_SCALE).astype(np.uint64)
+    z = _splitmix(_splitmix(bits ^ salt_key(salt, purpose)))
+    return ((z >> np.uint64(11)).astype(float) + 1.0) / _U_SCALE
+
+
+def round_u(stored_u: np.ndarray, salt: str) -> np.ndarray:
+    return mixed_unit(stored_u, salt, "draw")
+
+
 def size_measure(impact_weight: float, kind: str) -> float:
     """Size measure x > 0 for a record: 1, its impact weight, or the weight's square root.
 
@@ -68,6 +104,14 @@ def size_measure(impact_weight: float, kind: str) -> float:
         raise ValueError(f"impact weight must be a finite number >= 0, got {impact_weight!r}")
     x = math.sqrt(impact_weight) if kind == "sqrt_impact" else impact_weight
     return max(x, EPSILON)
+
+
+def size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
+    """size_measure over an array of impact weights (or session importances), unchecked."""
+    if kind == "uniform":
+        return np.ones_like(weights)
+    x = np.sqrt(np.maximum(weights, 0)) if kind == "sqrt_impact" else weights
+    return np.maximum(x, EPSILON)
 
 
 def priority_key(u: float, x: float) -> float:
@@ -202,12 +246,17 @@ def expected_half_width(
     return _z(confidence) * math.sqrt(deff * p * (1 - p) / n * fpc)
 
 
-def kish_design_effect(weights: ArrayLike) -> float:
-    """Kish's unequal-weighting design effect n * sum(d^2) / sum(d)^2 (1 when weights are equal)."""
-    d = np.asarray(weights, dtype=float)
-    if d.size == 0:
-        return math.nan
-    return float(d.size * np.sum(d**2) / np.sum(d) ** 2)
+def size_measure_deff(kind: str, count: int, impact_sum: float, impact_sq_sum: float) -> float:
+    """Design effect of the size measure in one stratum, E[n·Σd²/(Σd)²] ≈ mean(x)·mean(1/x).
+
+    Only Σw and Σw² of the impact weight w are known (StratumCount), so this uses the lognormal
+    identity mean(x)·mean(1/x) = 1 + CV²(x): for x = w that is N·Σw²/(Σw)²; for x = √w it is
+    (N·Σw²/(Σw)²)^¼.
+    """
+    if kind == "uniform" or count <= 0 or impact_sum <= 0:
+        return 1.0
+    relvar = max(1.0, count * impact_sq_sum / impact_sum**2)
+    return relvar if kind == "impact" else relvar**0.25
 
 
 # --- Planning a round within its budget ---------------------------------------------------------

@@ -11,8 +11,6 @@ from numpy.typing import ArrayLike
 from scipy import optimize, special
 from scipy import stats as sps
 
-from auditcore.sampling import kish_design_effect
-
 MIN_RELIABLE_N = 30
 MAX_RELIABLE_WIDTH = 0.30
 RELATIVE_WIDTH_FLOOR = 0.05
@@ -179,6 +177,14 @@ def _linearise(d: np.ndarray, z: np.ndarray, y: np.ndarray) -> tuple[float, np.n
     numerator = float(np.sum(np.where(in_domain, d * z * y, 0.0)))
     rate = numerator / z_hat
     return rate, np.where(in_domain, z * (y - rate) / z_hat, 0.0)
+
+
+def kish_design_effect(weights: ArrayLike) -> float:
+    """Kish's unequal-weighting design effect n * sum(d^2) / sum(d)^2 (1 when weights are equal)."""
+    d = np.asarray(weights, dtype=float)
+    if d.size == 0:
+        return math.nan
+    return float(d.size * np.sum(d**2) / np.sum(d) ** 2)
 
 
 def _effective_n(estimate: float, variance: float, n: int, deff: float = 1.0) -> float:

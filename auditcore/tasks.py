@@ -16,7 +16,7 @@ from auditcore.services.exports import export_job_run
 from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
-from auditcore.services.rounds import round_draw, round_templates_open_due
+from auditcore.services.rounds import OpenedRound, round_draw, round_templates_open_due
 
 
 @worker_init.connect
@@ -106,10 +106,24 @@ def round_draw_task(round_id: int) -> None:
     round_draw(round_id=round_id)
 
 
+def round_draw_enqueue(round_id: int) -> None:
+    """Draw the round on the workers once the transaction that claimed it commits."""
+    round_draw_task.delay_on_commit(round_id)
+
+
+def round_opened_enqueue(opened: OpenedRound) -> None:
+    """Queue the draw of a round that round_open_last_week claimed for drawing."""
+    if opened.draw_requested:
+        round_draw_enqueue(opened.audit_round.pk)
+
+
 @shared_task(name="auditcore.rounds_open_scheduled", soft_time_limit=600, time_limit=660)
 def rounds_open_scheduled() -> int:
     """Beat's weekly routine: open every due template's round over last week; idempotent."""
-    return sum(1 for opened in round_templates_open_due() if opened.created)
+    opened_rounds = round_templates_open_due()
+    for opened in opened_rounds:
+        round_opened_enqueue(opened)
+    return sum(1 for opened in opened_rounds if opened.created)
 
 
 @shared_task(name="auditcore.round_alerts_check", soft_time_limit=600, time_limit=660)

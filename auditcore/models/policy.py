@@ -1,5 +1,7 @@
 """The central policy: versions and their help-when / decline-when categories."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -61,6 +63,20 @@ class PolicyVersion(models.Model):
         return self.status == self.Status.PUBLISHED
 
 
+# A category's content: what a draft copies, the audit trail records, lint reads and diffs compare.
+CATEGORY_FIELDS = (
+    "slug",
+    "name",
+    "description",
+    "help_when",
+    "decline_when",
+    "reason_codes",
+    "examples",
+    "keywords",
+    "high_stakes",
+)
+
+
 class Category(models.Model):
     """A policy category written as help-when / decline-when conditions."""
 
@@ -90,3 +106,6 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.policy_version})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in CATEGORY_FIELDS}

@@ -2,51 +2,52 @@
 
 The rates and their arithmetic are auditcore.rates (STATISTICS.md "Estimating a rate"): frr, trr,
 partial_share, wrong_refusal_share and missed_harm, each at the served layer (what users got,
-shown first) and the model layer. This module reads a round's items and resolves, per item:
-
-- the final call: help / decline (respondents); unsure, pending and awaiting adjudication are
-  nonresponse within their stratum (auditcore.rates reweights and collapses);
-- what the model did and what the user was served: what reviewers observed after the lock
-  (RoundItem.observed_label / observed_served_label, set when observations agree or by a lead);
-  when the gateway left the answer alone (action "none") the served answer is the model's. The
-  classifier's labels stand in only for items nobody observed (or whose observations disagree
-  and wait for a lead), and those are counted so the page can say how many;
-- d = 1/π from the stored inclusion probability, never the stored (calibrated) weight.
+shown first) and the model layer. This module reads a round's items, its strata and the
+population counts; auditcore.estimate_frame resolves each item and computes the figures.
 
 Gold items are never part of an estimate. Items of several rounds are pooled with each round's
 strata kept apart, so a period is the union of non-overlapping rounds.
-
-Disparity between user segments compares the served false-refusal rate of each segment with that
-of all other segments, adjusted for category mix by direct standardisation: inside each domain
-the weights of a category are rescaled so that the domain's should-help traffic has the overall
-category mix (over the categories both domains have). A segment is compared only when it and
-the rest each have 30 respondents and together 5 events (auditcore.rates.compare_domains);
-p-values are Holm-adjusted over the segments compared.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from django.db import connection
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, Q, Sum
 
 from auditcore import rates as ra
-from auditcore import sampling
-from auditcore.consistency import near_duplicate_groups, normalise
+from auditcore.estimate_frame import (
+    FRAME_FIELDS,
+    BreakdownRow,
+    DisparityRow,
+    Headline,
+    ItemFrame,
+    Population,
+    StratumRef,
+    TrendPoint,
+    ValidationRow,
+    breakdown,
+    disparity,
+    frame_from_rows,
+    headline,
+    heaviest_false_refusals,
+    resolve_labels,
+    round_trend,
+    rows_in_combined_design,
+    validation_rows,
+    weekly_trend,
+)
 from auditcore.models import (
     AuditRound,
     GatewayAction,
     Interaction,
-    Label,
     RoundItem,
     RoundStratum,
     StratumCount,
     Verdict,
 )
 from auditcore.selectors.rounds import rounds_pooled
-from auditcore.stats import RateEstimate, estimate_rate
+from auditcore.stats import RateEstimate
 
 REFUSED = ra.REFUSED
 LAYERS = ra.LAYERS
@@ -58,79 +59,8 @@ DIMENSIONS = {
     "model_version": "Model version",
     "user_segment": "User segment",
 }
-# A segment is flagged when it is refused at least this many times as often as the others, with
-# a Holm-adjusted p below ALPHA.
-MATERIAL_RATIO = 1.25
-ALPHA = 0.05
 TREND_ROUNDS = 12
 EXAMPLE_LIMIT = 50
-VALIDATION_MIN_N = 10
-VALIDATION_WARN = 0.90
-
-
-@dataclass
-class ItemFrame:
-    """The non-gold sampled items of one or more rounds as parallel arrays."""
-
-    item_id: np.ndarray
-    interaction_id: np.ndarray
-    round_id: np.ndarray
-    stratum: np.ndarray  # RoundStratum ids; a round's stray items share one negative id
-    pi: np.ndarray
-    help: np.ndarray
-    decline: np.ndarray
-    unsure: np.ndarray
-    pending: np.ndarray  # not final yet (waiting for verdicts or for adjudication)
-    model_label: np.ndarray  # observed, else the classifier's
-    served_label: np.ndarray
-    model_observed: np.ndarray
-    served_observed: np.ndarray
-    disputed: np.ndarray  # observations disagree and no lead has settled them
-    importance: np.ndarray  # session importance
-    day: np.ndarray  # datetime.date objects
-    dims: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.item_id)
-
-    @property
-    def respondents(self) -> np.ndarray:
-        return self.help | self.decline
-
-    def sample(self) -> ra.Sample:
-        return ra.Sample(
-            stratum=self.stratum,
-            pi=self.pi,
-            help=self.help,
-            decline=self.decline,
-            model_label=self.model_label,
-            served_label=self.served_label,
-            size=self.importance,
-        )
-
-
-_FRAME_FIELDS = (
-    "id",
-    "interaction_id",
-    "round_id",
-    "stratum_id",
-    "inclusion_probability",
-    "status",
-    "final_decision",
-    "observed_label",
-    "observed_served_label",
-    "observation_disputed",
-    "interaction__response_label",
-    "interaction__served_label",
-    "interaction__gateway_action",
-    "interaction__session_importance",
-    "interaction__day",
-    "interaction__category",
-    "interaction__surface__name",
-    "interaction__model_version__name",
-    "interaction__user_segment",
-    "weight",
-)
 
 
 def item_frame(round_ids: Sequence[int], known: dict[int, list] | None = None) -> ItemFrame:
@@ -153,12 +83,9 @@ def item_rows(round_ids: Sequence[int]) -> list[tuple]:
     rows = list(
         RoundItem.objects.filter(round_id__in=list(round_ids), is_gold=False)
         .order_by("id")
-        .values_list(*_FRAME_FIELDS)
+        .values_list(*FRAME_FIELDS)
     )
     return _combine_supplements(rows, round_ids) if len(round_ids) > 1 else rows
-
-
-_PI, _STRATUM = _FRAME_FIELDS.index("inclusion_probability"), _FRAME_FIELDS.index("stratum_id")
 
 
 def _combine_supplements(rows: list[tuple], round_ids: Sequence[int]) -> list[tuple]:
@@ -184,90 +111,10 @@ def _combine_supplements(rows: list[tuple], round_ids: Sequence[int]) -> list[tu
             "id", "round_id", "stratum_key", "tau"
         )
     }
-    out = []
-    for row in rows:
-        first = first_strata.get(row[_STRATUM])
-        target = combined.get(first[:2]) if first else None
-        if target is not None:
-            row = list(row)
-            row[_PI] = sampling.combined_inclusion(row[_PI], first[2], target[1])
-            row[_STRATUM] = target[0]
-            row = tuple(row)
-        out.append(row)
-    return out
-
-
-def resolve_labels(
-    observed: str, observed_served: str, gateway_action: str, model: str, served: str
-) -> tuple[str, str, bool, bool]:
-    """(model label, served label, model observed, served observed) of one item.
-
-    Observed labels win; an untouched answer (gateway action "none") was served as the model
-    gave it; the classifier's labels stand in for what nobody observed.
-    """
-    model_observed = bool(observed)
-    if observed_served:
-        served_label, served_observed = observed_served, True
-    elif model_observed and gateway_action == GatewayAction.NONE:
-        served_label, served_observed = observed, True
-    else:
-        served_label, served_observed = served, False
-    return (observed or model), served_label, model_observed, served_observed
-
-
-def frame_from_rows(rows: Sequence[tuple]) -> ItemFrame:
-    """Build the arrays from rows shaped like _FRAME_FIELDS (plain data: testable without a DB)."""
-    n = len(rows)
-    cols = list(zip(*rows, strict=True)) if n else [() for _ in _FRAME_FIELDS]
-    (ids, interaction_ids, round_ids, strata, pis, status, final, observed, observed_served,
-     disputed, model_label, served_label, gateway, importance, days, category, surface, model,
-     segment, _weights) = cols  # fmt: skip
-    parts = (observed, observed_served, gateway, model_label, served_label)
-    resolved = [resolve_labels(*values) for values in zip(*parts, strict=True)]
-    labels = list(zip(*resolved, strict=True)) if n else [(), (), (), ()]
-    status_a = np.array(status, dtype=object)
-    final_a = np.array(final, dtype=object)
-    done = status_a == RoundItem.Status.DONE
-    # Items drawn outside any stratum share one stratum per round (negative keys never clash).
-    stratum = np.array(
-        [s if s is not None else -r for s, r in zip(strata, round_ids, strict=True)], dtype=np.int64
-    )
-    return ItemFrame(
-        item_id=np.array(ids, dtype=np.int64),
-        interaction_id=np.array(interaction_ids, dtype=np.int64),
-        round_id=np.array(round_ids, dtype=np.int64),
-        stratum=stratum,
-        pi=np.array(pis, dtype=float),
-        help=done & (final_a == "help"),
-        decline=done & (final_a == "decline"),
-        unsure=done & (final_a == "unsure"),
-        pending=~done,
-        model_label=np.array(labels[0], dtype=object),
-        served_label=np.array(labels[1], dtype=object),
-        model_observed=np.array(labels[2], dtype=bool),
-        served_observed=np.array(labels[3], dtype=bool),
-        disputed=np.array(disputed, dtype=bool),
-        importance=np.array(importance, dtype=float),
-        day=np.array(days, dtype=object),
-        dims={
-            "category": np.array(category, dtype=object),
-            "surface": np.array(surface, dtype=object),
-            "model_version": np.array(model, dtype=object),
-            "user_segment": np.array(segment, dtype=object),
-        },
-    )
+    return rows_in_combined_design(rows, first_strata, combined)
 
 
 # --- Strata ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StratumRef:
-    key: str
-    round_id: int
-    category: str
-    outcome: str
-    model_version: str
 
 
 def strata_info(
@@ -293,59 +140,7 @@ def strata_info(
     return info, refs
 
 
-@dataclass(frozen=True)
-class Collapsed:
-    """A stratum with sampled items but no respondent, and where its weight went."""
-
-    stratum: str
-    into: str | None  # None: no neighbour of the same category and outcome had respondents
-
-
-def _collapsed(collapses: Iterable[ra.Collapse], refs: dict[int, StratumRef]) -> list[Collapsed]:
-    def name(pk: int | None) -> str | None:
-        if pk is None:
-            return None
-        ref = refs.get(pk)
-        return ref.key if ref else "items drawn outside any stratum"
-
-    return [Collapsed(name(c.stratum) or "", name(c.into)) for c in collapses]
-
-
 # --- Headline --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Population:
-    """Counts from StratumCount (the classifier's model-layer outcome, exact, no sampling)."""
-
-    interactions: int
-    refused: int
-    share: float | None
-
-
-@dataclass(frozen=True)
-class Headline:
-    population: Population
-    # Design-weighted shares over all sampled (non-gold) items, reviewed or not.
-    model_refused_share: RateEstimate
-    served_refused_share: RateEstimate
-    gateway_added_share: RateEstimate  # served refused though the model did not refuse
-    layers: dict[str, dict[str, RateEstimate]]  # layer -> rate -> estimate
-    impact_frr: dict[str, RateEstimate]  # layer -> frr weighted by session importance
-    sampled: int
-    respondents: int  # final help / decline
-    unsure: int
-    pending: int
-    gold: int
-    unobserved_model: int  # respondents whose model answer nobody observed (classifier used)
-    unobserved_served: int
-    disputed: int  # respondents whose observations disagree, waiting for a lead
-    collapsed: list[Collapsed]
-
-    @property
-    def completed(self) -> float | None:
-        """Share of the round's sampled items that are final (help, decline or unsure)."""
-        return (self.respondents + self.unsure) / self.sampled if self.sampled else None
 
 
 def _scope_q(rounds: Sequence[AuditRound]) -> Q:
@@ -395,213 +190,7 @@ def population_counts(rounds: Sequence[AuditRound], layer: str = "served") -> Po
     return Population(total, refused, refused / total if total else None)
 
 
-def _share(frame: ItemFrame, y: np.ndarray) -> RateEstimate:
-    return estimate_rate(1.0 / frame.pi, np.ones(len(frame), dtype=bool), y, frame.stratum)
-
-
-def headline(
-    frame: ItemFrame,
-    respondents: ra.Respondents,
-    population: Population,
-    gold: int,
-    refs: dict[int, StratumRef],
-) -> Headline:
-    model_refused = np.isin(frame.model_label, REFUSED)
-    served_refused = np.isin(frame.served_label, REFUSED)
-    answered = frame.respondents
-    return Headline(
-        population=population,
-        model_refused_share=_share(frame, model_refused),
-        served_refused_share=_share(frame, served_refused),
-        gateway_added_share=_share(frame, gateway_added(frame)),
-        layers=respondents.layers(),
-        impact_frr={layer: respondents.estimate("frr", layer, impact=True) for layer in LAYERS},
-        sampled=len(frame),
-        respondents=int(answered.sum()),
-        unsure=int(frame.unsure.sum()),
-        pending=int(frame.pending.sum()),
-        gold=gold,
-        unobserved_model=int(np.sum(answered & ~frame.model_observed)),
-        unobserved_served=int(np.sum(answered & ~frame.served_observed)),
-        disputed=int(np.sum(answered & frame.disputed)),
-        collapsed=_collapsed(respondents.collapses, refs),
-    )
-
-
-# --- Breakdowns ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BreakdownRow:
-    value: str
-    sampled: int
-    respondents: int
-    unsure: int
-    layers: dict[str, dict[str, RateEstimate]]
-    # Of the value's sampled traffic, the share served a refusal the model never gave.
-    gateway_added: RateEstimate
-
-
-def gateway_added(frame: ItemFrame) -> np.ndarray:
-    """Served refused (incl. partially) where the model complied: the gateway refused."""
-    return np.isin(frame.served_label, REFUSED) & ~np.isin(frame.model_label, REFUSED)
-
-
-def breakdown(
-    frame: ItemFrame, respondents: ra.Respondents, dimension: str, values: Iterable[str] = ()
-) -> list[BreakdownRow]:
-    """One row per value of a dimension (plus `values` that have no sampled items: "no data")."""
-    column = frame.dims[dimension]
-    answered = column[respondents.keep]
-    added = gateway_added(frame)
-    rows = []
-    for value in sorted(set(column.tolist()) | set(values)):
-        rows.append(
-            BreakdownRow(
-                value=value,
-                sampled=int(np.sum(column == value)),
-                respondents=int(np.sum(answered == value)),
-                unsure=int(np.sum((column == value) & frame.unsure)),
-                layers=respondents.layers(answered == value),
-                gateway_added=estimate_rate(1.0 / frame.pi, column == value, added, frame.stratum),
-            )
-        )
-    return rows
-
-
-# --- Disparity -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DisparityRow:
-    segment: str
-    respondents: int  # the segment's should-help respondents
-    others_respondents: int
-    events: int  # refusals of should-help traffic, both sides together
-    comparable: bool  # enough respondents and events to compare at all
-    note: str  # "too few to compare" when not comparable
-    rate: RateEstimate  # crude false-refusal rate at the layer asked for
-    adjusted_rate: RateEstimate  # standardised to the overall should-help category mix
-    others_adjusted_rate: RateEstimate
-    ratio: float | None
-    ratio_lower: float | None
-    ratio_upper: float | None
-    difference: float | None
-    difference_lower: float | None
-    difference_upper: float | None
-    p_value: float | None
-    p_holm: float | None
-    flagged: bool
-    categories_used: int
-
-
-def standardised_weights(
-    weight: np.ndarray, z: np.ndarray, category: np.ndarray, domain: np.ndarray, mix: dict
-) -> np.ndarray:
-    """Rescale the weights of `domain`'s items so its z-total by category follows `mix`.
-
-    mix: {category: share} over the categories used; the domain's items in other categories get
-    weight 0 for the standardised estimate.
-    """
-    out = weight.copy()
-    in_domain = domain & z
-    total = float(np.sum(weight[in_domain]))
-    for value in set(category[domain].tolist()):
-        cells = domain & (category == value)
-        if value not in mix:
-            out[cells] = 0.0
-            continue
-        cell_total = float(np.sum(weight[cells & z]))
-        out[cells] = weight[cells] * (mix[value] * total / cell_total) if cell_total else 0.0
-    return out
-
-
-def disparity(
-    frame: ItemFrame, respondents: ra.Respondents, layer: str = "served"
-) -> list[DisparityRow]:
-    """Each user segment's false-refusal rate (at `layer`) against all other segments."""
-    z, y = ra.rate_arrays(respondents.labels[layer], respondents.help, respondents.decline, "frr")
-    segment = frame.dims["user_segment"][respondents.keep]
-    category = frame.dims["category"][respondents.keep]
-    d, strata = respondents.weight, respondents.stratum
-    inclusion = 1.0 / d
-    overall = {c: float(np.sum(d[z & (category == c)])) for c in sorted(set(category[z].tolist()))}
-    rows, comparisons = [], []
-    for value in sorted(set(frame.dims["user_segment"].tolist())):
-        mine, others = segment == value, segment != value
-        common = set(category[z & mine].tolist()) & set(category[z & others].tolist())
-        mass = sum(overall[c] for c in common)
-        mix = {c: overall[c] / mass for c in common} if mass else {}
-        adjusted = standardised_weights(d, z, category, mine, mix)
-        adjusted = standardised_weights(adjusted, z, category, others, mix)
-        used = adjusted > 0
-        z1, z2 = z & mine & used, z & others & used
-        comparison = ra.compare_domains(adjusted, z1, z2, y, strata, inclusion)
-        comparisons.append(comparison)
-        result = comparison.result
-        rows.append(
-            {
-                "segment": value,
-                "respondents": int(np.sum(z & mine)),
-                "others_respondents": int(np.sum(z & others)),
-                "events": int(np.sum(z & y)),
-                "comparable": comparison.comparable,
-                "note": comparison.note,
-                "rate": estimate_rate(d, z & mine, y, strata, inclusion=inclusion),
-                "adjusted_rate": estimate_rate(adjusted, z1, y, strata, inclusion=inclusion),
-                "others_adjusted_rate": estimate_rate(adjusted, z2, y, strata, inclusion=inclusion),
-                "ratio": result.ratio if result else None,
-                "ratio_lower": result.ratio_lower if result else None,
-                "ratio_upper": result.ratio_upper if result else None,
-                "difference": result.difference if result else None,
-                "difference_lower": result.difference_lower if result else None,
-                "difference_upper": result.difference_upper if result else None,
-                "p_value": result.p_value if result else None,
-                "categories_used": len(common),
-            }
-        )
-    adjusted_p = ra.holm_over(comparisons)
-    out = []
-    for row, p_holm in zip(rows, adjusted_p, strict=True):
-        flagged = bool(
-            p_holm is not None
-            and p_holm < ALPHA
-            and row["ratio"] is not None
-            and row["ratio"] >= MATERIAL_RATIO
-        )
-        out.append(DisparityRow(**row, p_holm=p_holm, flagged=flagged))
-    return out
-
-
 # --- Classifier validation -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ValidationRow:
-    category: str
-    classifier_label: str  # the stratum's model outcome
-    model_version: str
-    observed: int  # verdicts with an observed label
-    exact_matches: int
-    refusal_matches: int  # refused (incl. partial) vs complied agrees
-    confusion: dict[str, int]  # observed label -> count
-
-    @property
-    def exact_agreement(self) -> float | None:
-        return self.exact_matches / self.observed if self.observed else None
-
-    @property
-    def refusal_agreement(self) -> float | None:
-        return self.refusal_matches / self.observed if self.observed else None
-
-    @property
-    def drifting(self) -> bool:
-        agreement = self.refusal_agreement
-        return (
-            self.observed >= VALIDATION_MIN_N
-            and agreement is not None
-            and agreement < VALIDATION_WARN
-        )
 
 
 def classifier_validation(
@@ -625,18 +214,7 @@ def classifier_validation(
     if strata is None:
         refs = strata_info(round_ids)[1]
         strata = {pk: (ref.category, ref.model_version) for pk, ref in refs.items()}
-    at = {name: i for i, name in enumerate(_FRAME_FIELDS)}
-    label_at = at[f"interaction__{'response' if layer == 'model' else 'served'}_label"]
-    stratum_keys = {pk: (category or "—", model or "—") for pk, (category, model) in strata.items()}
-    items = {
-        row[at["id"]]: (
-            *stratum_keys.get(row[at["stratum_id"]], ("—", "—")),
-            row[label_at],
-            row[at["interaction__gateway_action"]],
-        )
-        for row in rows
-    }
-    grouped = (
+    observations = (
         Verdict.objects.filter(
             item__round_id__in=list(round_ids), item__is_gold=False, superseded=False
         )
@@ -646,42 +224,7 @@ def classifier_validation(
         .order_by()
         .values_list("item_id", "observed_label", "observed_served_label", "n")
     )
-    counts: dict[tuple, int] = {}
-    for item_id, observed_model, observed_served, n in grouped:
-        item = items.get(item_id)
-        if item is None:
-            continue  # drawn after the rows were read
-        category, model, label, gateway = item
-        observed = observed_model
-        if layer == "served":
-            untouched = gateway == GatewayAction.NONE
-            observed = observed_served or (observed_model if untouched else "")
-            if not observed:
-                continue
-        key = (category, label, model, observed)
-        counts[key] = counts.get(key, 0) + n
-    groups: dict[tuple, dict] = {}
-    for (*stratum, observed), n in sorted(counts.items()):
-        key = tuple(stratum)
-        g = groups.setdefault(key, {"observed": 0, "exact": 0, "refusal": 0, "confusion": {}})
-        g["observed"] += n
-        g["confusion"][observed] = g["confusion"].get(observed, 0) + n
-        if observed == key[1]:
-            g["exact"] += n
-        if (observed in REFUSED) == (key[1] in REFUSED):
-            g["refusal"] += n
-    return [
-        ValidationRow(
-            category=k[0],
-            classifier_label=k[1],
-            model_version=k[2],
-            observed=g["observed"],
-            exact_matches=g["exact"],
-            refusal_matches=g["refusal"],
-            confusion=g["confusion"],
-        )
-        for k, g in sorted(groups.items())
-    ]
+    return validation_rows(rows, strata, observations, layer)
 
 
 # --- Examples --------------------------------------------------------------------------------
@@ -751,33 +294,10 @@ def false_refusal_examples(
     """
     if rows is None:
         rows = item_rows(round_ids)
-    at = {name: i for i, name in enumerate(_FRAME_FIELDS)}
-    confirmed, causes = [], {}
-    for row in rows:
-        if row[at["status"]] != RoundItem.Status.DONE or row[at["final_decision"]] != "help":
-            continue
-        model, served, _, _ = resolve_labels(
-            *(row[at[f]] for f in (
-                "observed_label", "observed_served_label", "interaction__gateway_action",
-                "interaction__response_label", "interaction__served_label",
-            ))
-        )  # fmt: skip
-        cause = ra.refusal_cause(model, served if layer == "served" else model)
-        if cause is not None:
-            confirmed.append((-row[at["weight"]], row[at["id"]]))
-            causes[row[at["id"]]] = cause
-    ids = [item_id for _, item_id in sorted(confirmed)[:limit]]
+    ids, causes = heaviest_false_refusals(rows, layer, limit)
     examples = RoundItem.objects.values_list(*_EXAMPLE_FIELDS)
     found = {row[0]: row for row in examples.filter(pk__in=ids)} if ids else {}
     return [Example(*found[i], cause=causes[i]) for i in ids if i in found]
-
-
-def scope_examples(
-    estimates: "Estimates", limit: int = EXAMPLE_LIMIT, layer: str = "served"
-) -> list[Example]:
-    """false_refusal_examples of an Estimates' scope, from the item rows it has read."""
-    rows = [row for round_rows in estimates.rows_by_round.values() for row in round_rows]
-    return false_refusal_examples(estimates.scope.round_ids, limit, rows=rows, layer=layer)
 
 
 # --- Round and period ------------------------------------------------------------------------
@@ -830,8 +350,6 @@ def period_scope(start: dt.date, end: dt.date) -> Scope:
 @dataclass(frozen=True)
 class Estimates:
     scope: Scope
-    rows_by_round: dict[int, list] = field(repr=False, compare=False)
-    strata_by_round: dict[int, dict[int, ra.StratumInfo]] = field(repr=False, compare=False)
     headline: Headline
     breakdowns: dict[str, list[BreakdownRow]]
     disparity: list[DisparityRow]
@@ -844,10 +362,24 @@ class Estimates:
         return self.headline.layers
 
 
-def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
+@dataclass(frozen=True)
+class DashboardFigures:
+    """What the dashboard shows for a round or a period; the trend and the examples only when
+    asked for (the page shows them, its CSV and the API do not)."""
+
+    estimates: Estimates
+    trend: list[TrendPoint] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+
+
+def dashboard_figures(
+    *, scope: Scope, layer: str, trend: str | None = None, examples: int = 0
+) -> DashboardFigures:
     """Everything the dashboard shows for a round or a period, from a handful of queries.
 
     layer: "served" (what users got) or "model", for the figures shown at one layer only.
+    trend: "round" or "week" for the trend of the recent rounds; examples: how many confirmed
+    false refusals to pick. Both reuse the item rows and strata read for the estimates.
     """
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}")
@@ -858,25 +390,13 @@ def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
     respondents = ra.Respondents.of(frame.sample(), info)
     gold = RoundItem.objects.filter(round_id__in=ids, is_gold=True).count()
     strata = {pk: (ref.category, ref.model_version) for pk, ref in refs.items()}
-    strata_by_round: dict[int, dict[int, ra.StratumInfo]] = {r: {} for r in ids}
-    for pk, ref in refs.items():
-        strata_by_round[ref.round_id][pk] = info[pk]
     known = {"category": set(), "model_version": set()}
     for category, model in strata.values():
         # A round may pool categories or model versions in one stratum ("" / NULL there).
         known["category"].update([category] if category else [])
         known["model_version"].update([model] if model else [])
-    # Rows are cached per round for the trend, which reads each round alone: a round combined
-    # with its supplement here carries the combined design, so it is read again there.
-    combined = {r.supplement_of_id for r in scope.rounds if r.supplement_of_id}
-    by_round: dict[int, list] = {r: [] for r in ids if r not in combined}
-    for row in rows:
-        if row[2] in by_round:
-            by_round[row[2]].append(row)
-    return Estimates(
+    estimates = Estimates(
         scope=scope,
-        rows_by_round=by_round,
-        strata_by_round=strata_by_round,
         headline=headline(frame, respondents, population_counts(scope.rounds, layer), gold, refs),
         breakdowns={
             dim: breakdown(frame, respondents, dim, known.get(dim, ())) for dim in DIMENSIONS
@@ -885,40 +405,48 @@ def scope_estimates(scope: Scope, layer: str = "served") -> Estimates:
         validation=classifier_validation(ids, rows, strata, layer),
         layer=layer,
     )
+    points = []
+    if trend is not None:
+        strata_by_round: dict[int, dict[int, ra.StratumInfo]] = {r: {} for r in ids}
+        for pk, ref in refs.items():
+            strata_by_round[ref.round_id][pk] = info[pk]
+        # The trend reads each round alone: a round combined with its supplement here carries
+        # the combined design, so the trend reads it again.
+        combined = {r.supplement_of_id for r in scope.rounds if r.supplement_of_id}
+        by_round: dict[int, list] = {r: [] for r in ids if r not in combined}
+        for row in rows:
+            if row[2] in by_round:
+                by_round[row[2]].append(row)
+        points = _trend(trend, None, by_round, strata_by_round)
+    picked = false_refusal_examples(ids, examples, rows, layer) if examples else []
+    return DashboardFigures(estimates, points, picked)
 
 
 def round_estimates(audit_round: AuditRound, layer: str = "served") -> Estimates:
-    return scope_estimates(round_scope(audit_round), layer)
+    return dashboard_figures(scope=round_scope(audit_round), layer=layer).estimates
 
 
 # --- Trend -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrendPoint:
-    period: str  # round name or ISO week "2026-W47"
-    start: dt.date
-    model_version: str
-    layers: dict[str, dict[str, RateEstimate]]
-
-
-def _iso_week(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def trend(
-    granularity: str = "round",
-    rounds: Sequence[AuditRound] | None = None,
-    known: dict[int, list] | None = None,
-    known_strata: dict[int, dict[int, ra.StratumInfo]] | None = None,
+    granularity: str = "round", rounds: Sequence[AuditRound] | None = None
 ) -> list[TrendPoint]:
     """Rates per model version over rounds (each round its own point) or ISO weeks.
 
     Weeks pool items of non-overlapping rounds (the latest of overlapping rounds is kept) and
-    estimate each week × model version as a domain. known / known_strata: item rows and strata
-    already read, per round id.
+    estimate each week × model version as a domain.
     """
+    return _trend(granularity, rounds)
+
+
+def _trend(
+    granularity: str,
+    rounds: Sequence[AuditRound] | None,
+    known: dict[int, list] | None = None,
+    known_strata: dict[int, dict[int, ra.StratumInfo]] | None = None,
+) -> list[TrendPoint]:
+    """trend, with item rows and strata already read per round id (known / known_strata)."""
     if rounds is None:
         # A supplement's items carry its combined design with the first round: its figures are
         # the first round's (round_scope), never a point of their own.
@@ -937,27 +465,9 @@ def trend(
     for r in ids:
         info.update(known_strata.get(r, {}))
     respondents = ra.Respondents.of(frame.sample(), info)
-    keep = respondents.keep
-    model = frame.dims["model_version"][keep]
-    days = frame.day[keep]
-    points = []
     if granularity == "week":
-        weeks = np.array([_iso_week(d) for d in days], dtype=object)
-        starts: dict[str, dt.date] = {}
-        for w, d in zip(weeks.tolist(), days.tolist(), strict=True):
-            starts[w] = min(starts.get(w, d), d - dt.timedelta(days=d.weekday()))
-        for week in sorted(starts):
-            for m in sorted(set(model[weeks == week].tolist())):
-                layers = respondents.layers((weeks == week) & (model == m))
-                points.append(TrendPoint(week, starts[week], m, layers))
-        return points
-    round_id = frame.round_id[keep]
-    for r in rounds:
-        in_round = round_id == r.pk
-        for m in sorted(set(model[in_round].tolist())):
-            layers = respondents.layers(in_round & (model == m))
-            points.append(TrendPoint(r.name, r.period_start, m, layers))
-    return points
+        return weekly_trend(frame, respondents)
+    return round_trend(frame, respondents, [(r.pk, r.name, r.period_start) for r in rounds])
 
 
 def _non_overlapping(rounds: list[AuditRound]) -> list[AuditRound]:
@@ -966,182 +476,3 @@ def _non_overlapping(rounds: list[AuditRound]) -> list[AuditRound]:
         if not any(r.period_start <= k.period_end and k.period_start <= r.period_end for k in kept):
             kept.append(r)
     return kept
-
-
-# --- Consistency across surfaces -------------------------------------------------------------
-
-CONSISTENCY_GROUPS = 100
-NEAR_REFUSED_CANDIDATES = 2000
-NEAR_HELPED_CANDIDATES = 4000
-
-
-@dataclass(frozen=True)
-class SurfaceCell:
-    surface: str
-    refused: int
-    helped: int
-    refused_example: int | None  # interaction ids
-    helped_example: int | None
-
-
-@dataclass(frozen=True)
-class ConsistencyGroup:
-    kind: str  # "same" (equal normalised text, counted over the whole period) or "near"
-    prompt: str  # one member's prompt (hostile text: escape on render)
-    variants: int  # distinct normalised texts in the group
-    interactions: int
-    surfaces: list[SurfaceCell]
-
-
-@dataclass(frozen=True)
-class ConsistencyReport:
-    groups: list[ConsistencyGroup]
-    candidates: int  # prompts compared for near duplicates
-    capped: bool
-
-
-def _period(start: dt.date, end: dt.date):
-    return Interaction.objects.filter(day__gte=start, day__lte=end).exclude(source="gold")
-
-
-def _cells(rows: Iterable[tuple]) -> list[SurfaceCell]:
-    """rows: (surface, served_label, interaction_id) -> per-surface counts and an example each."""
-    acc: dict[str, dict] = {}
-    for surface, label, interaction_id in rows:
-        a = acc.setdefault(surface, {"refused": 0, "helped": 0, "r": None, "h": None})
-        if label in REFUSED:
-            a["refused"] += 1
-            a["r"] = a["r"] or interaction_id
-        else:
-            a["helped"] += 1
-            a["h"] = a["h"] or interaction_id
-    return [
-        SurfaceCell(s, a["refused"], a["helped"], a["r"], a["h"]) for s, a in sorted(acc.items())
-    ]
-
-
-def _inconsistent(cells: list[SurfaceCell]) -> bool:
-    """Refused on one surface and helped on another."""
-    return any(a.refused and b.helped and a.surface != b.surface for a in cells for b in cells)
-
-
-_SAME_TEXT_SQL = """
-WITH g AS (
-    SELECT i.prompt_digest AS d, s.name AS surface,
-           count(*) FILTER (WHERE i.{label} IN ('refusal', 'partial_refusal')) AS r,
-           count(*) FILTER (WHERE i.{label} = 'compliance') AS h,
-           min(i.id) FILTER (WHERE i.{label} IN ('refusal', 'partial_refusal')) AS rid,
-           min(i.id) FILTER (WHERE i.{label} = 'compliance') AS hid
-    FROM auditcore_interaction i JOIN auditcore_surface s ON s.id = i.surface_id
-    WHERE i.day >= %s AND i.day <= %s AND i.source <> 'gold'
-    GROUP BY 1, 2
-), k AS (
-    SELECT d, sum(r) AS refused FROM g GROUP BY d
-    HAVING count(*) > 1 AND sum(r) > 0 AND sum(h) > 0
-    ORDER BY sum(r) DESC, d LIMIT %s
-)
-SELECT g.d, g.surface, g.r, g.h, g.rid, g.hid FROM g JOIN k USING (d)
-ORDER BY k.refused DESC, g.d, g.surface
-"""
-
-
-# The label column each layer reads: a fixed choice, never text from a request.
-LABEL_COLUMN = {"served": "served_label", "model": "response_label"}
-
-
-def _same_text_groups(
-    start: dt.date, end: dt.date, layer: str = "served"
-) -> list[tuple[list[SurfaceCell], str, int]]:
-    """(cells, example prompt, interactions) per text on 2+ surfaces with both outcomes.
-
-    On PostgreSQL one scan (a CTE grouping by the stored prompt digest and surface); elsewhere
-    the same through the ORM in two statements.
-    """
-    rows: list[tuple] = []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            sql = _SAME_TEXT_SQL.format(label=LABEL_COLUMN[layer])
-            cursor.execute(sql, [start, end, CONSISTENCY_GROUPS])
-            rows = cursor.fetchall()
-    else:
-        column = LABEL_COLUMN[layer]
-        period = _period(start, end).annotate(digest=F("prompt_digest"))
-        top = list(
-            period.values("digest")
-            .annotate(
-                surfaces=Count("surface_id", distinct=True),
-                refused=Count("id", filter=Q(**{f"{column}__in": REFUSED})),
-                helped=Count("id", filter=Q(**{column: Label.COMPLIANCE})),
-            )
-            .filter(surfaces__gt=1, refused__gt=0, helped__gt=0)
-            .order_by("-refused", "digest")
-            .values_list("digest", flat=True)[:CONSISTENCY_GROUPS]
-        )
-        rows = list(
-            period.filter(digest__in=top)
-            .values("digest", "surface__name")
-            .annotate(
-                r=Count("id", filter=Q(**{f"{column}__in": REFUSED})),
-                h=Count("id", filter=Q(**{column: Label.COMPLIANCE})),
-                rid=Min("id", filter=Q(**{f"{column}__in": REFUSED})),
-                hid=Min("id", filter=Q(**{column: Label.COMPLIANCE})),
-            )
-            .order_by()
-            .values_list("digest", "surface__name", "r", "h", "rid", "hid")
-        )
-        rank = {d: i for i, d in enumerate(top)}
-        rows.sort(key=lambda row: (rank[row[0]], row[1]))
-    by_digest: dict[str, list[SurfaceCell]] = {}
-    for d, surface, r, h, rid, hid in rows:
-        by_digest.setdefault(d, []).append(SurfaceCell(surface, r, h, rid, hid))
-    ids = [c.refused_example or c.helped_example for cells in by_digest.values() for c in cells]
-    prompts = dict(Interaction.objects.filter(pk__in=ids[:1000]).values_list("id", "prompt"))
-    out = []
-    for cells in by_digest.values():
-        example = next(
-            (prompts[c.refused_example] for c in cells if c.refused_example in prompts), ""
-        )
-        out.append((cells, example, sum(c.refused + c.helped for c in cells)))
-    return out
-
-
-def surface_consistency(start: dt.date, end: dt.date, layer: str = "served") -> ConsistencyReport:
-    """Prompts that are the same or near the same, helped on one surface and refused on another.
-
-    Uses what users were served (Interaction.served_label), or at the model layer what the model
-    answered (response_label). Same: one GROUP BY over the period on
-    the stored prompt digest (equal normalised text), keeping texts on more than one surface with
-    both outcomes; counts cover the whole period. Near: MinHash LSH (auditcore.consistency) over
-    a bounded candidate set — refused prompts and helped prompts of the same categories, each a
-    random subset in priority-key order — so their counts are within the candidates.
-    """
-    period = _period(start, end)
-    column = LABEL_COLUMN[layer]
-    groups: list[ConsistencyGroup] = []
-    for cells, example, total in _same_text_groups(start, end, layer):
-        if _inconsistent(cells):
-            groups.append(ConsistencyGroup("same", example, 1, total, cells))
-    refused = list(
-        period.filter(**{f"{column}__in": REFUSED})
-        .order_by("priority_key")
-        .values_list("id", "surface__name", column, "category", "prompt")[:NEAR_REFUSED_CANDIDATES]
-    )
-    categories = sorted({r[3] for r in refused})
-    helped = list(
-        period.filter(**{column: Label.COMPLIANCE}, category__in=categories)
-        .order_by("priority_key")
-        .values_list("id", "surface__name", column, "category", "prompt")[:NEAR_HELPED_CANDIDATES]
-    )
-    candidates = {r[0]: r for r in refused + helped}
-    found = near_duplicate_groups({k: r[4] for k, r in candidates.items()})
-    for keys in found:
-        rows = [candidates[k] for k in sorted(keys)]
-        variants = len({normalise(r[4]) for r in rows})
-        if variants < 2:
-            continue  # equal texts are reported (with full counts) above
-        cells = _cells((r[1], r[2], r[0]) for r in rows)
-        if _inconsistent(cells):
-            groups.append(ConsistencyGroup("near", rows[0][4], variants, len(rows), cells))
-    groups.sort(key=lambda g: (-sum(c.refused for c in g.surfaces), g.kind))
-    capped = len(refused) >= NEAR_REFUSED_CANDIDATES or len(helped) >= NEAR_HELPED_CANDIDATES
-    return ConsistencyReport(groups[:CONSISTENCY_GROUPS], len(candidates), capped)

@@ -26,6 +26,7 @@ import numpy as np
 
 from auditcore import rates as ra
 from auditcore import trigger_words as tw
+from auditcore.estimate_frame import frame_from_rows
 from auditcore.models import (
     AuditEvent,
     AuditRound,
@@ -39,7 +40,6 @@ from auditcore.models import (
 from auditcore.policy_lint import LintFlag, diff_categories
 from auditcore.selectors.estimates import (
     Scope,
-    frame_from_rows,
     item_rows,
     reportable_rounds,
     strata_info,

@@ -8,7 +8,6 @@ from auditcore.detection.category import CategorySpec
 from auditcore.detection.default_policy import default_category_specs
 from auditcore.models import Category, PolicyVersion
 from auditcore.policy_lint import CategoryDiff, LintFlag, diff_categories, lint_policy
-from auditcore.services.policy import category_as_dict
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ def policy_version_rows() -> list[VersionRow]:
     versions = list(policy_versions().order_by("policy__name", "-number"))
     by_version: dict[int, list[dict]] = {v.pk: [] for v in versions}
     for category in Category.objects.filter(policy_version__in=by_version).order_by("slug"):
-        by_version[category.policy_version_id].append(category_as_dict(category))
+        by_version[category.policy_version_id].append(category.as_dict())
     return [VersionRow(v, v.category_count, len(lint_policy(by_version[v.pk]))) for v in versions]
 
 
@@ -44,13 +43,13 @@ def current_policy_version() -> PolicyVersion | None:
 
 
 def policy_version_flags(version: PolicyVersion) -> list[LintFlag]:
-    return lint_policy(category_as_dict(c) for c in version.categories.all())
+    return lint_policy(c.as_dict() for c in version.categories.all())
 
 
 def policy_version_diff(old: PolicyVersion, new: PolicyVersion) -> list[CategoryDiff]:
     return diff_categories(
-        [category_as_dict(c) for c in old.categories.all()],
-        [category_as_dict(c) for c in new.categories.all()],
+        [c.as_dict() for c in old.categories.all()],
+        [c.as_dict() for c in new.categories.all()],
     )
 
 

@@ -9,10 +9,8 @@ should-help share of the previous round as P_h. A stratum already drawn keeps at
 it has: a later plan can only extend it. When the floors cannot fit, the plan says by how much and
 which quotas to lower, and the draw is refused.
 
-The design effect shown per stratum is that of the size measure, E[n·Σd²/(Σd)²] ≈ mean(x)·mean(1/x).
-StratumCount holds Σw and Σw² of the impact weight w only, so the preview uses the lognormal
-identity mean(x)·mean(1/x) = 1 + CV²(x): for x = w that is N·Σw²/(Σw)²; for x = √w it is
-(N·Σw²/(Σw)²)^¼. The deff of the weights actually drawn is shown after the draw.
+The design effect shown per stratum is that of the size measure (sampling.size_measure_deff),
+from StratumCount's sums; the deff of the weights actually drawn is shown after the draw.
 """
 
 import math
@@ -24,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from auditcore import roles, sampling
+from auditcore import roles, sampling, stats
 from auditcore.models import (
     AuditRound,
     Decision,
@@ -134,14 +132,6 @@ class RoundPlan:
     @property
     def dim_labels(self) -> list[str]:
         return [DIM_LABELS[d] for d in self.dims]
-
-
-def size_measure_deff(kind: str, count: int, impact_sum: float, impact_sq_sum: float) -> float:
-    """Design effect of the size measure in one stratum (see the module docstring)."""
-    if kind == "uniform" or count <= 0 or impact_sum <= 0:
-        return 1.0
-    relvar = max(1.0, count * impact_sq_sum / impact_sum**2)
-    return relvar if kind == "impact" else relvar**0.25
 
 
 def allocation_deff(strata: list[PlanStratum]) -> float:
@@ -283,7 +273,7 @@ def round_plan(
     share = audit_round.double_review_share
     for s in strata:
         s.already_sampled = drawn.get(s.key, 0)
-        s.deff = size_measure_deff(
+        s.deff = sampling.size_measure_deff(
             audit_round.size_measure, s.population, s.impact_sum, s.impact_sq_sum
         )
         s.half_width = sampling.expected_half_width(s.planned, PLANNING_P, s.deff, s.population)
@@ -506,7 +496,7 @@ def round_strata(audit_round: AuditRound) -> list[StratumResult]:
     ).values_list("stratum_id", "weight"):
         weights[stratum_id].append(weight)
     return [
-        StratumResult(s, sampling.kish_design_effect(weights[s.pk]) if weights[s.pk] else math.nan)
+        StratumResult(s, stats.kish_design_effect(weights[s.pk]) if weights[s.pk] else math.nan)
         for s in strata
     ]
 

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from auditcore.consistency import prompt_digest
 from auditcore.models import Alert, AuditRound
-from auditcore.selectors.estimates import round_estimates, surface_consistency
+from auditcore.selectors.consistency import surface_consistency
+from auditcore.selectors.estimates import round_estimates
 
 logger = logging.getLogger(__name__)
 

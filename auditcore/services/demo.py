@@ -208,5 +208,4 @@ def _demo_round(policy: PolicyVersion) -> AuditRound | None:
     with transaction.atomic():
         round_draw_request(actor=None, audit_round=audit_round)
     # Drawn here rather than by a worker: the demo may be seeded before any worker starts.
-    # The queued task finds the round already open and does nothing.
     return round_draw(round_id=audit_round.pk)

@@ -12,25 +12,11 @@ from django.utils import timezone
 
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Category, Policy, PolicyVersion
+from auditcore.models.policy import CATEGORY_FIELDS
 from auditcore.policy_lint import diff_categories, lint_policy
 from auditcore.services.audit import audit_event_record
 
-CATEGORY_FIELDS = (
-    "slug",
-    "name",
-    "description",
-    "help_when",
-    "decline_when",
-    "reason_codes",
-    "examples",
-    "keywords",
-    "high_stakes",
-)
 EXPECTED_DECISIONS = ("help", "decline")
-
-
-def category_as_dict(category: Category) -> dict[str, Any]:
-    return {f: getattr(category, f) for f in CATEGORY_FIELDS}
 
 
 def _clean_lines(value: Any, field: str) -> list[str]:
@@ -168,7 +154,7 @@ def policy_version_draft_from(
     _full_clean(version)
     version.save()
     Category.objects.bulk_create(
-        Category(policy_version=version, **category_as_dict(c)) for c in source.categories.all()
+        Category(policy_version=version, **c.as_dict()) for c in source.categories.all()
     )
     audit_event_record(
         actor=actor,
@@ -213,7 +199,7 @@ def category_create(
     _full_clean(category)
     category.save()
     audit_event_record(
-        actor=actor, action="policy.category_create", obj=category, after=category_as_dict(category)
+        actor=actor, action="policy.category_create", obj=category, after=category.as_dict()
     )
     return category
 
@@ -224,7 +210,7 @@ def category_update(
 ) -> Category:
     _require_editable(_locked_version(category.policy_version), actor)
     category = Category.objects.get(pk=category.pk)
-    before = category_as_dict(category)
+    before = category.as_dict()
     fields = _category_fields(data)
     if "slug" in fields and fields["slug"] != category.slug:
         taken = Category.objects.filter(
@@ -236,7 +222,7 @@ def category_update(
         setattr(category, key, value)
     _full_clean(category)
     category.save()
-    after = category_as_dict(category)
+    after = category.as_dict()
     if after != before:
         audit_event_record(
             actor=actor, action="policy.category_update", obj=category, before=before, after=after
@@ -251,7 +237,7 @@ def category_delete(*, actor: AbstractBaseUser | None, category: Category) -> No
         actor=actor,
         action="policy.category_delete",
         obj=category,
-        before=category_as_dict(category),
+        before=category.as_dict(),
     )
     category.delete()
 
@@ -298,7 +284,7 @@ def policy_version_publish(
 
 
 def _categories_to_publish(version: PolicyVersion) -> list[dict[str, Any]]:
-    categories = [category_as_dict(c) for c in version.categories.all()]
+    categories = [c.as_dict() for c in version.categories.all()]
     if not categories:
         raise ApplicationError(
             "categories: a policy version needs at least one category", {"field": "categories"}
@@ -316,8 +302,8 @@ def policy_change_summary(version: PolicyVersion) -> list[dict[str, Any]]:
         .order_by("-number")
         .first()
     )
-    before = [category_as_dict(c) for c in previous.categories.all()] if previous else []
-    after = [category_as_dict(c) for c in version.categories.all()]
+    before = [c.as_dict() for c in previous.categories.all()] if previous else []
+    after = [c.as_dict() for c in version.categories.all()]
     return [
         {
             "category": d.slug,

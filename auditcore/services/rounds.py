@@ -3,15 +3,13 @@
 The draw follows STATISTICS.md. Each record's round-specific u comes from a keyed mix of the
 record's stored hash `Interaction.u` (itself a keyed BLAKE2b of the record key) with the round
 salt, so u depends only on (record key, round salt): reproducible across databases, independent
-between rounds, and a larger quota extends the same ordering. The mix is computed in numpy over
-(id, u, size measure) rows read in one scan of the round's frame, by population cell (the cells
-StratumCount counts); each cell goes to its stratum under the round's dimensions (fixed at the
-first draw, so a later draw extends the same strata), and only strata still short are drawn.
-Weights are d = 1/π as drawn. A supplement round shares its first round's salt and strata and
-keeps the part of the combined sample the first round does not hold.
-"""
+between rounds, and a larger quota extends the same ordering. The mix (sampling.mixed_unit) is
+computed in numpy over (id, u, size measure) rows read in one scan of the round's frame, by
+population cell (the cells StratumCount counts); each cell goes to its stratum under the round's
+dimensions (fixed at the first draw, so a later draw extends the same strata), and only strata
+still short are drawn. Weights are d = 1/π as drawn. A supplement round shares its first round's
+salt and strata and keeps the part of the combined sample the first round does not hold."""
 
-import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -55,39 +53,6 @@ from auditcore.selectors.rounds import (
 from auditcore.services.audit import audit_event_record
 
 GOLD_SOURCE = "gold"
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-_U_SCALE = float(2**53)
-
-
-# --- Keyed mixing -------------------------------------------------------------------------------
-
-
-def salt_key(salt: str, purpose: str) -> np.uint64:
-    digest = hashlib.blake2b(purpose.encode(), key=salt.encode()[:64], digest_size=8).digest()
-    return np.uint64(int.from_bytes(digest, "big"))
-
-
-def _splitmix(z: np.ndarray) -> np.ndarray:
-    # splitmix64's finaliser: a bijection on 64 bits with full avalanche. Wrapping multiplication
-    # is intended, so numpy's overflow warnings are silenced.
-    with np.errstate(over="ignore"):
-        z = z ^ (z >> np.uint64(30))
-        z = z * np.uint64(0xBF58476D1CE4E5B9)
-        z = z ^ (z >> np.uint64(27))
-        z = z * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return z & _MASK64
-
-
-def mixed_unit(stored_u: np.ndarray, salt: str, purpose: str) -> np.ndarray:
-    """u' in (0, 1] from a record's stored u in (0, 1] and the round salt, for one purpose."""
-    bits = np.rint(np.asarray(stored_u, dtype=float) * _U_SCALE).astype(np.uint64)
-    z = _splitmix(_splitmix(bits ^ salt_key(salt, purpose)))
-    return ((z >> np.uint64(11)).astype(float) + 1.0) / _U_SCALE
-
-
-def round_u(stored_u: np.ndarray, salt: str) -> np.ndarray:
-    return mixed_unit(stored_u, salt, "draw")
 
 
 # --- Helpers ------------------------------------------------------------------------------------
@@ -278,6 +243,9 @@ class OpenedRound:
     created: bool
     drawing: bool
     problem: str = ""  # why the draw did not start (the plan does not fit), if it did not
+    # This call claimed the round for a draw, so its caller queues the draw (an earlier call's
+    # draw may still be queued or running when `drawing` alone is true).
+    draw_requested: bool = False
 
 
 def round_open_last_week(
@@ -350,7 +318,7 @@ def _open_draw(
         problem = plan.problem or "No records in last week's frame yet; nothing to draw."
         return OpenedRound(audit_round, created, False, problem)
     audit_round = round_draw_request(actor=actor, audit_round=audit_round)
-    return OpenedRound(audit_round, created, True)
+    return OpenedRound(audit_round, created, True, draw_requested=True)
 
 
 def round_templates_open_due(*, today: date | None = None) -> list[OpenedRound]:
@@ -427,9 +395,7 @@ def round_quotas_set(
 
 @transaction.atomic
 def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRound) -> AuditRound:
-    """Claim the round for a draw and queue the task once this transaction commits."""
-    from auditcore import tasks
-
+    """Claim the round for a draw; the caller queues the draw (tasks.round_draw_enqueue)."""
     audit_round = _locked(audit_round)
     _require_editable(audit_round)
     plan = round_plan(audit_round)
@@ -442,8 +408,6 @@ def round_draw_request(*, actor: AbstractBaseUser | None, audit_round: AuditRoun
     audit_event_record(
         actor=actor, action="round.draw", obj=audit_round, after=_round_state(audit_round)
     )
-    round_id = audit_round.pk
-    transaction.on_commit(lambda: tasks.round_draw_task.delay(round_id))
     return audit_round
 
 
@@ -546,13 +510,6 @@ def _size_column(audit_round: AuditRound) -> str:
     return "impact_weight"
 
 
-def _size_measures(weights: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "uniform":
-        return np.ones_like(weights)
-    x = np.sqrt(np.maximum(weights, 0)) if kind == "sqrt_impact" else weights
-    return np.maximum(x, sampling.EPSILON)
-
-
 @dataclass
 class _StratumDrawn:
     plan: PlanStratum
@@ -578,8 +535,8 @@ def _draw_arrays(
     For a supplement, `first_phase` holds the first round's items: the combined sample is drawn
     (its τ and π are the combined design's) and the supplement keeps what the first round lacks.
     """
-    x = _size_measures(rows[:, 2], audit_round.size_measure)
-    keys = sampling.priority_key(round_u(rows[:, 1], audit_round.salt), x)
+    x = sampling.size_measures(rows[:, 2], audit_round.size_measure)
+    keys = sampling.priority_key(sampling.round_u(rows[:, 1], audit_round.salt), x)
     kept = np.isin(rows[:, 0].astype(np.int64), np.asarray(keep, dtype=np.int64))
     if kept.any():
         # Late records can hold smaller keys than items already drawn. The sample then grows to
@@ -590,7 +547,9 @@ def _draw_arrays(
     ids = rows[draw.indices, 0].astype(np.int64)
     mine = ~np.isin(ids, np.asarray(first_phase, dtype=np.int64))
     chosen_u = rows[draw.indices[mine], 1]
-    double = mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
+    double = (
+        sampling.mixed_unit(chosen_u, audit_round.salt, "double") <= audit_round.double_review_share
+    )
     return _StratumDrawn(
         plan=s,
         population=len(rows),
@@ -600,7 +559,7 @@ def _draw_arrays(
         # d = 1/π as drawn (STATISTICS.md): calibrating tiny strata to N_h biases the estimate.
         weights=1.0 / draw.pi[mine],
         required=np.where(double, 2, 1),
-        queue_order=mixed_unit(chosen_u, audit_round.salt, "queue"),
+        queue_order=sampling.mixed_unit(chosen_u, audit_round.salt, "queue"),
     )
 
 
@@ -736,8 +695,8 @@ def _mix_gold(audit_round: AuditRound) -> int:
     )
     if not pool:
         return 0
-    order = mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "gold")
-    queue = mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "queue")
+    order = sampling.mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "gold")
+    queue = sampling.mixed_unit(np.array([u for _, u, _ in pool]), audit_round.salt, "queue")
     picked = np.argsort(order, kind="stable")[:want]
     RoundItem.objects.bulk_create(
         [

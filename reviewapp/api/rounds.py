@@ -4,6 +4,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, ModelVersion, RoundTemplate, Surface
 from auditcore.selectors.rounds import round_list, round_plan
@@ -102,6 +103,7 @@ class RoundListApi(SafetyLeadApi):
         opened = round_open_last_week(
             actor=request.user, template=template, budget=data.get("budget")
         )
+        tasks.round_opened_enqueue(opened)
         out = {
             "created": opened.created,
             "drawing": opened.drawing,
@@ -184,4 +186,5 @@ class RoundDrawApi(SafetyLeadApi):
     def post(self, request, pk: int):
         audit_round = get_or_404(AuditRound.objects.all(), pk)
         round_draw_request(actor=request.user, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
         return self.ok(RoundOutput(get_or_404(_rounds(), pk)).data, status=202)

@@ -25,6 +25,7 @@ from auditcore.csvsafe import csv_writer
 from auditcore.models import AuditRound, Interaction, Label
 from auditcore.rates import AXES, LAYER_LABELS, RATE_HELP, refusal_cause
 from auditcore.selectors import estimates as sel
+from auditcore.selectors.consistency import CONSISTENCY_GROUPS, surface_consistency
 from auditcore.selectors.detection import tier_agreement
 from auditcore.selectors.insights import publications
 from auditcore.selectors.replay import corpus_list, replay_trend
@@ -183,11 +184,11 @@ def _triple(est: RateEstimate) -> tuple:
 def _context(
     request: HtmxHttpRequest, scope: sel.Scope, title: str, layer: str, audit_round=None
 ) -> dict:
-    estimates = sel.scope_estimates(scope, layer)
     granularity = "week" if request.GET.get("trend") == "week" else "round"
-    points = sel.trend(
-        granularity, known=estimates.rows_by_round, known_strata=estimates.strata_by_round
+    figures = sel.dashboard_figures(
+        scope=scope, layer=layer, trend=granularity, examples=sel.EXAMPLE_LIMIT
     )
+    estimates = figures.estimates
     h = estimates.headline
     rates = _layers(h.layers)
     return {
@@ -250,9 +251,9 @@ def _context(
         "validation": estimates.validation,
         "confusion": overall_confusion(estimates.validation),
         "tier_agreement": tier_agreement(scope.round_ids),
-        "examples": sel.scope_examples(estimates, layer=layer),
+        "examples": figures.examples,
         "corpora": list(corpus_list()),
-        "chart": _chart(points, layer),
+        "chart": _chart(figures.trend, layer),
         "replay_charts": _replay_charts(),
         "granularity": granularity,
         "rounds": list(sel.reportable_rounds().order_by("-period_start", "-pk")[:100]),
@@ -334,7 +335,7 @@ def _respond(
         table = request.GET.get("table", "category")
         if table not in TABLES:
             raise Http404("unknown table")
-        return _csv(sel.scope_estimates(scope, layer), table, filename)
+        return _csv(sel.dashboard_figures(scope=scope, layer=layer).estimates, table, filename)
     context = {**_context(request, scope, title, layer, audit_round), "opened_on": opened_on}
     template = "reviewapp/dashboard/dashboard.html"
     if request.htmx and request.htmx.target == "dashboard-body":
@@ -388,13 +389,13 @@ def dashboard_consistency(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     layer = _layer(request)
     if layer is None:
         return HttpResponseBadRequest("layer: must be 'served' or 'model'")
-    report = sel.surface_consistency(audit_round.period_start, audit_round.period_end, layer)
+    report = surface_consistency(audit_round.period_start, audit_round.period_end, layer)
     page = Paginator(report.groups, CONSISTENCY_PAGE_SIZE).get_page(request.GET.get("cpage"))
     context = {
         "round": audit_round,
         "report": report,
         "page": page,
-        "capped_at": sel.CONSISTENCY_GROUPS if len(report.groups) >= sel.CONSISTENCY_GROUPS else 0,
+        "capped_at": CONSISTENCY_GROUPS if len(report.groups) >= CONSISTENCY_GROUPS else 0,
         "page_links": _page_links(request, page),
         "layer_label": LAYER_LABELS[layer],
     }

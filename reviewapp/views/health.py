@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from auditcore.selectors.health import system_health
+from reviewapp.health import system_health
 
 
 @never_cache

@@ -20,7 +20,6 @@ from auditcore.selectors.policy import (
 )
 from auditcore.selectors.rounds import rereview_preview
 from auditcore.services.policy import (
-    category_as_dict,
     category_create,
     category_delete,
     category_update,
@@ -121,7 +120,7 @@ def _edit_context(version: PolicyVersion, forms_by_pk=None, new_form=None) -> di
     entries = []
     for category in version.categories.all():
         form = forms_by_pk.get(category.pk) or CategoryForm(
-            initial=category_as_dict(category), prefix=f"c{category.pk}"
+            initial=category.as_dict(), prefix=f"c{category.pk}"
         )
         entries.append((category, form, flags.get(category.slug, [])))
     return {
@@ -177,7 +176,7 @@ def category_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             apply_error(form, exc)
         else:
             saved = True
-            form = CategoryForm(initial=category_as_dict(category), prefix=f"c{category.pk}")
+            form = CategoryForm(initial=category.as_dict(), prefix=f"c{category.pk}")
     status = 200 if saved else 400
     if request.htmx:
         flags = _flags_by_slug(version).get(category.slug, [])

@@ -98,6 +98,7 @@ def round_last_week(request: HtmxHttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
+            tasks.round_opened_enqueue(opened)
             audit_round = opened.audit_round
             if not opened.created:
                 messages.info(request, f"{audit_round} is already open; nothing new was created.")
@@ -197,6 +198,8 @@ def round_draw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         not_found_as_404(exc)
         messages.error(request, exc.message)
+    else:
+        tasks.round_draw_enqueue(audit_round.pk)
     if request.htmx:
         return HttpResponseClientRefresh()
     return redirect("rounds:detail", pk=audit_round.pk)

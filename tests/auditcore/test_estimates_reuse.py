@@ -1,12 +1,14 @@
 """The dashboard reuses the item rows it has read: same validation rows and examples as the queries.
 
-scope_estimates passes its item rows and strata to classifier_validation, and the view picks the
-confirmed false refusals from those rows (scope_examples); both must equal the stand-alone
-queries exactly, including multiple verdicts, superseded verdicts, blank observed labels, gold
-items and items drawn outside any stratum.
+dashboard_figures passes its item rows and strata to classifier_validation and picks the
+confirmed false refusals from those rows; both must equal the stand-alone queries exactly,
+including multiple verdicts, superseded verdicts, blank observed labels, gold items and items
+drawn outside any stratum.
 """
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from auditcore.models import RoundItem, RoundStratum, Verdict
@@ -85,19 +87,22 @@ def test_round_estimates_validation_equals_the_query(reviewed_round):
     assert estimates.validation == sel.classifier_validation([reviewed_round.pk])
 
 
+def _examples(audit_round, limit=sel.EXAMPLE_LIMIT, layer="served"):
+    scope = sel.round_scope(audit_round)
+    return sel.dashboard_figures(scope=scope, layer=layer, examples=limit).examples
+
+
 @pytest.mark.parametrize("limit", [1, 2, 3, 50])
 def test_examples_from_rows_equal_the_query(reviewed_round, limit):
-    estimates = sel.round_estimates(reviewed_round)
     queried = sel.false_refusal_examples([reviewed_round.pk], limit, layer="model")
-    assert sel.scope_examples(estimates, limit, layer="model") == queried
+    assert _examples(reviewed_round, limit, layer="model") == queried
     assert len(queried) == min(limit, 5)  # A's two helps, E's three
     assert {e.cause for e in queried} == {"model"}
 
 
 def test_served_examples_add_the_refusals_the_gateway_added(reviewed_round):
-    estimates = sel.round_estimates(reviewed_round)
     served = sel.false_refusal_examples([reviewed_round.pk])
-    assert sel.scope_examples(estimates) == served
+    assert _examples(reviewed_round) == served
     model = {e.item_id for e in sel.false_refusal_examples([reviewed_round.pk], layer="model")}
     added = [e for e in served if e.item_id not in model]
     # B's first item: the model complied, the gateway replaced the answer with a refusal.
@@ -105,8 +110,12 @@ def test_served_examples_add_the_refusals_the_gateway_added(reviewed_round):
     assert {e.item_id for e in served} >= model
 
 
-def test_examples_from_rows_with_nothing_confirmed_read_nothing(django_assert_num_queries):
+def test_examples_from_rows_with_nothing_confirmed_read_nothing():
     audit_round = build_round(golden_strata()[2:])
-    estimates = sel.round_estimates(audit_round)
-    with django_assert_num_queries(0):
-        assert sel.scope_examples(estimates) == []
+    scope = sel.round_scope(audit_round)
+    with CaptureQueriesContext(connection) as without:
+        sel.dashboard_figures(scope=scope, layer="served")
+    with CaptureQueriesContext(connection) as picking:
+        figures = sel.dashboard_figures(scope=scope, layer="served", examples=sel.EXAMPLE_LIMIT)
+    assert figures.examples == []
+    assert len(picking) == len(without)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from auditcore import rates
-from auditcore.selectors.estimates import resolve_labels
+from auditcore.estimate_frame import resolve_labels
 
 C, P, R = rates.COMPLIANCE, rates.PARTIAL, rates.REFUSAL
 

@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from auditcore import sampling
+from auditcore import sampling, tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditEvent, AuditRound, Interaction, RoundItem, RoundStratum
 from auditcore.services.rounds import (
@@ -14,7 +14,6 @@ from auditcore.services.rounds import (
     round_create,
     round_draw_request,
     round_quotas_set,
-    round_u,
 )
 from tests.support.round_data import DAY, population, published_policy
 
@@ -36,6 +35,7 @@ def _round(actor, **kwargs):
 def _draw(actor, audit_round, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=actor, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     audit_round.refresh_from_db()
     return audit_round
 
@@ -50,7 +50,7 @@ def _keys(audit_round, stratum):
     )
     ids = np.array([r[0] for r in rows])
     x = np.array([sampling.size_measure(r[2], audit_round.size_measure) for r in rows])
-    keys = round_u(np.array([r[1] for r in rows]), audit_round.salt) / x
+    keys = sampling.round_u(np.array([r[1] for r in rows]), audit_round.salt) / x
     return ids, x, keys
 
 
@@ -198,7 +198,7 @@ def test_each_round_has_its_own_salt_and_so_its_own_order(safety_lead):
     )
     assert a.salt != b.salt
     stored_u = np.array(Interaction.objects.values_list("u", flat=True))
-    first_20 = [set(np.argsort(round_u(stored_u, r.salt))[:20].tolist()) for r in (a, b)]
+    first_20 = [set(np.argsort(sampling.round_u(stored_u, r.salt))[:20].tolist()) for r in (a, b)]
     assert first_20[0] != first_20[1]
 
 
@@ -275,7 +275,8 @@ def test_a_real_worker_draws_a_round(celery_worker_process, safety_lead):
     require_services()
     population({("medical", "refusal"): 50, ("finance", "compliance"): 20})
     audit_round = _round(safety_lead, budget=30)
-    round_draw_request(actor=safety_lead, audit_round=audit_round)  # autocommit: queued now
+    round_draw_request(actor=safety_lead, audit_round=audit_round)
+    tasks.round_draw_enqueue(audit_round.pk)  # autocommit: queued now
 
     def drawn() -> bool:
         audit_round.refresh_from_db()

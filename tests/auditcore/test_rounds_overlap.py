@@ -5,9 +5,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from auditcore import sampling
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Interaction, ModelVersion, RoundItem, RoundStratum, Surface
-from auditcore.services.rounds import round_create, round_u
+from auditcore.services.rounds import round_create
 from tests.support.round_data import DAY, draw, population, published_policy
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +107,7 @@ def test_a_supplement_draws_from_the_unsampled_remainder_with_the_combined_desig
     rows = list(Interaction.objects.values_list("id", "u", "impact_weight"))
     ids = np.array([r[0] for r in rows])
     x = np.array([r[2] for r in rows])
-    keys = round_u(np.array([r[1] for r in rows]), first.salt) / x
+    keys = sampling.round_u(np.array([r[1] for r in rows]), first.salt) / x
     order = np.argsort(keys)
     assert set(ids[order[:50]].tolist()) == set(first_items) | {
         i.interaction_id for i in extra_items
@@ -249,7 +250,8 @@ def test_a_round_and_its_supplement_are_estimated_as_one_combined_sample(
         assert frr.n == 50
         assert frr.estimate == pytest.approx(expected)
     # The first round's items alone, with their own design, give another figure.
-    alone = sel.scope_estimates(sel.Scope([first])).layers["model"]["frr"]
+    alone = sel.dashboard_figures(scope=sel.Scope([first]), layer="served").estimates
+    alone = alone.layers["model"]["frr"]
     assert alone.n == 20 and alone.estimate != pytest.approx(expected)
 
     client.force_login(safety_lead)

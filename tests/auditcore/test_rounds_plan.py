@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from auditcore import tasks
 from auditcore.models import AuditEvent, ModelVersion, RoundItem, StratumCount, Surface, Verdict
-from auditcore.sampling import spread_floor
-from auditcore.selectors.rounds import round_plan, size_measure_deff
+from auditcore.selectors.rounds import round_plan
 from auditcore.services.policy import (
     category_update,
     policy_version_draft_from,
@@ -23,28 +23,6 @@ from auditcore.services.rounds import (
 )
 from tests.support.policy_review import publish_reviewed
 from tests.support.round_data import DAY, population, published_policy
-
-
-@pytest.mark.parametrize(
-    ("total", "sizes", "expected"),
-    [
-        (10, [30, 10], [8, 2]),  # 7.5 / 2.5: the tie on the remainder goes to the earlier stratum
-        (20, [3, 100], [1, 19]),
-        (50, [3, 10], [3, 10]),  # capped at N
-        (10, [5, 0, 5], [5, 0, 5]),
-        (6, [1, 100, 100], [0, 3, 3]),  # 0.03 / 2.985 / 2.985: remainders go to the larger
-        (0, [4, 4], [0, 0]),
-    ],
-)
-def test_a_quota_is_spread_over_its_strata_in_proportion_to_n(total, sizes, expected):
-    assert spread_floor(total, sizes) == expected
-
-
-def test_size_measure_design_effect_from_impact_sums():
-    # w = 1, 1, 1, 5: N·Σw²/(Σw)² = 4·28/64 = 1.75
-    assert size_measure_deff("uniform", 4, 8.0, 28.0) == 1.0
-    assert size_measure_deff("impact", 4, 8.0, 28.0) == pytest.approx(1.75)
-    assert size_measure_deff("sqrt_impact", 4, 8.0, 28.0) == pytest.approx(1.75**0.25)
 
 
 def _counts(day, category, outcome, n, s1=None, s2=None, model="m1"):
@@ -157,6 +135,7 @@ def test_rereview_moves_a_changed_categorys_items_to_the_new_version(
     )
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=safety_lead, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     item = RoundItem.objects.filter(round=audit_round, stratum__category="medical").first()
     Verdict.objects.create(
         item=item,

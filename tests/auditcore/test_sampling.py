@@ -14,11 +14,13 @@ from auditcore.sampling import (
     combined_inclusion,
     draw_stratum,
     expected_half_width,
-    kish_design_effect,
     neyman_allocation,
     priority_key,
     record_u,
     size_measure,
+    size_measure_deff,
+    size_measures,
+    spread_floor,
     stratum_key,
 )
 
@@ -160,12 +162,6 @@ def test_expected_half_width_applies_the_finite_population_correction():
     assert expected_half_width(0) == math.inf
 
 
-def test_kish_design_effect_is_one_for_equal_weights_and_grows_with_spread():
-    # n * sum(d^2) / sum(d)^2 = 4 * 22 / 64 = 1.375.
-    assert kish_design_effect([1, 1, 2, 4]) == pytest.approx(1.375)
-    assert kish_design_effect([3, 3, 3]) == pytest.approx(1.0)
-
-
 @pytest.mark.parametrize(
     ("pi_first", "tau_first", "tau_combined", "expected"),
     [
@@ -180,3 +176,32 @@ def test_combined_inclusion_extends_the_first_rounds_threshold(
     pi_first, tau_first, tau_combined, expected
 ):
     assert combined_inclusion(pi_first, tau_first, tau_combined) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("total", "sizes", "expected"),
+    [
+        (10, [30, 10], [8, 2]),  # 7.5 / 2.5: the tie on the remainder goes to the earlier stratum
+        (20, [3, 100], [1, 19]),
+        (50, [3, 10], [3, 10]),  # capped at N
+        (10, [5, 0, 5], [5, 0, 5]),
+        (6, [1, 100, 100], [0, 3, 3]),  # 0.03 / 2.985 / 2.985: remainders go to the larger
+        (0, [4, 4], [0, 0]),
+    ],
+)
+def test_a_quota_is_spread_over_its_strata_in_proportion_to_n(total, sizes, expected):
+    assert spread_floor(total, sizes) == expected
+
+
+def test_size_measure_design_effect_from_impact_sums():
+    # w = 1, 1, 1, 5: N·Σw²/(Σw)² = 4·28/64 = 1.75
+    assert size_measure_deff("uniform", 4, 8.0, 28.0) == 1.0
+    assert size_measure_deff("impact", 4, 8.0, 28.0) == pytest.approx(1.75)
+    assert size_measure_deff("sqrt_impact", 4, 8.0, 28.0) == pytest.approx(1.75**0.25)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "impact", "sqrt_impact", "session"])
+def test_size_measures_of_an_array_match_the_size_measure_of_each_record(kind):
+    weights = np.array([0.0, 0.25, 1.0, 7.5])
+    expected = [size_measure(float(w), kind) for w in weights]
+    assert size_measures(weights, kind).tolist() == pytest.approx(expected)

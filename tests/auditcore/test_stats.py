@@ -11,6 +11,7 @@ from auditcore.stats import (
     gate_decision,
     gwet_ac1,
     holm_adjust,
+    kish_design_effect,
     korn_graubard_interval,
     krippendorff_alpha_nominal,
     mcnemar_exact_p,
@@ -343,3 +344,9 @@ def test_an_unlabelled_item_inside_the_domain_is_refused():
         estimate_rate([1, 1], [1, 1], [1, math.nan], ["A", "A"])
     # Outside the domain a missing label is fine: it only counts towards its stratum.
     assert estimate_rate([1, 1], [1, 0], [1, math.nan], ["A", "A"]).estimate == 1.0
+
+
+def test_kish_design_effect_is_one_for_equal_weights_and_grows_with_spread():
+    # n * sum(d^2) / sum(d)^2 = 4 * 22 / 64 = 1.375.
+    assert kish_design_effect([1, 1, 2, 4]) == pytest.approx(1.375)
+    assert kish_design_effect([3, 3, 3]) == pytest.approx(1.0)

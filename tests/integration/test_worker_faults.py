@@ -145,6 +145,8 @@ def test_a_worker_killed_mid_draw_is_redelivered_and_the_draw_equals_a_fresh_one
     transactional_db, broker_mode
 ):
     require_services()
+    from auditcore import tasks
+
     version = published_policy()
     _load_traffic(ROWS)
     audit_round = _round("Killed mid-draw", version, salt="same-salt")
@@ -152,7 +154,8 @@ def test_a_worker_killed_mid_draw_is_redelivered_and_the_draw_equals_a_fresh_one
     second = WorkerProcess(env=ENV)
     try:
         first.start()
-        round_draw_request(actor=None, audit_round=audit_round)  # enqueued on commit
+        round_draw_request(actor=None, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)  # autocommit: queued now
 
         def drawing_started() -> bool:
             audit_round.refresh_from_db()

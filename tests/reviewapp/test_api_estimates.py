@@ -86,3 +86,26 @@ def test_trend_lists_points_per_round_and_model(golden_round, safety_lead):
 
 def test_an_unknown_or_draft_round_is_404(safety_lead):
     assert _client(safety_lead).get("/api/v1/rounds/999999/estimates").status_code == 404
+
+
+def test_the_schema_documents_the_figures_each_estimates_endpoint_returns(client, safety_lead):
+    client.force_login(safety_lead)
+    schema = client.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+
+    def response_of(path):
+        ref = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        return components[ref["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    for path in ("/api/v1/rounds/{id}/estimates", "/api/v1/estimates"):
+        figures = response_of(path)["properties"]
+        assert {"layers", "scope", "headline", "breakdowns", "disparity", "validation"} <= set(
+            figures
+        )
+    rate = components["RateEstimateOutput"]["properties"]
+    assert {"estimate", "lower", "upper", "n", "events", "df", "deff", "flags", "too_few"} <= set(
+        rate
+    )
+    assert rate["estimate"]["nullable"] is True  # no data, never 0%
+    assert "groups" in response_of("/api/v1/rounds/{id}/estimates/consistency")["properties"]
+    assert "points" in response_of("/api/v1/estimates/trend")["properties"]

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from auditcore import tasks
 from auditcore.models import AuditRound, GoldItem, Interaction, RoundItem, RoundStratum
 from auditcore.selectors.rounds import round_plan
 from auditcore.services.rounds import round_create
@@ -333,6 +334,7 @@ def test_a_supplement_is_created_from_the_page(
 
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=safety_lead, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     client.force_login(safety_lead)
     response = client.post(
         reverse("rounds:new"),

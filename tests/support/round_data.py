@@ -3,7 +3,7 @@
 import datetime as dt
 from collections import defaultdict
 
-from auditcore import sampling
+from auditcore import sampling, tasks
 from auditcore.consistency import prompt_digest
 from auditcore.models import Interaction, ModelVersion, StratumCount, Surface
 from auditcore.services.policy import policy_create, policy_version_publish
@@ -18,6 +18,7 @@ def draw(actor, audit_round, callbacks):
 
     with callbacks(execute=True):
         round_draw_request(actor=actor, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     audit_round.refresh_from_db()
     return audit_round
 

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import RoundTemplate
 from auditcore.services.rounds import round_open_last_week
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             opened = round_open_last_week(actor=None, template=template, budget=options["budget"])
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        tasks.round_opened_enqueue(opened)
         audit_round = opened.audit_round
         period = f"{audit_round.period_start} – {audit_round.period_end}"
         if not opened.created and opened.drawing and audit_round.drawn_at is None:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from auditcore import sampling, tasks
 from auditcore.models import AuditRound, Interaction, RoundItem
-from auditcore.services.rounds import round_create, round_draw_request, round_u
+from auditcore.services.rounds import round_create, round_draw_request
 from tests.auditcore.test_review_support import items_of, make_round
 from tests.reviewapp.api.test_resources import _auth
 from tests.support.round_data import DAY, population, published_policy
@@ -86,6 +87,7 @@ def test_a_drawn_round_is_served_in_its_random_order_not_by_priority_key(
     AuditRound.objects.filter(pk=audit_round.pk).update(salt="queue-order-test")
     with django_capture_on_commit_callbacks(execute=True):
         round_draw_request(actor=safety_lead, audit_round=audit_round)
+        tasks.round_draw_enqueue(audit_round.pk)
     audit_round.refresh_from_db()
     assert audit_round.items.count() >= 100
 
@@ -102,7 +104,7 @@ def test_a_drawn_round_is_served_in_its_random_order_not_by_priority_key(
         for pk, u, weight in Interaction.objects.values_list("pk", "u", "impact_weight")
     }
     u, x = np.array([record[interaction_of[pk]] for pk in served]).T
-    keys = round_u(u, "queue-order-test") / x
+    keys = sampling.round_u(u, "queue-order-test") / x
     position = np.arange(len(served))
     # Served by priority key, both correlations would be strong (1.0 with the key itself).
     assert abs(stats.spearmanr(position, keys).statistic) < 0.3

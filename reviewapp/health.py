@@ -1,4 +1,4 @@
-"""Reads the state of the database, the broker and the workers for /healthz."""
+"""Reads the state of the database, the broker and the workers for /healthz (through tasks)."""
 
 from dataclasses import dataclass
 
