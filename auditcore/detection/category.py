@@ -161,15 +161,18 @@ def _compile_union(keywords: set[str]) -> re.Pattern[str]:
         return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in longest_first) + ")")
 
 
-def _may_match_inside(keyword: str, keywords: set[str]) -> bool:
-    """Could some keyword start at a word boundary strictly inside a match of `keyword`?"""
+def _may_match_inside(keyword: str, keywords: set[str], proper_prefixes: set[str]) -> bool:
+    """Could some keyword start at a word boundary strictly inside a match of `keyword`?
+
+    That is: the rest of `keyword` from such a boundary is a proper prefix of a keyword (in
+    `proper_prefixes`), or a keyword is a prefix of that rest.
+    """
     for q in range(1, len(keyword)):
         if not _BOUNDARY.match(keyword, q):
             continue
         rest = keyword[q:]
-        for other in keywords:
-            if other.startswith(rest) if len(other) > len(rest) else rest.startswith(other):
-                return True
+        if rest in proper_prefixes or any(rest[:n] in keywords for n in range(1, len(rest) + 1)):
+            return True
     return False
 
 
@@ -214,13 +217,14 @@ class CategoryClassifier:
         self._keyword_hits: dict[str, tuple[tuple[int, str], ...] | None] = {}
         # The evidence of a text whose only keyword is this one (the common case).
         self._single_hit: dict[str, dict[int, float]] = {}
+        proper_prefixes = {k[:n] for k in union for n in range(1, len(k))}
         for keyword in union:
             hits = []
             for i, own in enumerate(cleaned):
                 prefixes = [k for k in own if keyword.startswith(k)]
                 if prefixes:
                     hits.append((i, max(prefixes, key=len)))
-            if _may_match_inside(keyword, union):
+            if _may_match_inside(keyword, union, proper_prefixes):
                 self._keyword_hits[keyword] = None
             else:
                 self._keyword_hits[keyword] = tuple(hits)
