@@ -9,7 +9,10 @@ from datetime import date, datetime
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
+
+from auditcore.lazy import LazyModule
+
+sps = LazyModule("scipy.stats")
 
 # Floor for size measures: a zero impact weight must still give the record a (tiny) chance.
 EPSILON = 1e-6

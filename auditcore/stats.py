@@ -8,8 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, special
-from scipy import stats as sps
+
+from auditcore.lazy import LazyModule
+
+optimize = LazyModule("scipy.optimize")
+special = LazyModule("scipy.special")
+sps = LazyModule("scipy.stats")
 
 MIN_RELIABLE_N = 30
 MAX_RELIABLE_WIDTH = 0.30

@@ -10,6 +10,7 @@ from django.db import OperationalError
 from kombu.exceptions import KombuError
 
 from auditcore.detection import response as response_classifier
+from auditcore.ingest import redaction
 from auditcore.models import AuditRound, ExportJob
 from auditcore.services.alerts import alerts_check_recent, round_alerts_check
 from auditcore.services.exports import export_job_run
@@ -21,9 +22,10 @@ from auditcore.services.rounds import OpenedRound, round_draw, round_templates_o
 
 @worker_init.connect
 def _compile_classifier(**kwargs) -> None:
-    """The pool's processes fork from the worker with the classifier's pre-filters compiled, so
-    no chunk waits for the compilation."""
+    """The pool's processes fork from the worker with the classifier's pre-filters and the
+    redaction scan compiled, so no chunk waits for the compilation."""
     response_classifier.prepare()
+    redaction.prepare()
 
 
 @shared_task(name="auditcore.ping")

@@ -5,6 +5,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from auditcore.detection.literal_sets import literal_search_set
+
 GENERAL = "general"
 
 # Earlier turns set the context ("I'm debugging my own server") but count for less than the
@@ -104,6 +106,9 @@ class CategoryResult:
 
 
 _GENERAL_RESULT = CategoryResult(GENERAL, 0.0)
+# The groups of the literal screen, and the shared words of a text it rules out.
+_KEYWORD_GROUP, _WORD_GROUP = 0, 1
+_NONE: frozenset[str] = frozenset()
 
 
 def _content_words(text: str) -> set[str]:
@@ -156,15 +161,18 @@ def _compile_union(keywords: set[str]) -> re.Pattern[str]:
         return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in longest_first) + ")")
 
 
-def _may_match_inside(keyword: str, keywords: set[str]) -> bool:
-    """Could some keyword start at a word boundary strictly inside a match of `keyword`?"""
+def _may_match_inside(keyword: str, keywords: set[str], proper_prefixes: set[str]) -> bool:
+    """Could some keyword start at a word boundary strictly inside a match of `keyword`?
+
+    That is: the rest of `keyword` from such a boundary is a proper prefix of a keyword (in
+    `proper_prefixes`), or a keyword is a prefix of that rest.
+    """
     for q in range(1, len(keyword)):
         if not _BOUNDARY.match(keyword, q):
             continue
         rest = keyword[q:]
-        for other in keywords:
-            if other.startswith(rest) if len(other) > len(rest) else rest.startswith(other):
-                return True
+        if rest in proper_prefixes or any(rest[:n] in keywords for n in range(1, len(rest) + 1)):
+            return True
     return False
 
 
@@ -179,9 +187,17 @@ class CategoryClassifier:
     keyword where that is not so fall back to the per-category regexes.
     """
 
-    def __init__(self, specs: Sequence[CategorySpec], *, single_pass: bool = True) -> None:
-        """`single_pass=False` counts keywords with the per-category scans only: for tests,
-        which check that both ways give the same results."""
+    def __init__(
+        self,
+        specs: Sequence[CategorySpec],
+        *,
+        single_pass: bool = True,
+        literal_engine: str | None = "any",
+    ) -> None:
+        """`single_pass=False` counts keywords with the per-category scans only, and
+        `literal_engine=None` runs them without the literal screen (else "hyperscan", "re2" or
+        "any" installed): for tests, which check that every way gives the same results, and for
+        benchmarks."""
         self._specs = [s for s in specs if s.slug != GENERAL]
         self._keyword_res = [self._compile_keywords(s.keywords) for s in self._specs]
         # Words that appear in a category's examples but in no other category's examples.
@@ -201,13 +217,14 @@ class CategoryClassifier:
         self._keyword_hits: dict[str, tuple[tuple[int, str], ...] | None] = {}
         # The evidence of a text whose only keyword is this one (the common case).
         self._single_hit: dict[str, dict[int, float]] = {}
+        proper_prefixes = {k[:n] for k in union for n in range(1, len(k))}
         for keyword in union:
             hits = []
             for i, own in enumerate(cleaned):
                 prefixes = [k for k in own if keyword.startswith(k)]
                 if prefixes:
                     hits.append((i, max(prefixes, key=len)))
-            if _may_match_inside(keyword, union):
+            if _may_match_inside(keyword, union, proper_prefixes):
                 self._keyword_hits[keyword] = None
             else:
                 self._keyword_hits[keyword] = tuple(hits)
@@ -220,6 +237,15 @@ class CategoryClassifier:
             self._find_keywords = lambda low: [k for scan in per_category for k in scan(low)]
             self._keyword_hits = dict.fromkeys(union)
             self._single_hit = {}
+        # One scan for the literals of both kinds of evidence: a text holding no keyword (as a
+        # substring of its lower-cased head) has no keyword match, one holding no example word has
+        # no shared word, so each regex pass runs only when its group was found.
+        self._screen = None
+        screened = [sorted(union), sorted(self._example_category)]
+        if literal_engine is not None and single_pass and all(screened):
+            self._screen = literal_search_set(
+                screened, None if literal_engine == "any" else literal_engine
+            )
         self._thresholds = [
             (HIGH_STAKES_THRESHOLD if s.high_stakes else THRESHOLD, 0.01 if s.high_stakes else 0.0)
             for s in self._specs
@@ -253,8 +279,14 @@ class CategoryClassifier:
             head = text[:SCAN_CHARS]
             # Lower-casing non-ASCII text can change its length or depend on what follows.
             low = head.lower() if head.isascii() else text.lower()[:SCAN_CHARS]
-        found = self._find_keywords(low) if self._find_keywords is not None else ()
-        shared = self._shared_words(_WORD.findall(low))
+        screen = self._screen
+        if screen is None:
+            found = self._find_keywords(low) if self._find_keywords is not None else ()
+            shared = self._shared_words(_WORD.findall(low))
+        else:
+            groups = screen(low.encode("utf-8", "surrogatepass"))
+            found = self._find_keywords(low) if _KEYWORD_GROUP in groups else ()
+            shared = self._shared_words(_WORD.findall(low)) if _WORD_GROUP in groups else _NONE
         if shared or len(found) > 1:
             evidence = self._combine(low, found, shared)
         elif found:

@@ -26,23 +26,48 @@ def _hyperscan_set(groups: Sequence[Sequence[str]]) -> SearchSet | None:
     except ImportError:
         return None
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    expressions = [
-        "|".join(_byte_pattern(literal) for literal in group).encode("ascii") for group in groups
-    ]
+    expressions: list[bytes] = []
+    ids: list[int] = []
+    for group_id, group in enumerate(groups):
+        for expression in _alternations([_byte_pattern(literal) for literal in group]):
+            expressions.append(expression.encode("ascii"))
+            ids.append(group_id)
     try:
         database.compile(
             expressions=expressions,
-            ids=list(range(len(groups))),
-            elements=len(groups),
+            ids=ids,
+            elements=len(expressions),
             flags=hyperscan.HS_FLAG_SINGLEMATCH,
         )
     except hyperscan.error:
         return None
-    return _searcher(hyperscan, database)
+    return _searcher(hyperscan, database, unique=len(expressions) > len(groups))
 
 
-def _searcher(hyperscan: Any, database: Any) -> SearchSet:
-    """Scan bytes with this database and list the ids it reports."""
+# Hyperscan refuses an expression longer than 16,000 characters; a large group (a policy's
+# keywords) becomes several expressions under the group's id.
+_MAX_EXPRESSION_CHARS = 15_000
+
+
+def _alternations(patterns: list[str]) -> list[str]:
+    """The patterns joined with "|" into as few expressions under the limit as they fit in."""
+    expressions: list[str] = []
+    current: list[str] = []
+    size = 0
+    for pattern in patterns:
+        if current and size + 1 + len(pattern) > _MAX_EXPRESSION_CHARS:
+            expressions.append("|".join(current))
+            current, size = [], 0
+        current.append(pattern)
+        size += len(pattern) + 1
+    if current:
+        expressions.append("|".join(current))
+    return expressions
+
+
+def _searcher(hyperscan: Any, database: Any, *, unique: bool = False) -> SearchSet:
+    """Scan bytes with this database and list the ids it reports (each once, if `unique`: for
+    a database where one id stands for several expressions)."""
     # A scratch region serves one scan at a time: each thread gets its own.
     local = threading.local()
     scan = database.scan
@@ -57,7 +82,7 @@ def _searcher(hyperscan: Any, database: Any) -> SearchSet:
         found: list[int] = []
         if data:
             scan(data, match_event_handler=on_match, context=found, scratch=scratch)
-        return found
+        return list(set(found)) if unique and len(found) > 1 else found
 
     return search
 

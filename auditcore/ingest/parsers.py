@@ -21,6 +21,8 @@ from typing import Any, BinaryIO, Literal
 
 import orjson
 
+from auditcore.ingest.fields import CSV_COLUMNS, GZIP_MAGIC
+
 Format = Literal["auto", "jsonl", "csv", "openai"]
 FORMATS: tuple[str, ...] = ("auto", "jsonl", "csv", "openai")
 
@@ -31,30 +33,10 @@ EXCERPT_CHARS = 200
 # Auto-detection looks at this much of the (decompressed) start of the file.
 SNIFF_BYTES = 64 * 1024
 _READ_BUFFER = 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 # Columns of the flat CSV form that map onto native fields; any other column goes to metadata.
-CSV_COLUMNS = frozenset(
-    {
-        "id",
-        "timestamp",
-        "surface",
-        "model",
-        "messages",
-        "prompt",
-        "response",
-        "served_response",
-        "gateway_action",
-        "user_id",
-        "user_segment",
-        "user_weight",
-        "session_importance",
-        "conversation_id",
-        "turn",
-        "metadata",
-    }
-)
+_CSV_NAMES = frozenset(column.name for column in CSV_COLUMNS)
 
 # The csv module's limit is process-wide; raise it so a long (but valid) prompt is not an error.
 # It still bounds memory if a stray quote would otherwise swallow the rest of the file.
@@ -117,7 +99,7 @@ def open_stream(fileobj: BinaryIO) -> tuple[io.BufferedReader, bytes]:
     """
     magic = _read_at_least(fileobj, 2)
     stream: BinaryIO = io.BufferedReader(_PrefixedReader(magic, fileobj), _READ_BUFFER)
-    if magic == _GZIP_MAGIC:
+    if magic == GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
     head = _read_at_least(stream, SNIFF_BYTES)
     if head.startswith(_UTF8_BOM):
@@ -352,39 +334,28 @@ def csv_row_to_native(row: dict[str, str]) -> dict[str, Any] | str:
     # An empty cell means "not given", so optional fields fall back to their defaults.
     cells = {k: v for k, v in row.items() if v != ""}
     record: dict[str, Any] = {}
-    for name in ("id", "timestamp", "surface", "model", "prompt", "response", "conversation_id"):
-        if name in cells:
-            record[name] = cells[name]
-    for name in ("served_response", "gateway_action"):
-        if name in cells:
-            record[name] = cells[name]
-    if "messages" in cells:
-        try:
-            record["messages"] = orjson.loads(cells["messages"])
-        except orjson.JSONDecodeError:
-            return "messages column is not valid JSON"
-    for name in ("turn", "session_importance"):
-        if name in cells:
-            record[name] = _to_number(cells[name])
-    user: dict[str, Any] = {}
-    if "user_id" in cells:
-        user["id"] = cells["user_id"]
-    if "user_segment" in cells:
-        user["segment"] = cells["user_segment"]
-    if "user_weight" in cells:
-        user["weight"] = _to_number(cells["user_weight"])
-    if user:
-        record["user"] = user
-    metadata: dict[str, Any] = {}
-    if "metadata" in cells:
-        try:
-            metadata = orjson.loads(cells["metadata"])
-        except orjson.JSONDecodeError:
-            return "metadata column is not valid JSON"
-        if not isinstance(metadata, dict):
-            return "metadata column must hold a JSON object"
+    for column in CSV_COLUMNS:
+        cell = cells.get(column.name)
+        if cell is None:
+            continue
+        value: Any = cell
+        if column.kind == "json":
+            try:
+                value = orjson.loads(cell)
+            except orjson.JSONDecodeError:
+                return f"{column.name} column is not valid JSON"
+        elif column.kind == "number":
+            value = _to_number(cell)
+        *parents, key = column.path
+        target = record
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[key] = value
+    metadata = record.get("metadata", {})
+    if not isinstance(metadata, dict):
+        return "metadata column must hold a JSON object"
     for name, value in cells.items():
-        if name not in CSV_COLUMNS and name:
+        if name not in _CSV_NAMES and name:
             metadata.setdefault(name, value)
     record["metadata"] = metadata
     return record

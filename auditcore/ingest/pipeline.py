@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -27,25 +28,12 @@ INGEST_SIZE_MEASURE = "impact"
 
 # Not frozen: a frozen dataclass pays an object.__setattr__ per field, a cost felt per record.
 @dataclass(slots=True)
-class PreparedRow:
-    line: int
-    external_id: str
-    occurred_at: datetime
-    day: date
-    surface: str
-    model: str
-    conversation_id: str
-    turn: int
-    prompt: str
+class PreparedRow(IngestRecord):
+    """A validated record with what preparation derives from it; every field is a column of the
+    interaction under its own name unless its metadata says otherwise (writer.COLUMNS)."""
+
     prompt_digest: bytes
-    earlier_turns: list[dict[str, str]]
-    response: str
-    served_response: str | None
-    gateway_action: str
     user_ref: str
-    user_segment: str
-    impact_weight: float
-    session_importance: float
     category: str
     category_score: float
     response_label: str
@@ -56,7 +44,10 @@ class PreparedRow:
     priority_key: float
     stratum_key: str
     redaction_count: int
-    metadata: dict[str, Any]
+
+
+# The values of a record's fields, in field order: the start of its prepared row.
+_record_values = operator.attrgetter(*(f.name for f in dataclasses.fields(IngestRecord)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,24 +146,9 @@ class Preparer:
             u = sampling.record_u(f"{source}\x1f{record.external_id}", salt)
             x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
             out[position] = PreparedRow(
-                line=records[position][0],
-                external_id=record.external_id,
-                occurred_at=record.occurred_at,
-                day=record.day,
-                surface=record.surface,
-                model=record.model,
-                conversation_id=record.conversation_id or "",
-                turn=record.turn,
-                prompt=record.prompt,
+                *_record_values(record),
                 prompt_digest=prompt_digest(record.prompt),
-                earlier_turns=record.earlier_turns,
-                response=record.response,
-                served_response=record.served_response,
-                gateway_action=record.gateway_action,
                 user_ref=hash_user(record.user_id, user_key) if record.user_id else "",
-                user_segment=record.user_segment,
-                impact_weight=record.impact_weight,
-                session_importance=record.session_importance,
                 category=category.slug,
                 category_score=category.score,
                 response_label=model_result.label,
@@ -185,6 +161,5 @@ class Preparer:
                     record.day, category.slug, model_result.label, record.model
                 ),
                 redaction_count=sum(redactions.values()),
-                metadata=record.metadata,
             )
         return out  # type: ignore[return-value] - every None was filled in

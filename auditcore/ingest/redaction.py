@@ -29,7 +29,9 @@ around the candidates; clean text costs two translates and a few substring searc
 ``redact_record`` screens all of a record's free text at once with the same gates (one encode, two
 translates) and returns the record untouched when no pattern family can fire, which is the case for
 most records; short metadata strings (app versions, locales), which repeat across records, are
-memoised.
+memoised. For ASCII text one compiled Hyperscan scan of every pattern family (in prefilter mode)
+comes first: a text it clears is returned at once, and only the families it reports are gated and
+run as above.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from auditcore.detection.literal_sets import SearchSet, pattern_prefilter
 
 if TYPE_CHECKING:
     from auditcore.ingest.validation import IngestRecord
@@ -400,16 +405,86 @@ def _family_gates(gate: bytes) -> tuple[bool, bool, bool, bool]:
     )
 
 
+# One Hyperscan scan of an ASCII text tells which pattern families may match (prefilter mode: it
+# may report a family whose pattern then finds nothing, never miss one that would). A family runs
+# only when both the scan and its shape gate above say it can; a text the scan clears is returned
+# as it is. Hyperscan's \s is [\t\n\v\f\r ], Python's also takes \x1c-\x1f, hence the wider class.
+_FAMILIES = (
+    ("vendor", _VENDOR_KEY),
+    ("generic", _GENERIC_KEY),
+    ("bearer", _BEARER),
+    ("jwt", _JWT),
+    ("email", _EMAIL),
+    ("numeric", _NUMERIC),
+    ("lettered", _LETTERED),
+    ("ipv6", _IPV6),
+)
+_VENDOR, _GENERIC, _BEARER_ID, _JWT_ID, _EMAIL_ID, _NUMERIC_ID, _LETTERED_ID, _IPV6_ID = range(
+    len(_FAMILIES)
+)
+_ALL_FAMILIES = frozenset(range(len(_FAMILIES)))
+_scan: SearchSet | None = None
+_scan_built = False
+
+
+def _family_scan() -> SearchSet | None:
+    """The Hyperscan database of the families, compiled on first use; None without Hyperscan."""
+    global _scan, _scan_built
+    if not _scan_built:
+        _scan = pattern_prefilter(
+            [pattern.pattern.replace(r"\s", r"[\s\x1c-\x1f]") for _, pattern in _FAMILIES]
+        )
+        _scan_built = True
+    return _scan
+
+
+def _possible_families(text: str) -> frozenset[int] | set[int]:
+    """The families that may match in the text: from one scan when it is ASCII, else all."""
+    scan = _family_scan() if text.isascii() else None
+    if scan is None:
+        return _ALL_FAMILIES
+    return set(scan(text.encode("ascii")))
+
+
+def prepare() -> None:
+    """Compile the family scan now, e.g. in a worker's parent before it forks its pool."""
+    _family_scan()
+
+
+@contextmanager
+def prefilter_off() -> Iterator[None]:
+    """Redact without the Hyperscan scan, as when it is not installed: for tests and benchmarks,
+    which check that both ways give the same text and measure each. Not thread-safe."""
+    global _scan, _scan_built
+    saved = _family_scan()
+    _scan, _scan_built = None, True
+    try:
+        yield
+    finally:
+        _scan = saved
+
+
 def redact(text: str) -> tuple[str, dict[str, int]]:
     """Return the text with PII replaced by typed placeholders, and how many of each were found."""
+    possible = _possible_families(text)
+    if not possible:
+        return text, {}
     raw = text.encode("latin-1", "replace")
     vendor, bearer, jwt, generic = _secret_gates(text, raw)
+    vendor = vendor and _VENDOR in possible
+    bearer = bearer and _BEARER_ID in possible
+    jwt = jwt and _JWT_ID in possible
+    generic = generic and _GENERIC in possible
     secrets = vendor or bearer or jwt or generic
     # Replacing a secret can only remove needles from the gate, never add one ("[API_KEY]" is
     # followed by "]", so it is never a generic key's label), so the gates of the original text
     # stay valid for the later passes.
     gate = raw.translate(_GATE, _LOWER)
     email, ipv6, lettered, numeric = _family_gates(gate)
+    email = email and _EMAIL_ID in possible
+    ipv6 = ipv6 and _IPV6_ID in possible
+    lettered = lettered and _LETTERED_ID in possible
+    numeric = numeric and _NUMERIC_ID in possible
     if not (secrets or email or ipv6 or lettered or numeric):
         return text, {}
     r = _Redactor(text)
@@ -452,8 +527,12 @@ def _needs_redaction(text: str) -> bool:
     These are exactly the gates ``redact`` opens its pattern families with (the IPv6 one,
     ``colons >= 2 and (colons >= 7 or "::" in gate)``, is "::" or 7 colons); each is a substring
     test or a count, so it holds for a join of texts whenever it holds for any one of them, and a
-    False for the join is a False for every part.
+    False for the join is a False for every part. The same holds for the family scan: a match in
+    one part is a match in the join, whose parts are joined by a character no pattern starts or
+    ends a match with.
     """
+    if not _possible_families(text):
+        return False
     raw = text.encode("latin-1", "replace")
     if any(_secret_gates(text, raw)):
         return True

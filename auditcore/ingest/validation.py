@@ -31,6 +31,7 @@ Rules, each tied to a named constant below:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -38,39 +39,26 @@ from typing import Any
 
 import orjson
 
-MAX_ID_CHARS = 200
-MAX_LABEL_CHARS = 100
-MAX_TEXT_CHARS = 200_000
-MAX_HISTORY_CHARS = 1_000_000
-MAX_TURNS = 200
-MAX_METADATA_BYTES = 64 * 1024
-MAX_TURN_NUMBER = 100_000
+from auditcore.ingest import fields
+from auditcore.ingest.fields import (
+    DEFAULT_SEGMENT,
+    KNOWN_FIELDS,
+    MAX_HISTORY_CHARS,
+    MAX_ID_CHARS,
+    MAX_LABEL_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_TEXT_CHARS,
+    MAX_TURN_NUMBER,
+    MAX_TURNS,
+)
+
 MIN_YEAR = 2000
 MAX_YEAR = 2100
-
-GATEWAY_ACTIONS = frozenset({"none", "blocked", "replaced", "modified"})
-MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
-DEFAULT_SEGMENT = "unknown"
+GATEWAY_ACTIONS = frozenset(fields.GATEWAY_ACTIONS)
+MESSAGE_ROLES = frozenset(fields.MESSAGE_ROLES)
 NUL_METADATA_KEY = "_nul_replaced"
-
-KNOWN_FIELDS = frozenset(
-    {
-        "id",
-        "timestamp",
-        "surface",
-        "model",
-        "messages",
-        "prompt",
-        "response",
-        "served_response",
-        "gateway_action",
-        "user",
-        "session_importance",
-        "conversation_id",
-        "turn",
-        "metadata",
-    }
-)
+# Field metadata of a record or row field that has no column of its own (writer.COLUMNS).
+NOT_STORED = {"column": None}
 
 # Longer than any ISO-8601 date and time: a longer string is rejected without being parsed.
 _MAX_TIMESTAMP_CHARS = 64
@@ -81,20 +69,24 @@ _MAX_TIMESTAMP_CHARS = 64
 # validation; redaction makes a new one.
 @dataclass(slots=True)
 class IngestRecord:
-    line: int
+    """A record that passed validation; its fields are columns of the interaction under the same
+    name, unless their metadata says otherwise."""
+
+    line: int = dataclasses.field(metadata=NOT_STORED)
     external_id: str
     occurred_at: datetime
     day: date
-    surface: str
-    model: str
-    conversation_id: str | None
+    # Stored as the ids of their Surface and ModelVersion rows, which the writer looks up.
+    surface: str = dataclasses.field(metadata=NOT_STORED)
+    model: str = dataclasses.field(metadata=NOT_STORED)
+    conversation_id: str  # "" when the record has none
     turn: int
     prompt: str
     earlier_turns: list[dict[str, str]]
     response: str
     served_response: str | None
     gateway_action: str
-    user_id: str | None
+    user_id: str | None = dataclasses.field(metadata=NOT_STORED)  # stored only as its keyed hash
     user_segment: str
     impact_weight: float
     session_importance: float
@@ -652,7 +644,7 @@ def _usual_record(raw: dict[str, Any], line: int) -> IngestRecord | None:
         occurred_at.date(),
         surface,
         model,
-        conversation_id or None,
+        conversation_id or "",
         turn,
         prompt,
         earlier_turns,
@@ -707,7 +699,7 @@ def _validate(raw: dict[str, Any], line: int) -> IngestRecord:
         day=occurred_at.date(),
         surface=surface,
         model=model,
-        conversation_id=conversation_id or None,
+        conversation_id=conversation_id or "",
         turn=turn,
         prompt=prompt,
         earlier_turns=earlier_turns,

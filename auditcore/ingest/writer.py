@@ -3,6 +3,8 @@ by COPY on PostgreSQL and bulk_create on SQLite; both keep the per-stratum count
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -14,29 +16,18 @@ from psycopg.types.json import set_json_dumps
 from auditcore.ingest.pipeline import PreparedRow
 from auditcore.models import GatewayAction, Interaction, StratumCount
 
+# A row's own fields, then what the writer adds: the job's, and the looked-up surface and model.
+_ROW_FIELDS = tuple(
+    f.name for f in dataclasses.fields(PreparedRow) if f.metadata.get("column", f.name) is not None
+)
 COLUMNS = (
-    "source", "external_id", "occurred_at", "day", "surface_id", "model_version_id",
-    "conversation_id", "turn", "prompt", "prompt_digest", "earlier_turns", "response",
-    "served_response", "gateway_action", "user_ref", "user_segment", "impact_weight",
-    "session_importance", "category",
-    "category_score", "response_label", "response_score", "served_label", "detector_version", "u",
-    "priority_key", "stratum_key", "ingest_job_id", "redaction_count", "metadata", "created_at",
+    *_ROW_FIELDS, "source", "ingest_job_id", "created_at", "surface_id", "model_version_id",
 )  # fmt: skip
+_row_values = operator.attrgetter(*_ROW_FIELDS)
 
 # (day, surface_id, model_version_id, category, outcome, gateway_changed)
 #   → [count, Σ impact, Σ impact²]
 StratumTally = dict[tuple, list[float]]
-
-
-def _values(row: PreparedRow, source: str, job_id: int, surface_id: int, model_id: int, now):
-    return (
-        source, row.external_id, row.occurred_at, row.day, surface_id, model_id,
-        row.conversation_id, row.turn, row.prompt, row.prompt_digest, row.earlier_turns,
-        row.response, row.served_response, row.gateway_action, row.user_ref, row.user_segment,
-        row.impact_weight, row.session_importance, row.category, row.category_score,
-        row.response_label, row.response_score, row.served_label, row.detector_version, row.u,
-        row.priority_key, row.stratum_key, job_id, row.redaction_count, row.metadata, now,
-    )  # fmt: skip
 
 
 def write_rows(
@@ -55,7 +46,10 @@ def write_rows(
     if not rows:
         return {}
     values = _first_of_each_id(
-        [_values(r, source, job_id, surface_ids[r.surface], model_ids[r.model], now) for r in rows]
+        [
+            (*_row_values(r), source, job_id, now, surface_ids[r.surface], model_ids[r.model])
+            for r in rows
+        ]
     )
     if connection.vendor == "postgresql":
         inserted = _write_postgresql(values)

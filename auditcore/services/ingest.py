@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from auditcore.detection.category import CategoryClassifier, CategorySpec
 from auditcore.exceptions import ApplicationError
+from auditcore.ingest.fields import GZIP_MAGIC
 from auditcore.ingest.parsers import (
     FORMATS,
     SNIFF_BYTES,
@@ -41,7 +42,6 @@ from auditcore.selectors.detection import response_classifier
 from auditcore.selectors.policy import current_category_specs
 from auditcore.services.conversations import conversation_join
 
-_GZIP_MAGIC = b"\x1f\x8b"
 MAX_PUSH_RECORDS = 10_000
 
 
@@ -104,7 +104,7 @@ def ingest_job_create(
 def _decompress(job: IngestJob) -> str:
     """A gzip input is expanded once, streaming, so chunks can seek in it."""
     with open(job.file_path, "rb") as handle:
-        if handle.read(2) != _GZIP_MAGIC:
+        if handle.read(2) != GZIP_MAGIC:
             return job.file_path
     target = Path(settings.DATA_DIR) / "ingest" / f"job-{job.pk}.log"
     target.parent.mkdir(parents=True, exist_ok=True)

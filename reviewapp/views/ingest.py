@@ -14,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from auditcore import tasks
 from auditcore.csvsafe import csv_writer
 from auditcore.exceptions import ApplicationError
+from auditcore.ingest.fields import RECORD_FIELDS
 from auditcore.models import IngestJob
 from auditcore.selectors.ingest import ingest_job_figures, ingest_jobs_recent, quarantined_records
 from auditcore.services.ingest import ingest_job_create
@@ -24,35 +25,9 @@ from reviewapp.http import HtmxHttpRequest
 
 QUARANTINE_ON_PAGE = 200
 
-# What each field of a record means, for the upload page. Keyed by the validator's own list of
-# fields (KNOWN_FIELDS); a test keeps the two the same.
+# What each field of a record means, for the upload page.
 FIELD_HELP: dict[str, tuple[str, str]] = {
-    "id": ("required", "Your record id, unique within the source; a re-upload skips known ids."),
-    "timestamp": (
-        "required",
-        "ISO-8601 date and time with a timezone (2026-11-20T14:03:00Z), or epoch seconds.",
-    ),
-    "surface": ("required", "Where the conversation happened (web, api, mobile, …)."),
-    "model": ("required", "The model version that answered."),
-    "messages": (
-        "prompt or messages",
-        "The conversation as [{role, content}], ending with the user turn that is the prompt.",
-    ),
-    "prompt": ("prompt or messages", "The user's prompt as plain text."),
-    "response": ("required", "What the model answered; may be an empty string, not missing."),
-    "served_response": (
-        "with replaced / modified",
-        "What the user was actually shown, when the gateway changed the answer.",
-    ),
-    "gateway_action": ("optional", "none (default), blocked, replaced or modified."),
-    "user": (
-        "optional",
-        "The user's id (a string), or {id, segment, weight}: weight > 0 is the impact weight.",
-    ),
-    "session_importance": ("optional", "A number ≥ 0 (default 1) used as a size measure."),
-    "conversation_id": ("optional", "Groups the turns of one conversation."),
-    "turn": ("optional", "The turn number (≥ 1); by default the count of user turns."),
-    "metadata": ("optional", "Any JSON object kept with the record; unknown fields go here too."),
+    field.name: (field.requirement, field.description) for field in RECORD_FIELDS
 }
 SAMPLE_RECORDS = [
     {

@@ -171,7 +171,14 @@ def _assert_every_path_agrees(
         m.setattr(category, "CACHE_MAX_CHARS", -1)
         reference = _classify_all(CategoryClassifier(specs, single_pass=False), pairs)
         uncached = _classify_all(CategoryClassifier(specs), pairs)
+        # The literal screen of either engine, or none, changes no result either.
+        by_engine = {
+            engine: _classify_all(CategoryClassifier(specs, literal_engine=engine), pairs)
+            for engine in (None, "re2")
+        }
     _assert_same(reference, uncached, pairs, "single pass, uncached")
+    for engine, results in by_engine.items():
+        _assert_same(reference, results, pairs, f"single pass, uncached, literal screen {engine}")
     for single_pass in (True, False) if cached_per_category else (True,):
         clf = CategoryClassifier(specs, single_pass=single_pass)
         for round_ in ("first", "second"):

@@ -12,6 +12,8 @@ from auditcore.ingest import redaction
 from auditcore.ingest.redaction import hash_user, redact, redact_record
 from auditcore.ingest.validation import validate_record
 
+from ..detection._inputs import bench_responses, corpus_items, demo_records, spliced_texts
+
 PII = [
     ("EMAIL", "write to jane.doe+test@example.co.uk today"),
     ("PHONE", "call +1 415 555 2671 now"),
@@ -284,22 +286,25 @@ FAMILIES = {
     ),
 }
 FILLER = ["the", "Refund", "policy", "of", "42", "x", "(", ")", ",", ".", ":", "=", "\n", "é", "—"]
+# ASCII text is screened by the Hyperscan family scan as well; other text only by the byte gates.
+ASCII_FILLER = [word for word in FILLER if word.isascii()] + ["\x1c", "\t", "::"]
 
 
-def _sample(rng, family):
-    before = " ".join(rng.choice(FILLER) for _ in range(rng.randint(0, 6)))
-    after = " ".join(rng.choice(FILLER) for _ in range(rng.randint(0, 6)))
+def _sample(rng, family, filler=FILLER):
+    before = " ".join(rng.choice(filler) for _ in range(rng.randint(0, 6)))
+    after = " ".join(rng.choice(filler) for _ in range(rng.randint(0, 6)))
     return f"{before}{rng.choice([' ', '', chr(10), '(', '"'])}{FAMILIES[family](rng)}" + (
         f"{rng.choice([' ', '', '.', ',', ')', chr(10)])}{after}"
     )
 
 
+@pytest.mark.parametrize("filler", [FILLER, ASCII_FILLER], ids=["any", "ascii"])
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_the_pre_screens_let_through_every_match_of_the_full_patterns(family):
+def test_the_pre_screens_let_through_every_match_of_the_full_patterns(family, filler):
     rng = random.Random(f"redaction-{family}")
     redacted_somewhere = 0
     for _ in range(300):
-        text = _sample(rng, family)
+        text = _sample(rng, family, filler)
         expected = _unscreened(text)
         assert redact(text) == expected, text
         if expected[1]:
@@ -382,3 +387,27 @@ def test_a_record_whose_only_pii_is_an_ipv4_address_with_long_octets_is_redacted
     assert redacted.prompt == "my server is [IP]"
     assert redacted.response == "Use [BEARER] there"
     assert redacted.metadata["pii_redacted"] == {"IP": 1, "BEARER": 1}
+
+
+# --- the Hyperscan family scan changes nothing ---------------------------------------------------
+
+
+def test_the_family_scan_changes_no_redaction_of_the_corpora_and_the_demo_data():
+    records = [validate_record(raw, line=n) for n, raw in enumerate(demo_records(), 1)]
+    texts = [item.prompt for item in corpus_items()] + [item.response for item in corpus_items()]
+    texts += [*bench_responses(), *spliced_texts()]
+    texts += [sample for family in sorted(FAMILIES) for sample in _samples(family, ASCII_FILLER)]
+    with redaction.prefilter_off():
+        expected_texts = [redact(text) for text in texts]
+        expected_records = [redact_record(record) for record in records]
+    assert redaction._family_scan() is not None  # Hyperscan is installed: the scan really runs
+
+    assert [redact(text) for text in texts] == expected_texts
+    assert [redact_record(record) for record in records] == expected_records
+    assert sum(1 for _, counts in expected_texts if counts) > 1000
+    assert sum(1 for r in expected_records if redaction.REDACTIONS_METADATA_KEY in r.metadata) > 50
+
+
+def _samples(family, filler):
+    rng = random.Random(f"scan-{family}")
+    return [_sample(rng, family, filler) for _ in range(200)]

@@ -86,7 +86,7 @@ def test_it_fills_defaults_for_optional_fields():
     assert record.impact_weight == 1.0
     assert record.session_importance == 1.0
     assert record.turn == 1
-    assert record.conversation_id is None
+    assert record.conversation_id == ""
     assert record.metadata == {}
 
 
