@@ -1,5 +1,7 @@
 """POST /api/v1/interactions: a batch of production records pushed with a token."""
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -7,125 +9,55 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from auditcore.ingest.validation import (
-    GATEWAY_ACTIONS,
-    MAX_ID_CHARS,
-    MAX_LABEL_CHARS,
-    MAX_TEXT_CHARS,
-    MAX_TURN_NUMBER,
-    MAX_TURNS,
-    MESSAGE_ROLES,
-)
+from auditcore.ingest.fields import RECORD_FIELDS, RecordField
 from auditcore.services.ingest import MAX_PUSH_RECORDS, ingest_records_push
 from reviewapp.api.permissions import IsSafetyLead
-from reviewapp.views.ingest import FIELD_HELP, SAMPLE_RECORDS
+from reviewapp.views.ingest import SAMPLE_RECORDS
 
-# --- The record's schema. Documentation only: the ingest validator checks each record and
-# quarantines a bad one with its field and reason instead of failing the whole batch, so the
-# request is parsed as plain JSON. Descriptions and required flags come from FIELD_HELP (the
-# upload page's table, kept equal to the validator's fields by a test), the limits from the
-# validator's constants.
+# --- The record's schema, derived from the one field list (auditcore/ingest/fields.py).
+# Documentation only: the ingest validator checks each record and quarantines a bad one with
+# its field and reason instead of failing the whole batch, so the request is parsed as plain JSON.
 
 
-def _record_field(name: str, field: type[serializers.Field], **kwargs) -> serializers.Field:
-    when, text = FIELD_HELP[name]
-    return field(help_text=f"{text} ({when})", required=when == "required", **kwargs)
+def openapi_30(schema: Any) -> Any:
+    """A JSON Schema (2020-12) fragment as OpenAPI 3.0 writes it: a null alternative becomes
+    ``nullable``, a numeric ``exclusiveMinimum`` a ``minimum`` marked exclusive."""
+    if isinstance(schema, list):
+        return [openapi_30(part) for part in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: openapi_30(value) for key, value in schema.items()}
+    if isinstance(out.get("exclusiveMinimum"), int | float) and not isinstance(
+        out["exclusiveMinimum"], bool
+    ):
+        out["minimum"], out["exclusiveMinimum"] = out["exclusiveMinimum"], True
+    if "oneOf" in out and {"type": "null"} in out["oneOf"]:
+        rest = [part for part in out.pop("oneOf") if part != {"type": "null"}]
+        out.update(rest[0] if len(rest) == 1 else {"oneOf": rest})
+        out["nullable"] = True
+    return out
 
 
-@extend_schema_field(
-    {"oneOf": [{"type": "string", "maxLength": MAX_ID_CHARS}, {"type": "integer"}]}
-)
-class _IdField(serializers.JSONField):
-    pass
+def _documented(field: RecordField) -> serializers.Field:
+    """A field that takes any JSON and documents the record field's type, limits and meaning."""
+    typed = extend_schema_field(openapi_30(field.schema))(
+        type(f"{field.name.title().replace('_', '')}Field", (serializers.JSONField,), {})
+    )
+    requirement = "" if field.required else f" ({field.requirement})"
+    return typed(help_text=field.description + requirement, required=field.required)
 
 
-@extend_schema_field(
+IngestRecordSerializer = type(
+    "IngestRecordSerializer",
+    (serializers.Serializer,),
     {
-        "oneOf": [
-            {"type": "string", "format": "date-time"},
-            {"type": "number", "description": "seconds since the epoch"},
-        ]
-    }
+        "__doc__": "One assistant turn of production traffic. Give ``messages`` or ``prompt`` "
+        "(or both, the prompt equal to the last user turn); fields not listed here are kept in "
+        "``metadata``.",
+        "__module__": __name__,
+        **{field.name: _documented(field) for field in RECORD_FIELDS},
+    },
 )
-class _TimestampField(serializers.JSONField):
-    pass
-
-
-class IngestRecordMessageSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=sorted(MESSAGE_ROLES))
-    content = serializers.CharField(
-        allow_blank=True,
-        max_length=MAX_TEXT_CHARS,
-        help_text="The turn's text (OpenAI's array of text parts is accepted too).",
-    )
-
-
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "maxLength": MAX_ID_CHARS, "description": "The user's id."},
-            {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "maxLength": MAX_ID_CHARS},
-                    "segment": {
-                        "type": "string",
-                        "maxLength": MAX_LABEL_CHARS,
-                        "description": 'A user group; "unknown" when not given.',
-                    },
-                    "weight": {
-                        "type": "number",
-                        "minimum": 0,
-                        "exclusiveMinimum": True,
-                        "default": 1.0,
-                        "description": "The impact weight.",
-                    },
-                },
-            },
-        ]
-    }
-)
-class _UserField(serializers.JSONField):
-    pass
-
-
-class IngestRecordSerializer(serializers.Serializer):
-    """One assistant turn of production traffic. Give ``messages`` or ``prompt`` (or both, the
-    prompt equal to the last user turn); fields not listed here are kept in ``metadata``."""
-
-    id = _record_field("id", _IdField)
-    timestamp = _record_field("timestamp", _TimestampField)
-    surface = _record_field("surface", serializers.CharField, max_length=MAX_LABEL_CHARS)
-    model = _record_field("model", serializers.CharField, max_length=MAX_LABEL_CHARS)
-    messages = _record_field(
-        "messages",
-        serializers.ListField,
-        child=IngestRecordMessageSerializer(),
-        max_length=MAX_TURNS,
-    )
-    prompt = _record_field("prompt", serializers.CharField, max_length=MAX_TEXT_CHARS)
-    response = _record_field(
-        "response", serializers.CharField, allow_blank=True, max_length=MAX_TEXT_CHARS
-    )
-    served_response = _record_field(
-        "served_response",
-        serializers.CharField,
-        allow_blank=True,
-        allow_null=True,
-        max_length=MAX_TEXT_CHARS,
-    )
-    gateway_action = _record_field(
-        "gateway_action", serializers.ChoiceField, choices=sorted(GATEWAY_ACTIONS), default="none"
-    )
-    user = _record_field("user", _UserField)
-    session_importance = _record_field(
-        "session_importance", serializers.FloatField, min_value=0, default=1.0
-    )
-    conversation_id = _record_field(
-        "conversation_id", serializers.CharField, allow_blank=True, max_length=MAX_ID_CHARS
-    )
-    turn = _record_field("turn", serializers.IntegerField, min_value=1, max_value=MAX_TURN_NUMBER)
-    metadata = _record_field("metadata", serializers.DictField)
 
 
 @extend_schema_field(IngestRecordSerializer)

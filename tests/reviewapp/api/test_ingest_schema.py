@@ -76,7 +76,9 @@ def test_the_push_request_types_every_field_of_a_record(schema):
     assert {t["type"] for t in typed("user")["oneOf"]} == {"string", "object"}
     message = _resolve(schema, typed("messages")["items"])
     assert set(_resolve(schema, message["properties"]["role"])["enum"]) == MESSAGE_ROLES
-    assert message["properties"]["content"]["type"] == "string"
+    content = message["properties"]["content"]
+    assert {alternative["type"] for alternative in content["oneOf"]} == {"string", "array"}
+    assert content["nullable"] is True  # JSON Schema's null alternative, as OpenAPI 3.0 says it
 
 
 def test_the_schema_example_is_the_sample_and_goes_in_without_a_rejection(
