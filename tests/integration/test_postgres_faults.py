@@ -21,7 +21,8 @@ from auditcore import roles
 from auditcore.models import RoundItem, Verdict
 from auditcore.services.users import user_create
 from tests.auditcore.test_review_support import make_round
-from tests.conftest import PASSWORD, require_services
+from tests.conftest import require_services
+from tests.factories import PASSWORD
 from tests.integration.live import AppServer, app_env
 
 pytestmark = pytest.mark.services

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

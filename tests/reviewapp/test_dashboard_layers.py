@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from auditcore.models import AuditEvent, Corpus, RoundItem
 from tests.auditcore.estimates_support import build_round
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

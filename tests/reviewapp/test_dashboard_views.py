@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from auditcore.models import Corpus, Surface
 from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

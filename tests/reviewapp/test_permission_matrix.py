@@ -131,7 +131,7 @@ def test_the_matrix_covers_the_known_areas():
 @pytest.fixture
 def user_for(django_user_model):
     from auditcore import roles
-    from tests.conftest import _user
+    from tests.factories import UserFactory
 
     role_of = {
         "outsider": None,
@@ -144,7 +144,7 @@ def user_for(django_user_model):
     def make(role: str):
         if role == "anonymous":
             return None
-        return _user(f"matrix-{role}", role_of[role])
+        return UserFactory(username=f"matrix-{role}", role=role_of[role])
 
     return make
 

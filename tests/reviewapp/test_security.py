@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from auditcore.models import IngestJob, LoginThrottle
 from tests.auditcore.test_review_support import make_round
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.reviewapp.test_permission_matrix import MISSING_ID, ROUTES
 
 pytestmark = pytest.mark.django_db

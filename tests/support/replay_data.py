@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from auditcore.models import Corpus, CorpusPrompt, Endpoint, GateDecision, ReplayRun
 from auditcore.services import replay as replay_svc
+from tests.factories import GateDecisionFactory
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,5 @@ def stored_replay(*, actor, corpus_name: str, prompt: str, endpoint_name: str) -
         actor=actor, name=endpoint_name, base_url="http://127.0.0.1:9/v1", model="m"
     )
     run = replay_svc.replay_run_create(actor=actor, corpus_id=corpus.pk, endpoint_id=endpoint.pk)
-    decision = GateDecision.objects.create(
-        baseline=run, candidate=run, k=1, n00=0, n01=1, n10=0, n11=0,
-        delta=1, lower=0, upper=1, p_value=0.5, outcome=GateDecision.Outcome.FAIL,
-    )  # fmt: skip
+    decision = GateDecisionFactory(baseline=run)
     return StoredReplay(corpus, added, endpoint, run, decision)
