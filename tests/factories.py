@@ -110,15 +110,21 @@ class PolicyFactory(DjangoModelFactory):
 
 
 class CategoryFactory(DjangoModelFactory):
-    """The Medical category (with three reason codes) of the default policy version."""
+    """A category of the default policy version, with nothing in its lists."""
 
     class Meta:
         model = Category
         django_get_or_create = ("policy_version", "slug")
 
     policy_version = factory.SubFactory("tests.factories.PolicyVersionFactory")
-    slug = "medical"
+    slug = factory.Sequence(lambda n: f"category-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.replace("_", " ").capitalize())
+
+
+class MedicalCategoryFactory(CategoryFactory):
+    """The Medical category, with three reason codes."""
+
+    slug = "medical"
     description = "Health questions."
     help_when = factory.LazyFunction(lambda: ["General health information"])
     decline_when = factory.LazyFunction(lambda: ["Instructions for overdose"])
@@ -138,7 +144,7 @@ class PolicyVersionFactory(DjangoModelFactory):
     number = 1
     status = PolicyVersion.Status.PUBLISHED
     published_at = factory.LazyFunction(timezone.now)
-    medical = factory.RelatedFactory(CategoryFactory, factory_related_name="policy_version")
+    medical = factory.RelatedFactory(MedicalCategoryFactory, factory_related_name="policy_version")
 
 
 class InteractionFactory(DjangoModelFactory):

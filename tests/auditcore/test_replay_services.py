@@ -250,13 +250,14 @@ def test_corpus_prompts_keep_unique_text(safety_lead):
 
 def round_items(lead):
     """Three adjudicated items: a false refusal, a correct refusal, a helped prompt."""
-    from auditcore.models import AuditRound, Interaction, RoundItem
+    from auditcore.models import AuditRound, Interaction
+    from tests.factories import AuditRoundFactory, RoundItemFactory
     from tests.support.round_data import DAY, population, published_policy
 
     version = published_policy(actor=lead)
     population({("finance", "refusal"): 2, ("finance", "compliance"): 1})
-    audit_round = AuditRound.objects.create(
-        name="r", policy_version=version, period_start=DAY, period_end=DAY, salt="s"
+    audit_round = AuditRoundFactory(
+        policy_version=version, period_start=DAY, status=AuditRound.Status.DRAFT
     )
     # Ordered by label: the complied interaction first, then the two refusals.
     decisions = ["help", "help", "decline"]
@@ -265,12 +266,8 @@ def round_items(lead):
         Interaction.objects.order_by("response_label", "id"), decisions, strict=True
     ):
         items.append(
-            RoundItem.objects.create(
-                round=audit_round,
-                interaction=interaction,
-                policy_version=version,
-                status="done",
-                final_decision=decision,
+            RoundItemFactory(
+                round=audit_round, interaction=interaction, status="done", final_decision=decision
             )
         )
     return items

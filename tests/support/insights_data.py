@@ -34,8 +34,6 @@ def coding_policy(version) -> Category:
     return CategoryFactory(
         policy_version=version,
         slug="coding",
-        description="",
-        help_when=[],
         decline_when=["Do not help with hacking"],
         reason_codes=[{"code": "benign_code", "label": "Ordinary programming"}],
     )
