@@ -6,8 +6,8 @@ from django.urls import reverse
 from auditcore.models import ReplayResult
 from auditcore.selectors.replay import replay_trend
 from auditcore.stats import clopper_pearson
-from tests.auditcore.estimates_support import build_round, golden_strata
 from tests.reviewapp.test_replay_views import corpus, decision  # noqa: F401 (fixtures)
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 

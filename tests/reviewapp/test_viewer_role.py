@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from auditcore import roles
 from auditcore.models import Corpus, CorpusPrompt, RoundItem
-from tests.auditcore.estimates_support import build_round, golden_strata
 from tests.reviewapp.test_replay_views import corpus, decision  # noqa: F401 (fixtures)
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 

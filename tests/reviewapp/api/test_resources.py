@@ -7,7 +7,7 @@ from django.test import TestCase
 
 from auditcore.models import ExportJob, RoundItem, Verdict
 from auditcore.services.tokens import api_token_create
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ from scipy import stats
 
 from auditcore.models import AuditRound, Interaction, RoundItem
 from auditcore.services.rounds import round_create, round_draw_request, round_u
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.factories import RoundItemFactory
 from tests.reviewapp.api.test_resources import _auth
+from tests.support.review_round import items_of, make_round
 from tests.support.round_data import DAY, population, published_policy
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +36,7 @@ def test_an_interaction_judged_in_one_round_is_not_offered_again_in_another(
 ):
     first = items_of(make_round(items=1))[0]
     later = make_round(items=0)
-    again = RoundItem.objects.create(
-        round=later, interaction=first.interaction, policy_version=later.policy_version
-    )
+    again = RoundItemFactory(round=later, interaction=first.interaction)
     mine, theirs = _auth(reviewer), _auth(second_reviewer)
     assert _next(client, mine) == first.pk
     _judge(client, mine, first.pk)
