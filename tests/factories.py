@@ -66,6 +66,7 @@ class UserFactory(DjangoModelFactory):
 
     @classmethod
     def _build(cls, model_class, *args, role=None, password=PASSWORD, **kwargs):
+        """Unsaved, without role or password (bulk loads set one shared hash)."""
         return model_class(**kwargs)
 
 
