@@ -179,7 +179,7 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:
 def failed_gate(safety_lead):
     """A recorded FAIL: the candidate refuses a fifth of 200 must-help prompts."""
     from auditcore.models import GateDecision
-    from tests.auditcore.test_replay_services import gate_on
+    from tests.support.replay_data import gate_on
 
     decision = gate_on(safety_lead, "helpful", "refuses:0.2")
     assert decision.outcome == GateDecision.Outcome.FAIL

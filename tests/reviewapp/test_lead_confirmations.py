@@ -9,7 +9,12 @@ from django.urls import reverse
 from auditcore.models import AuditRound, RoundItem, Verdict
 from auditcore.services import review as review_svc
 from tests.factories import PolicyVersionFactory
-from tests.support.review_round import items_of, make_round, offered_verdict
+from tests.support.review_round import (
+    items_of,
+    make_round,
+    offered_verdict,
+    rounds_under_three_versions,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,23 +22,6 @@ pytestmark = pytest.mark.django_db
 def _cells(html: str, round_id: int) -> list[str]:
     row = re.search(rf'<tr data-round="{round_id}">(.*?)</tr>', html, re.S).group(1)
     return re.findall(r'<td class="num">(\d+)</td>', row)
-
-
-def rounds_under_three_versions(reviewer, *, first_items: int = 3) -> dict:
-    """Rounds A (one item judged) and B (2 items) under v1; C (2) under v2; v3 just published."""
-    v1 = PolicyVersionFactory(number=1)
-    a, b = make_round(items=first_items), make_round(items=2)
-    review_svc.lease_take_next(reviewer=reviewer)
-    judged = items_of(a)[0]
-    offered_verdict(
-        reviewer=reviewer, item_id=judged.pk, decision="help", reason_code="general_info"
-    )
-    v2 = PolicyVersionFactory(number=2)
-    c = make_round(items=2)
-    AuditRound.objects.filter(pk=c.pk).update(policy_version=v2)
-    RoundItem.objects.filter(round=c).update(policy_version=v2)
-    v3 = PolicyVersionFactory(number=3)
-    return {"v1": v1, "v2": v2, "v3": v3, "a": a, "b": b, "c": c, "judged": judged}
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from auditcore.models import IngestJob, LoginThrottle
 from tests.factories import PASSWORD
-from tests.reviewapp.test_permission_matrix import MISSING_ID, ROUTES
 from tests.support.review_round import make_round
+from tests.support.routes import MISSING_ID, ROUTES
 
 pytestmark = pytest.mark.django_db
 

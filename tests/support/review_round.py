@@ -4,7 +4,7 @@ the way a reviewer's queue would let them."""
 import random
 
 from auditcore.models import AuditRound, Interaction, RoundItem
-from auditcore.services.review import verdict_submit
+from auditcore.services import review as review_svc
 from tests.factories import (
     DAY,
     AuditRoundFactory,
@@ -116,4 +116,21 @@ def offered_verdict(*, reviewer, item_id: int, **kw):
     directly, not in queue order, stand in for the queue here.
     """
     LeaseFactory(item=RoundItem.objects.get(pk=item_id), reviewer=reviewer)
-    return verdict_submit(reviewer=reviewer, item_id=item_id, **kw)
+    return review_svc.verdict_submit(reviewer=reviewer, item_id=item_id, **kw)
+
+
+def rounds_under_three_versions(reviewer, *, first_items: int = 3) -> dict:
+    """Rounds A (one item judged) and B (2 items) under v1; C (2) under v2; v3 just published."""
+    v1 = PolicyVersionFactory(number=1)
+    a, b = make_round(items=first_items), make_round(items=2)
+    review_svc.lease_take_next(reviewer=reviewer)
+    judged = items_of(a)[0]
+    offered_verdict(
+        reviewer=reviewer, item_id=judged.pk, decision="help", reason_code="general_info"
+    )
+    v2 = PolicyVersionFactory(number=2)
+    c = make_round(items=2)
+    AuditRound.objects.filter(pk=c.pk).update(policy_version=v2)
+    RoundItem.objects.filter(round=c).update(policy_version=v2)
+    v3 = PolicyVersionFactory(number=3)
+    return {"v1": v1, "v2": v2, "v3": v3, "a": a, "b": b, "c": c, "judged": judged}
