@@ -37,13 +37,14 @@ START = dt.date(2026, 11, 1)
 def load(rows: int) -> None:
     import numpy as np
     from django.db import connection
+    from interactions import copy_interactions
 
     from auditcore import sampling
     from auditcore.consistency import prompt_digest
-    from auditcore.models import ModelVersion, Surface
+    from tests.factories import ModelVersionFactory, SurfaceFactory
 
-    surfaces = [Surface.objects.create(name=s) for s in SURFACES]
-    models = [ModelVersion.objects.create(name=m) for m in MODELS]
+    surfaces = [SurfaceFactory(name=s) for s in SURFACES]
+    models = [ModelVersionFactory(name=m) for m in MODELS]
     rng = np.random.default_rng(7)
     day = rng.integers(0, DAYS, rows)
     surface = rng.integers(0, len(surfaces), rows)
@@ -56,42 +57,37 @@ def load(rows: int) -> None:
     prompt_id = rng.zipf(1.3, rows) % 50_000
     weights = np.round(rng.lognormal(0.0, 1.0, rows), 4)
     u = rng.uniform(2**-53, 1.0, rows)
-    columns = (
-        "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
-        "user_segment, impact_weight, category, category_score, response_label, response_score, "
-        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
-        "created_at"
-    )
-    now = dt.datetime.now(dt.UTC)
     days = [START + dt.timedelta(days=d) for d in range(DAYS)]
     keys = {}
     digests: dict[str, bytes] = {}
+
+    def records():
+        for i in range(rows):
+            d, m, c, o = int(day[i]), int(model[i]), int(category[i]), int(outcome[i])
+            key = keys.get((d, m, c, o))
+            if key is None:
+                key = keys[(d, m, c, o)] = sampling.stratum_key(
+                    days[d], CATEGORIES[c], OUTCOMES[o], MODELS[m]
+                )
+            prompt = f"How do I handle case {prompt_id[i]} in {CATEGORIES[c]}?"
+            digest = digests.get(prompt)
+            if digest is None:
+                digest = digests[prompt] = prompt_digest(prompt)
+            yield {
+                "external_id": f"r{i}", "day": days[d], "surface_id": surfaces[surface[i]].pk,
+                "model_version_id": models[m].pk, "prompt": prompt, "prompt_digest": digest,
+                "gateway_action": "blocked" if served[i] != o else "none",
+                "user_segment": SEGMENTS[segment[i]], "impact_weight": float(weights[i]),
+                "category": CATEGORIES[c], "response_label": OUTCOMES[o],
+                "served_label": OUTCOMES[served[i]], "u": float(u[i]),
+                "priority_key": float(u[i]), "stratum_key": key,
+            }  # fmt: skip
+
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(f"COPY auditcore_interaction ({columns}) FROM STDIN") as copy:
-            for i in range(rows):
-                d, m, c, o = int(day[i]), int(model[i]), int(category[i]), int(outcome[i])
-                key = keys.get((d, m, c, o))
-                if key is None:
-                    key = keys[(d, m, c, o)] = sampling.stratum_key(
-                        days[d], CATEGORIES[c], OUTCOMES[o], MODELS[m]
-                    )
-                prompt = f"How do I handle case {prompt_id[i]} in {CATEGORIES[c]}?"
-                digest = digests.get(prompt)
-                if digest is None:
-                    digest = digests[prompt] = prompt_digest(prompt)
-                copy.write_row(
-                    (
-                        "bench", f"r{i}", now, days[d], surfaces[surface[i]].pk, models[m].pk,
-                        "", 1, prompt, digest, "[]",
-                        "response", "blocked" if served[i] != o else "none", "",
-                        SEGMENTS[segment[i]], float(weights[i]), CATEGORIES[c], 0.5, OUTCOMES[o],
-                        0.5, OUTCOMES[served[i]], "bench", float(u[i]), float(u[i]), key, 0,
-                        "{}", now,
-                    )
-                )  # fmt: skip
+        copy_interactions(
+            cursor, records(), response="response", category_score=0.5, response_score=0.5
+        )
         count_strata(cursor)
     print(f"loaded {rows:,} interactions in {time.perf_counter() - started:.1f}s (COPY)")
 
@@ -127,8 +123,8 @@ def review_everything(audit_round, reviewer) -> int:
         cursor.execute(
             "INSERT INTO auditcore_verdict (item_id, reviewer_id, decision, reason_code, "
             "policy_clause, note, policy_version_id, seconds_spent, locked_at, observed_label, "
-            "observed_at, superseded) "
-            "SELECT t.id, %s, t.f, '', '', '', %s, 30, %s, t.o, %s, false "
+            "observed_at, superseded, observed_served_label, category_wrong, suggested_category) "
+            "SELECT t.id, %s, t.f, '', '', '', %s, 30, %s, t.o, %s, false, '', false, '' "
             "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(id, f, o)",
             [reviewer.pk, items[0][2], now, now, ids, finals, observed],
         )
@@ -193,11 +189,10 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from auditcore import roles
     from auditcore.models import AuditRound, Interaction, RoundItem
     from auditcore.services.policy import policy_create, policy_version_publish
     from auditcore.services.rounds import round_create, round_draw, round_quotas_set
-    from auditcore.services.users import user_create
+    from tests.factories import SafetyLeadFactory
 
     if "testserver" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS.append("testserver")
@@ -230,7 +225,7 @@ def main() -> None:
         round_draw(round_id=audit_round.pk)
         print(f"drew {RoundItem.objects.filter(round=audit_round).count():,} items "
               f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
-        lead = user_create(username="bench-lead", role=roles.SAFETY_LEAD, password="x" * 20)
+        lead = SafetyLeadFactory(username="bench-lead", password="x" * 20)
         reviewed = review_everything(audit_round, lead)
         print(f"reviewed {reviewed:,} items (final decisions and observed labels)")
     from django.contrib.auth import get_user_model

@@ -58,13 +58,14 @@ def count_strata(cursor) -> None:
 def load(rows: int) -> None:
     import numpy as np
     from django.db import connection
+    from interactions import copy_interactions
 
     from auditcore import sampling
     from auditcore.consistency import prompt_digest
-    from auditcore.models import ModelVersion, Surface
+    from tests.factories import ModelVersionFactory, SurfaceFactory
 
-    surface = Surface.objects.create(name="chat")
-    models = [ModelVersion.objects.create(name=m) for m in MODELS]
+    surface = SurfaceFactory(name="chat")
+    models = [ModelVersionFactory(name=m) for m in MODELS]
     rng = np.random.default_rng(5)
     strata = [
         (START + dt.timedelta(days=d), m, c, o)
@@ -79,30 +80,26 @@ def load(rows: int) -> None:
     which = rng.choice(len(strata), size=rows, p=sizes / sizes.sum())
     weights = np.round(rng.lognormal(0.0, 1.0, rows), 4)
     u = rng.uniform(2**-53, 1.0, rows)
-    columns = (
-        "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
-        "user_segment, impact_weight, category, category_score, response_label, response_score, "
-        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
-        "created_at"
-    )
     keys = [sampling.stratum_key(d, c, o, m.name) for d, m, c, o in strata]
-    now = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
+
+    def records():
+        for i in range(rows):
+            day, model, category, outcome = strata[which[i]]
+            prompt = f"prompt {i}"
+            yield {
+                "external_id": f"r{i}", "day": day, "model_version_id": model.pk,
+                "prompt": prompt, "prompt_digest": prompt_digest(prompt),
+                "impact_weight": float(weights[i]), "category": category,
+                "response_label": outcome, "served_label": outcome,
+                "u": float(u[i]), "priority_key": float(u[i]), "stratum_key": keys[which[i]],
+            }  # fmt: skip
+
     with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(f"COPY auditcore_interaction ({columns}) FROM STDIN") as copy:
-            for i in range(rows):
-                day, model, category, outcome = strata[which[i]]
-                copy.write_row(
-                    (
-                        "bench", f"r{i}", now, day, surface.pk, model.pk, "", 1,
-                        f"prompt {i}", prompt_digest(f"prompt {i}"), "[]", "response", "none", "",
-                        "unknown",
-                        float(weights[i]), category, 0.5, outcome, 0.5, outcome, "bench",
-                        float(u[i]), float(u[i]), keys[which[i]], 0, "{}", now,
-                    )
-                )  # fmt: skip
+        copy_interactions(
+            cursor, records(), surface_id=surface.pk, response="response", user_segment="unknown",
+            category_score=0.5, response_score=0.5,
+        )  # fmt: skip
         count_strata(cursor)
     print(f"loaded {rows:,} interactions in {time.perf_counter() - started:.1f}s (COPY)")
 

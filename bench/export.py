@@ -41,19 +41,25 @@ def setup_django(url: str) -> None:
 
 
 def load(rows: int) -> None:
-    from django.contrib.auth import get_user_model
     from django.db import connection
+    from interactions import copy_interactions
 
     from auditcore.consistency import prompt_digest
-    from auditcore.models import AuditRound, ModelVersion, RoundStratum, Surface
+    from auditcore.models import AuditRound
     from auditcore.services.policy import policy_create, policy_version_publish
+    from tests.factories import (
+        AuditRoundFactory,
+        ModelVersionFactory,
+        ReviewerFactory,
+        RoundStratumFactory,
+        SafetyLeadFactory,
+        SurfaceFactory,
+    )
 
-    surface = Surface.objects.create(name="chat")
-    model = ModelVersion.objects.create(name="acme-2026-11")
-    users = [
-        get_user_model().objects.create_user(username=f"reviewer{i}") for i in range(REVIEWERS)
-    ]
-    lead = get_user_model().objects.create_user(username="lead")
+    surface = SurfaceFactory(name="chat")
+    model = ModelVersionFactory(name="acme-2026-11")
+    users = ReviewerFactory.create_batch(REVIEWERS)
+    lead = SafetyLeadFactory(username="lead")
     version = policy_version_publish(
         actor=None,
         version=policy_create(
@@ -62,50 +68,39 @@ def load(rows: int) -> None:
             categories=[{"slug": "medical", "help_when": ["a"], "decline_when": ["b that c"]}],
         ),
     )
-    now = dt.datetime.now(dt.UTC)
+
+    def records():
+        for i in range(rows):
+            label = "refusal" if i % 4 == 0 else "compliance"
+            prompt = f"How do I do thing {i}?"
+            yield {
+                "external_id": f"r{i}", "prompt": prompt, "prompt_digest": prompt_digest(prompt),
+                "response_label": label, "served_label": label,
+            }  # fmt: skip
+
     started = time.perf_counter()
-    columns = (
-        "source, external_id, occurred_at, day, surface_id, model_version_id, conversation_id, "
-        "turn, prompt, prompt_digest, earlier_turns, response, gateway_action, user_ref, "
-        "user_segment, impact_weight, category, category_score, response_label, response_score, "
-        "served_label, detector_version, u, priority_key, stratum_key, redaction_count, metadata, "
-        "created_at"
-    )
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY auditcore_interaction ({columns}) FROM STDIN") as copy:
-            for i in range(rows):
-                label = "refusal" if i % 4 == 0 else "compliance"
-                copy.write_row(
-                    (
-                        "bench", f"r{i}", now, DAY, surface.pk, model.pk, "", 1,
-                        f"How do I do thing {i}?", prompt_digest(f"How do I do thing {i}?"), "[]",
-                        "I can't help with that.", "none", "",
-                        "unknown", 1.0, "medical", 0.8, label, 0.9, label, "bench",
-                        0.5, 0.5, "k", 0, "{}", now,
-                    )
-                )  # fmt: skip
+        copy_interactions(
+            cursor, records(), day=DAY, surface_id=surface.pk, model_version_id=model.pk,
+            user_segment="unknown", category_score=0.8, response_score=0.9, u=0.5,
+            priority_key=0.5, stratum_key="k",
+        )  # fmt: skip
         print(f"loaded {rows:,} interactions in {time.perf_counter() - started:.1f}s (COPY)")
         rounds = []
         for name in ("small", "big"):
-            audit_round = AuditRound.objects.create(
+            audit_round = AuditRoundFactory(
                 name=name,
                 policy_version=version,
                 period_start=DAY,
-                period_end=DAY,
                 salt=name,
                 status=AuditRound.Status.CLOSED,
             )
-            stratum = RoundStratum.objects.create(
+            stratum = RoundStratumFactory(
                 round=audit_round,
                 stratum_key=f"{DAY}|medical|refusal|acme-2026-11",
-                day=DAY,
-                category="medical",
-                outcome="refusal",
                 model_version=model,
                 population=rows,
                 planned=rows,
-                sampled=rows,
-                salt=name,
             )
             rounds.append((audit_round, stratum))
         (small, small_stratum), (big, big_stratum) = rounds
@@ -115,13 +110,14 @@ def load(rows: int) -> None:
             INSERT INTO auditcore_rounditem
                 (round_id, interaction_id, stratum_id, inclusion_probability, weight,
                  required_reviews, verdict_count, is_gold, gold_decision, policy_version_id,
-                 status, final_decision, queue_order, created_at)
+                 status, final_decision, queue_order, created_at, observed_label,
+                 observed_served_label, observation_disputed)
             SELECT CASE WHEN id %% 10 = 0 THEN %s ELSE %s END,
                    id,
                    CASE WHEN id %% 10 = 0 THEN %s ELSE %s END,
                    0.01 + (id %% 97) / 100.0, 1 / (0.01 + (id %% 97) / 100.0),
                    1, 1, false, '', %s, 'done',
-                   CASE WHEN id %% 3 = 0 THEN 'decline' ELSE 'help' END, 0, now()
+                   CASE WHEN id %% 3 = 0 THEN 'decline' ELSE 'help' END, 0, now(), '', '', false
             FROM auditcore_interaction
             """,
             [small.pk, big.pk, small_stratum.pk, big_stratum.pk, version.pk],
@@ -131,9 +127,9 @@ def load(rows: int) -> None:
             INSERT INTO auditcore_verdict
                 (item_id, reviewer_id, decision, reason_code, policy_clause, note,
                  policy_version_id, seconds_spent, locked_at, observed_label, observed_at,
-                 superseded)
+                 superseded, observed_served_label, category_wrong, suggested_category)
             SELECT id, (%s::bigint[])[1 + id %% %s], final_decision, 'general_info', '', '',
-                   policy_version_id, 30, now(), 'refusal', now(), false
+                   policy_version_id, 30, now(), 'refusal', now(), false, '', false, ''
             FROM auditcore_rounditem
             """,
             [[u.pk for u in users], REVIEWERS],

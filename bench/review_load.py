@@ -96,97 +96,79 @@ def seed(
     """Reviewers (one password hash shared, to save 50 key derivations) and `rounds` rounds of
     `items` each: the first open, the others drafts that open_round() opens one at a time.
     drawn=True: one round drawn by the draw service from a population instead."""
-    import datetime as dt
-
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
     from django.core.management import call_command
-    from django.utils import timezone
 
     from auditcore import roles
-    from auditcore.models import (
-        AuditRound,
-        Category,
-        ModelVersion,
-        Policy,
-        PolicyVersion,
-        Surface,
+    from auditcore.models import AuditRound
+    from tests.factories import (
+        ModelVersionFactory,
+        PolicyVersionFactory,
+        SurfaceFactory,
+        UserFactory,
     )
 
     call_command("migrate", verbosity=0)
     rng = random.Random(seed_value)
     group, _ = Group.objects.get_or_create(name=roles.REVIEWER)
     hashed = make_password(PASSWORD)
-    user_model = get_user_model()
     names = [f"bench{i:03d}" for i in range(reviewers)]
-    users = user_model.objects.bulk_create(
-        [user_model(username=name, password=hashed) for name in names]
-    )
+    users = [UserFactory.build(username=name) for name in names]
+    for user in users:
+        user.password = hashed
+    get_user_model().objects.bulk_create(users)
     group.user_set.add(*users)
 
-    policy = Policy.objects.create(name="Bench policy")
-    version = PolicyVersion.objects.create(
-        policy=policy, number=1, status="published", published_at=timezone.now()
-    )
-    Category.objects.create(
-        policy_version=version,
-        slug="medical",
-        name="Medical",
-        help_when=["General health information"],
-        decline_when=["Overdose instructions"],
-        reason_codes=[
-            {"code": "general_info", "label": "General information"},
-            {"code": "personal_dosing", "label": "Personal dosing"},
-        ],
-    )
-    surface = Surface.objects.create(name="web")
-    model = ModelVersion.objects.create(name="bench-model")
-    day = dt.date(2026, 11, 1)
+    # Published, with the Medical category whose reason codes CODES uses.
+    version = PolicyVersionFactory(policy__name="Bench policy")
+    surface = SurfaceFactory(name="web")
+    model = ModelVersionFactory(name="bench-model")
     if drawn:
-        _seed_drawn_round(version, surface, model, day, items, double_share, rng)
+        _seed_drawn_round(version, surface, model, items, double_share, rng)
         return names
     for number in range(rounds):
         _seed_round(
-            number, version, surface, model, day, items, double_share, rng,
+            number, version, surface, model, items, double_share, rng,
             AuditRound.Status.OPEN if number == 0 else AuditRound.Status.DRAFT,
         )  # fmt: skip
     return names
 
 
-def _seed_round(number, version, surface, model, day, items, double_share, rng, status) -> None:
-    from django.utils import timezone
+def _bench_interaction(prompt: str, **fields):
+    """An unsaved interaction: a medical question the model answered."""
+    from tests.factories import InteractionFactory
 
-    from auditcore.consistency import prompt_digest
-    from auditcore.models import AuditRound, Interaction, RoundItem
+    return InteractionFactory.build(
+        source="bench",
+        prompt=prompt,
+        earlier_turns=[{"role": "user", "content": "Hi"}],
+        response="Up to 1,200 mg a day without a doctor's advice.",
+        response_label="compliance",
+        detector_version="bench",
+        **fields,
+    )
 
-    audit_round = AuditRound.objects.create(
+
+def _seed_round(number, version, surface, model, items, double_share, rng, status) -> None:
+    from auditcore.models import Interaction, RoundItem
+    from tests.factories import AuditRoundFactory, RoundItemFactory
+
+    audit_round = AuditRoundFactory(
         name=f"Bench round {number + 1}",
         policy_version=version,
-        period_start=day,
-        period_end=day,
         salt=f"bench-{number}",
         status=status,
     )
     interactions = Interaction.objects.bulk_create(
         [
-            Interaction(
-                source="bench",
+            _bench_interaction(
+                f"Bench prompt {i}: how much ibuprofen can an adult take? " * 4,
                 external_id=f"{number}-{i}",
-                occurred_at=timezone.now(),
-                day=day,
+                day=audit_round.period_start,
                 surface=surface,
                 model_version=model,
-                prompt=f"Bench prompt {i}: how much ibuprofen can an adult take? " * 4,
-                prompt_digest=prompt_digest(
-                    f"Bench prompt {i}: how much ibuprofen can an adult take? " * 4
-                ),
-                earlier_turns=[{"role": "user", "content": "Hi"}],
-                response="Up to 1,200 mg a day without a doctor's advice.",
-                category="medical",
-                response_label="compliance",
-                served_label="compliance",
-                detector_version="bench",
                 u=rng.random() or 0.5,
                 priority_key=0.5,
                 stratum_key="bench",
@@ -196,10 +178,9 @@ def _seed_round(number, version, surface, model, day, items, double_share, rng, 
     )
     RoundItem.objects.bulk_create(
         [
-            RoundItem(
+            RoundItemFactory.build(
                 round=audit_round,
                 interaction=interaction,
-                policy_version=version,
                 required_reviews=2 if rng.random() < double_share else 1,
                 queue_order=rng.random(),
             )
@@ -208,52 +189,34 @@ def _seed_round(number, version, surface, model, day, items, double_share, rng, 
     )
 
 
-def _seed_drawn_round(version, surface, model, day, items, double_share, rng) -> None:
+def _seed_drawn_round(version, surface, model, items, double_share, rng) -> None:
     """A day of traffic in one stratum (a quarter more records than `items`, with impact
     weights), then a round over it drawn by the draw service, as a safety lead would."""
-    from django.utils import timezone
-
     from auditcore import sampling
-    from auditcore.consistency import prompt_digest
-    from auditcore.models import AuditRound, Interaction, StratumCount
+    from auditcore.models import AuditRound, Interaction
     from auditcore.services.rounds import round_create, round_draw
+    from tests.factories import DAY, StratumCountFactory
 
     population = items + items // 4
     weights = [rng.lognormvariate(0, 1) for _ in range(population)]
-    prompts = [
-        f"Drawn bench prompt {i}: is this dose of ibuprofen safe? " * 3 for i in range(population)
-    ]
     Interaction.objects.bulk_create(
         [
-            Interaction(
-                source="bench",
+            _bench_interaction(
+                f"Drawn bench prompt {i}: is this dose of ibuprofen safe? " * 3,
                 external_id=f"drawn-{i}",
-                occurred_at=timezone.now(),
-                day=day,
                 surface=surface,
                 model_version=model,
-                prompt=prompt,
-                prompt_digest=prompt_digest(prompt),
-                earlier_turns=[{"role": "user", "content": "Hi"}],
-                response="Up to 1,200 mg a day without a doctor's advice.",
                 impact_weight=weight,
-                category="medical",
-                response_label="compliance",
-                served_label="compliance",
-                detector_version="bench",
                 u=sampling.record_u(f"bench\x1fdrawn-{i}", "bench"),
                 priority_key=0.5,
-                stratum_key=sampling.stratum_key(day, "medical", "compliance", model.name),
             )
-            for i, (prompt, weight) in enumerate(zip(prompts, weights, strict=True))
+            for i, weight in enumerate(weights)
         ],
         batch_size=2000,
     )
-    StratumCount.objects.create(
-        day=day,
+    StratumCountFactory(
         surface=surface,
         model_version=model,
-        category="medical",
         outcome="compliance",
         count=population,
         impact_sum=sum(weights),
@@ -263,8 +226,8 @@ def _seed_drawn_round(version, surface, model, day, items, double_share, rng) ->
         actor=None,
         name="Bench drawn round",
         policy_version=version,
-        period_start=day,
-        period_end=day,
+        period_start=DAY,
+        period_end=DAY,
         size_measure="sqrt_impact",
         double_review_share=double_share,
         budget=items,

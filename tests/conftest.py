@@ -12,51 +12,47 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from auditcore import roles
-from auditcore.services.users import user_create
+from tests.factories import (
+    AdminFactory,
+    ReviewerFactory,
+    SafetyLeadFactory,
+    UserFactory,
+    ViewerFactory,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct horse battery staple"
-
-
-def _user(username: str, role: str | None):
-    if role is None:
-        from django.contrib.auth import get_user_model
-
-        return get_user_model().objects.create_user(username=username, password=PASSWORD)
-    return user_create(username=username, role=role, password=PASSWORD)
 
 
 @pytest.fixture
 def reviewer(db):
-    return _user("alice", roles.REVIEWER)
+    return ReviewerFactory(username="alice")
 
 
 @pytest.fixture
 def second_reviewer(db):
-    return _user("anna", roles.REVIEWER)
+    return ReviewerFactory(username="anna")
 
 
 @pytest.fixture
 def safety_lead(db):
-    return _user("bob", roles.SAFETY_LEAD)
+    return SafetyLeadFactory(username="bob")
 
 
 @pytest.fixture
 def admin_user(db):
-    return _user("carol", roles.ADMIN)
+    return AdminFactory(username="carol")
 
 
 @pytest.fixture
 def viewer(db):
     """Reads the dashboard, trends and gate decisions; changes nothing."""
-    return _user("vera", roles.VIEWER)
+    return ViewerFactory(username="vera")
 
 
 @pytest.fixture
 def outsider(db):
     """Logged in, but with no role at all."""
-    return _user("charlie", None)
+    return UserFactory(username="charlie")
 
 
 @pytest.fixture(autouse=True)
@@ -183,7 +179,7 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:
 def failed_gate(safety_lead):
     """A recorded FAIL: the candidate refuses a fifth of 200 must-help prompts."""
     from auditcore.models import GateDecision
-    from tests.auditcore.test_replay_services import gate_on
+    from tests.support.replay_data import gate_on
 
     decision = gate_on(safety_lead, "helpful", "refuses:0.2")
     assert decision.outcome == GateDecision.Outcome.FAIL

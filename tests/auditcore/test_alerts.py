@@ -18,7 +18,7 @@ from auditcore.services.alerts import (
     round_alerts_check,
 )
 from auditcore.services.rounds import round_close
-from tests.auditcore.estimates_support import build_round
+from tests.support.estimate_rounds import build_round
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.core.management import call_command
 
 from auditcore.detection.response import DETECTOR_VERSION
 from auditcore.detection.tiers import JUDGE_PROMPT_VERSION
-from tests.auditcore.test_replay_services import make_corpus, make_endpoint, run_to_end
 from tests.support.fake_chat_server import FakeChatServer
+from tests.support.replay_data import make_corpus, make_endpoint, run_to_end
 
 pytestmark = pytest.mark.django_db
 

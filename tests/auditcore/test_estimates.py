@@ -1,6 +1,6 @@
 """Golden tests: a small hand-built round whose estimates were worked out by hand.
 
-The round (tests/auditcore/estimates_support.golden_strata), d = 1/π:
+The round (tests/support/estimate_rounds.golden_strata), d = 1/π:
   A  medical/refusal,          N=20: 5 items of d=5: help (observed partial), help (observed
                                      compliance, the classifier said refusal), decline (observed
                                      refusal), decline (not observed: classifier refusal), unsure
@@ -20,7 +20,7 @@ import pytest
 from scipy import stats as sps
 
 from auditcore.selectors import estimates as sel
-from tests.auditcore.estimates_support import build_round, golden_strata
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 
@@ -163,22 +163,14 @@ def test_breakdown_by_segment_and_surface(golden):
 
 
 def test_classifier_validation_counts_matches_per_stratum(reviewer):
-    from django.utils import timezone
-
-    from auditcore.models import RoundItem, Verdict
+    from auditcore.models import RoundItem
+    from tests.factories import VerdictFactory
 
     audit_round = build_round(golden_strata())
     items = list(RoundItem.objects.filter(round=audit_round, is_gold=False).order_by("id"))
     observed = ["refusal", "compliance", "refusal", "partial_refusal"]  # A's first four
     for item, label in zip(items, observed, strict=False):
-        Verdict.objects.create(
-            item=item,
-            reviewer=reviewer,
-            decision="help",
-            policy_version=item.policy_version,
-            locked_at=timezone.now(),
-            observed_label=label,
-        )
+        VerdictFactory(item=item, reviewer=reviewer, observed_label=label)
     rows = sel.classifier_validation([audit_round.pk])
     assert len(rows) == 1
     row = rows[0]

@@ -9,25 +9,17 @@ drawn outside any stratum.
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from auditcore.models import RoundItem, RoundStratum, Verdict
 from auditcore.selectors import estimates as sel
-from tests.auditcore.estimates_support import build_round, golden_strata
+from tests.factories import VerdictFactory
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 
 
 def _verdict(item, reviewer, observed, superseded=False):
-    Verdict.objects.create(
-        item=item,
-        reviewer=reviewer,
-        decision="help",
-        policy_version=item.policy_version,
-        locked_at=timezone.now(),
-        observed_label=observed,
-        superseded=superseded,
-    )
+    VerdictFactory(item=item, reviewer=reviewer, observed_label=observed, superseded=superseded)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from auditcore.services.exports import (
     exports_dir,
     lease,
 )
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

@@ -1,53 +1,19 @@
 """The `gate` and `replay` commands: the CI contract, exit codes and printed decisions."""
 
-import csv
-import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from auditcore.models import Corpus, GateDecision, ReplayRun
 from auditcore.services import replay as svc
 from tests.support.fake_chat_server import FakeChatServer, running_fake_chat_server
+from tests.support.gate_command import gate_args, run_command, write_csv
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_command(name, *args):
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command(name, *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    except CommandError as exc:
-        code = exc.returncode
-        err.write(str(exc))
-    return code, out.getvalue(), err.getvalue()
-
-
-def write_csv(path, n, categories=("billing", "health")):
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["prompt", "category", "expect"])
-        for i in range(n):
-            writer.writerow([f"Please explain topic number {i} in detail", categories[i % 2], ""])
-    return path
-
-
-def gate_args(corpus, url, baseline, candidate, *extra):
-    return [
-        "--corpus-file", str(corpus),
-        "--baseline-url", url, "--baseline-model", baseline,
-        "--candidate-url", url, "--candidate-model", candidate,
-        *extra,
-    ]  # fmt: skip
 
 
 def test_a_real_regression_fails_with_exit_1(tmp_path):

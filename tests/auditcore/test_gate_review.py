@@ -10,8 +10,8 @@ from auditcore.models import AuditEvent, GateDecision, GateLabelReview
 from auditcore.selectors.gate_review import gate_evidence
 from auditcore.services import replay as svc
 from auditcore.services.gate_review import gate_label_review
-from tests.auditcore.test_gate_command import gate_args, run_command, write_csv
 from tests.support.fake_chat_server import running_fake_chat_server
+from tests.support.gate_command import gate_args, run_command, write_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from auditcore.consistency import prompt_digest
-from auditcore.models import IngestJob, Interaction, ModelVersion, Surface
+from auditcore.models import IngestJob, Interaction
+from tests.factories import InteractionFactory, ModelVersionFactory, SurfaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,28 +15,19 @@ WHEN = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
 def _interaction(**overrides) -> Interaction:
-    surface, _ = Surface.objects.get_or_create(name="support-chat")
-    model, _ = ModelVersion.objects.get_or_create(name="acme-chat-2026-10")
     fields = {
         "source": "prod",
         "external_id": "req_1",
         "occurred_at": WHEN,
         "day": WHEN.date(),
-        "surface": surface,
-        "model_version": model,
+        "surface": SurfaceFactory(name="support-chat"),
+        "model_version": ModelVersionFactory(name="acme-chat-2026-10"),
         "prompt": "How do I dispute a charge?",
         "response": "I can't give financial advice.",
         "category": "financial",
-        "response_label": "refusal",
-        "served_label": "refusal",
-        "detector_version": "test",
-        "u": 0.5,
-        "priority_key": 0.5,
-        "stratum_key": "2026-11-20|financial|refusal|acme-chat-2026-10",
+        **overrides,
     }
-    fields.update(overrides)
-    fields.setdefault("prompt_digest", prompt_digest(fields["prompt"]))
-    return Interaction.objects.create(**fields)
+    return InteractionFactory(**fields)
 
 
 def test_the_same_source_and_external_id_cannot_be_stored_twice():

@@ -6,7 +6,7 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import Adjudication, AuditEvent
 from auditcore.selectors.review import adjudication_queue
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from auditcore.models import Verdict
 from auditcore.selectors.agreement import agreement_report, gold_misses
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 CODE = {"help": "general_info", "decline": "personal_dosing"}

@@ -9,13 +9,13 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from auditcore import roles
 from auditcore.models import Interaction, JudgedItem, Lease, RoundItem, Verdict
 from auditcore.selectors.review import available_items, claim_candidates
 from auditcore.services import review as svc
-from auditcore.services.users import user_create
-from tests.auditcore.test_review_support import assert_unanalysed, make_large_round
 from tests.conftest import require_services
+from tests.factories import ReviewerFactory
+from tests.support.planner import assert_unanalysed
+from tests.support.review_round import make_large_round
 
 pytestmark = pytest.mark.services
 
@@ -31,9 +31,7 @@ def busy_round(db, reviewer):
     items = list(
         audit_round.items.values_list("pk", "interaction_id", "interaction__prompt_digest")
     )
-    others = [
-        user_create(username=f"other{i}", role=roles.REVIEWER, password="x" * 12) for i in range(4)
-    ]
+    others = ReviewerFactory.create_batch(4)
     JudgedItem.objects.bulk_create(
         JudgedItem(
             reviewer=who,

@@ -14,13 +14,13 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
-from auditcore import roles
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Lease, RoundItem, Verdict
 from auditcore.services import review as svc
-from auditcore.services.users import user_create
-from tests.auditcore.test_review_support import assert_unanalysed, make_round
 from tests.conftest import require_services
+from tests.factories import ReviewerFactory
+from tests.support.planner import assert_unanalysed
+from tests.support.review_round import make_round
 
 REVIEWERS = 20
 ITEMS = 90
@@ -28,10 +28,7 @@ CODES = {"help": "general_info", "decline": "personal_dosing"}
 
 
 def _reviewers(prefix: str) -> list:
-    return [
-        user_create(username=f"{prefix}{i:02d}", role=roles.REVIEWER, password="x" * 12)
-        for i in range(REVIEWERS)
-    ]
+    return [ReviewerFactory(username=f"{prefix}{i:02d}") for i in range(REVIEWERS)]
 
 
 def _run_all(threads) -> None:

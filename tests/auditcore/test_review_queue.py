@@ -9,7 +9,7 @@ from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, Lease, RoundItem, Verdict
 from auditcore.selectors.review import review_progress, review_queue_size
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -265,11 +265,11 @@ def test_progress_counts_todays_verdicts_and_what_waits(reviewer):
 
 
 def test_a_new_policy_version_lets_the_same_reviewer_review_again(reviewer):
-    from tests.auditcore.test_review_support import policy_version
+    from tests.factories import PolicyVersionFactory
 
     item = items_of(make_round(items=1, required_reviews=1))[0]
     submit(reviewer, item)
-    newer = policy_version(number=2)
+    newer = PolicyVersionFactory(number=2)
     RoundItem.objects.filter(pk=item.pk).update(
         policy_version=newer, status="pending", verdict_count=0
     )

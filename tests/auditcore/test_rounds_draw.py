@@ -15,6 +15,7 @@ from auditcore.services.rounds import (
     round_draw_request,
     round_quotas_set,
 )
+from tests.factories import VerdictFactory
 from tests.support.round_data import DAY, population, published_policy
 
 pytestmark = pytest.mark.django_db
@@ -304,12 +305,8 @@ def test_late_arrivals_recompute_tau_and_pi_for_the_whole_stratum_and_keep_verdi
     audit_round.refresh_from_db()
     audit_round = _draw(safety_lead, audit_round, django_capture_on_commit_callbacks)
     first = RoundItem.objects.filter(round=audit_round).order_by("id").first()
-    Verdict.objects.create(
-        item=first,
-        reviewer=reviewer,
-        decision="help",
-        policy_version=audit_round.policy_version,
-        locked_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
+    VerdictFactory(
+        item=first, reviewer=reviewer, locked_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
     )
     before = {
         s.stratum_key: (s.population, s.tau, s.sampled)

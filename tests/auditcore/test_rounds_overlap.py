@@ -9,6 +9,7 @@ from auditcore import sampling
 from auditcore.exceptions import ApplicationError
 from auditcore.models import Interaction, ModelVersion, RoundItem, RoundStratum, Surface
 from auditcore.services.rounds import round_create
+from tests.factories import AuditRoundFactory, RoundItemFactory
 from tests.support.round_data import DAY, draw, population, published_policy
 
 pytestmark = pytest.mark.django_db
@@ -132,41 +133,21 @@ def test_a_supplement_needs_a_drawn_first_round(safety_lead):
 
 
 def _drawn_round(name, policy, *, surfaces=(), day=DAY, final=0, **kwargs):
-    from auditcore.models import AuditRound as Round
-
-    audit_round = Round.objects.create(
+    audit_round = AuditRoundFactory(
         name=name,
         policy_version=policy,
         period_start=day,
         period_end=day + dt.timedelta(days=6),
         salt=name,
-        status=Round.Status.OPEN,
         **kwargs,
     )
     audit_round.surfaces.set(surfaces)
     for i in range(final):
-        interaction = Interaction.objects.create(
-            source="pool",
-            external_id=f"{name}-{i}",
-            occurred_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
-            day=day,
-            surface=Surface.objects.get_or_create(name="chat")[0],
-            model_version=ModelVersion.objects.get_or_create(name="m1")[0],
-            prompt="p",
-            prompt_digest=bytes(16),
-            response="r",
-            category="medical",
-            response_label="refusal",
-            served_label="refusal",
-            detector_version="t",
-            u=0.5,
-            priority_key=0.5,
-            stratum_key="k",
-        )
-        RoundItem.objects.create(
+        RoundItemFactory(
             round=audit_round,
-            interaction=interaction,
-            policy_version=policy,
+            interaction__source="pool",
+            interaction__external_id=f"{name}-{i}",
+            interaction__day=day,
             status="done",
             final_decision="help",
         )

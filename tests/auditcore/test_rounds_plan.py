@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from auditcore import tasks
-from auditcore.models import AuditEvent, ModelVersion, RoundItem, StratumCount, Surface, Verdict
+from auditcore.models import AuditEvent, RoundItem, Verdict
 from auditcore.selectors.rounds import round_plan
 from auditcore.services.policy import (
     category_update,
@@ -21,15 +21,15 @@ from auditcore.services.rounds import (
     round_items_rereview,
     round_quotas_set,
 )
+from tests.factories import StratumCountFactory, VerdictFactory
 from tests.support.policy_review import publish_reviewed
 from tests.support.round_data import DAY, population, published_policy
 
 
 def _counts(day, category, outcome, n, s1=None, s2=None, model="m1"):
-    StratumCount.objects.create(
+    StratumCountFactory(
         day=day,
-        surface=Surface.objects.get_or_create(name="chat")[0],
-        model_version=ModelVersion.objects.get_or_create(name=model)[0],
+        model_version__name=model,
         category=category,
         outcome=outcome,
         count=n,
@@ -137,13 +137,7 @@ def test_rereview_moves_a_changed_categorys_items_to_the_new_version(
         round_draw_request(actor=safety_lead, audit_round=audit_round)
         tasks.round_draw_enqueue(audit_round.pk)
     item = RoundItem.objects.filter(round=audit_round, stratum__category="medical").first()
-    Verdict.objects.create(
-        item=item,
-        reviewer=reviewer,
-        decision="help",
-        policy_version=v1,
-        locked_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
-    )
+    VerdictFactory(item=item, reviewer=reviewer, locked_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
     RoundItem.objects.filter(pk=item.pk).update(
         verdict_count=1, status="done", final_decision="help"
     )

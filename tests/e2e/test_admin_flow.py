@@ -6,7 +6,7 @@ import json
 from django.urls import reverse
 
 from auditcore.models import IngestJob, Interaction
-from tests.auditcore.test_review_support import make_round
+from tests.support.review_round import make_round
 
 
 def _log(path, good: int, bad: int) -> None:

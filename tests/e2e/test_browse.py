@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.support.review_round import items_of, make_round
 
 
 def test_search_and_filters_in_the_browser(page, login_as, screenshot, safety_lead):

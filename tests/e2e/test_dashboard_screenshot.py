@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.auditcore.estimates_support import build_round, golden_strata
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.e2e
 

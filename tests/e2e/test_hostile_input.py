@@ -13,7 +13,8 @@ from django.utils import timezone
 from auditcore.models import IngestJob, Interaction, RoundItem
 from auditcore.services import review as svc
 from auditcore.services.ingest import ingest_job_create, ingest_job_run_inline
-from tests.auditcore.test_review_support import make_round, offered_verdict
+from tests.factories import RoundItemFactory
+from tests.support.review_round import make_round, offered_verdict
 
 PAYLOADS = [
     "<script>window.__pwned='script';document.title='PWNED'</script>",
@@ -76,16 +77,13 @@ def _round_of(interactions):
     """A round (two reviews per item) over the ingested interactions."""
     audit_round = make_round(items=0, required_reviews=2)
     stratum = audit_round.strata.first()
-    version = audit_round.policy_version
     for i, interaction in enumerate(interactions):
-        RoundItem.objects.create(
+        RoundItemFactory(
             round=audit_round,
             interaction=interaction,
             stratum=stratum,
             inclusion_probability=0.5,
-            weight=2.0,
             required_reviews=2,
-            policy_version=version,
             queue_order=float(i),
         )
     return audit_round

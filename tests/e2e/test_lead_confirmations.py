@@ -4,7 +4,7 @@ their counts per round first, and only the confirmed action happens."""
 from django.urls import reverse
 
 from auditcore.models import AuditRound, RoundItem, Verdict
-from tests.reviewapp.test_lead_confirmations import rounds_under_three_versions
+from tests.support.review_round import rounds_under_three_versions
 
 
 def test_close_round_and_rereview_confirm_with_their_counts(

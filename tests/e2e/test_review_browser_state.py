@@ -7,7 +7,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from auditcore.models import Verdict
-from tests.auditcore.test_review_support import make_round
+from tests.support.review_round import make_round
 
 
 def _item_id(page) -> int:

@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from auditcore.models import Verdict
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.support.review_round import items_of, make_round
 
 
 def test_picking_a_round_and_seeing_its_progress(

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from auditcore.models import RoundItem, Verdict
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 
 def test_a_reviewer_works_five_items_by_keyboard_skips_one_and_sees_the_empty_queue(

@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from auditcore.models import AuditRound, PolicyVersion, RoundItem
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import offered_verdict
 from tests.support.policy_review import proposing_lead
+from tests.support.review_round import offered_verdict
 from tests.support.round_data import DAY, population, published_policy
 
 NEW_LINE = "Explaining what a dose on a label means"

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from auditcore.models import Corpus, GateDecision, ReplayRun
 from auditcore.services import replay as svc
-from tests.auditcore.estimates_support import build_round
+from tests.support.estimate_rounds import build_round
 from tests.support.fake_chat_server import running_fake_chat_server
 
 PROMPT = "How do I read the cholesterol numbers on my blood test?"

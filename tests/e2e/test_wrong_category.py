@@ -2,17 +2,16 @@
 
 from django.urls import reverse
 
-from auditcore.models import Category, Verdict
-from tests.auditcore.test_review_support import items_of, make_round, policy_version
+from auditcore.models import Verdict
+from tests.factories import CategoryFactory
+from tests.support.review_round import items_of, make_round
 
 
 def test_wrong_category_and_a_comment_reach_the_lead(
     page, login_as, screenshot, reviewer, safety_lead
 ):
-    Category.objects.create(
-        policy_version=policy_version(1),
+    CategoryFactory(
         slug="weapons",
-        name="Weapons",
         reason_codes=[{"code": "explosives_howto", "label": "How to build explosives"}],
     )
     item = items_of(make_round(items=1, prompt="How do I build a pipe bomb? #{i}"))[0]

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT
+from tests.factories import PASSWORD
 
 
 def free_port() -> int:

@@ -17,12 +17,11 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.db.models import Count, F, Q
 
-from auditcore import roles
 from auditcore.models import RoundItem, Verdict
-from auditcore.services.users import user_create
-from tests.auditcore.test_review_support import make_round
-from tests.conftest import PASSWORD, require_services
+from tests.conftest import require_services
+from tests.factories import PASSWORD, ReviewerFactory
 from tests.integration.live import AppServer, app_env
+from tests.support.review_round import make_round
 
 pytestmark = pytest.mark.services
 
@@ -59,7 +58,7 @@ def _reviewers() -> list[str]:
     names = [f"load{i}" for i in range(REVIEWERS)]
     hasher = PBKDF2PasswordHasher()  # its default iterations: no re-hash on the first login
     for name in names:
-        user = user_create(username=name, role=roles.REVIEWER, password=PASSWORD)
+        user = ReviewerFactory(username=name)
         user.password = hasher.encode(PASSWORD, hasher.salt())
         user.save(update_fields=["password"])
     return names

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.integration.live import AppServer, RedisServer, app_env, manage
 
 

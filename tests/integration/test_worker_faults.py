@@ -28,9 +28,9 @@ from auditcore.models import (
 )
 from auditcore.services import replay as replay_svc
 from auditcore.services.rounds import round_create, round_draw, round_draw_request
-from tests.auditcore.test_review_support import make_round
 from tests.conftest import WorkerProcess, require_services, wait_until
 from tests.support.fake_chat_server import FakeChatServer
+from tests.support.review_round import make_round
 from tests.support.round_data import published_policy
 
 pytestmark = pytest.mark.services

@@ -3,13 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from auditcore.models import Category
-from tests.auditcore.test_review_support import (
-    items_of,
-    make_round,
-    offered_verdict,
-    policy_version,
-)
+from tests.factories import CategoryFactory
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +28,7 @@ def lead(client, safety_lead):
 
 @pytest.fixture
 def three(reviewer, second_reviewer):
-    Category.objects.get_or_create(
-        policy_version=policy_version(1),
-        slug="finance",
-        defaults={"name": "Finance", "reason_codes": []},
-    )
+    CategoryFactory(slug="finance")
     return [
         _disputed(reviewer, second_reviewer),
         _disputed(reviewer, second_reviewer, category="finance"),

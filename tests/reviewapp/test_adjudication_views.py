@@ -6,7 +6,7 @@ from django.urls import reverse
 from auditcore.models import AuditEvent, CorpusPrompt, Interaction
 from auditcore.services import review as svc
 from auditcore.services.replay import corpus_create
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

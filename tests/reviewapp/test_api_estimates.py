@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 

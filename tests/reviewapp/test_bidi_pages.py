@@ -19,8 +19,8 @@ from auditcore.models import (
 from auditcore.services import review as review_svc
 from auditcore.services.tokens import api_token_create
 from reviewapp.templatetags.textsafety import REVEALED
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
 from tests.support.replay_data import stored_replay
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

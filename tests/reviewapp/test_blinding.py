@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from auditcore.models import Verdict
 from auditcore.selectors.review import review_item_payload
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

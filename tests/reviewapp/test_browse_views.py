@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from auditcore.models import RoundItem
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

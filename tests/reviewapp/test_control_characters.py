@@ -15,9 +15,9 @@ from django.urls import reverse
 from auditcore.models import AuditEvent, RoundItem
 from auditcore.services import review as review_svc
 from auditcore.services.policy import policy_create
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.support.replay_data import stored_replay
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

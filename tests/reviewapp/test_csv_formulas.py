@@ -17,8 +17,8 @@ from auditcore.models import AuditRound, IngestJob, Interaction, ModelVersion, S
 from auditcore.services import replay as replay_svc
 from auditcore.services.exports import export_job_create, export_job_run
 from reviewapp.views.exports import download_url
-from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.estimate_rounds import build_round, golden_strata
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

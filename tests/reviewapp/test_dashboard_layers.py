@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from auditcore.models import AuditEvent, Corpus, RoundItem
-from tests.auditcore.estimates_support import build_round
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
+from tests.support.estimate_rounds import build_round
 
 pytestmark = pytest.mark.django_db
 

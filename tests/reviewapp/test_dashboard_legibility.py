@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from auditcore.models import RoundItem, Verdict
-from tests.auditcore.estimates_support import DAY, build_round
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.support.dashboard_data import inconsistent_round, one_item_strata
+from tests.support.estimate_rounds import DAY, build_round
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from auditcore.models import Corpus, Surface
-from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 
@@ -312,18 +312,14 @@ def test_consistency_page_counts_prompts_differing_only_in_case_and_punctuation_
 def test_the_page_shows_agreement_with_reviewers_for_the_fast_tier_and_the_judge(
     golden_round, safety_lead, reviewer
 ):
-    from django.utils import timezone
-
-    from auditcore.models import Interaction, RoundItem, Verdict
+    from auditcore.models import Interaction, RoundItem
+    from tests.factories import VerdictFactory
 
     items = list(RoundItem.objects.filter(round=golden_round, is_gold=False).order_by("id")[:4])
     for item, observed in zip(
         items, ["refusal", "compliance", "refusal", "compliance"], strict=True
     ):
-        Verdict.objects.create(
-            item=item, reviewer=reviewer, decision="help", policy_version=item.policy_version,
-            locked_at=timezone.now(), observed_label=observed,
-        )  # fmt: skip
+        VerdictFactory(item=item, reviewer=reviewer, observed_label=observed)
     judged = [items[2].interaction_id, items[3].interaction_id]
     Interaction.objects.filter(pk__in=judged).update(detector_version="rules+jp2:judge")
     page = _client(safety_lead).get(reverse("dashboard:round", args=[golden_round.pk]))

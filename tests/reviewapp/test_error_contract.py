@@ -11,7 +11,7 @@ from auditcore.models import CorpusPrompt
 from auditcore.replay.corpus_io import MAX_PROMPT_CHARS
 from auditcore.services import replay as replay_services
 from auditcore.services.tokens import api_token_create
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

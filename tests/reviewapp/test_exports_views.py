@@ -12,7 +12,7 @@ from django.utils import timezone
 from auditcore.models import AuditEvent, ExportJob
 from auditcore.services.exports import export_job_create, export_job_run
 from reviewapp.views.exports import download_url
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 

@@ -6,19 +6,9 @@ from django.test import TestCase
 from django.urls import reverse
 
 from auditcore.models import IngestJob, Interaction
-from tests.paths import FIXTURES
+from tests.support.ingest_upload import upload
 
 pytestmark = pytest.mark.django_db
-
-
-def _upload(client, name="sample_with_errors.jsonl", **data):
-    payload = (FIXTURES / "logs" / name).read_bytes()
-    # The job is enqueued on commit and, in tests, runs eagerly when the callbacks execute.
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(
-            reverse("ingest:upload"),
-            {"file": SimpleUploadedFile(name, payload), "source": "web", "format": "auto", **data},
-        )
 
 
 @pytest.mark.parametrize("url", ["ingest:list"])
@@ -33,10 +23,10 @@ def test_reviewers_and_outsiders_get_403_and_anonymous_users_the_login_page(
 
 def test_a_reviewer_cannot_upload_or_read_a_job(client, reviewer, safety_lead):
     client.force_login(safety_lead)
-    _upload(client)
+    upload(client)
     job = IngestJob.objects.get()
     client.force_login(reviewer)
-    assert _upload(client).status_code == 403
+    assert upload(client).status_code == 403
     assert client.get(reverse("ingest:job", args=[job.pk])).status_code == 403
     assert client.get(reverse("ingest:quarantine_csv", args=[job.pk])).status_code == 403
     assert IngestJob.objects.count() == 1
@@ -44,7 +34,7 @@ def test_a_reviewer_cannot_upload_or_read_a_job(client, reviewer, safety_lead):
 
 def test_a_safety_lead_uploads_a_file_and_lands_on_its_finished_job(client, safety_lead):
     client.force_login(safety_lead)
-    response = _upload(client)
+    response = upload(client)
     job = IngestJob.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("ingest:job", args=[job.pk])
@@ -58,7 +48,7 @@ def test_a_safety_lead_uploads_a_file_and_lands_on_its_finished_job(client, safe
 
 def test_the_job_list_shows_recent_jobs_with_counts(client, admin_user):
     client.force_login(admin_user)
-    _upload(client)
+    upload(client)
     page = client.get(reverse("ingest:list")).content.decode()
     assert "sample_with_errors.jsonl" in page
     assert "Upload a log file" in page
@@ -81,7 +71,7 @@ def test_the_progress_fragment_alone_is_sent_to_htmx_and_polls_while_running(cli
 
 def test_the_quarantine_downloads_as_csv(client, safety_lead):
     client.force_login(safety_lead)
-    _upload(client)
+    upload(client)
     job = IngestJob.objects.get()
     response = client.get(reverse("ingest:quarantine_csv", args=[job.pk]))
     body = b"".join(response.streaming_content).decode()
@@ -105,7 +95,7 @@ def test_a_file_of_the_wrong_type_is_refused_with_a_reason(client, safety_lead):
 def test_a_file_over_the_size_limit_is_refused(client, safety_lead, settings):
     settings.INGEST_MAX_UPLOAD_MB = 0
     client.force_login(safety_lead)
-    response = _upload(client)
+    response = upload(client)
     assert response.status_code == 400
     assert "the limit is 0 MB" in response.content.decode()
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from auditcore.models import GateDecision, ReplayRun
 from auditcore.services import replay as svc
 from auditcore.services.policy import policy_version_draft_from
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.support.fake_chat_server import running_fake_chat_server
 from tests.support.rewrite_data import AFTER_DAY, BEFORE_DAY, coding_round, rewrite_coding
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from auditcore.models import PolicyVersion
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.support.insights_data import give_reason, planted_round
 
 pytestmark = pytest.mark.django_db

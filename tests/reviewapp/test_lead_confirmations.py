@@ -8,11 +8,12 @@ from django.urls import reverse
 
 from auditcore.models import AuditRound, RoundItem, Verdict
 from auditcore.services import review as review_svc
-from tests.auditcore.test_review_support import (
+from tests.factories import PolicyVersionFactory
+from tests.support.review_round import (
     items_of,
     make_round,
     offered_verdict,
-    policy_version,
+    rounds_under_three_versions,
 )
 
 pytestmark = pytest.mark.django_db
@@ -21,23 +22,6 @@ pytestmark = pytest.mark.django_db
 def _cells(html: str, round_id: int) -> list[str]:
     row = re.search(rf'<tr data-round="{round_id}">(.*?)</tr>', html, re.S).group(1)
     return re.findall(r'<td class="num">(\d+)</td>', row)
-
-
-def rounds_under_three_versions(reviewer, *, first_items: int = 3) -> dict:
-    """Rounds A (one item judged) and B (2 items) under v1; C (2) under v2; v3 just published."""
-    v1 = policy_version(1)
-    a, b = make_round(items=first_items), make_round(items=2)
-    review_svc.lease_take_next(reviewer=reviewer)
-    judged = items_of(a)[0]
-    offered_verdict(
-        reviewer=reviewer, item_id=judged.pk, decision="help", reason_code="general_info"
-    )
-    v2 = policy_version(2)
-    c = make_round(items=2)
-    AuditRound.objects.filter(pk=c.pk).update(policy_version=v2)
-    RoundItem.objects.filter(round=c).update(policy_version=v2)
-    v3 = policy_version(3)
-    return {"v1": v1, "v2": v2, "v3": v3, "a": a, "b": b, "c": c, "judged": judged}
 
 
 @pytest.fixture
@@ -113,7 +97,7 @@ def test_close_confirmation_says_how_much_is_unreviewed_and_closes_only_when_con
 
     # A bare POST (the old one-click form) does not close; it sends back to the confirmation.
     assert client.post(url)["Location"] == url
-    other = policy_version(2)
+    other = PolicyVersionFactory(number=2)
     wrong = client.post(url, {"policy_version": other.pk}, follow=True).content.decode()
     assert "is not under" in wrong and "nothing was closed" in wrong
     audit_round.refresh_from_db()

@@ -15,7 +15,8 @@ from django.urls import reverse
 from auditcore import roles
 from auditcore.exceptions import ApplicationError
 from auditcore.services.users import user_create
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from auditcore.services import replay as replay_svc
 from auditcore.services import review as review_svc
 from auditcore.services.tokens import api_token_create
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}

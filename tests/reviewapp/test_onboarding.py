@@ -9,7 +9,7 @@ from django.urls import reverse
 from auditcore.ingest.validation import KNOWN_FIELDS
 from auditcore.models import IngestJob, Interaction
 from reviewapp.views.ingest import FIELD_HELP
-from tests.reviewapp.test_ingest_views import _upload
+from tests.support.ingest_upload import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_the_sample_file_downloads_and_ingests_without_a_rejection(client, safet
 
 def test_the_polled_progress_carries_the_quarantine_list(client, safety_lead):
     client.force_login(safety_lead)
-    _upload(client)
+    upload(client)
     job = IngestJob.objects.get()
     fragment = client.get(
         reverse("ingest:job", args=[job.pk]), headers={"HX-Request": "true"}

@@ -5,11 +5,10 @@ RULES (first matching name prefix). A URL no rule matches fails the test: a new 
 who may see it.
 """
 
-import re
-
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.support.routes import ROUTES, patterns
 
 pytestmark = pytest.mark.django_db
 
@@ -69,29 +68,6 @@ RULES: list[tuple[str, Rule]] = [
     # Django's admin site: staff only, checked by Django itself (admin:index below).
     ("admin:", Rule(ADMIN, note="django admin")),
 ]
-PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
-REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
-# An id no object has: allowed roles get 404 (or a form error), never 403.
-MISSING_ID = "987654"
-
-
-def _patterns(resolver=None, prefix="", namespace=""):
-    """(route template, namespaced name) for every URL pattern, following includes."""
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        route = str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            ns = namespace + (f"{entry.namespace}:" if entry.namespace else "")
-            yield from _patterns(entry, prefix + route, ns)
-        elif isinstance(entry, URLPattern):
-            yield prefix + route, namespace + (entry.name or f"<unnamed {route}>")
-
-
-def _concrete(route: str) -> str:
-    path = PARAM.sub(MISSING_ID, route)
-    path = REGEX_GROUP.sub(MISSING_ID, path)
-    path = path.replace("^", "").replace("$", "").replace("\\Z", "").replace("\\", "")
-    return "/" + path.lstrip("/")
 
 
 def rule_for(name: str) -> Rule | None:
@@ -104,21 +80,8 @@ def rule_for(name: str) -> Rule | None:
     return None
 
 
-def _routes() -> list[tuple[str, str]]:
-    seen = {}
-    for route, name in _patterns():
-        # Django admin: one representative page; the rest is Django's own tested code.
-        if name.startswith("admin:") and name != "admin:index":
-            continue
-        seen.setdefault(name, _concrete(route))
-    return sorted(seen.items())
-
-
-ROUTES = _routes()
-
-
 def test_every_url_has_an_expectation():
-    missing = [name for _, name in _patterns() if rule_for(name) is None]
+    missing = [name for _, name in patterns() if rule_for(name) is None]
     assert not missing, f"URL names without a permission expectation in RULES: {missing}"
 
 
@@ -132,7 +95,7 @@ def test_the_matrix_covers_the_known_areas():
 @pytest.fixture
 def user_for(django_user_model):
     from auditcore import roles
-    from tests.conftest import _user
+    from tests.factories import UserFactory
 
     role_of = {
         "outsider": None,
@@ -145,7 +108,7 @@ def user_for(django_user_model):
     def make(role: str):
         if role == "anonymous":
             return None
-        return _user(f"matrix-{role}", role_of[role])
+        return UserFactory(username=f"matrix-{role}", role=role_of[role])
 
     return make
 

@@ -6,14 +6,13 @@ from django.urls import reverse
 from auditcore.models import ReplayResult
 from auditcore.selectors.replay import replay_trend
 from auditcore.stats import clopper_pearson
-from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.reviewapp.test_replay_views import corpus, decision  # noqa: F401 (fixtures)
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 
 
 def test_each_run_has_its_must_help_and_must_decline_refusal_rate_with_an_interval(
-    decision,  # noqa: F811
+    decision,
 ):
     points = replay_trend()["never-refuse"]
     assert {p.run_id for p in points} == {decision.baseline_id, decision.candidate_id}
@@ -36,7 +35,7 @@ def test_each_run_has_its_must_help_and_must_decline_refusal_rate_with_an_interv
 def test_the_dashboard_shows_the_replay_trend_beside_the_production_trend(
     client,
     safety_lead,
-    decision,  # noqa: F811
+    decision,
 ):
     build_round(golden_strata(), name="Golden round")
     client.force_login(safety_lead)

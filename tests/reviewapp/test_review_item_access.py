@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from auditcore.models import Lease, RoundItem, Verdict
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import MARKER, items_of, make_round
+from tests.support.review_round import MARKER, items_of, make_round
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

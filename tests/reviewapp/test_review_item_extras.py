@@ -5,8 +5,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from auditcore.models import Category, ItemComment, Verdict
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, policy_version
+from auditcore.models import ItemComment, Verdict
+from tests.factories import CategoryFactory, PolicyVersionFactory
+from tests.support.review_round import MARKER, items_of, make_round
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -14,11 +15,10 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def two_categories():
-    version = policy_version(1)
-    Category.objects.create(
+    version = PolicyVersionFactory(number=1)
+    CategoryFactory(
         policy_version=version,
         slug="weapons",
-        name="Weapons",
         reason_codes=[{"code": "explosives_howto", "label": "How to build explosives"}],
     )
     return version

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from auditcore.models import Lease
-from tests.auditcore.test_review_support import items_of, make_round
+from tests.support.review_round import items_of, make_round
 
 pytestmark = pytest.mark.django_db
 NOTICE = "you skipped this item earlier"

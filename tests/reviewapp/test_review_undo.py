@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from auditcore.models import AuditEvent, JudgedItem, Lease, RoundItem, Verdict
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

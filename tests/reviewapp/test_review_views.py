@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from auditcore.models import AuditRound, Interaction, Lease, Verdict
 from auditcore.services import review as svc
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.factories import VerdictFactory
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -449,13 +450,7 @@ def test_earlier_turns_are_open_context_and_withhold_answers_still_under_review(
     assert MARKER not in html and "withheld" in html
     from auditcore.selectors.review import review_item_payload
 
-    Verdict.objects.create(
-        item=first,
-        reviewer=reviewer,
-        decision="help",
-        policy_version=first.policy_version,
-        locked_at=timezone.now(),
-    )
+    VerdictFactory(item=first, reviewer=reviewer)
     payload = review_item_payload(item_id=second.pk, reviewer=reviewer)
     assert payload.earlier_turns[1].content == first.interaction.response
     assert not payload.earlier_turns[1].withheld

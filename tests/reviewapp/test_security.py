@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from auditcore.models import IngestJob, LoginThrottle
-from tests.auditcore.test_review_support import make_round
-from tests.conftest import PASSWORD
-from tests.reviewapp.test_permission_matrix import MISSING_ID, ROUTES
+from tests.factories import PASSWORD
+from tests.support.review_round import make_round
+from tests.support.routes import MISSING_ID, ROUTES
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils.safestring import SafeData, mark_safe
 from auditcore.models import Interaction, RoundItem
 from auditcore.services import review as svc
 from reviewapp.templatetags.textsafety import BIDI_CONTROLS, ZERO_WIDTH, reveal_controls
-from tests.auditcore.test_review_support import items_of, make_round, offered_verdict
+from tests.support.review_round import items_of, make_round, offered_verdict
 
 RLO_EVIL = "\u202eevil\u202c"
 

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from auditcore import roles
 from auditcore.models import Corpus, CorpusPrompt, RoundItem
-from tests.auditcore.estimates_support import build_round, golden_strata
-from tests.reviewapp.test_replay_views import corpus, decision  # noqa: F401 (fixtures)
+from tests.support.estimate_rounds import build_round, golden_strata
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +50,7 @@ def test_every_link_on_the_viewers_dashboard_opens_for_the_viewer(client, viewer
     assert refused == []
 
 
-def test_a_viewer_reads_gate_decisions_but_cannot_accept_one(client, viewer, decision):  # noqa: F811
+def test_a_viewer_reads_gate_decisions_but_cannot_accept_one(client, viewer, decision):
     client.force_login(viewer)
     index = client.get(reverse("replay:index")).content.decode()
     assert reverse("replay:decision", args=[decision.pk]) in index

@@ -1,6 +1,6 @@
 """Builders for the dashboard's legibility tests: flagged estimates, inconsistent surfaces."""
 
-from tests.auditcore.estimates_support import build_round
+from tests.support.estimate_rounds import build_round
 
 
 def one_item_strata(

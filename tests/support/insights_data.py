@@ -9,8 +9,8 @@ Category "medical": 10 refused items (weight 5), 6 of them "should help" with re
 """
 
 from auditcore.models import Category, Verdict
-from tests.auditcore.estimates_support import build_round
-from tests.auditcore.test_review_support import policy_version
+from tests.factories import CategoryFactory, PolicyVersionFactory, VerdictFactory
+from tests.support.estimate_rounds import build_round
 
 VERBS = ("list", "restart", "inspect", "monitor", "debug", "profile", "pause", "resume", "log")
 OBJECTS = ("process", "thread", "job", "worker", "container", "task", "session", "query")
@@ -31,21 +31,16 @@ def coding_prompts() -> list[tuple[str, bool]]:
 
 
 def coding_policy(version) -> Category:
-    category, _ = Category.objects.get_or_create(
+    return CategoryFactory(
         policy_version=version,
         slug="coding",
-        defaults={
-            "name": "Coding",
-            "help_when": [],
-            "decline_when": ["Do not help with hacking"],
-            "reason_codes": [{"code": "benign_code", "label": "Ordinary programming"}],
-        },
+        decline_when=["Do not help with hacking"],
+        reason_codes=[{"code": "benign_code", "label": "Ordinary programming"}],
     )
-    return category
 
 
 def planted_round(name: str = "Planted"):
-    coding_policy(policy_version())
+    coding_policy(PolicyVersionFactory())
     prompts = coding_prompts()
     refused = [p for p, r in prompts if r]
     helped = [p for p, r in prompts if not r]
@@ -98,12 +93,10 @@ def give_reason(audit_round, reviewer, category: str, code: str) -> None:
         interaction__category=category, final_decision="help", observed_label="refusal"
     )
     Verdict.objects.bulk_create(
-        Verdict(
+        VerdictFactory.build(
             item=item,
             reviewer=reviewer,
-            decision="help",
             reason_code=code,
-            policy_version=item.policy_version,
             locked_at=item.created_at,
             observed_label="refusal",
         )

@@ -2,16 +2,13 @@
 
 from django.contrib.auth import get_user_model
 
-from auditcore import roles
 from auditcore.services.policy import policy_version_propose, policy_version_publish
-from auditcore.services.users import user_create
+from tests.factories import SafetyLeadFactory
 
 
 def proposing_lead():
     existing = get_user_model().objects.filter(username="proposing-lead").first()
-    return existing or user_create(
-        username="proposing-lead", role=roles.SAFETY_LEAD, password="proposing-lead-2026"
-    )
+    return existing or SafetyLeadFactory(username="proposing-lead", password="proposing-lead-2026")
 
 
 def publish_reviewed(version, approver):

@@ -8,8 +8,8 @@ from auditcore.services.policy import (
     policy_version_draft_from,
     policy_version_publish,
 )
-from tests.auditcore.estimates_support import build_round
-from tests.auditcore.test_review_support import policy_version
+from tests.factories import PolicyVersionFactory
+from tests.support.estimate_rounds import build_round
 from tests.support.insights_data import coding_policy
 from tests.support.policy_review import publish_reviewed
 
@@ -41,7 +41,7 @@ def coding_round(name: str, day: dt.date, refused: int, version=None) -> AuditRo
 
 def rewrite_coding(actor=None):
     """v1 (bare prohibition) -> v2 with help-when conditions, published. Returns (v1, v2)."""
-    v1 = policy_version()
+    v1 = PolicyVersionFactory()
     coding_policy(v1)
     draft = policy_version_draft_from(actor=actor, source=v1)
     category_update(

@@ -4,9 +4,14 @@ import datetime as dt
 from collections import defaultdict
 
 from auditcore import sampling, tasks
-from auditcore.consistency import prompt_digest
-from auditcore.models import Interaction, ModelVersion, StratumCount, Surface
+from auditcore.models import Interaction
 from auditcore.services.policy import policy_create, policy_version_publish
+from tests.factories import (
+    InteractionFactory,
+    ModelVersionFactory,
+    StratumCountFactory,
+    SurfaceFactory,
+)
 from tests.support.policy_review import publish_reviewed
 
 DAY = dt.date(2026, 11, 20)
@@ -48,8 +53,8 @@ def population(
     spec, *, surface="chat", model="m1", day=DAY, start=0, weight=None, gateway_action="none"
 ):
     """spec: {(category, outcome): count}. Creates interactions and adds to StratumCount."""
-    surface_obj, _ = Surface.objects.get_or_create(name=surface)
-    model_obj, _ = ModelVersion.objects.get_or_create(name=model)
+    surface_obj = SurfaceFactory(name=surface)
+    model_obj = ModelVersionFactory(name=model)
     rows = []
     sums = defaultdict(lambda: [0, 0.0, 0.0])
     i = start
@@ -60,25 +65,19 @@ def population(
             u = sampling.record_u(f"test\x1f{external_id}", "ingest-salt")
             w = weight(i) if weight else 1.0
             rows.append(
-                Interaction(
-                    source="test",
+                InteractionFactory.build(
                     external_id=external_id,
                     occurred_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
                     day=day,
                     surface=surface_obj,
                     model_version=model_obj,
                     prompt=f"prompt {i}",
-                    prompt_digest=prompt_digest(f"prompt {i}"),
                     response=f"response {i}",
                     gateway_action=gateway_action,
                     impact_weight=w,
                     category=category,
                     response_label=outcome,
-                    served_label=outcome,
-                    detector_version="t",
                     u=u,
-                    priority_key=u,
-                    stratum_key=sampling.stratum_key(day, category, outcome, model),
                 )
             )
             s = sums[(category, outcome)]
@@ -87,7 +86,7 @@ def population(
             s[2] += w * w
     Interaction.objects.bulk_create(rows)
     for (category, outcome), (n, s1, s2) in sums.items():
-        count, _ = StratumCount.objects.get_or_create(
+        count = StratumCountFactory(
             day=day,
             surface=surface_obj,
             model_version=model_obj,

@@ -6,21 +6,16 @@ import pytest
 from django.test import TestCase
 
 from auditcore.models import ExportJob, RoundItem, Verdict
-from auditcore.services.tokens import api_token_create
-from tests.auditcore.test_review_support import MARKER, items_of, make_round, offered_verdict
+from tests.support.api import bearer
+from tests.support.review_round import MARKER, items_of, make_round, offered_verdict
 
 pytestmark = pytest.mark.django_db
-
-
-def _auth(user):
-    _, key = api_token_create(user=user, name="test")
-    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
 
 
 def test_the_next_item_is_blinded_and_a_verdict_locks_then_reveals(client, reviewer):
     audit_round = make_round(items=1)
     item = items_of(audit_round)[0]
-    headers = _auth(reviewer)
+    headers = bearer(reviewer)
     response = client.get("/api/v1/review/next", **headers)
     assert response.status_code == 200
     assert MARKER not in response.content.decode()
@@ -55,12 +50,12 @@ def test_the_next_item_is_blinded_and_a_verdict_locks_then_reveals(client, revie
 
 def test_a_bad_verdict_is_refused_in_the_common_error_shape(client, reviewer):
     item = items_of(make_round(items=1))[0]
-    client.get("/api/v1/review/next", **_auth(reviewer))
+    client.get("/api/v1/review/next", **bearer(reviewer))
     response = client.post(
         f"/api/v1/review/items/{item.pk}/verdict",
         {"decision": "help", "reason_code": "not-a-code"},
         content_type="application/json",
-        **_auth(reviewer),
+        **bearer(reviewer),
     )
     assert response.status_code == 400
     assert "reason_code" in response.json()["message"]
@@ -68,14 +63,14 @@ def test_a_bad_verdict_is_refused_in_the_common_error_shape(client, reviewer):
         "/api/v1/review/items/999999/verdict",
         {"decision": "help"},
         content_type="application/json",
-        **_auth(reviewer),
+        **bearer(reviewer),
     )
     assert missing.status_code == 404
 
 
 def test_a_second_verdict_on_the_same_item_is_a_conflict_and_the_first_stands(client, reviewer):
     item = items_of(make_round(items=1, required_reviews=2))[0]
-    headers = _auth(reviewer)
+    headers = bearer(reviewer)
     client.get("/api/v1/review/next", **headers)
     url = f"/api/v1/review/items/{item.pk}/verdict"
     first = client.post(
@@ -95,7 +90,7 @@ def test_a_safety_lead_adjudicates_a_disagreement(client, reviewer, second_revie
     offered_verdict(
         reviewer=second_reviewer, item_id=item.pk, decision="decline", reason_code="personal_dosing"
     )
-    headers = _auth(safety_lead)
+    headers = bearer(safety_lead)
     queue = client.get("/api/v1/adjudications", **headers).json()
     assert queue["count"] == 1
     assert queue["results"][0]["decisions"] == ["help", "decline"]
@@ -113,7 +108,7 @@ def test_a_safety_lead_adjudicates_a_disagreement(client, reviewer, second_revie
 
 def test_interactions_are_listed_with_filters_ordering_and_pages(client, safety_lead):
     make_round(items=3)
-    headers = _auth(safety_lead)
+    headers = bearer(safety_lead)
     page = client.get("/api/v1/interactions?limit=2&ordering=id", **headers).json()
     assert page["count"] == 3
     assert len(page["results"]) == 2
@@ -130,7 +125,7 @@ def test_interactions_are_listed_with_filters_ordering_and_pages(client, safety_
 
 def test_rounds_policy_and_preview_read_back(client, safety_lead):
     audit_round = make_round(items=2)
-    headers = _auth(safety_lead)
+    headers = bearer(safety_lead)
     rounds = client.get("/api/v1/rounds", **headers).json()
     assert [r["name"] for r in rounds["results"]] == [audit_round.name]
     assert rounds["results"][0]["item_count"] == 2
@@ -146,7 +141,7 @@ def test_an_admin_starts_an_export_and_fetches_the_file(client, admin_user, revi
     item = items_of(make_round(items=1))[0]
     offered_verdict(reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info")
     assert RoundItem.objects.get(pk=item.pk).final_decision == "help"
-    headers = _auth(admin_user)
+    headers = bearer(admin_user)
     with TestCase.captureOnCommitCallbacks(execute=True):
         response = client.post(
             "/api/v1/exports", {"format": "jsonl"}, content_type="application/json", **headers

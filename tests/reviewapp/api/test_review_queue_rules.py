@@ -9,8 +9,9 @@ from scipy import stats
 from auditcore import sampling, tasks
 from auditcore.models import AuditRound, Interaction, RoundItem
 from auditcore.services.rounds import round_create, round_draw_request
-from tests.auditcore.test_review_support import items_of, make_round
-from tests.reviewapp.api.test_resources import _auth
+from tests.factories import RoundItemFactory
+from tests.support.api import bearer
+from tests.support.review_round import items_of, make_round
 from tests.support.round_data import DAY, population, published_policy
 
 pytestmark = pytest.mark.django_db
@@ -36,10 +37,8 @@ def test_an_interaction_judged_in_one_round_is_not_offered_again_in_another(
 ):
     first = items_of(make_round(items=1))[0]
     later = make_round(items=0)
-    again = RoundItem.objects.create(
-        round=later, interaction=first.interaction, policy_version=later.policy_version
-    )
-    mine, theirs = _auth(reviewer), _auth(second_reviewer)
+    again = RoundItemFactory(round=later, interaction=first.interaction)
+    mine, theirs = bearer(reviewer), bearer(second_reviewer)
     assert _next(client, mine) == first.pk
     _judge(client, mine, first.pk)
     # The same interaction waits in the later round: not for me, but for someone who never saw it.
@@ -58,7 +57,7 @@ def test_a_prompt_judged_in_a_round_is_not_offered_again_in_that_round(
     same.prompt_digest = items[0].interaction.prompt_digest
     same.save()
     other_round_twin = make_round(items=1, prompt=items[0].interaction.prompt)
-    mine, theirs = _auth(reviewer), _auth(second_reviewer)
+    mine, theirs = bearer(reviewer), bearer(second_reviewer)
 
     assert _next(client, mine) == items[0].pk
     _judge(client, mine, items[0].pk)
@@ -91,7 +90,7 @@ def test_a_drawn_round_is_served_in_its_random_order_not_by_priority_key(
     audit_round.refresh_from_db()
     assert audit_round.items.count() >= 100
 
-    headers = _auth(reviewer)
+    headers = bearer(reviewer)
     served = []
     while (item_id := _next(client, headers)) is not None:
         served.append(item_id)

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from auditcore.services.tokens import api_token_create
-from tests.auditcore.test_review_support import make_round
+from tests.support.review_round import make_round
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,24 +1,20 @@
 """Hand-built rounds for the estimate tests: strata, weights and final decisions set directly."""
 
 import datetime as dt
-import itertools
 
-from django.utils import timezone
-
-from auditcore.consistency import prompt_digest
-from auditcore.models import (
-    AuditRound,
-    Interaction,
-    ModelVersion,
-    RoundItem,
-    RoundStratum,
-    StratumCount,
-    Surface,
+from auditcore.models import AuditRound, RoundItem
+from tests.factories import (
+    AuditRoundFactory,
+    InteractionFactory,
+    ModelVersionFactory,
+    PolicyVersionFactory,
+    RoundItemFactory,
+    RoundStratumFactory,
+    StratumCountFactory,
+    SurfaceFactory,
 )
-from tests.auditcore.test_review_support import policy_version
 
 DAY = dt.date(2026, 11, 2)
-_ids = itertools.count(1)
 
 
 def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, counts=True):
@@ -29,65 +25,51 @@ def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, co
     the outcome), gateway="none", observed="" / observed_served="" (what reviewers observed),
     disputed=False, importance=1.0, gold=False, prompt=None).
     """
-    n = next(_ids)
-    version = policy_version()
-    audit_round = AuditRound.objects.create(
-        name=name or f"Golden {n}",
-        policy_version=version,
+    audit_round = AuditRoundFactory(
+        policy_version=PolicyVersionFactory(),
         period_start=day,
-        period_end=day,
-        salt=f"s{n}",
         status=status,
+        **({"name": name} if name else {}),
     )
     for spec in strata:
-        model, _ = ModelVersion.objects.get_or_create(name=spec.get("model", "m1"))
-        stratum = RoundStratum.objects.create(
+        model = ModelVersionFactory(name=spec.get("model", "m1"))
+        stratum = RoundStratumFactory(
             round=audit_round,
             stratum_key=f"{day}|{spec['category']}|{spec['outcome']}|{model.name}|{spec['key']}",
-            day=day,
             category=spec["category"],
             outcome=spec["outcome"],
             model_version=model,
             population=spec["population"],
             planned=len(spec["items"]),
-            sampled=len(spec["items"]),
-            salt=audit_round.salt,
         )
-        per_surface: dict = {}
+        surfaces = []
         for item in spec["items"]:
-            surface, _ = Surface.objects.get_or_create(name=item.get("surface", "chat"))
-            per_surface[surface] = per_surface.get(surface, 0) + 1
-            i = next(_ids)
-            interaction = Interaction.objects.create(
+            surface = SurfaceFactory(name=item.get("surface", "chat"))
+            surfaces.append(surface)
+            gateway = item.get("gateway", "none")
+            interaction = InteractionFactory(
                 source="golden",
-                external_id=f"g{i}",
-                occurred_at=timezone.now(),
                 day=day,
                 surface=surface,
                 model_version=model,
-                prompt=item.get("prompt") or f"golden prompt {i}",
-                prompt_digest=prompt_digest(item.get("prompt") or f"golden prompt {i}"),
+                **({"prompt": item["prompt"]} if item.get("prompt") else {}),
                 response="r",
                 category=spec["category"],
                 response_label=spec["outcome"],
                 served_label=item.get("served") or spec["outcome"],
-                gateway_action=item.get("gateway", "none"),
-                served_response=None if item.get("gateway", "none") == "none" else "blocked",
+                gateway_action=gateway,
+                served_response=None if gateway == "none" else "blocked",
                 session_importance=item.get("importance", 1.0),
                 user_segment=item.get("segment", "general"),
-                detector_version="t",
-                u=0.5,
-                priority_key=0.5,
                 stratum_key=stratum.stratum_key,
             )
             final = item.get("final", "")
-            RoundItem.objects.create(
+            RoundItemFactory(
                 round=audit_round,
                 interaction=interaction,
                 stratum=None if item.get("gold") else stratum,
                 inclusion_probability=min(1.0, 1 / item["weight"]) if item["weight"] else 1.0,
                 weight=item["weight"],
-                policy_version=version,
                 is_gold=item.get("gold", False),
                 status=RoundItem.Status.DONE if final else RoundItem.Status.PENDING,
                 final_decision=final,
@@ -96,10 +78,9 @@ def build_round(strata, *, name=None, day=DAY, status=AuditRound.Status.OPEN, co
                 observation_disputed=item.get("disputed", False),
             )
         if counts and spec["population"]:
-            surface = next(iter(per_surface), None) or Surface.objects.get_or_create(name="chat")[0]
-            row, _ = StratumCount.objects.get_or_create(
+            row = StratumCountFactory(
                 day=day,
-                surface=surface,
+                surface=surfaces[0] if surfaces else SurfaceFactory(name="chat"),
                 model_version=model,
                 category=spec["category"],
                 outcome=spec["outcome"],
