@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 FORMULA_LEADS = frozenset("=+-@\t\r")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# ASCII digits only: "-٣" is no number a spreadsheet knows, so it is quoted like any formula.
+# The PostgreSQL export applies the same pattern in SQL (selectors/export_copy.py).
+NUMBER_PATTERN = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 class _Writable(Protocol):
