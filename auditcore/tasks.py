@@ -177,7 +177,7 @@ def replay_run_enqueue(run_id: int) -> None:
 def export_job_run_task(self, job_id: int) -> int:
     """Write an export's file. A redelivered task whose job another run still holds comes back
     once that lease could have lapsed: it takes the job over if the run died, else finds it done."""
-    job = export_job_run(job_id=job_id, batch_size=settings.EXPORT_BATCH_ROWS)
+    job = export_job_run(job_id=job_id)
     if job.status == ExportJob.Status.RUNNING:
         raise self.retry(countdown=export_lease().total_seconds() + 5)
     return job.rows_written

@@ -28,7 +28,6 @@ from auditcore.models import AuditRound, ExportFormat, ExportJob
 from auditcore.selectors.export_copy import csv_copy_sql, jsonl_copy_sql, label_copy
 from auditcore.selectors.exports import (
     COLUMNS,
-    DEFAULT_BATCH,
     TEXT_COLUMNS,
     label_row_count,
     label_rows,
@@ -229,10 +228,14 @@ def labels_write(
     path: Path,
     round_id: int | None = None,
     include_text: bool = False,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int | None = None,
     on_batch: OnBatch | None = None,
 ) -> int:
-    """Write the adjudicated labels to ``path``; returns the number of rows written."""
+    """Write the adjudicated labels to ``path``; returns the number of rows written.
+
+    ``batch_size`` rows make a batch (a Parquet row group, a progress step); by default
+    settings.EXPORT_COPY_ROWS on PostgreSQL, settings.EXPORT_BATCH_ROWS elsewhere.
+    """
     if fmt not in _WRITERS:
         raise ApplicationError(
             f"format: must be one of {', '.join(ExportFormat.values)}.", {"field": "format"}
@@ -244,11 +247,15 @@ def labels_write(
             path,
             round_id=round_id,
             include_text=include_text,
-            slices=batch_size,
+            slices=batch_size or settings.EXPORT_COPY_ROWS,
             on_batch=progress,
         )
     columns = export_columns(include_text)
-    batches = label_rows(round_id=round_id, include_text=include_text, batch_size=batch_size)
+    batches = label_rows(
+        round_id=round_id,
+        include_text=include_text,
+        batch_size=batch_size or settings.EXPORT_BATCH_ROWS,
+    )
     return _WRITERS[fmt](_with_turns(batches, columns), path, columns, progress)
 
 
@@ -359,7 +366,7 @@ def _progress(job_id: int, token: str) -> OnBatch:
     return update
 
 
-def export_job_run(*, job_id: int, batch_size: int = DEFAULT_BATCH) -> ExportJob:
+def export_job_run(*, job_id: int, batch_size: int | None = None) -> ExportJob:
     """Write the job's file, then record the export (who, what, how many rows) in the audit log.
 
     A job another run holds under a live lease is left alone and returned still running.
@@ -437,7 +444,7 @@ def export_labels_to_path(
     output: str,
     round_name: str | None = None,
     include_text: bool = False,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int | None = None,
 ) -> ExportJob:
     """The command line's export: recorded like any other, written where the caller asks."""
     if not output:

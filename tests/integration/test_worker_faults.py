@@ -266,7 +266,7 @@ def test_a_worker_killed_mid_export_is_taken_over_and_the_file_is_whole(
         status=RoundItem.Status.DONE, final_decision="help"
     )
     # Small batches make the export last a few seconds; a short lease lets the new run claim it.
-    env = {**ENV, "EXPORT_BATCH_ROWS": "5", "EXPORT_LEASE_SECONDS": "2"}
+    env = {**ENV, "EXPORT_BATCH_ROWS": "5", "EXPORT_COPY_ROWS": "5", "EXPORT_LEASE_SECONDS": "2"}
     first, second = WorkerProcess(env=env), WorkerProcess(env=env)
     try:
         first.start()
