@@ -161,26 +161,14 @@ def load(rows: int) -> None:
 
 def bare_copy(round_name: str | None, output: str) -> int:
     """The same rows and columns in one plain COPY, written to ``output`` as they arrive."""
-    from django.contrib.auth import get_user_model
     from django.db import connection
 
     from auditcore.models import AuditRound
     from auditcore.selectors.export_copy import bare_copy_sql
-    from auditcore.selectors.exports import reviewer_pseudonym
 
     round_id = AuditRound.objects.get(name=round_name).pk if round_name else None
-    users = list(get_user_model().objects.values_list("pk", flat=True))
-    params = {
-        "round": round_id,
-        "after": 0,
-        "upto": 2**62,
-        "user_ids": users,
-        "pseudonyms": [reviewer_pseudonym(u) for u in users],
-    }
     with connection.cursor() as cursor, open(output, "wb") as out:
-        with cursor.cursor.copy(
-            bare_copy_sql(round_id=round_id, include_text=False), params
-        ) as copy:
+        with cursor.cursor.copy(bare_copy_sql(round_id=round_id), {"round": round_id}) as copy:
             for data in copy:
                 out.write(data)
         return cursor.cursor.rowcount

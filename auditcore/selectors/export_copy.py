@@ -34,7 +34,8 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-_LEADS = ", ".join(_literal(c) for c in sorted(FORMULA_LEADS))
+_LEADS = ", ".join(str(ord(c)) for c in sorted(FORMULA_LEADS))
+_QUOTE = ord("'")
 # The same number as csvsafe's (ASCII digits), anchored at both ends like re.fullmatch.
 _NUMBER = _literal("^" + NUMBER_PATTERN + "$")
 
@@ -43,8 +44,8 @@ def _guarded(expr: str) -> str:
     """csvsafe.cell_guard in SQL: a leading quote for formula-like text and for text that
     already starts with a quote before such a character, so reading back is exact."""
     return (
-        f"CASE WHEN left({expr}, 1) IN ({_LEADS}) AND {expr} !~ {_NUMBER} THEN '''' || {expr}"
-        f" WHEN left({expr}, 1) = '''' AND substr({expr}, 2, 1) IN ({_LEADS}, '''')"
+        f"CASE WHEN ascii({expr}) IN ({_LEADS}) AND {expr} !~ {_NUMBER} THEN '''' || {expr}"
+        f" WHEN ascii({expr}) = {_QUOTE} AND ascii(substr({expr}, 2, 1)) IN ({_LEADS}, {_QUOTE})"
         f" THEN '''' || {expr} ELSE {expr} END"
     )
 
@@ -63,10 +64,6 @@ def _float(expr: str) -> str:
         f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < 1e16"
         f" THEN trunc({expr})::bigint::text || '.0' ELSE {expr}::text END"
     )
-
-
-def _json(expr: str) -> str:
-    return f"COALESCE(to_json({expr})::text, 'null')"
 
 
 def _table(model) -> str:
@@ -121,41 +118,37 @@ def _csv_cell(column: str) -> str:
 
 
 def _json_value(column: str) -> str:
+    """The value typed so that row_to_json writes what orjson writes for the Python value."""
     kind, expr = _EXPRESSIONS[column]
-    if kind == "text":
-        return _json(expr)
     if kind == "time":
-        return _json(_timestamp(expr))
+        return _timestamp(expr)
     if kind == "float":
-        return f"COALESCE({_float(expr)}, 'null')"
-    return f"{expr}::text"
+        return f"({_float(expr)})::json"
+    if kind == "json":
+        return f"({expr})::json"
+    return expr
 
 
-def _json_object(fields: list[tuple[str, str]]) -> str:
-    """Compact JSON text of an object with keys in this order, as orjson writes it."""
-    parts = [
-        f"'{'{' if n == 0 else ','}\"{key}\":' || {value}" for n, (key, value) in enumerate(fields)
-    ]
-    return " || ".join(parts) + " || '}'"
+def _columns(fields: list[tuple[str, str]]) -> str:
+    return ", ".join(f'{value} AS "{name}"' for name, value in fields)
 
 
-_VERDICTS = _json_object(
+# row_to_json of these rows writes compact JSON, keys in this order, with to_json's escapes:
+# what orjson writes for the same dict.
+_VERDICT_ROW = _columns(
     [
-        ("reviewer", _json("pn.name")),
-        ("decision", _json("v.decision")),
-        ("reason_code", _json("v.reason_code")),
-        ("observed_label", _json("v.observed_label")),
-        ("policy_version", _json(_policy_version("vpv", "vpol"))),
-        ("locked_at", _json(_timestamp("v.locked_at"))),
-        ("superseded", "CASE WHEN v.superseded THEN 'true' ELSE 'false' END"),
+        ("reviewer", "pn.name"),
+        ("decision", "v.decision"),
+        ("reason_code", "v.reason_code"),
+        ("observed_label", "v.observed_label"),
+        ("policy_version", _policy_version("vpv", "vpol")),
+        ("locked_at", _timestamp("v.locked_at")),
+        ("superseded", "v.superseded"),
     ]
 )
 # The Parquet schema's turn: role and content as text, whatever else a turn held is left out.
-_TURN = _json_object(
-    [
-        ("role", _json("COALESCE(t.e->>'role', '')")),
-        ("content", _json("COALESCE(t.e->>'content', '')")),
-    ]
+_TURN_ROW = _columns(
+    [("role", "COALESCE(t.e->>'role', '')"), ("content", "COALESCE(t.e->>'content', '')")]
 )
 
 
@@ -172,11 +165,14 @@ def _from(*, round_id: int | None, include_text: bool) -> str:
     turns = (
         f"""
         CROSS JOIN LATERAL (
-            SELECT COALESCE('[' || string_agg({_TURN}, ',' ORDER BY t.n) || ']', '[]') AS turns
+            SELECT COALESCE(
+                '[' || string_agg(row_to_json(tr)::text, ',' ORDER BY t.n) || ']', '[]'
+            ) AS turns
             FROM jsonb_array_elements(
                 CASE WHEN jsonb_typeof(i.earlier_turns) = 'array' THEN i.earlier_turns
                      ELSE '[]'::jsonb END
             ) WITH ORDINALITY AS t(e, n)
+            CROSS JOIN LATERAL (SELECT {_TURN_ROW}) tr
             WHERE jsonb_typeof(t.e) = 'object'
         ) tu"""  # noqa: S608
         if include_text
@@ -199,13 +195,15 @@ def _from(*, round_id: int | None, include_text: bool) -> str:
         JOIN {_table(Policy)} pol ON pol.id = pv.policy_id
         LEFT JOIN {_table(RoundStratum)} st ON st.id = ri.stratum_id
         LEFT JOIN (
-            SELECT v.item_id, '[' || string_agg({_VERDICTS}, ',' ORDER BY v.locked_at, v.id)
+            SELECT v.item_id,
+                   '[' || string_agg(row_to_json(vr)::text, ',' ORDER BY v.locked_at, v.id)
                    || ']' AS verdicts
             FROM {_table(Verdict)} v {in_scope.format("v")}
             JOIN unnest(%(user_ids)s::bigint[], %(pseudonyms)s::text[]) AS pn(id, name)
               ON pn.id = v.reviewer_id
             JOIN {_table(PolicyVersion)} vpv ON vpv.id = v.policy_version_id
             JOIN {_table(Policy)} vpol ON vpol.id = vpv.policy_id
+            CROSS JOIN LATERAL (SELECT {_VERDICT_ROW}) vr
             WHERE v.item_id > %(after)s AND v.item_id <= %(upto)s
             GROUP BY v.item_id
         ) vd ON vd.item_id = ri.id
@@ -230,11 +228,12 @@ def csv_copy_sql(*, round_id: int | None, include_text: bool) -> str:
 
 
 def jsonl_copy_sql(*, round_id: int | None, include_text: bool) -> str:
-    line = _json_object([(c, _json_value(c)) for c in copy_columns(include_text)])
+    values = _columns([(c, _json_value(c)) for c in copy_columns(include_text)])
+    rows = _from(round_id=round_id, include_text=include_text)
     # CSV format with a delimiter and quote that JSON text never holds raw (to_json escapes
     # every control character): each line is written exactly as built, without COPY's escapes.
     return (
-        f"COPY (SELECT {line} {_from(round_id=round_id, include_text=include_text)})"
+        f"COPY (SELECT row_to_json(line) FROM (SELECT {values} {rows}) line)"  # noqa: S608
         " TO STDOUT (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
     )
 
