@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "auditcore.alerts_check_scheduled",
         "schedule": crontab(minute=30, hour=ROUNDS_SCHEDULE_HOUR),
     },
+    # Export files past EXPORT_TTL_HOURS are deleted; until then links to them already refuse.
+    "exports-expire": {
+        "task": "auditcore.export_jobs_expire_scheduled",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Alerts (a rise in false refusals, a new disparity or inconsistency) are POSTed here as

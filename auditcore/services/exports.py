@@ -293,9 +293,9 @@ def export_job_create(
     include_text: bool = False,
     origin: str = ExportJob.Origin.BROWSER,
     output: str = "",
-    enqueue: bool = True,
 ) -> ExportJob:
-    """Record an export; browser and API exports are sent to a worker when the row commits."""
+    """Record an export; the caller sends it to a worker (``tasks.export_job_enqueue``) or runs
+    it (``export_job_run``)."""
     if fmt not in ExportFormat.values:
         raise ApplicationError(
             f"format: must be one of {', '.join(ExportFormat.values)}.", {"field": "format"}
@@ -312,10 +312,6 @@ def export_job_create(
     )
     job.full_clean()
     job.save()
-    if enqueue:
-        from auditcore import tasks
-
-        tasks.export_job_enqueue(job.pk)
     return job
 
 
@@ -456,7 +452,6 @@ def export_labels_to_path(
         include_text=include_text,
         origin=ExportJob.Origin.COMMAND,
         output=str(Path(output).resolve()),
-        enqueue=False,
     )
     return export_job_run(job_id=job.pk, batch_size=batch_size)
 
