@@ -8,6 +8,7 @@ databases take the Python path over ``selectors.exports.label_rows``. Both write
 import os
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -206,15 +207,29 @@ def _copy_write(
             return run(jsonl_copy_sql, out.write, on_batch)
     schema = parquet_schema(include_text)
     lines: list[bytes] = []
-    # One row group per slice: the writer never holds more than one slice in memory.
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    writing: list[Future] = []
+
+    def write_group(writer: pq.ParquetWriter, data: bytes) -> None:
+        writer.write_table(_json_table(data, schema))
+
+    # One row group per slice. A thread parses and writes a slice while PostgreSQL sends the
+    # next (pyarrow releases the GIL), so at most two slices are held at once.
+    with (
+        pq.ParquetWriter(path, schema, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1) as thread,
+    ):
 
         def row_group(written: int) -> None:
-            writer.write_table(_json_table(b"".join(lines), schema))
+            for previous in writing:
+                previous.result()
+            writing[:] = [thread.submit(write_group, writer, b"".join(lines))]
             lines.clear()
             on_batch(written)
 
-        return run(jsonl_copy_sql, lines.append, row_group)
+        rows = run(jsonl_copy_sql, lines.append, row_group)
+        for previous in writing:
+            previous.result()
+        return rows
 
 
 def _copies() -> bool:
