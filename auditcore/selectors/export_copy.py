@@ -323,9 +323,12 @@ def label_copy(
         }
         with transaction.atomic(), connection.cursor() as cursor:
             # A slice is small: parallel workers would each rebuild the verdicts of the slice,
-            # and its sorts fit in memory.
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # compiling its many expressions (JIT) costs more than it saves, and its sorts fit
+            # in memory.
+            cursor.execute(
+                "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off;"
+                " SET LOCAL work_mem = '64MB'"
+            )
             raw = cursor.cursor
             with raw.copy(sql, params) as copy:
                 for data in copy:
