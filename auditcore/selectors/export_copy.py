@@ -1,4 +1,4 @@
-"""Export rows as PostgreSQL renders them, streamed by COPY: no Python work per row.
+"""Export rows as PostgreSQL renders them, streamed by COPY: no Python formatting per row.
 
 The SQL writes each value as the Python writers do (``auditcore.services.exports``): timestamps
 in ``isoformat``, floats as ``repr``, the verdicts and earlier turns as compact JSON, and for CSV
@@ -59,7 +59,8 @@ def _timestamp(expr: str) -> str:
 
 
 def _float(expr: str) -> str:
-    """repr() of a float: whole numbers keep their '.0' (PostgreSQL would drop it)."""
+    """repr() of a float: whole numbers keep their '.0' (PostgreSQL would drop it). Where the two
+    still differ (NaN and infinities, fractions between 1e15 and 1e16) no export column goes."""
     return (
         f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < 1e16"
         f" THEN trunc({expr})::bigint::text || '.0' ELSE {expr}::text END"
@@ -118,7 +119,8 @@ def _csv_cell(column: str) -> str:
 
 
 def _json_value(column: str) -> str:
-    """The value typed so that row_to_json writes what orjson writes for the Python value."""
+    """The value typed so that row_to_json writes what orjson writes for the Python value
+    (floats as repr: "1e-05" where orjson writes "0.00001", the same number)."""
     kind, expr = _EXPRESSIONS[column]
     if kind == "time":
         return _timestamp(expr)
