@@ -5,6 +5,9 @@ gets a leading single quote, so a spreadsheet shows it as text instead of evalua
 numbers ("-0.25", "+3e-5") are left alone: they are not formulas and must stay numbers. A text
 cell that already starts with a quote before such a character (or before another quote) is
 quoted once more, so ``cell_unguard`` gives back exactly what was written.
+
+Every CSV the app writes goes through ``csv_writer``; the one exception is the label export on
+PostgreSQL, whose COPY query applies this same rule in SQL (``selectors/export_copy.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 FORMULA_LEADS = frozenset("=+-@\t\r")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# ASCII digits only: "-٣" is no number a spreadsheet knows, so it is quoted like any formula.
+# The PostgreSQL export applies the same pattern in SQL (selectors/export_copy.py).
+NUMBER_PATTERN = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 class _Writable(Protocol):

@@ -13,7 +13,7 @@ from auditcore.detection import response as response_classifier
 from auditcore.ingest import redaction
 from auditcore.models import AuditRound, ExportJob
 from auditcore.services.alerts import alerts_check_recent, round_alerts_check
-from auditcore.services.exports import export_job_run
+from auditcore.services.exports import export_job_run, export_jobs_expire
 from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
@@ -194,7 +194,7 @@ def replay_run_enqueue(run_id: int) -> None:
 def export_job_run_task(self, job_id: int) -> int:
     """Write an export's file. A redelivered task whose job another run still holds comes back
     once that lease could have lapsed: it takes the job over if the run died, else finds it done."""
-    job = export_job_run(job_id=job_id, batch_size=settings.EXPORT_BATCH_ROWS)
+    job = export_job_run(job_id=job_id)
     if job.status == ExportJob.Status.RUNNING:
         raise self.retry(countdown=export_lease().total_seconds() + 5)
     return job.rows_written
@@ -203,3 +203,9 @@ def export_job_run_task(self, job_id: int) -> int:
 def export_job_enqueue(job_id: int) -> None:
     """Send the export to the workers once the transaction that created it commits."""
     export_job_run_task.delay_on_commit(job_id)
+
+
+@shared_task(name="auditcore.export_jobs_expire_scheduled", soft_time_limit=600, time_limit=660)
+def export_jobs_expire_scheduled() -> int:
+    """Beat's sweep: delete the files of exports past their expiry; idempotent."""
+    return export_jobs_expire()

@@ -123,8 +123,9 @@ def review_everything(audit_round, reviewer) -> int:
         cursor.execute(
             "INSERT INTO auditcore_verdict (item_id, reviewer_id, decision, reason_code, "
             "policy_clause, note, policy_version_id, seconds_spent, locked_at, observed_label, "
-            "observed_at, superseded, observed_served_label, category_wrong, suggested_category) "
-            "SELECT t.id, %s, t.f, '', '', '', %s, 30, %s, t.o, %s, false, '', false, '' "
+            "observed_at, superseded, observed_served_label, category_wrong, suggested_category, "
+            "after_reveal) "
+            "SELECT t.id, %s, t.f, '', '', '', %s, 30, %s, t.o, %s, false, '', false, '', false "
             "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(id, f, o)",
             [reviewer.pk, items[0][2], now, now, ids, finals, observed],
         )

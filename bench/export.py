@@ -6,6 +6,11 @@ adjudications with INSERT … SELECT. Each export then runs in a fresh child pro
 RSS is the export's alone: a small round (10% of the rows) and every round, per format. Flat
 memory means the two peaks are about the same.
 
+The yardstick, measured in the same run: a bare ``COPY (SELECT …) TO STDOUT`` of the same rows
+and columns (the same joins, values as PostgreSQL prints them by itself, the verdicts as its own
+``json_agg``, one statement planned as PostgreSQL likes) into a file from a child process the
+same way; the ratio is the export's seconds over the bare copy's.
+
     .venv/bin/python bench/export.py --database-url postgres://root@127.0.0.1:5432/bench_export
 """
 
@@ -127,9 +132,10 @@ def load(rows: int) -> None:
             INSERT INTO auditcore_verdict
                 (item_id, reviewer_id, decision, reason_code, policy_clause, note,
                  policy_version_id, seconds_spent, locked_at, observed_label, observed_at,
-                 superseded, observed_served_label, category_wrong, suggested_category)
+                 superseded, observed_served_label, category_wrong, suggested_category,
+                 after_reveal)
             SELECT id, (%s::bigint[])[1 + id %% %s], final_decision, 'general_info', '', '',
-                   policy_version_id, 30, now(), 'refusal', now(), false, '', false, ''
+                   policy_version_id, 30, now(), 'refusal', now(), false, '', false, '', false
             FROM auditcore_rounditem
             """,
             [[u.pk for u in users], REVIEWERS],
@@ -148,16 +154,46 @@ def load(rows: int) -> None:
     print(f"built items, verdicts and adjudications in {time.perf_counter() - started:.1f}s")
 
 
+def bare_copy(round_name: str | None, output: str) -> int:
+    """The same rows and columns in one plain COPY, written to ``output`` as they arrive."""
+    from django.db import connection
+
+    from auditcore.models import AuditRound
+    from auditcore.selectors.export_copy import bare_copy_sql
+
+    round_id = AuditRound.objects.get(name=round_name).pk if round_name else None
+    with connection.cursor() as cursor, open(output, "wb") as out:
+        with cursor.cursor.copy(bare_copy_sql(round_id=round_id), {"round": round_id}) as copy:
+            for data in copy:
+                out.write(data)
+        return cursor.cursor.rowcount
+
+
 def child(fmt: str, round_name: str | None, output: str) -> None:
-    """One export in this process; prints rows, seconds and the peak RSS as one line."""
+    """One export (or the bare copy) in this process; prints rows, seconds, peak RSS, file MB."""
     from auditcore.services.exports import export_labels_to_path
 
     started = time.perf_counter()
-    job = export_labels_to_path(actor=None, fmt=fmt, output=output, round_name=round_name)
+    if fmt == "bare":
+        rows = bare_copy(round_name, output)
+    else:
+        rows = export_labels_to_path(
+            actor=None, fmt=fmt, output=output, round_name=round_name
+        ).rows_written
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size_mb = Path(output).stat().st_size / 1e6
-    print(f"{job.rows_written} {seconds:.3f} {peak_mb:.1f} {size_mb:.1f}")
+    print(f"{rows} {seconds:.3f} {peak_mb:.1f} {size_mb:.1f}")
+
+
+def run_child(url: str, fmt: str, scope: str, folder: str) -> tuple[int, float, str, str]:
+    output = str(Path(folder) / f"labels-{scope}.{fmt}")
+    line = subprocess.run(
+        [sys.executable, __file__, "--database-url", url, "--child", fmt, scope, output],
+        check=True, capture_output=True, text=True, env=os.environ.copy(),
+    ).stdout.split()  # fmt: skip
+    Path(output).unlink(missing_ok=True)
+    return int(line[0]), float(line[1]), line[2], line[3]
 
 
 def main() -> None:
@@ -190,21 +226,19 @@ def main() -> None:
         load(args.rows)
 
     print(f"{'format':<8} {'scope':<6} {'rows':>9} {'seconds':>8} {'rows/s':>9} "
-          f"{'peak RSS MB':>11} {'file MB':>8}")  # fmt: skip
+          f"{'peak RSS MB':>11} {'file MB':>8} {'bare COPY s':>11} {'ratio':>6}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
-        for fmt in args.formats.split(","):
-            for scope in ("small", "-"):
-                output = str(Path(folder) / f"labels-{scope}.{fmt}")
-                line = subprocess.run(
-                    [sys.executable, __file__, "--database-url", args.database_url,
-                     "--child", fmt, scope, output],
-                    check=True, capture_output=True, text=True, env=os.environ.copy(),
-                ).stdout.split()  # fmt: skip
-                rows, seconds, peak, size = int(line[0]), float(line[1]), line[2], line[3]
-                label = "10%" if scope == "small" else "all"
+        for scope in ("small", "-"):
+            label = "10%" if scope == "small" else "all"
+            bare_rows, bare, peak, size = run_child(args.database_url, "bare", scope, folder)
+            print(f"{'bare':<8} {label:<6} {bare_rows:>9,} {bare:>8.1f} {bare_rows / bare:>9,.0f} "
+                  f"{peak:>11} {size:>8} {bare:>11.1f} {1:>6.2f}")  # fmt: skip
+            for fmt in args.formats.split(","):
+                rows, seconds, peak, size = run_child(args.database_url, fmt, scope, folder)
+                if rows != bare_rows:
+                    raise SystemExit(f"{fmt} wrote {rows} rows, the bare copy {bare_rows}")
                 print(f"{fmt:<8} {label:<6} {rows:>9,} {seconds:>8.1f} {rows / seconds:>9,.0f} "
-                      f"{peak:>11} {size:>8}")  # fmt: skip
-                Path(output).unlink(missing_ok=True)
+                      f"{peak:>11} {size:>8} {bare:>11.1f} {seconds / bare:>6.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -245,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "auditcore.alerts_check_scheduled",
         "schedule": crontab(minute=30, hour=ROUNDS_SCHEDULE_HOUR),
     },
+    # Export files past EXPORT_TTL_HOURS are deleted; until then links to them already refuse.
+    "exports-expire": {
+        "task": "auditcore.export_jobs_expire_scheduled",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Alerts (a rise in false refusals, a new disparity or inconsistency) are POSTed here as
@@ -289,9 +294,11 @@ SPECTACULAR_SETTINGS = {
 # is valid for EXPORT_LINK_MINUTES after the page showed it.
 EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24, minimum=1)
 EXPORT_LINK_MINUTES = env_int("EXPORT_LINK_MINUTES", 60, minimum=1)
-# Rows per export batch, and the lease a running export renews with every batch: a running
-# export silent for longer has lost its worker, and its redelivered task takes it over.
+# Rows per export batch (on PostgreSQL: per COPY slice, each a Parquet row group), and the
+# lease a running export renews with every batch: a running export silent for longer has lost
+# its worker, and its redelivered task takes it over.
 EXPORT_BATCH_ROWS = env_int("EXPORT_BATCH_ROWS", 2000, minimum=1)
+EXPORT_COPY_ROWS = env_int("EXPORT_COPY_ROWS", 20000, minimum=1)
 EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 120, minimum=1)
 
 LOGGING = {

@@ -47,9 +47,6 @@ PURE = {
     "auditcore.trigger_words",
 }
 FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "django_htmx", "celery", "kombu")
-# The export service still queues its own job; moving that to its callers is under way
-# elsewhere, and this exception goes with it.
-SERVICES_QUEUEING = {"auditcore.services.exports"}
 
 
 def _module_name(path: Path) -> str:
@@ -123,11 +120,7 @@ def _broken_rule(module: str, name: str) -> str | None:
         _within(name, "auditcore.services") or _within(name, "auditcore.tasks")
     ):
         return "a selector imports no service or task"
-    if (
-        _within(module, "auditcore.services")
-        and _within(name, "auditcore.tasks")
-        and module not in SERVICES_QUEUEING
-    ):
+    if _within(module, "auditcore.services") and _within(name, "auditcore.tasks"):
         return "a service never queues; its caller calls tasks.<job>_enqueue"
     return None
 
@@ -148,7 +141,6 @@ SYNTHETIC = {
     "auditcore.tasks": "from celery import shared_task\nfrom auditcore.services import rounds",
     "auditcore.services": "",
     "auditcore.services.rounds": "",
-    "auditcore.services.exports": "def run():\n    from auditcore import tasks",
     "auditcore.selectors": "",
     "auditcore.sampling": "",
     "reviewapp": "",

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from auditcore.models.rounds import AuditRound
 
@@ -61,6 +62,17 @@ class ExportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.EXPIRED}
+
+    @property
+    def file_expired(self) -> bool:
+        """Past its expiry, whether or not the periodic sweep has deleted the file yet."""
+        if self.status == self.Status.EXPIRED:
+            return True
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def shown_status(self) -> str:
+        return self.Status.EXPIRED.label if self.file_expired else self.get_status_display()
 
     @property
     def progress(self) -> float:

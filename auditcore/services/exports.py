@@ -1,27 +1,34 @@
-"""Exports of adjudicated labels to CSV, JSON Lines and Parquet, streamed batch by batch."""
+"""Exports of adjudicated labels to CSV, JSON Lines and Parquet, streamed batch by batch.
+
+On PostgreSQL the rows come formatted from COPY (``selectors/export_copy.py``) and go straight
+to the file (CSV, JSON Lines) or through pyarrow's JSON reader into Parquet row groups; other
+databases take the Python path over ``selectors.exports.label_rows``. Both write the same cells.
+"""
 
 import os
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from auditcore.csvsafe import csv_writer
 from auditcore.exceptions import ApplicationError
 from auditcore.models import AuditRound, ExportFormat, ExportJob
+from auditcore.selectors.export_copy import csv_copy_sql, jsonl_copy_sql, label_copy
 from auditcore.selectors.exports import (
     COLUMNS,
-    DEFAULT_BATCH,
     TEXT_COLUMNS,
     label_row_count,
     label_rows,
@@ -92,6 +99,25 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _turns(value: Any) -> list[dict[str, str]]:
+    """Earlier turns as every format exports them: role and content of each turn, as text."""
+    if not isinstance(value, list):
+        return []
+    return [
+        {"role": str(t.get("role", "")), "content": str(t.get("content", ""))}
+        for t in value
+        if isinstance(t, dict)
+    ]
+
+
+def _with_turns(batches: Batches, columns: tuple[str, ...]) -> Batches:
+    for rows in batches:
+        if "earlier_turns" in columns:
+            for row in rows:
+                row["earlier_turns"] = _turns(row["earlier_turns"])
+        yield rows
+
+
 def _write_csv(batches: Batches, path: Path, columns: tuple[str, ...], on_batch: OnBatch) -> int:
     written = 0
     with path.open("w", newline="", encoding="utf-8") as out:
@@ -119,16 +145,6 @@ def _write_jsonl(batches: Batches, path: Path, columns: tuple[str, ...], on_batc
     return written
 
 
-def _turns(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list):
-        return []
-    return [
-        {"role": str(t.get("role", "")), "content": str(t.get("content", ""))}
-        for t in value
-        if isinstance(t, dict)
-    ]
-
-
 def _write_parquet(
     batches: Batches, path: Path, columns: tuple[str, ...], on_batch: OnBatch
 ) -> int:
@@ -137,9 +153,6 @@ def _write_parquet(
     # One row group per batch: the writer never holds more than one batch in memory.
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for rows in batches:
-            if "earlier_turns" in columns:
-                for row in rows:
-                    row["earlier_turns"] = _turns(row["earlier_turns"])
             table = pa.Table.from_pylist(rows, schema=schema)
             writer.write_table(table)
             written += len(rows)
@@ -154,24 +167,111 @@ _WRITERS = {
 }
 
 
+def _json_table(lines: bytes, schema: pa.Schema) -> pa.Table:
+    """JSON Lines parsed to columns in C++; a block must hold the longest line."""
+    parse = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    try:
+        read = pa_json.ReadOptions(block_size=max(1 << 22, len(lines) // 2 + 1))
+        return pa_json.read_json(pa.py_buffer(lines), read_options=read, parse_options=parse)
+    except pa.ArrowInvalid:  # a line longer than the block
+        read = pa_json.ReadOptions(block_size=len(lines) + 1)
+        return pa_json.read_json(pa.py_buffer(lines), read_options=read, parse_options=parse)
+
+
+def _copy_write(
+    fmt: str,
+    path: Path,
+    *,
+    round_id: int | None,
+    include_text: bool,
+    slices: int,
+    on_batch: OnBatch,
+) -> int:
+    """The PostgreSQL path: COPY's output goes to the file as it arrives, slice by slice."""
+
+    def run(sql: Callable[..., str], write: Callable[[bytes], object], on_slice: OnBatch) -> int:
+        return label_copy(
+            sql=sql(round_id=round_id, include_text=include_text),
+            round_id=round_id,
+            slice_rows=slices,
+            write=write,
+            on_slice=on_slice,
+        )
+
+    if fmt == ExportFormat.CSV:
+        with path.open("wb") as out:
+            out.write((",".join(export_columns(include_text)) + "\n").encode())
+            return run(csv_copy_sql, out.write, on_batch)
+    if fmt == ExportFormat.JSONL:
+        with path.open("wb") as out:
+            return run(jsonl_copy_sql, out.write, on_batch)
+    schema = parquet_schema(include_text)
+    lines: list[bytes] = []
+    writing: list[Future] = []
+
+    def write_group(writer: pq.ParquetWriter, data: bytes) -> None:
+        writer.write_table(_json_table(data, schema))
+
+    # One row group per slice. A thread parses and writes a slice while PostgreSQL sends the
+    # next (pyarrow releases the GIL), so at most two slices are held at once.
+    with (
+        pq.ParquetWriter(path, schema, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1) as thread,
+    ):
+
+        def row_group(written: int) -> None:
+            for previous in writing:
+                previous.result()
+            writing[:] = [thread.submit(write_group, writer, b"".join(lines))]
+            lines.clear()
+            on_batch(written)
+
+        rows = run(jsonl_copy_sql, lines.append, row_group)
+        for previous in writing:
+            previous.result()
+        return rows
+
+
+def _copies() -> bool:
+    """PostgreSQL formats and streams the rows itself; elsewhere Python writes them."""
+    return connection.vendor == "postgresql"
+
+
 def labels_write(
     *,
     fmt: str,
     path: Path,
     round_id: int | None = None,
     include_text: bool = False,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int | None = None,
     on_batch: OnBatch | None = None,
 ) -> int:
-    """Write the adjudicated labels to ``path``; returns the number of rows written."""
+    """Write the adjudicated labels to ``path``; returns the number of rows written.
+
+    ``batch_size`` rows make a batch (a Parquet row group, a progress step); by default
+    settings.EXPORT_COPY_ROWS on PostgreSQL, settings.EXPORT_BATCH_ROWS elsewhere.
+    """
     if fmt not in _WRITERS:
         raise ApplicationError(
             f"format: must be one of {', '.join(ExportFormat.values)}.", {"field": "format"}
         )
-    batches = label_rows(round_id=round_id, include_text=include_text, batch_size=batch_size)
-    return _WRITERS[fmt](
-        batches, path, export_columns(include_text), on_batch or (lambda _written: None)
+    progress = on_batch or (lambda _written: None)
+    if _copies():
+        return _copy_write(
+            fmt,
+            path,
+            round_id=round_id,
+            include_text=include_text,
+            slices=batch_size or settings.EXPORT_COPY_ROWS,
+            on_batch=progress,
+        )
+    columns = export_columns(include_text)
+    batches = label_rows(
+        round_id=round_id,
+        include_text=include_text,
+        batch_size=batch_size or settings.EXPORT_BATCH_ROWS,
     )
+    return _WRITERS[fmt](_with_turns(batches, columns), path, columns, progress)
 
 
 def exports_dir() -> Path:
@@ -208,9 +308,9 @@ def export_job_create(
     include_text: bool = False,
     origin: str = ExportJob.Origin.BROWSER,
     output: str = "",
-    enqueue: bool = True,
 ) -> ExportJob:
-    """Record an export; browser and API exports are sent to a worker when the row commits."""
+    """Record an export; the caller sends it to a worker (``tasks.export_job_enqueue``) or runs
+    it (``export_job_run``)."""
     if fmt not in ExportFormat.values:
         raise ApplicationError(
             f"format: must be one of {', '.join(ExportFormat.values)}.", {"field": "format"}
@@ -227,10 +327,6 @@ def export_job_create(
     )
     job.full_clean()
     job.save()
-    if enqueue:
-        from auditcore import tasks
-
-        tasks.export_job_enqueue(job.pk)
     return job
 
 
@@ -281,7 +377,7 @@ def _progress(job_id: int, token: str) -> OnBatch:
     return update
 
 
-def export_job_run(*, job_id: int, batch_size: int = DEFAULT_BATCH) -> ExportJob:
+def export_job_run(*, job_id: int, batch_size: int | None = None) -> ExportJob:
     """Write the job's file, then record the export (who, what, how many rows) in the audit log.
 
     A job another run holds under a live lease is left alone and returned still running.
@@ -359,7 +455,7 @@ def export_labels_to_path(
     output: str,
     round_name: str | None = None,
     include_text: bool = False,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int | None = None,
 ) -> ExportJob:
     """The command line's export: recorded like any other, written where the caller asks."""
     if not output:
@@ -371,7 +467,6 @@ def export_labels_to_path(
         include_text=include_text,
         origin=ExportJob.Origin.COMMAND,
         output=str(Path(output).resolve()),
-        enqueue=False,
     )
     return export_job_run(job_id=job.pk, batch_size=batch_size)
 

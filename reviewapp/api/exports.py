@@ -8,9 +8,10 @@ from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.throttling import BaseThrottle
 
+from auditcore import tasks
 from auditcore.models import ExportFormat, ExportJob
 from auditcore.selectors.exports import export_jobs_recent
-from auditcore.services.exports import export_job_create, export_job_file, export_jobs_expire
+from auditcore.services.exports import export_job_create, export_job_file
 from reviewapp.api.common import AdminApi, ExpensiveThrottle, ListParams, get_or_404, paginated
 
 MEDIA_TYPES = {
@@ -39,13 +40,17 @@ class ExportOutput(serializers.Serializer):
     file_url = serializers.SerializerMethodField()
 
     def get_file_url(self, job) -> str | None:
-        if job.status != ExportJob.Status.SUCCEEDED or job.origin == ExportJob.Origin.COMMAND:
+        if (
+            job.status != ExportJob.Status.SUCCEEDED
+            or job.file_expired
+            or job.origin == ExportJob.Origin.COMMAND
+        ):
             return None
         return self.context["request"].build_absolute_uri(reverse("api-export-file", args=[job.pk]))
 
 
 class ExportsApi(AdminApi):
-    """GET lists past exports (expired files are cleaned up first); POST starts one."""
+    """GET lists past exports; POST starts one."""
 
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(choices=ExportFormat.values)
@@ -58,7 +63,6 @@ class ExportsApi(AdminApi):
     @extend_schema(parameters=[ListParams], responses=paginated(ExportOutput))
     def get(self, request):
         self.params(ListParams)
-        export_jobs_expire()
         jobs = export_jobs_recent(limit=500)
         return self.page(jobs, ExportOutput, context={"request": request})
 
@@ -72,6 +76,7 @@ class ExportsApi(AdminApi):
             include_text=data["include_text"],
             origin=ExportJob.Origin.API,
         )
+        tasks.export_job_enqueue(job.pk)
         return self.ok(ExportOutput(job, context={"request": request}).data, status=202)
 
 

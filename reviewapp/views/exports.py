@@ -11,10 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from auditcore import tasks
 from auditcore.exceptions import ApplicationError
 from auditcore.models import ExportJob
 from auditcore.selectors.exports import export_jobs_recent
-from auditcore.services.exports import export_job_create, export_job_file, export_jobs_expire
+from auditcore.services.exports import export_job_create, export_job_file
 from reviewapp.access import admin_required
 from reviewapp.api.exports import MEDIA_TYPES
 from reviewapp.background import needs_workers
@@ -30,7 +31,11 @@ def download_token(job: ExportJob) -> str:
 
 
 def download_url(job: ExportJob) -> str | None:
-    if job.status != ExportJob.Status.SUCCEEDED or job.origin == ExportJob.Origin.COMMAND:
+    if (
+        job.status != ExportJob.Status.SUCCEEDED
+        or job.file_expired
+        or job.origin == ExportJob.Origin.COMMAND
+    ):
         return None
     return reverse("exports:download", args=[job.pk, download_token(job)])
 
@@ -48,7 +53,6 @@ def _rows(jobs) -> list[dict]:
 
 
 def _page(request: HtmxHttpRequest, form: ExportForm, status: int = 200) -> HttpResponse:
-    export_jobs_expire()
     context = {
         "form": form,
         "rows": _rows(export_jobs_recent()),
@@ -80,6 +84,7 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
+            tasks.export_job_enqueue(job.pk)
             url = reverse("exports:detail", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     return _page(request, form, status=400)

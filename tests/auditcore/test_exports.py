@@ -140,7 +140,7 @@ def test_a_round_filter_keeps_only_that_rounds_rows(tmp_path, reviewed, reviewer
 
 def test_every_export_is_in_the_audit_log_with_who_what_and_how_many(reviewed, admin_user):
     audit_round, _ = reviewed
-    job = export_job_create(actor=admin_user, fmt="csv", round_id=audit_round.pk, enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="csv", round_id=audit_round.pk)
     job = export_job_run(job_id=job.pk)
     event = AuditEvent.objects.get(action="labels.export")
     assert event.actor == admin_user
@@ -153,7 +153,7 @@ def test_every_export_is_in_the_audit_log_with_who_what_and_how_many(reviewed, a
 
 
 def test_a_job_runs_once_even_if_the_task_is_delivered_twice(reviewed, admin_user):
-    job = export_job_create(actor=admin_user, fmt="jsonl", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="jsonl")
     export_job_run(job_id=job.pk)
     export_job_run(job_id=job.pk)
     assert AuditEvent.objects.filter(action="labels.export").count() == 1
@@ -171,7 +171,7 @@ def _stranded(job: ExportJob, *, silent_for: dt.timedelta) -> None:
 
 
 def test_an_export_whose_worker_died_is_taken_over_and_finishes(reviewed, admin_user):
-    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="csv")
     _stranded(job, silent_for=lease() + dt.timedelta(seconds=1))
     leftover = exports_dir() / f"labels-{job.pk}-0123abcd.csv.part"
     leftover.write_text("item_id\n1", encoding="utf-8")
@@ -187,7 +187,7 @@ def test_an_export_whose_worker_died_is_taken_over_and_finishes(reviewed, admin_
 
 
 def test_an_export_another_run_still_holds_is_left_alone(reviewed, admin_user):
-    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="csv")
     _stranded(job, silent_for=dt.timedelta(seconds=5))
     files_before = set(exports_dir().iterdir())
 
@@ -205,7 +205,7 @@ def test_an_export_another_run_still_holds_is_left_alone(reviewed, admin_user):
 def test_a_run_whose_lease_is_taken_over_stops_and_leaves_the_job_to_the_new_run(
     reviewed, admin_user, monkeypatch
 ):
-    job = export_job_create(actor=admin_user, fmt="jsonl", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="jsonl")
     heartbeat = exports_service._progress
 
     def taken_over_after_the_first_batch(job_id, token):
@@ -233,7 +233,7 @@ def test_a_run_whose_lease_is_taken_over_stops_and_leaves_the_job_to_the_new_run
 
 
 def test_the_task_comes_back_later_while_another_run_holds_the_export(reviewed, admin_user):
-    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="csv")
     _stranded(job, silent_for=dt.timedelta(seconds=5))
     with pytest.raises(Retry) as retry:
         tasks.export_job_run_task.apply(args=[job.pk])
@@ -245,7 +245,7 @@ def test_the_task_comes_back_later_while_another_run_holds_the_export(reviewed, 
 
 
 def test_expired_files_are_deleted_and_the_link_stops_working(reviewed, admin_user):
-    job = export_job_create(actor=admin_user, fmt="csv", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="csv")
     job = export_job_run(job_id=job.pk)
     path = export_job_file(job=job)
     assert path.is_file()
@@ -259,7 +259,7 @@ def test_expired_files_are_deleted_and_the_link_stops_working(reviewed, admin_us
 
 def test_an_unknown_format_is_refused(admin_user):
     with pytest.raises(ApplicationError, match="format"):
-        export_job_create(actor=admin_user, fmt="xlsx", enqueue=False)
+        export_job_create(actor=admin_user, fmt="xlsx")
 
 
 def test_the_command_writes_the_file_and_says_how_many_rows(tmp_path, reviewed, capsys):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from auditcore import sampling
+from auditcore import sampling, tasks
 from auditcore.consistency import prompt_digest
 from auditcore.models import (
     AuditRound,
@@ -199,7 +199,6 @@ def test_a_worker_killed_mid_replay_is_redelivered_and_every_prompt_has_one_resu
     transactional_db, broker_mode, safety_lead
 ):
     require_services()
-    from auditcore import tasks
 
     corpus = replay_svc.corpus_create(actor=safety_lead, name="faults corpus")
     for i in range(PROMPTS):
@@ -269,11 +268,12 @@ def test_a_worker_killed_mid_export_is_taken_over_and_the_file_is_whole(
         status=RoundItem.Status.DONE, final_decision="help"
     )
     # Small batches make the export last a few seconds; a short lease lets the new run claim it.
-    env = {**ENV, "EXPORT_BATCH_ROWS": "5", "EXPORT_LEASE_SECONDS": "2"}
+    env = {**ENV, "EXPORT_BATCH_ROWS": "5", "EXPORT_COPY_ROWS": "5", "EXPORT_LEASE_SECONDS": "2"}
     first, second = WorkerProcess(env=env), WorkerProcess(env=env)
     try:
         first.start()
         job = export_job_create(actor=admin_user, fmt="csv", round_id=audit_round.pk)
+        tasks.export_job_enqueue(job.pk)
 
         def under_way() -> bool:
             job.refresh_from_db()

@@ -4,9 +4,11 @@ Cells from traffic, corpora and policy that start with =, +, -, @, a tab or a ca
 written with a leading single quote (OWASP's rule); plain numbers stay numbers.
 """
 
+import ast
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -141,3 +143,23 @@ def test_every_dashboard_csv_neutralises_formulas(client, safety_lead, table):
     response = client.get(url)
     assert response.status_code == 200
     assert formula_cells(response.content.decode()) == []
+
+
+def test_no_module_writes_csv_but_the_neutralising_writer():
+    """New CSV downloads cannot skip the rule: csv.writer is called in csvsafe alone (the
+    PostgreSQL export applies the same rule in its COPY query, checked in test_exports_copy)."""
+    root = Path(__file__).resolve().parents[2]
+    callers = []
+    for package in ("auditcore", "reviewapp"):
+        for path in (root / package).rglob("*.py"):
+            if path.name == "csvsafe.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "csv"
+                    and node.attr in {"writer", "DictWriter"}
+                ):
+                    callers.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert callers == []

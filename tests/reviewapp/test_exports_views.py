@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from django.core import signing
@@ -9,6 +10,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from auditcore import tasks
 from auditcore.models import AuditEvent, ExportJob
 from auditcore.services.exports import export_job_create, export_job_run
 from reviewapp.views.exports import download_url
@@ -28,7 +30,7 @@ def labelled(reviewer):
 
 
 def _finished_job(admin_user, fmt="csv"):
-    job = export_job_create(actor=admin_user, fmt=fmt, enqueue=False)
+    job = export_job_create(actor=admin_user, fmt=fmt)
     return export_job_run(job_id=job.pk)
 
 
@@ -85,7 +87,7 @@ def test_an_admin_starts_an_export_follows_it_and_downloads_it(client, admin_use
 
 
 def test_an_export_in_progress_is_polled(client, admin_user, labelled):
-    job = export_job_create(actor=admin_user, fmt="jsonl", enqueue=False)
+    job = export_job_create(actor=admin_user, fmt="jsonl")
     client.force_login(admin_user)
     fragment = client.get(
         reverse("exports:detail", args=[job.pk]), HTTP_HX_REQUEST="true"
@@ -105,15 +107,36 @@ def test_a_tampered_or_expired_link_does_not_download(client, admin_user, labell
     assert client.get(download_url(job)).status_code == 404
 
 
-def test_listing_cleans_up_expired_files(client, admin_user, labelled):
+def test_an_expired_export_is_listed_as_expired_and_the_periodic_sweep_deletes_it(
+    client, admin_user, labelled
+):
     job = _finished_job(admin_user)
+    link = download_url(job)
     ExportJob.objects.filter(pk=job.pk).update(expires_at=timezone.now() - dt.timedelta(hours=1))
     client.force_login(admin_user)
     html = client.get(reverse("exports:list")).content.decode()
-    job.refresh_from_db()
-    assert job.status == ExportJob.Status.EXPIRED
+    detail = client.get(reverse("exports:detail", args=[job.pk])).content.decode()
+    # Reading the page deletes nothing; it shows the export expired and offers no file.
+    assert Path(job.file_path).is_file()
     assert "Expired" in html
     assert job.filename not in html
+    assert "The file expired" in detail
+    assert client.get(link).status_code == 404
+
+    assert tasks.export_jobs_expire_scheduled() == 1
+
+    assert not Path(job.file_path).exists()
+    job.refresh_from_db()
+    assert (job.status, job.file_path) == (ExportJob.Status.EXPIRED, "")
+
+
+def test_beat_sweeps_expired_exports_every_quarter_hour(settings):
+    from reviewapp.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["exports-expire"]
+    assert entry["task"] == tasks.export_jobs_expire_scheduled.name
+    assert entry["task"] in app.tasks
+    assert entry["schedule"].minute == {0, 15, 30, 45}
 
 
 def test_a_bad_format_is_refused_with_the_form(client, admin_user):
