@@ -37,6 +37,8 @@ policy_urls = [
     path("v/<int:pk>/publish", policy_views.version_publish, name="publish"),
     path("v/<int:pk>/propose", policy_views.version_propose, name="propose"),
     path("v/<int:pk>/rereview", policy_views.version_rereview, name="rereview"),
+    path("v/<int:pk>/recategorise", policy_views.version_recategorise, name="recategorise"),
+    path("recategorise/<int:pk>/", policy_views.recategorise_job, name="recategorise_job"),
     path("categories/<int:pk>/save", policy_views.category_save, name="category_save"),
     path("categories/<int:pk>/remove", policy_views.category_remove, name="category_remove"),
 ]
@@ -122,5 +124,10 @@ urlpatterns = [
     ),
     path("agreement/", adjudication_views.agreement, name="agreement"),
     path("browse/", browse_views.browse, name="browse"),
+    path(
+        "browse/interactions/<int:pk>",
+        browse_views.browse_interaction,
+        name="browse_interaction",
+    ),
     path("admin/", admin.site.urls),
 ]
