@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from reviewapp.views import adjudication as adjudication_views
 from reviewapp.views import browse as browse_views
+from reviewapp.views import category_validation as category_validation_views
 from reviewapp.views import dashboard as dashboard_views
 from reviewapp.views import exports as exports_views
 from reviewapp.views import health, home, ingest
@@ -97,6 +98,11 @@ urlpatterns = [
     path("review/items/<int:item_id>/skip", review_views.review_skip, name="review_skip"),
     path("review/items/<int:item_id>/renew", review_views.review_renew, name="review_renew"),
     path("adjudication/", adjudication_views.adjudication_list, name="adjudication_queue"),
+    path(
+        "adjudication/category-validation",
+        category_validation_views.category_validation,
+        name="category_validation",
+    ),
     path(
         "adjudication/items/<int:item_id>",
         adjudication_views.adjudication_detail,
