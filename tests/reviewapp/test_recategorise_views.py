@@ -33,7 +33,7 @@ def test_publishing_offers_to_recategorise_the_period(client, setup):
     # The default period is the last 30 days of stored traffic.
     assert f'value="{DAY.isoformat()}"' in html
     assert "1 interaction to classify" in html
-    assert "1 item already drawn into rounds keep their strata" in html
+    assert "1 item already drawn into rounds keeps its stratum" in html
     # An older version is not offered it.
     html = client.get(reverse("policy:version", args=[setup["v1"].pk])).content.decode()
     assert "Re-categorise the stored traffic" not in html
@@ -53,7 +53,7 @@ def test_the_job_runs_in_the_background_and_reports_the_moves(
     html = client.get(response.url).content.decode()
     assert "Done: 1 interaction changed category" in html
     assert 'data-move="security→fraud"' in html
-    assert "1 item already drawn into rounds keep their strata" in html
+    assert "1 item already drawn into rounds keeps its stratum" in html
     setup["phishing"].refresh_from_db()
     assert setup["phishing"].category == "fraud"
     # The page's fragment, as htmx polls it.
