@@ -120,8 +120,8 @@ def _move_counts(moves: list[tuple[Cell, Cell, float]]) -> None:
 
 
 def _write_categories(rows: list[Interaction]) -> None:
-    """One UPDATE for the chunk on PostgreSQL: bulk_update's CASE per row took 4.3 s for 2,000
-    rows there, an UPDATE joined to the arrays 0.6 s (a 300,000-row table)."""
+    """One UPDATE joined to arrays for the chunk on PostgreSQL; bulk_update's CASE per row is
+    several times slower there (bench/browse_recategorise.py)."""
     if connection.vendor != "postgresql":
         Interaction.objects.bulk_update(
             rows, ["category", "category_score", "stratum_key"], batch_size=500
@@ -160,17 +160,19 @@ def _process_chunk(job_id: int, classifier: CategoryClassifier, size: int) -> bo
             if isinstance(t, dict) and t.get("role") == "user"
         ]
         found = classifier.classify(row.prompt, earlier_users)
-        if found.slug == row.category and found.score == row.category_score:
+        # Only a changed category is written: rewriting every row for a new score would leave
+        # the whole period as dead tuples, and autovacuum is off.
+        if found.slug == row.category:
             continue
-        if found.slug != row.category:
-            transitions[f"{row.category}→{found.slug}"] += 1
-            moves.append((_cell(row, row.category), _cell(row, found.slug), row.impact_weight))
-            row.stratum_key = sampling.stratum_key(
-                row.day, found.slug, row.response_label, row.model_version.name
-            )
+        transitions[f"{row.category}→{found.slug}"] += 1
+        moves.append((_cell(row, row.category), _cell(row, found.slug), row.impact_weight))
+        row.stratum_key = sampling.stratum_key(
+            row.day, found.slug, row.response_label, row.model_version.name
+        )
         row.category, row.category_score = found.slug, found.score
         changed_rows.append(row)
-    _write_categories(changed_rows)
+    if changed_rows:
+        _write_categories(changed_rows)
     _move_counts(moves)
     for key, n in transitions.items():
         job.transitions[key] = job.transitions.get(key, 0) + n
