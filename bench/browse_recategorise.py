@@ -102,6 +102,43 @@ def search(label: str) -> None:
             print(f"  {'':<12} computing to_tsvector per row instead: count {_ms(started)}")
 
 
+def write_cost(rows: int) -> None:
+    """What full-text search costs ingest: inserting the same rows into copies of the table with
+    no search index, with a GIN expression index, and with the stored column (what is built)."""
+    from django.db import connection
+
+    from auditcore.ingest.writer import COLUMNS
+
+    columns = ", ".join(c for c in COLUMNS if c != "id")
+    expression = "to_tsvector('simple'::regconfig, COALESCE(prompt, ''))"
+    variants = {
+        "no search index": ["ALTER TABLE {t} DROP COLUMN prompt_search"],
+        "GIN expression index": [
+            "ALTER TABLE {t} DROP COLUMN prompt_search",
+            f"CREATE INDEX ON {{t}} USING gin (({expression}))",
+        ],
+        "stored column + GIN (built)": [],
+    }
+    print(f"write cost, {rows:,} rows inserted twice into a copy of the table")
+    with connection.cursor() as cursor:
+        for i, (name, setup) in enumerate(variants.items()):
+            table = f"bench_write_{i}"
+            cursor.execute(f"CREATE TABLE {table} (LIKE auditcore_interaction INCLUDING ALL)")
+            for statement in setup:
+                cursor.execute(statement.format(t=table))
+            times = []
+            for lower in (0, rows):
+                started = time.perf_counter()
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608 - constants
+                    "FROM auditcore_interaction WHERE id > %s AND id <= %s",
+                    [lower, lower + rows],
+                )
+                times.append(_ms(started).strip())
+            cursor.execute(f"DROP TABLE {table}")
+            print(f"  {name:<28} {' and '.join(times)}")
+
+
 def recategorise() -> None:
     from django.db import connection, transaction
     from django.db.models import Max, Min
@@ -192,6 +229,7 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE auditcore_interaction")
     search("after ANALYZE")
+    write_cost(min(100_000, args.rows // 2))
     recategorise()
 
 

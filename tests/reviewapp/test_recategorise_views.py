@@ -97,3 +97,22 @@ def test_recategorising_is_for_safety_leads(client, setup, reviewer):
     )
     assert response.status_code == 403
     assert RecategoriseJob.objects.count() == 1
+
+
+def test_the_job_page_counts_every_drawn_item_it_leaves_alone(
+    client, setup, django_capture_on_commit_callbacks
+):
+    client.post(reverse("policy:publish", args=[setup["draft"].pk]))
+    second = items_of(make_round(items=1, prompt=PHISHING_PROMPT))[0]
+    Interaction.objects.filter(pk=second.interaction_id).update(category="security", day=DAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("policy:recategorise", args=[setup["draft"].pk]),
+            {"period_start": DAY.isoformat(), "period_end": DAY.isoformat()},
+        )
+    job = RecategoriseJob.objects.get()
+    assert (job.status, job.changed) == (RecategoriseJob.Status.SUCCEEDED, 1)
+    html = client.get(reverse("policy:recategorise_job", args=[job.pk])).content.decode()
+    assert "2 items already drawn into rounds keep their strata" in html
+    for item in (setup["drawn"], second):
+        assert Interaction.objects.get(pk=item.interaction_id).category == "security"
