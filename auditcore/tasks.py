@@ -16,6 +16,7 @@ from auditcore.services.alerts import alerts_check_recent, round_alerts_check
 from auditcore.services.exports import export_job_run, export_jobs_expire
 from auditcore.services.exports import lease as export_lease
 from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ingest_job_plan
+from auditcore.services.recategorise import recategorise_job_fail, recategorise_job_run
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
 from auditcore.services.rounds import OpenedRound, round_draw, round_templates_open_due
 
@@ -209,3 +210,33 @@ def export_job_enqueue(job_id: int) -> None:
 def export_jobs_expire_scheduled() -> int:
     """Beat's sweep: delete the files of exports past their expiry; idempotent."""
     return export_jobs_expire()
+
+
+# --- Re-categorising stored traffic -------------------------------------------------------------
+
+
+@shared_task(
+    name="auditcore.recategorise_job_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=3600,
+    time_limit=3700,
+)
+def recategorise_job_run_task(job_id: int) -> int:
+    """Re-categorise a period's traffic; a rerun resumes after the last finished chunk."""
+    try:
+        job = recategorise_job_run(job_id=job_id)
+    except OperationalError:
+        raise  # a lost database connection: retried with backoff
+    except Exception as exc:
+        recategorise_job_fail(job_id=job_id, error=f"re-categorisation failed: {exc}")
+        raise
+    return job.changed
+
+
+def recategorise_job_enqueue(job_id: int) -> None:
+    """Send the job to the workers once the transaction that created it commits."""
+    recategorise_job_run_task.delay_on_commit(job_id)

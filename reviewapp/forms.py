@@ -15,6 +15,7 @@ from auditcore.models import (
     Endpoint,
     Expect,
     ExportFormat,
+    GatewayAction,
     Label,
     ModelVersion,
     PolicyVersion,
@@ -24,7 +25,7 @@ from auditcore.models import (
     Surface,
 )
 from auditcore.selectors import replay as replay_selectors
-from auditcore.selectors.browse import BrowseFilters
+from auditcore.selectors.browse import UNDRAWN, BrowseFilters
 from auditcore.selectors.estimates import reportable_rounds
 from auditcore.selectors.rounds import reviewer_users
 from reviewapp.http import not_found_as_404
@@ -357,6 +358,24 @@ class RereviewForm(Form):
     from_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.all())
 
 
+class RecategoriseForm(Form):
+    """The period of stored traffic to re-categorise under a newly published version."""
+
+    period_start = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    period_end = forms.DateField(
+        label="To", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("period_start"), data.get("period_end")
+        if start and end and start > end:
+            self.add_error("period_end", "the period ends before it starts")
+        return data
+
+
 class RoundCloseForm(Form):
     """A confirmed close: names the policy version the confirmation page showed."""
 
@@ -399,12 +418,9 @@ class AdjudicationFilterForm(Form):
 
 
 class BrowseForm(Form):
-    """Search and filters of the leads' item browser; every field may be left empty."""
+    """Search and filters of the leads' interaction browser; every field may be left empty."""
 
     q = forms.CharField(max_length=200, required=False, label="Search prompts")
-    round = forms.ModelChoiceField(
-        queryset=AuditRound.objects.order_by("-pk"), required=False, empty_label="All rounds"
-    )
     category = forms.SlugField(max_length=50, required=False)
     surface = forms.ModelChoiceField(
         queryset=Surface.objects.order_by("name"),
@@ -412,14 +428,29 @@ class BrowseForm(Form):
         required=False,
         empty_label="All surfaces",
     )
-    status = forms.ChoiceField(
-        choices=[("", "Any state"), *RoundItem.Status.choices], required=False
-    )
+    segment = forms.CharField(max_length=64, required=False, label="User segment")
     response_label = forms.ChoiceField(
         choices=[("", "Any"), *Label.choices], required=False, label="Model outcome (classifier)"
     )
+    served_label = forms.ChoiceField(
+        choices=[("", "Any"), *Label.choices], required=False, label="Served outcome (classifier)"
+    )
+    gateway_action = forms.ChoiceField(
+        choices=[("", "Any"), *GatewayAction.choices], required=False, label="Gateway action"
+    )
+    round = forms.ModelChoiceField(
+        queryset=AuditRound.objects.order_by("-pk"), required=False, empty_label="All rounds"
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any state"), (UNDRAWN, "Not drawn"), *RoundItem.Status.choices],
+        required=False,
+        label="Verdict state",
+    )
     observed_label = forms.ChoiceField(
         choices=[("", "Any"), *Label.choices], required=False, label="Model outcome (reviewers)"
+    )
+    observed_served_label = forms.ChoiceField(
+        choices=[("", "Any"), *Label.choices], required=False, label="Served outcome (reviewers)"
     )
     disagreement = forms.BooleanField(required=False, label="Verdicts disagree")
     reviewer = forms.ModelChoiceField(
@@ -427,9 +458,9 @@ class BrowseForm(Form):
     )
     sort = forms.ChoiceField(
         choices=[
-            ("newest", "Newest"),
-            ("oldest", "Oldest"),
-            ("round", "Round"),
+            ("newest", "Newest stored"),
+            ("oldest", "Oldest stored"),
+            ("occurred", "Most recent first"),
             ("category", "Category"),
         ],
         required=False,
@@ -439,12 +470,16 @@ class BrowseForm(Form):
         data = self.cleaned_data
         return BrowseFilters(
             q=data.get("q", "").strip(),
-            round_id=data["round"].pk if data.get("round") else None,
             category=data.get("category") or "",
             surface=data["surface"].name if data.get("surface") else "",
-            status=data.get("status") or "",
+            segment=(data.get("segment") or "").strip(),
             response_label=data.get("response_label") or "",
+            served_label=data.get("served_label") or "",
+            gateway_action=data.get("gateway_action") or "",
+            round_id=data["round"].pk if data.get("round") else None,
+            status=data.get("status") or "",
             observed_label=data.get("observed_label") or "",
+            observed_served_label=data.get("observed_served_label") or "",
             disagreement=bool(data.get("disagreement")),
             reviewer_id=data["reviewer"].pk if data.get("reviewer") else None,
             sort=data.get("sort") or "newest",

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from reviewapp.views import adjudication as adjudication_views
 from reviewapp.views import browse as browse_views
+from reviewapp.views import category_validation as category_validation_views
 from reviewapp.views import dashboard as dashboard_views
 from reviewapp.views import demo_model as demo_model_views
 from reviewapp.views import exports as exports_views
@@ -38,6 +39,8 @@ policy_urls = [
     path("v/<int:pk>/publish", policy_views.version_publish, name="publish"),
     path("v/<int:pk>/propose", policy_views.version_propose, name="propose"),
     path("v/<int:pk>/rereview", policy_views.version_rereview, name="rereview"),
+    path("v/<int:pk>/recategorise", policy_views.version_recategorise, name="recategorise"),
+    path("recategorise/<int:pk>/", policy_views.recategorise_job, name="recategorise_job"),
     path("categories/<int:pk>/save", policy_views.category_save, name="category_save"),
     path("categories/<int:pk>/remove", policy_views.category_remove, name="category_remove"),
 ]
@@ -143,6 +146,11 @@ urlpatterns = [
     path("review/items/<int:item_id>/renew", review_views.review_renew, name="review_renew"),
     path("adjudication/", adjudication_views.adjudication_list, name="adjudication_queue"),
     path(
+        "adjudication/category-validation",
+        category_validation_views.category_validation,
+        name="category_validation",
+    ),
+    path(
         "adjudication/items/<int:item_id>",
         adjudication_views.adjudication_detail,
         name="adjudication_item",
@@ -169,5 +177,10 @@ urlpatterns = [
     ),
     path("agreement/", adjudication_views.agreement, name="agreement"),
     path("browse/", browse_views.browse, name="browse"),
+    path(
+        "browse/interactions/<int:pk>",
+        browse_views.browse_interaction,
+        name="browse_interaction",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -10,10 +10,13 @@ from pathlib import Path
 from auditcore.detection.category import CategoryClassifier
 from auditcore.detection.corpus import CorpusRow
 from auditcore.detection.response import COMPLIANCE, LABELS, ResponseResult, classify_response
+from auditcore.stats import clopper_pearson
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 DEV_CORPUS_PATH = CORPUS_DIR / "dev_corpus.jsonl"
 HELD_OUT_PATH = CORPUS_DIR / "held_out.jsonl"
+# A "wrong category" flag that named no other category.
+NO_SUGGESTION = "(none suggested)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,4 +223,98 @@ def format_category_agreement(result: CategoryAgreement, title: str) -> str:
     ]
     for slug, recall, support, confused in result.per_category:
         lines.append(f"  {slug:<{width}}  {recall:6.3f}  {support:7d}  {confused or '-'}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedCategory:
+    """One category as reviewers judged the items the classifier filed under it."""
+
+    category: str
+    reviewed: int  # items filed under it with a verdict
+    flagged: int  # of those, items a reviewer said are in the wrong category
+    suggestions: tuple[tuple[str, int], ...]  # what reviewers suggested instead, most first
+    suggested_into: int  # flags on other categories' items suggesting this one (misses)
+    precision: float | None  # share of reviewed items nobody flagged
+    low: float | None  # 95% Clopper-Pearson interval of the precision
+    high: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagValidation:
+    reviewed: int
+    flagged: int
+    agreement: float | None
+    low: float | None
+    high: float | None
+    per_category: tuple[FlaggedCategory, ...]
+
+
+def validate_categories_from_flags(
+    reviewed: Mapping[str, int],
+    flagged: Mapping[str, int],
+    suggestions: Iterable[tuple[str, str, int]],
+) -> FlagValidation:
+    """The category classifier judged by reviewers' "wrong category" flags.
+
+    reviewed / flagged: items per category the classifier filed them under; suggestions:
+    (filed under, suggested, flags). The precision of a category is the share of its reviewed
+    items no reviewer flagged, unweighted (the sample oversamples some strata).
+    """
+    suggested: dict[str, dict[str, int]] = {}
+    into: dict[str, int] = {}
+    for filed, instead, n in suggestions:
+        bucket = suggested.setdefault(filed, {})
+        key = instead or NO_SUGGESTION
+        bucket[key] = bucket.get(key, 0) + n
+        if instead:
+            into[instead] = into.get(instead, 0) + n
+    rows = []
+    for category in sorted(set(reviewed) | set(flagged) | set(into)):
+        n, bad = reviewed.get(category, 0), flagged.get(category, 0)
+        low, high = clopper_pearson(n - bad, n) if n else (None, None)
+        rows.append(
+            FlaggedCategory(
+                category=category,
+                reviewed=n,
+                flagged=bad,
+                suggestions=tuple(
+                    sorted(suggested.get(category, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+                ),
+                suggested_into=into.get(category, 0),
+                precision=(n - bad) / n if n else None,
+                low=low,
+                high=high,
+            )
+        )
+    total, total_flagged = sum(reviewed.values()), sum(flagged.values())
+    low, high = clopper_pearson(total - total_flagged, total) if total else (None, None)
+    return FlagValidation(
+        reviewed=total,
+        flagged=total_flagged,
+        agreement=(total - total_flagged) / total if total else None,
+        low=low,
+        high=high,
+        per_category=tuple(rows),
+    )
+
+
+def format_flag_validation(result: FlagValidation, title: str) -> str:
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    width = max((len(r.category) for r in result.per_category), default=8)
+    lines = [
+        f"{title} (items reviewed={result.reviewed}, flagged wrong={result.flagged})",
+        f"  agreement with reviewers: {share(result.agreement)} "
+        f"(95% CI {share(result.low)}-{share(result.high)})",
+        f"  {'category':<{width}}  reviewed  flagged  precision  95% CI       suggested into"
+        "  suggested instead",
+    ]
+    for r in result.per_category:
+        instead = ", ".join(f"{slug} ({n})" for slug, n in r.suggestions) or "-"
+        lines.append(
+            f"  {r.category:<{width}}  {r.reviewed:8d}  {r.flagged:7d}  {share(r.precision):>9}"
+            f"  {share(r.low)}-{share(r.high):<5}  {r.suggested_into:14d}  {instead}"
+        )
     return "\n".join(lines)

@@ -6,6 +6,7 @@ from auditcore.models.exports import ExportFormat, ExportJob
 from auditcore.models.gate_review import GateLabelReview
 from auditcore.models.ingest import IngestChunk, IngestJob, QuarantinedRecord
 from auditcore.models.policy import Category, Policy, PolicyVersion
+from auditcore.models.recategorise import RecategoriseJob
 from auditcore.models.replay import (
     Corpus,
     CorpusPrompt,
@@ -71,6 +72,7 @@ __all__ = [
     "Policy",
     "PolicyVersion",
     "QuarantinedRecord",
+    "RecategoriseJob",
     "RefusalCause",
     "ReplayResult",
     "ReplayRun",

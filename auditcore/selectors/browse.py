@@ -1,86 +1,203 @@
-"""Reads for the leads' item browser: search over prompts and filters, newest first.
+"""Reads for the leads' browser over all stored interactions (ingested traffic, drawn or not):
+full-text search over prompts, filters at both layers and on the items drawn from them, sorting.
 
-Safety leads only: rows carry the model's labels and the item's verdict state.
+Safety leads only: rows carry the model's labels and the items' verdict state.
 """
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
-from auditcore.models import RoundItem, Verdict
+from auditcore.models import Interaction, RoundItem, Verdict
 
 PAGE_SIZE = 50
+# PostgreSQL keeps to_tsvector(SEARCH_CONFIG, prompt) in this generated column, GIN-indexed
+# (migration 0018 says why a column and not an expression index); Django does not model it.
+SEARCH_CONFIG = "simple"
+SEARCH_COLUMN = "prompt_search"
 SORTS = {
     "newest": ("-pk",),
     "oldest": ("pk",),
-    "round": ("round__name", "pk"),
-    "category": ("interaction__category", "pk"),
+    "occurred": ("-occurred_at", "-pk"),
+    "category": ("category", "-pk"),
 }
+# Verdict state of an interaction: never drawn, or the state of an item drawn from it.
+UNDRAWN = "undrawn"
 
 
 @dataclass(frozen=True)
 class BrowseFilters:
     q: str = ""
-    round_id: int | None = None
     category: str = ""
     surface: str = ""
-    status: str = ""
+    segment: str = ""
     response_label: str = ""
+    served_label: str = ""
+    gateway_action: str = ""
+    # On the items drawn from the interaction: all that are set hold for one item.
+    round_id: int | None = None
+    status: str = ""
     observed_label: str = ""
+    observed_served_label: str = ""
     disagreement: bool = False
     reviewer_id: int | None = None
     sort: str = "newest"
 
+    @property
+    def item_filters(self) -> bool:
+        return bool(
+            self.round_id is not None
+            or (self.status and self.status != UNDRAWN)
+            or self.observed_label
+            or self.observed_served_label
+            or self.disagreement
+            or self.reviewer_id is not None
+        )
 
-def _search(items: QuerySet[RoundItem], q: str) -> QuerySet[RoundItem]:
+
+def _search(rows: QuerySet[Interaction], q: str) -> QuerySet[Interaction]:
     """Full-text search on PostgreSQL (words, "phrases", -exclusions); a substring elsewhere."""
     if connection.vendor == "postgresql":
-        return items.annotate(found=SearchVector("interaction__prompt", config="simple")).filter(
-            found=SearchQuery(q, config="simple", search_type="websearch")
+        column = RawSQL(  # noqa: S611 - fixed identifiers, no input
+            f"{connection.ops.quote_name(Interaction._meta.db_table)}.{SEARCH_COLUMN}",
+            (),
+            output_field=SearchVectorField(),
         )
-    return items.filter(interaction__prompt__icontains=q)
+        return rows.alias(found=column).filter(
+            found=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch")
+        )
+    return rows.filter(prompt__icontains=q)
 
 
-def browse_items(filters: BrowseFilters) -> QuerySet[RoundItem]:
-    items = RoundItem.objects.all()
-    if filters.q:
-        items = _search(items, filters.q)
+def _matching_items(filters: BrowseFilters) -> QuerySet[RoundItem]:
+    items = RoundItem.objects.filter(interaction_id=OuterRef("pk"))
     if filters.round_id is not None:
         items = items.filter(round_id=filters.round_id)
-    if filters.category:
-        items = items.filter(interaction__category=filters.category)
-    if filters.surface:
-        items = items.filter(interaction__surface__name=filters.surface)
-    if filters.status:
+    if filters.status and filters.status != UNDRAWN:
         items = items.filter(status=filters.status)
-    if filters.response_label:
-        items = items.filter(interaction__response_label=filters.response_label)
     if filters.observed_label:
         items = items.filter(observed_label=filters.observed_label)
+    if filters.observed_served_label:
+        items = items.filter(observed_served_label=filters.observed_served_label)
     if filters.reviewer_id is not None:
         items = items.filter(
-            pk__in=Verdict.objects.filter(reviewer_id=filters.reviewer_id).values("item_id")
+            Exists(Verdict.objects.filter(item_id=OuterRef("pk"), reviewer_id=filters.reviewer_id))
         )
     if filters.disagreement:
         items = items.annotate(
             kinds=Count("verdicts__decision", filter=Q(verdicts__superseded=False), distinct=True)
         ).filter(kinds__gt=1)
+    return items
+
+
+def browse_interactions(filters: BrowseFilters) -> QuerySet[Interaction]:
+    rows = Interaction.objects.all()
+    if filters.q:
+        rows = _search(rows, filters.q)
+    if filters.category:
+        rows = rows.filter(category=filters.category)
+    if filters.surface:
+        rows = rows.filter(surface__name=filters.surface)
+    if filters.segment:
+        rows = rows.filter(user_segment=filters.segment)
+    if filters.response_label:
+        rows = rows.filter(response_label=filters.response_label)
+    if filters.served_label:
+        rows = rows.filter(served_label=filters.served_label)
+    if filters.gateway_action:
+        rows = rows.filter(gateway_action=filters.gateway_action)
+    if filters.item_filters:
+        rows = rows.filter(Exists(_matching_items(filters)))
+    if filters.status == UNDRAWN:
+        rows = rows.exclude(Exists(RoundItem.objects.filter(interaction_id=OuterRef("pk"))))
     return (
-        items.select_related("round", "interaction__surface")
+        rows.select_related("surface")
         .only(
             "pk",
-            "status",
-            "final_decision",
-            "observed_label",
-            "verdict_count",
-            "required_reviews",
-            "round__name",
-            "interaction__prompt",
-            "interaction__category",
-            "interaction__response_label",
-            "interaction__surface__name",
+            "occurred_at",
+            "prompt",
+            "category",
+            "user_segment",
+            "response_label",
+            "served_label",
+            "gateway_action",
+            "surface__name",
         )
         .order_by(*SORTS.get(filters.sort, SORTS["newest"]))
     )
+
+
+@dataclass(frozen=True)
+class DrawnItem:
+    pk: int
+    round_id: int
+    round_name: str
+    status: str
+    status_display: str
+    verdict_count: int
+    required_reviews: int
+
+
+def drawn_items(interaction_ids: Iterable[int]) -> dict[int, list[DrawnItem]]:
+    """The items drawn from each interaction (every round), in one query."""
+    items = (
+        RoundItem.objects.filter(interaction_id__in=list(interaction_ids))
+        .select_related("round")
+        .only(
+            "pk",
+            "interaction_id",
+            "status",
+            "verdict_count",
+            "required_reviews",
+            "round__name",
+        )
+        .order_by("pk")
+    )
+    found: dict[int, list[DrawnItem]] = defaultdict(list)
+    for item in items:
+        found[item.interaction_id].append(
+            DrawnItem(
+                pk=item.pk,
+                round_id=item.round_id,
+                round_name=item.round.name,
+                status=item.status,
+                status_display=item.get_status_display(),
+                verdict_count=item.verdict_count,
+                required_reviews=item.required_reviews,
+            )
+        )
+    return dict(found)
+
+
+@dataclass(frozen=True)
+class InteractionDetail:
+    interaction: Interaction
+    items: list[RoundItem]
+    verdicts: dict[int, list[Verdict]]
+
+
+def interaction_detail(pk: int) -> InteractionDetail | None:
+    """One interaction with every item drawn from it and their verdicts (leads only)."""
+    interaction = (
+        Interaction.objects.select_related("surface", "model_version").filter(pk=pk).first()
+    )
+    if interaction is None:
+        return None
+    items = list(
+        RoundItem.objects.filter(interaction=interaction)
+        .select_related("round", "stratum", "policy_version__policy")
+        .order_by("pk")
+    )
+    verdicts: dict[int, list[Verdict]] = defaultdict(list)
+    for verdict in (
+        Verdict.objects.filter(item__in=items)
+        .select_related("reviewer")
+        .order_by("locked_at", "pk")
+    ):
+        verdicts[verdict.item_id].append(verdict)
+    return InteractionDetail(interaction=interaction, items=items, verdicts=dict(verdicts))

@@ -78,6 +78,11 @@ def current_category_specs() -> list[CategorySpec]:
     version = current_policy_version()
     if version is None:
         return default_category_specs()
+    return category_specs(version)
+
+
+def category_specs(version: PolicyVersion) -> list[CategorySpec]:
+    """A policy version's categories as the category classifier reads them."""
     return [
         CategorySpec(
             slug=c.slug,

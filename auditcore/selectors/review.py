@@ -13,6 +13,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from auditcore.detection.report import FlagValidation, validate_categories_from_flags
 from auditcore.models import (
     AuditRound,
     Category,
@@ -713,4 +714,23 @@ def wrong_category_counts() -> list[WrongCategoryRow]:
             for category, suggestions in by_category.items()
         ),
         key=lambda r: (-r.flagged, r.category),
+    )
+
+
+def category_flag_validation() -> FlagValidation:
+    """The category classifier against reviewers' "wrong category" flags: per category the
+    items filed under it that were reviewed, those flagged, and what reviewers suggested."""
+    verdicts = Verdict.objects.filter(superseded=False, item__is_gold=False)
+    category = "item__interaction__category"
+
+    def items_per_category(rows) -> dict[str, int]:
+        grouped = rows.values(category).annotate(n=Count("item", distinct=True)).order_by()
+        return {row[category]: row["n"] for row in grouped}
+
+    flags = verdicts.filter(category_wrong=True)
+    suggestions = (
+        flags.values_list(category, "suggested_category").annotate(n=Count("pk")).order_by()
+    )
+    return validate_categories_from_flags(
+        items_per_category(verdicts), items_per_category(flags), list(suggestions)
     )

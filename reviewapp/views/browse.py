@@ -1,11 +1,19 @@
-"""The safety leads' item browser: full-text search over prompts, filters, sorting, pages."""
+"""The safety leads' browser over all stored interactions: full-text search over prompts,
+filters at both layers and on the drawn items, sorting, pages, and one interaction's items and
+verdicts."""
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from auditcore.selectors.browse import PAGE_SIZE, BrowseFilters, browse_items
+from auditcore.selectors.browse import (
+    PAGE_SIZE,
+    BrowseFilters,
+    browse_interactions,
+    drawn_items,
+    interaction_detail,
+)
 from reviewapp.access import safety_lead_required
 from reviewapp.forms import BrowseForm
 from reviewapp.http import HtmxHttpRequest
@@ -16,8 +24,21 @@ from reviewapp.http import HtmxHttpRequest
 def browse(request: HtmxHttpRequest) -> HttpResponse:
     form = BrowseForm(request.GET or None)
     filters = form.filters() if form.is_bound and form.is_valid() else BrowseFilters()
-    page = Paginator(browse_items(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(browse_interactions(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    items = drawn_items(row.pk for row in page.object_list)
+    rows = [(row, items.get(row.pk, [])) for row in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
     return render(request, "reviewapp/browse/browse.html", context)
+
+
+@require_GET
+@safety_lead_required
+def browse_interaction(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    detail = interaction_detail(pk)
+    if detail is None:
+        raise Http404("No such interaction.")
+    items = [(item, detail.verdicts.get(item.pk, [])) for item in detail.items]
+    context = {"interaction": detail.interaction, "items": items}
+    return render(request, "reviewapp/browse/interaction.html", context)

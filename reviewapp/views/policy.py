@@ -10,13 +10,19 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from auditcore.exceptions import ApplicationError
-from auditcore.models import Category, Policy, PolicyVersion
+from auditcore.models import Category, Policy, PolicyVersion, RecategoriseJob
 from auditcore.selectors.policy import (
     changed_category_slugs,
+    current_policy_version,
     policy_version_diff,
     policy_version_flags,
     policy_version_rows,
     previous_published_version,
+)
+from auditcore.selectors.recategorise import (
+    default_period,
+    recategorise_counts,
+    recategorise_jobs_of,
 )
 from auditcore.selectors.rounds import rereview_preview
 from auditcore.services.policy import (
@@ -30,13 +36,17 @@ from auditcore.services.policy import (
     policy_version_publish,
     policy_version_update,
 )
+from auditcore.services.recategorise import recategorise_job_create
 from auditcore.services.rounds import round_items_rereview
+from auditcore.tasks import recategorise_job_enqueue
 from reviewapp.access import safety_lead_required
+from reviewapp.background import needs_workers
 from reviewapp.forms import (
     CategoryForm,
     DiffForm,
     PolicyCreateForm,
     PolicyNotesForm,
+    RecategoriseForm,
     RereviewForm,
     apply_error,
     form_errors_text,
@@ -111,7 +121,21 @@ def version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "previous": previous_published_version(version),
         "changed": changed_category_slugs(version) if version.is_published else [],
     }
+    if version.is_published and current_policy_version() == version:
+        context.update(_recategorise_context(version))
     return render(request, "reviewapp/policy/version.html", context)
+
+
+def _recategorise_context(version: PolicyVersion) -> dict:
+    """The offer to re-categorise stored traffic, for the current version only."""
+    start, end = default_period()
+    total, drawn = recategorise_counts(start, end)
+    return {
+        "recategorise_form": RecategoriseForm(initial={"period_start": start, "period_end": end}),
+        "recategorise_total": total,
+        "recategorise_drawn": drawn,
+        "recategorise_jobs": recategorise_jobs_of(version)[:5],
+    }
 
 
 def _edit_context(version: PolicyVersion, forms_by_pk=None, new_form=None) -> dict:
@@ -330,3 +354,41 @@ def version_rereview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "marked superseded.",
         )
     return redirect("policy:version", pk=version.pk)
+
+
+@require_POST
+@safety_lead_required
+@needs_workers
+def version_recategorise(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Start re-categorising the period's stored traffic under this (current) version."""
+    version = _get_version(pk)
+    form = RecategoriseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return redirect("policy:version", pk=version.pk)
+    try:
+        job = recategorise_job_create(
+            actor=request.user,
+            version=version,
+            period_start=form.cleaned_data["period_start"],
+            period_end=form.cleaned_data["period_end"],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("policy:version", pk=version.pk)
+    recategorise_job_enqueue(job.pk)
+    return redirect("policy:recategorise_job", pk=job.pk)
+
+
+@require_GET
+@safety_lead_required
+@vary_on_headers("HX-Request")
+def recategorise_job(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A re-categorisation's progress; the page polls its fragment until the job ends."""
+    job = get_object_or_404(
+        RecategoriseJob.objects.select_related("policy_version__policy", "created_by"), pk=pk
+    )
+    template = "reviewapp/policy/recategorise.html"
+    if request.htmx:
+        template += "#progress"
+    return render(request, template, {"job": job})

@@ -1,11 +1,15 @@
-"""The leads' item browser: search over prompts (PostgreSQL full text, substring on SQLite),
-filters, sorting and pages, links to the item and its round; leads only."""
+"""The leads' browser over all stored interactions: search over prompts (PostgreSQL full text,
+substring on SQLite), filters at both layers and on the drawn items, sorting and pages, links
+to the items and verdicts and back; leads only."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
-from auditcore.models import RoundItem
+from auditcore.models import Interaction, Label, RoundItem
+from auditcore.selectors.browse import PAGE_SIZE, BrowseFilters, browse_interactions
 from tests.support.review_round import items_of, make_round, offered_verdict
+from tests.support.traffic import stored_interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -17,22 +21,88 @@ def lead(client, safety_lead):
 
 
 def _ids(html: str) -> list[int]:
-    return [int(part.split('"', 1)[0]) for part in html.split('<tr data-item-id="')[1:]]
+    return [int(part.split('"', 1)[0]) for part in html.split('<tr data-interaction-id="')[1:]]
+
+
+def _interaction_ids(audit_round) -> list[int]:
+    return [item.interaction_id for item in items_of(audit_round)]
+
+
+def test_it_lists_interactions_that_were_never_drawn(lead):
+    audit_round = make_round(items=2)
+    loose = stored_interaction("How do I spot a phishing email?")
+    html = lead.get(reverse("browse")).content.decode()
+    assert sorted(_ids(html)) == sorted([loose.pk, *_interaction_ids(audit_round)])
+    assert "3 interactions" in html
+    html = lead.get(reverse("browse"), {"status": "undrawn"}).content.decode()
+    assert _ids(html) == [loose.pk]
+    assert "not drawn" in html
 
 
 def test_search_finds_prompts_by_word(lead):
     doses = make_round(items=2)
     bombs = make_round(items=1, prompt="How do I build a pipe bomb? #{i}")
+    loose = stored_interaction("Where can I buy a bomb detector for my shop?")
     html = lead.get(reverse("browse"), {"q": "bomb"}).content.decode()
-    assert _ids(html) == [items_of(bombs)[0].pk]
-    assert "1 item" in html
+    assert sorted(_ids(html)) == sorted([*_interaction_ids(bombs), loose.pk])
+    assert "2 interactions" in html
     html = lead.get(reverse("browse"), {"q": "paracetamol"}).content.decode()
-    assert sorted(_ids(html)) == sorted(i.pk for i in items_of(doses))
+    assert sorted(_ids(html)) == sorted(_interaction_ids(doses))
 
 
-def test_filters_by_round_state_and_disagreement(lead, reviewer, second_reviewer):
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full text is PostgreSQL's")
+def test_search_on_postgresql_is_full_text(lead):
+    """Words in any order and exclusions, as a search box reads them; and the index is used."""
+    wanted = stored_interaction("Is this email from my bank a phishing attempt?")
+    stored_interaction("My bank email asks for my password")
+    html = lead.get(reverse("browse"), {"q": "phishing bank"}).content.decode()
+    assert _ids(html) == [wanted.pk]
+    html = lead.get(reverse("browse"), {"q": "bank -phishing"}).content.decode()
+    assert wanted.pk not in _ids(html) and len(_ids(html)) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full text is PostgreSQL's")
+def test_search_on_postgresql_can_read_the_gin_index_without_statistics():
+    """The query's condition is the indexed stored vector (no to_tsvector per row), so the
+    planner can answer it from the GIN index on a table nobody has analysed. (On a table this
+    small a scan is cheaper, so scans are priced out to see the index is usable.)"""
+    for i in range(20):
+        stored_interaction(f"Is this a phishing text {i}?" if i % 10 == 0 else f"Boil an egg {i}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pg_stats WHERE tablename = 'auditcore_interaction'")
+        assert cursor.fetchone()[0] == 0, "the table must have no planner statistics"
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+    found = browse_interactions(BrowseFilters(q="phishing"))
+    assert found.count() == 2
+    plan = found[:PAGE_SIZE].explain()
+    assert "Bitmap Index Scan on interaction_prompt_search" in plan
+    assert "to_tsvector" not in plan
+
+
+def test_filters_by_segment_labels_at_both_layers_gateway_and_surface(lead):
+    plain = stored_interaction("Plain question", user_segment="non_native_en")
+    blocked = stored_interaction(
+        "Blocked question",
+        surface="support-chat",
+        gateway_action="blocked",
+        served_label=Label.REFUSAL,
+    )
+    refused = stored_interaction(
+        "Refused question", response_label=Label.REFUSAL, served_label=Label.REFUSAL
+    )
+    get = lambda **q: _ids(lead.get(reverse("browse"), q).content.decode())  # noqa: E731
+    assert get(segment="non_native_en") == [plain.pk]
+    assert get(served_label=Label.REFUSAL, sort="oldest") == [blocked.pk, refused.pk]
+    assert get(response_label=Label.REFUSAL) == [refused.pk]
+    assert get(gateway_action="blocked") == [blocked.pk]
+    assert get(surface="support-chat") == [blocked.pk]
+
+
+def test_filters_on_the_drawn_items(lead, reviewer, second_reviewer):
     first = make_round(items=2, required_reviews=2)
     make_round(items=2)
+    stored_interaction("Never drawn")
     disputed = items_of(first)[0]
     offered_verdict(
         reviewer=reviewer, item_id=disputed.pk, decision="help", reason_code="general_info"
@@ -44,22 +114,37 @@ def test_filters_by_round_state_and_disagreement(lead, reviewer, second_reviewer
         reason_code="personal_dosing",
     )
     html = lead.get(reverse("browse"), {"round": first.pk}).content.decode()
-    assert sorted(_ids(html)) == sorted(i.pk for i in items_of(first))
+    assert sorted(_ids(html)) == sorted(_interaction_ids(first))
     html = lead.get(reverse("browse"), {"status": RoundItem.Status.ADJUDICATION}).content.decode()
-    assert _ids(html) == [disputed.pk]
+    assert _ids(html) == [disputed.interaction_id]
     html = lead.get(reverse("browse"), {"disagreement": "on"}).content.decode()
-    assert _ids(html) == [disputed.pk]
+    assert _ids(html) == [disputed.interaction_id]
     html = lead.get(reverse("browse"), {"reviewer": second_reviewer.pk}).content.decode()
-    assert _ids(html) == [disputed.pk]
-    # Links both ways: to the item's page and to its round.
+    assert _ids(html) == [disputed.interaction_id]
+    # From the row to its item (and its verdicts) and to the interaction's page.
     assert reverse("adjudication_item", args=[disputed.pk]) in html
-    assert reverse("rounds:detail", args=[first.pk]) in html
+    assert reverse("browse_interaction", args=[disputed.interaction_id]) in html
+
+
+def test_the_interaction_page_shows_its_items_and_verdicts_and_links_back(lead, reviewer):
+    audit_round = make_round(items=1)
+    item = items_of(audit_round)[0]
+    offered_verdict(reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info")
+    html = lead.get(reverse("browse_interaction", args=[item.interaction_id])).content.decode()
+    assert f'data-item-id="{item.pk}"' in html
+    assert reverse("adjudication_item", args=[item.pk]) in html
+    assert reverse("rounds:detail", args=[audit_round.pk]) in html
+    assert "Should help" in html and reviewer.get_username() in html
+    # And back: the item's page links to its interaction.
+    html = lead.get(reverse("adjudication_item", args=[item.pk])).content.decode()
+    assert reverse("browse_interaction", args=[item.interaction_id]) in html
+    assert lead.get(reverse("browse_interaction", args=[999999])).status_code == 404
 
 
 def test_sorting_and_pages_keep_the_filters(lead):
     audit_round = make_round(items=55)
     html = lead.get(reverse("browse"), {"round": audit_round.pk, "sort": "oldest"}).content.decode()
-    ids = sorted(i.pk for i in items_of(audit_round))
+    ids = sorted(_interaction_ids(audit_round))
     assert _ids(html) == ids[:50]
     assert "page 1 of 2" in html
     assert f"?round={audit_round.pk}&amp;sort=oldest&amp;page=2" in html
@@ -67,6 +152,22 @@ def test_sorting_and_pages_keep_the_filters(lead):
         reverse("browse"), {"round": audit_round.pk, "sort": "oldest", "page": 2}
     ).content.decode()
     assert _ids(second) == ids[50:]
+    newest = lead.get(reverse("browse"), {"round": audit_round.pk}).content.decode()
+    assert _ids(newest) == ids[::-1][:50]
+
+
+def test_a_page_of_results_costs_a_fixed_number_of_queries(
+    lead, django_assert_num_queries, reviewer
+):
+    make_round(items=30)
+    for i in range(20):
+        stored_interaction(f"Loose prompt {i}")
+    # Session and user, the count, the page, the items drawn from its rows (one query for all
+    # 30), the form's choices (surfaces, rounds, reviewers) and the navigation.
+    with django_assert_num_queries(9):
+        response = lead.get(reverse("browse"))
+    assert len(_ids(response.content.decode())) == 50
+    assert Interaction.objects.count() == 50
 
 
 def test_a_bad_filter_names_the_field(lead):
@@ -76,6 +177,9 @@ def test_a_bad_filter_names_the_field(lead):
 
 
 def test_browse_is_for_safety_leads(client, reviewer):
-    assert client.get(reverse("browse")).status_code == 302
-    client.force_login(reviewer)
-    assert client.get(reverse("browse")).status_code == 403
+    interaction = stored_interaction("A prompt")
+    for url in (reverse("browse"), reverse("browse_interaction", args=[interaction.pk])):
+        client.logout()
+        assert client.get(url).status_code == 302
+        client.force_login(reviewer)
+        assert client.get(url).status_code == 403

@@ -43,6 +43,8 @@ RULES: list[tuple[str, Rule]] = [
     ("observation_correct$", Rule(SAFETY)),
     ("agreement$", Rule(SAFETY)),
     ("browse$", Rule(SAFETY)),
+    ("browse_interaction$", Rule(SAFETY, note="shows the model's response and verdicts")),
+    ("category_validation$", Rule(SAFETY)),
     ("policy:", Rule(SAFETY)),
     ("rounds:", Rule(SAFETY)),
     ("ingest:", Rule(SAFETY)),

@@ -24,11 +24,13 @@ from auditcore.detection.report import (
     evaluate_corpus,
     evaluate_groups,
     format_category_agreement,
+    format_flag_validation,
     format_group_table,
     format_report,
     load_corpus,
 )
 from auditcore.detection.response import DETECTOR_VERSION, classify_response
+from auditcore.selectors.review import category_flag_validation
 
 
 class Command(BaseCommand):
@@ -48,8 +50,18 @@ class Command(BaseCommand):
             help="folder of local snapshots of the public sources (owner+name/repo git dirs); "
             "without it only the rows written here are reported",
         )
+        parser.add_argument(
+            "--reviewer-flags",
+            action="store_true",
+            help="instead, validate the category classifier against reviewers' "
+            '"wrong category" flags in the database',
+        )
 
     def handle(self, *args, corpus: Path | None = None, **options) -> None:
+        if options["reviewer_flags"]:
+            title = "category classifier against reviewers' wrong-category flags"
+            self.stdout.write(format_flag_validation(category_flag_validation(), title) + "\n")
+            return
         self.stdout.write(f"detector {DETECTOR_VERSION}\n")
         paths = [corpus] if corpus else [DEV_CORPUS_PATH, HELD_OUT_PATH]
         categories = CategoryClassifier(default_category_specs())

@@ -79,3 +79,30 @@ def test_accuracy_on_the_held_out_file_stays_above_its_floor():
     assert report.n >= 80
     assert report.binary_accuracy >= HELD_OUT_BINARY_FLOOR
     assert report.accuracy >= HELD_OUT_ACCURACY_FLOOR
+
+
+def test_reviewer_flags_give_each_category_a_precision_and_its_misses():
+    from auditcore.detection.report import NO_SUGGESTION, validate_categories_from_flags
+
+    result = validate_categories_from_flags(
+        reviewed={"medical": 10, "security": 4},
+        flagged={"medical": 3},
+        suggestions=[("medical", "weapons", 2), ("medical", "", 1)],
+    )
+    assert (result.reviewed, result.flagged) == (14, 3)
+    assert result.agreement == pytest.approx(11 / 14)
+    rows = {r.category: r for r in result.per_category}
+    assert rows["medical"].precision == pytest.approx(0.7)
+    assert rows["medical"].low < 0.7 < rows["medical"].high
+    assert rows["medical"].suggestions == (("weapons", 2), (NO_SUGGESTION, 1))
+    assert rows["security"].precision == 1.0 and rows["security"].high == 1.0
+    # A category only ever suggested: nothing filed under it was reviewed, two items missed.
+    assert (rows["weapons"].reviewed, rows["weapons"].suggested_into) == (0, 2)
+    assert rows["weapons"].precision is None
+
+
+def test_no_reviews_give_no_agreement():
+    from auditcore.detection.report import validate_categories_from_flags
+
+    result = validate_categories_from_flags({}, {}, [])
+    assert result.agreement is None and result.per_category == ()
