@@ -113,6 +113,52 @@ exports_urls = [
     path("<int:pk>/download/<str:token>", exports_views.export_download, name="download"),
 ]
 
+profile_urls = [
+    path("", profile_views.profile, name="index"),
+    path("tokens", profile_views.token_create, name="token_create"),
+    path("tokens/<int:pk>/revoke", profile_views.token_revoke, name="token_revoke"),
+]
+
+review_urls = [
+    path("", review_views.review_queue, name="queue"),
+    path("summary", review_views.review_summary, name="summary"),
+    path("recent", review_views.review_recent, name="recent"),
+    path("items/<int:item_id>/undo", review_views.review_undo, name="undo"),
+    path("items/<int:item_id>/comments", review_views.review_comment, name="comment"),
+    path("items/<int:item_id>/verdict", review_views.review_submit, name="submit"),
+    path("items/<int:item_id>/reveal", review_views.review_reveal, name="reveal"),
+    path("items/<int:item_id>/observed", review_views.review_observe, name="observe"),
+    path("items/<int:item_id>/skip", review_views.review_skip, name="skip"),
+    path("items/<int:item_id>/renew", review_views.review_renew, name="renew"),
+]
+
+adjudication_urls = [
+    path("", adjudication_views.adjudication_list, name="queue"),
+    path(
+        "category-validation",
+        category_validation_views.category_validation,
+        name="category_validation",
+    ),
+    path("items/<int:item_id>", adjudication_views.adjudication_detail, name="item"),
+    path("items/<int:item_id>/decide", adjudication_views.adjudication_decide, name="decide"),
+    path(
+        "items/<int:item_id>/verdicts/<int:verdict_id>/correct",
+        adjudication_views.verdict_correct,
+        name="verdict_correct",
+    ),
+    path("items/<int:item_id>/comments", adjudication_views.adjudication_comment, name="comment"),
+    path(
+        "items/<int:item_id>/observation",
+        adjudication_views.observation_correct,
+        name="observation_correct",
+    ),
+]
+
+browse_urls = [
+    path("", browse_views.browse, name="index"),
+    path("interactions/<int:pk>", browse_views.browse_interaction, name="interaction"),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
@@ -129,58 +175,12 @@ urlpatterns = [
     path("dashboard/", include((dashboard_urls, "dashboard"))),
     path("insights/", include((insights_urls, "insights"))),
     # The public API (/api/v1/...), its schema and docs: reviewapp/api/urls.py.
-    path("api/", include("reviewapp.api.urls")),
+    path("api/", include("reviewapp.api.urls", namespace="api")),
     path("exports/", include((exports_urls, "exports"))),
-    path("profile/", profile_views.profile, name="profile"),
-    path("profile/tokens", profile_views.token_create, name="profile_token_create"),
-    path("profile/tokens/<int:pk>/revoke", profile_views.token_revoke, name="profile_token_revoke"),
-    path("review/", review_views.review_queue, name="review_queue"),
-    path("review/summary", review_views.review_summary, name="review_summary"),
-    path("review/recent", review_views.review_recent, name="review_recent"),
-    path("review/items/<int:item_id>/undo", review_views.review_undo, name="review_undo"),
-    path("review/items/<int:item_id>/comments", review_views.review_comment, name="review_comment"),
-    path("review/items/<int:item_id>/verdict", review_views.review_submit, name="review_submit"),
-    path("review/items/<int:item_id>/reveal", review_views.review_reveal, name="review_reveal"),
-    path("review/items/<int:item_id>/observed", review_views.review_observe, name="review_observe"),
-    path("review/items/<int:item_id>/skip", review_views.review_skip, name="review_skip"),
-    path("review/items/<int:item_id>/renew", review_views.review_renew, name="review_renew"),
-    path("adjudication/", adjudication_views.adjudication_list, name="adjudication_queue"),
-    path(
-        "adjudication/category-validation",
-        category_validation_views.category_validation,
-        name="category_validation",
-    ),
-    path(
-        "adjudication/items/<int:item_id>",
-        adjudication_views.adjudication_detail,
-        name="adjudication_item",
-    ),
-    path(
-        "adjudication/items/<int:item_id>/decide",
-        adjudication_views.adjudication_decide,
-        name="adjudication_decide",
-    ),
-    path(
-        "adjudication/items/<int:item_id>/verdicts/<int:verdict_id>/correct",
-        adjudication_views.verdict_correct,
-        name="verdict_correct",
-    ),
-    path(
-        "adjudication/items/<int:item_id>/comments",
-        adjudication_views.adjudication_comment,
-        name="adjudication_comment",
-    ),
-    path(
-        "adjudication/items/<int:item_id>/observation",
-        adjudication_views.observation_correct,
-        name="observation_correct",
-    ),
+    path("profile/", include((profile_urls, "profile"))),
+    path("review/", include((review_urls, "review"))),
+    path("adjudication/", include((adjudication_urls, "adjudication"))),
     path("agreement/", adjudication_views.agreement, name="agreement"),
-    path("browse/", browse_views.browse, name="browse"),
-    path(
-        "browse/interactions/<int:pk>",
-        browse_views.browse_interaction,
-        name="browse_interaction",
-    ),
+    path("browse/", include((browse_urls, "browse"))),
     path("admin/", admin.site.urls),
 ]

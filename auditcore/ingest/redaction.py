@@ -8,17 +8,10 @@ a generic "api_key=..." value must look random (letters and digits, Shannon entr
 character) and a bearer token must contain a digit. Order numbers that fail Luhn, dates, times,
 ISBNs and version strings stay as they are.
 
-Why careful patterns and not a library: ``bench/redaction.py`` measures both on a labelled set of
-28 PII items and 16 look-alikes (2-core dev machine, shared load, one core):
-
-- these patterns: 28/28 found, 0 look-alikes changed, ~100,000-125,000 clean 900-character
-  texts/s, ~21,000-25,000/s when the text does contain PII;
-- scrubadub 2.0.1 (offline; its NER detectors need model downloads, so only the regex and
-  phonenumbers ones run): 9/28 found (no cards with separators, IBANs, SSNs/NINOs, IPs, most
-  secrets), 0 look-alikes changed, ~900-1,800 texts/s;
-- datafog-core 0.4.4 (Rust): 16/28 found (no IBAN outside its German locale, no NINO, few key
-  formats), 7 of 16 look-alikes changed (dates, decimals, a version string, ZIP-like numbers,
-  the digits of a bad IBAN), ~13,000-22,000 texts/s with the Python call overhead.
+Why careful patterns and not a library: ``bench/redaction.py`` measures these patterns against
+scrubadub and datafog-core on a labelled set of PII items and look-alikes (figures in
+bench/README.md): the patterns find more of our placeholder set, change no look-alike, and cost
+far less per text.
 
 Redaction runs on every record of every upload, and reviewers must still read dates and numbers,
 so accuracy on our placeholder set and the per-record cost decide it: the patterns win on both.

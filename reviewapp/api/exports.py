@@ -46,7 +46,7 @@ class ExportOutput(serializers.Serializer):
             or job.origin == ExportJob.Origin.COMMAND
         ):
             return None
-        return self.context["request"].build_absolute_uri(reverse("api-export-file", args=[job.pk]))
+        return self.context["request"].build_absolute_uri(reverse("api:export_file", args=[job.pk]))
 
 
 class ExportsApi(AdminApi):

@@ -93,7 +93,7 @@ def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     typed = control_character_error(request.POST, ("decision", "note"))
     if typed:
         messages.error(request, typed)
-        return redirect("adjudication_item", item_id=item_id)
+        return redirect("adjudication:item", item_id=item_id)
     try:
         review_services.adjudication_record(
             adjudicator=request.user,
@@ -104,11 +104,11 @@ def adjudication_decide(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     except ApplicationError as error:
         not_found_as_404(error)
         messages.error(request, error.message)
-        return redirect("adjudication_item", item_id=item_id)
+        return redirect("adjudication:item", item_id=item_id)
     messages.success(request, f"Item {item_id}: final verdict recorded.")
     if request.POST.get("then") == "next":
         return _next_in_queue(request)
-    return redirect("adjudication_queue")
+    return redirect("adjudication:queue")
 
 
 def _next_in_queue(request: HtmxHttpRequest) -> HttpResponse:
@@ -120,8 +120,8 @@ def _next_in_queue(request: HtmxHttpRequest) -> HttpResponse:
     suffix = f"?{query}" if chosen else ""
     if not rows:
         messages.info(request, "Nothing more waits for adjudication here.")
-        return redirect(reverse("adjudication_queue") + suffix)
-    return redirect(reverse("adjudication_item", args=[rows[0].item_id]) + suffix)
+        return redirect(reverse("adjudication:queue") + suffix)
+    return redirect(reverse("adjudication:item", args=[rows[0].item_id]) + suffix)
 
 
 @require_POST
@@ -155,7 +155,7 @@ def _audited_change(
     typed = control_character_error(request.POST, fields)
     if typed:
         messages.error(request, typed)
-        return redirect("adjudication_item", item_id=item_id)
+        return redirect("adjudication:item", item_id=item_id)
     try:
         change()
     except ApplicationError as error:
@@ -163,7 +163,7 @@ def _audited_change(
         messages.error(request, error.message)
     else:
         messages.success(request, success)
-    return redirect("adjudication_item", item_id=item_id)
+    return redirect("adjudication:item", item_id=item_id)
 
 
 @require_POST
@@ -213,5 +213,5 @@ def adjudication_comment(request: HtmxHttpRequest, item_id: int) -> HttpResponse
     _get_item_for_lead(request, item_id)
     form = comment_post(request, item_id)
     if form is None:
-        return redirect(reverse("adjudication_item", args=[item_id]) + "#comments")
+        return redirect(reverse("adjudication:item", args=[item_id]) + "#comments")
     return _detail_page(request, item_id, comment_form=form)

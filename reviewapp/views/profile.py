@@ -58,4 +58,4 @@ def token_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _render(request, {"error": "No such active token of yours."}, status=404)
     if request.htmx:
         return _render(request)
-    return redirect("profile")
+    return redirect("profile:index")

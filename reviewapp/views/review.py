@@ -99,7 +99,7 @@ def _next_item(
             "lease_seconds": lease_seconds_left(item.lease_expires_at),
         },
     )
-    queue = reverse("review_queue")
+    queue = reverse("review:queue")
     if request.htmx and request.htmx.current_url_abs_path not in (None, queue):
         # Leaving a reveal's address: Back returns to that (locked) reveal, not a blind form.
         push_url(response, queue)
@@ -157,7 +157,7 @@ def _reveal(
     if request.htmx:
         # The address bar names the reveal, so Back, Forward and a refresh come back to it
         # (the server answers with the current state: history snapshots are off, base.html).
-        push_url(response, reverse("review_reveal", args=[item_id]))
+        push_url(response, reverse("review:reveal", args=[item_id]))
     return response
 
 
@@ -209,7 +209,7 @@ def review_submit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         return _item_with_error(request, item_id, error.message)
     if request.htmx:
         return _reveal(request, item_id, verdict=verdict)
-    return redirect("review_reveal", item_id=item_id)
+    return redirect("review:reveal", item_id=item_id)
 
 
 @require_GET
@@ -238,10 +238,10 @@ def review_observe(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     if reveal is not None and reveal.ask_served and not served:
         if request.htmx:
             return _reveal(request, item_id, verdict=verdict, step="served")
-        return redirect(reverse("review_reveal", args=[item_id]) + "?step=served")
+        return redirect(reverse("review:reveal", args=[item_id]) + "?step=served")
     if request.htmx:
         return _next_item(request)
-    return redirect("review_queue")
+    return redirect("review:queue")
 
 
 @require_POST
@@ -250,7 +250,7 @@ def review_skip(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     review_services.lease_skip(reviewer=request.user, item_id=item_id)
     if request.htmx:
         return _next_item(request, message="Skipped. It will come back after your other items.")
-    return redirect("review_queue")
+    return redirect("review:queue")
 
 
 @require_POST
@@ -261,14 +261,14 @@ def review_renew(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         lease = review_services.lease_renew(reviewer=request.user, item_id=item_id)
     except ApplicationError as error:
         if not request.htmx:
-            return redirect("review_queue")
+            return redirect("review:queue")
         return render(
             request,
             f"{TEMPLATE}#lease",
             {"lease_error": error.message, "item": {"item_id": item_id}},
         )
     if not request.htmx:
-        return redirect("review_queue")
+        return redirect("review:queue")
     return render(
         request,
         f"{TEMPLATE}#lease",
@@ -299,10 +299,10 @@ def review_undo(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     message = "Your verdict was taken back. Judge the item again."
     if request.htmx and request.POST.get("from") != "recent":
         response = _next_item(request, message=message, item_id=item_id)
-        push_url(response, reverse("review_queue"))
+        push_url(response, reverse("review:queue"))
         return response
     messages.success(request, message)
-    return redirect(f"{reverse('review_queue')}?item={item_id}")
+    return redirect(f"{reverse('review:queue')}?item={item_id}")
 
 
 def _recent(request: HtmxHttpRequest, *, message: str = "", status: int = 200) -> HttpResponse:
@@ -348,4 +348,4 @@ def review_comment(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         return _reveal(request, item_id, step=step, comment_form=form)
     if form is not None:
         messages.error(request, form_errors_text(form))
-    return redirect("review_reveal", item_id=item_id)
+    return redirect("review:reveal", item_id=item_id)

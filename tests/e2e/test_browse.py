@@ -43,7 +43,7 @@ def test_search_and_filters_in_the_browser(page, login_as, screenshot, safety_le
     screenshot(page, "02-served-layer-filters")
 
     # Filters on the drawn items: a round, sorted oldest first.
-    page.goto(reverse("browse") + "?q=bomb")
+    page.goto(reverse("browse:index") + "?q=bomb")
     page.select_option("select[name=round]", str(bombs.pk))
     page.select_option("select[name=sort]", "oldest")
     page.get_by_role("button", name="Search").click()
@@ -56,10 +56,10 @@ def test_search_and_filters_in_the_browser(page, login_as, screenshot, safety_le
     # Links both ways: row → item → interaction.
     first = next(i for i in items if i.interaction_id == ids[0])
     rows.first.locator("a[data-item-id]").click()
-    page.wait_for_url(f"**{reverse('adjudication_item', args=[first.pk])}")
+    page.wait_for_url(f"**{reverse('adjudication:item', args=[first.pk])}")
     assert "pipe bomb" in page.inner_text("main")
     page.click("#item-interaction")
-    page.wait_for_url(f"**{reverse('browse_interaction', args=[first.interaction_id])}")
+    page.wait_for_url(f"**{reverse('browse:interaction', args=[first.interaction_id])}")
     assert page.locator(f'section[data-item-id="{first.pk}"]').count() == 1
     screenshot(page, "04-interaction")
     assert page.errors == [] and page.csp_violations == []

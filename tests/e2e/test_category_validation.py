@@ -21,9 +21,9 @@ def test_wrong_category_flags_validate_the_category_classifier(
             reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info", **flag
         )
     login_as(page, safety_lead)
-    page.goto(reverse("adjudication_queue"))
+    page.goto(reverse("adjudication:queue"))
     page.get_by_role("link", name="Category classifier validation from these flags →").click()
-    page.wait_for_url(f"**{reverse('category_validation')}")
+    page.wait_for_url(f"**{reverse('adjudication:category_validation')}")
     row = page.locator('#category-validation tr[data-category="medical"]')
     cells = row.locator("td").all_inner_texts()
     assert cells[1:4] == ["3", "1", "0.667"]

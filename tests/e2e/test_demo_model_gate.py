@@ -70,7 +70,8 @@ def test_a_lead_uses_the_demo_model_from_the_replay_page_through_to_a_gate_decis
     assert page.locator("#outcome").inner_text() == "FAIL"
     assert (page.locator("#n01").inner_text(), page.locator("#n10").inner_text()) == ("11", "1")
     assert "K = 206" in page.locator("main").inner_text()
-    assert "may not ship" in page.locator("#acceptance").inner_text()
+    assert "may not ship" in page.locator("#blocked").inner_text()
+    assert "Accept the regression" in page.locator("#acceptance").inner_text()
     screenshot(page, "05-gate-fail")
 
     # --- The recorded decision: the regression is accepted with a reason.

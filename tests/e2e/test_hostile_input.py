@@ -117,7 +117,7 @@ def test_hostile_text_is_stored_and_rendered_inert_on_every_page(
 
     # The reviewer: the queue shows the prompt, the reveal the response.
     login_as(page, reviewer)
-    page.goto(reverse("review_queue"))
+    page.goto(reverse("review:queue"))
     _assert_inert(page, "review queue")
     prompt = page.locator("#review-pane .review-main > .text-block").inner_text()
     assert VISIBLE in prompt and "{{ 7|add:7 }}" in prompt
@@ -144,8 +144,8 @@ def test_hostile_text_is_stored_and_rendered_inert_on_every_page(
     item.refresh_from_db()
     assert item.status == RoundItem.Status.ADJUDICATION
     pages = [
-        ("adjudication-queue", reverse("adjudication_queue")),
-        ("adjudication-item", reverse("adjudication_item", args=[item.pk])),
+        ("adjudication-queue", reverse("adjudication:queue")),
+        ("adjudication-item", reverse("adjudication:item", args=[item.pk])),
         ("round", reverse("rounds:detail", args=[audit_round.pk])),
         ("ingest-job", reverse("ingest:job", args=[job.pk])),
         ("ingest-list", reverse("ingest:list")),

@@ -90,6 +90,6 @@ def test_recategorise_on_publish(page, login_as, screenshot, safety_lead, monkey
     assert by_id == {str(phishing.pk): "fraud", str(drawn.interaction_id): "security"}
     screenshot(page, "05-browse-phishing-drawn-unchanged")
     page.locator(f'tr[data-interaction-id="{drawn.interaction_id}"] a[data-item-id]').click()
-    page.wait_for_url(f"**{reverse('adjudication_item', args=[drawn.pk])}")
+    page.wait_for_url(f"**{reverse('adjudication:item', args=[drawn.pk])}")
     assert "category security" in page.inner_text("main")
     assert page.errors == [] and page.csp_violations == []

@@ -50,7 +50,7 @@ def test_refresh_keeps_the_choice_and_back_forward_after_a_lock_show_the_current
 
     page.keyboard.press("Enter")
     pane.locator("[data-review-state=reveal]").wait_for()
-    page.wait_for_url(f"**{reverse('review_reveal', args=[first])}")
+    page.wait_for_url(f"**{reverse('review:reveal', args=[first])}")
     verdict = Verdict.objects.get(reviewer=reviewer, item_id=first)
     assert verdict.decision == "help" and verdict.note == "kept across a refresh"
 
@@ -81,12 +81,12 @@ def test_a_stale_blind_form_for_a_judged_item_is_answered_with_a_message(
 ):
     make_round(items=2, required_reviews=2)
     login_as(page, reviewer)
-    page.goto(reverse("review_queue"))
+    page.goto(reverse("review:queue"))
     page.locator("[data-review-state=item]").wait_for()
     item = _item_id(page)
     # The same item open in a second tab of the same session, locked there first.
     other = page.context.new_page()
-    other.goto(reverse("review_queue"))
+    other.goto(reverse("review:queue"))
     other.locator("[data-review-state=item]").wait_for()
     assert _item_id(other) == item
     other.keyboard.press("h")
@@ -110,7 +110,7 @@ def test_a_stale_blind_form_for_a_judged_item_is_answered_with_a_message(
 def test_undo_within_the_window_and_refused_after_it(page, login_as, screenshot, reviewer):
     make_round(items=3, required_reviews=1)
     login_as(page, reviewer)
-    page.goto(reverse("review_queue"))
+    page.goto(reverse("review:queue"))
     pane = page.locator("#review-pane")
     pane.locator("[data-review-state=item]").wait_for()
     first = _item_id(page)

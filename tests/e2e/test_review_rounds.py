@@ -14,7 +14,7 @@ def test_picking_a_round_and_seeing_its_progress(
     elsewhere = make_round(items=2)
     elsewhere.reviewers.set([second_reviewer])
     login_as(page, reviewer)
-    page.goto(reverse("review_queue"))
+    page.goto(reverse("review:queue"))
     picker = page.locator("nav.round-picker")
     picker.wait_for()
     assert picker.locator(f'[data-round="{elsewhere.pk}"]').count() == 0

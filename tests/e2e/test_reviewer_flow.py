@@ -12,7 +12,7 @@ def test_a_reviewer_works_five_items_by_keyboard_skips_one_and_sees_the_empty_qu
 ):
     audit_round = make_round(items=6, required_reviews=1)
     login_as(page, reviewer)
-    page.goto(reverse("review_queue"))
+    page.goto(reverse("review:queue"))
     screenshot(page, "01-review-item")
     pane = page.locator("#review-pane")
 

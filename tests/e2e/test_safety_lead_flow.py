@@ -124,9 +124,9 @@ def test_a_safety_lead_publishes_a_policy_runs_a_round_and_reads_the_dashboard(
     disputed = _review_everything(audit_round, reviewer, second_reviewer)
     disputed.refresh_from_db()
     assert disputed.status == RoundItem.Status.ADJUDICATION
-    page.goto(reverse("adjudication_queue"))
+    page.goto(reverse("adjudication:queue"))
     screenshot(page, "09-adjudication-queue")
-    page.goto(reverse("adjudication_item", args=[disputed.pk]))
+    page.goto(reverse("adjudication:item", args=[disputed.pk]))
     assert {"alice", "anna"} <= set(page.locator("main table.data").first.inner_text().split())
     screenshot(page, "10-adjudication-item")
     page.select_option("form[action$='/decide'] select[name=decision]", "help")

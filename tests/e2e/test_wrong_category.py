@@ -16,7 +16,7 @@ def test_wrong_category_and_a_comment_reach_the_lead(
     )
     item = items_of(make_round(items=1, prompt="How do I build a pipe bomb? #{i}"))[0]
     login_as(page, reviewer)
-    page.goto(reverse("review_queue"))
+    page.goto(reverse("review:queue"))
     pane = page.locator("#review-pane")
     pane.locator("[data-review-state=item]").wait_for()
     page.keyboard.press("d")
@@ -40,11 +40,11 @@ def test_wrong_category_and_a_comment_reach_the_lead(
     )
 
     login_as(page, safety_lead)
-    page.goto(reverse("adjudication_queue"))
+    page.goto(reverse("adjudication:queue"))
     row = page.locator('#wrong-category-table tr[data-category="medical"]')
     assert "weapons (1)" in row.inner_text()
     screenshot(page, "03-lead-sees-counts")
-    page.goto(reverse("adjudication_item", args=[item.pk]))
+    page.goto(reverse("adjudication:item", args=[item.pk]))
     assert "wrong category → weapons" in page.inner_text("main")
     assert "This is a weapons question, not medical." in page.locator("#comments").inner_text()
     screenshot(page, "04-lead-sees-flag-and-comment")

@@ -43,30 +43,30 @@ def _listed(html: str) -> list[str]:
 
 def test_the_queue_filters_by_round_and_category(lead, three):
     (_, i1), (_, i2), (r3, i3) = three
-    everything = _listed(lead.get(reverse("adjudication_queue")).content.decode())
+    everything = _listed(lead.get(reverse("adjudication:queue")).content.decode())
     assert everything == [str(i1.pk), str(i2.pk), str(i3.pk)]
-    by_round = lead.get(reverse("adjudication_queue"), {"round": r3.pk}).content.decode()
+    by_round = lead.get(reverse("adjudication:queue"), {"round": r3.pk}).content.decode()
     assert _listed(by_round) == [str(i3.pk)]
-    by_category = lead.get(reverse("adjudication_queue"), {"category": "finance"}).content.decode()
+    by_category = lead.get(reverse("adjudication:queue"), {"category": "finance"}).content.decode()
     assert _listed(by_category) == [str(i2.pk)]
     # The item links keep the filters, for "decide and next".
     assert f'/adjudication/items/{i2.pk}?category=finance"' in by_category
 
 
 def test_a_bad_filter_names_the_field_and_shows_everything(lead, three):
-    html = lead.get(reverse("adjudication_queue"), {"round": "999999"}).content.decode()
+    html = lead.get(reverse("adjudication:queue"), {"round": "999999"}).content.decode()
     assert "round: Select a valid choice" in html
     assert len(_listed(html)) == 3
 
 
 def test_the_decision_has_no_default(lead, three):
     _, item = three[0]
-    html = lead.get(reverse("adjudication_item", args=[item.pk])).content.decode()
-    decide = html.split(reverse("adjudication_decide", args=[item.pk]), 1)[1].split("</form>")[0]
+    html = lead.get(reverse("adjudication:item", args=[item.pk])).content.decode()
+    decide = html.split(reverse("adjudication:decide", args=[item.pk]), 1)[1].split("</form>")[0]
     assert '<option value="" selected disabled>— choose —</option>' in decide
     assert "selected>Should" not in decide
-    response = lead.post(reverse("adjudication_decide", args=[item.pk]), {"decision": ""})
-    assert response["Location"] == reverse("adjudication_item", args=[item.pk])
+    response = lead.post(reverse("adjudication:decide", args=[item.pk]), {"decision": ""})
+    assert response["Location"] == reverse("adjudication:item", args=[item.pk])
     item.refresh_from_db()
     assert item.status == "adjudication"
 
@@ -74,15 +74,15 @@ def test_the_decision_has_no_default(lead, three):
 def test_decide_and_next_goes_to_the_next_item_under_the_same_filters(lead, three):
     (_, i1), (_, i2), (_, i3) = three
     response = lead.post(
-        reverse("adjudication_decide", args=[i1.pk]),
+        reverse("adjudication:decide", args=[i1.pk]),
         {"decision": "help", "then": "next", "query": "category=medical"},
     )
-    assert response["Location"] == reverse("adjudication_item", args=[i3.pk]) + "?category=medical"
+    assert response["Location"] == reverse("adjudication:item", args=[i3.pk]) + "?category=medical"
     response = lead.post(
-        reverse("adjudication_decide", args=[i3.pk]),
+        reverse("adjudication:decide", args=[i3.pk]),
         {"decision": "decline", "then": "next", "query": "category=medical"},
     )
-    assert response["Location"] == reverse("adjudication_queue") + "?category=medical"
+    assert response["Location"] == reverse("adjudication:queue") + "?category=medical"
     # Without filters the next is simply the oldest left.
-    response = lead.post(reverse("adjudication_decide", args=[i2.pk]), {"decision": "help"})
-    assert response["Location"] == reverse("adjudication_queue")
+    response = lead.post(reverse("adjudication:decide", args=[i2.pk]), {"decision": "help"})
+    assert response["Location"] == reverse("adjudication:queue")

@@ -33,11 +33,11 @@ def disputed(reviewer, second_reviewer):
 
 def lead_urls(item, verdict):
     return [
-        ("get", reverse("adjudication_queue")),
-        ("get", reverse("adjudication_item", args=[item.pk])),
-        ("post", reverse("adjudication_decide", args=[item.pk])),
-        ("post", reverse("verdict_correct", args=[item.pk, verdict.pk])),
-        ("post", reverse("observation_correct", args=[item.pk])),
+        ("get", reverse("adjudication:queue")),
+        ("get", reverse("adjudication:item", args=[item.pk])),
+        ("post", reverse("adjudication:decide", args=[item.pk])),
+        ("post", reverse("adjudication:verdict_correct", args=[item.pk, verdict.pk])),
+        ("post", reverse("adjudication:observation_correct", args=[item.pk])),
         ("get", reverse("agreement")),
     ]
 
@@ -68,7 +68,7 @@ def test_safety_leads_and_admins_see_the_pages(client, request, disputed, who):
 
 def test_the_queue_lists_disagreeing_items_with_their_verdicts(client, safety_lead, disputed):
     client.force_login(safety_lead)
-    html = client.get(reverse("adjudication_queue")).content.decode()
+    html = client.get(reverse("adjudication:queue")).content.decode()
     assert f"#{disputed.pk}" in html
     assert "verdict-pill-help" in html and "verdict-pill-decline" in html
 
@@ -81,16 +81,16 @@ def test_the_queue_query_count_is_pinned(
         offered_verdict(reviewer=reviewer, item_id=item.pk, decision="unsure")
         offered_verdict(reviewer=second_reviewer, item_id=item.pk, decision="unsure")
     client.force_login(safety_lead)
-    client.get(reverse("adjudication_queue"))
+    client.get(reverse("adjudication:queue"))
     # session, user, roles, queue items, their verdicts, observation disputes, gold misses,
     # wrong-category counts, and the filter form's rounds and reviewers
     with django_assert_num_queries(10):
-        client.get(reverse("adjudication_queue"))
+        client.get(reverse("adjudication:queue"))
 
 
 def test_the_item_page_shows_all_verdicts_notes_and_the_response(client, safety_lead, disputed):
     client.force_login(safety_lead)
-    html = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    html = client.get(reverse("adjudication:item", args=[disputed.pk])).content.decode()
     assert "Looks like general info" in html and "Asks for a personal dose" in html
     assert f"{MARKER}-response-0" in html
     assert f"{MARKER}-served-0" in html
@@ -100,10 +100,10 @@ def test_the_item_page_shows_all_verdicts_notes_and_the_response(client, safety_
 def test_a_lead_records_the_final_verdict(client, safety_lead, disputed):
     client.force_login(safety_lead)
     response = client.post(
-        reverse("adjudication_decide", args=[disputed.pk]),
+        reverse("adjudication:decide", args=[disputed.pk]),
         {"decision": "decline", "note": "Personal dosing for a child"},
     )
-    assert response["Location"] == reverse("adjudication_queue")
+    assert response["Location"] == reverse("adjudication:queue")
     disputed.refresh_from_db()
     assert (disputed.status, disputed.final_decision) == ("done", "decline")
     html = client.get(response["Location"]).content.decode()
@@ -114,7 +114,7 @@ def test_a_lead_records_the_final_verdict(client, safety_lead, disputed):
 def test_an_invalid_final_verdict_is_refused_with_a_message(client, safety_lead, disputed):
     client.force_login(safety_lead)
     response = client.post(
-        reverse("adjudication_decide", args=[disputed.pk]), {"decision": "perhaps"}, follow=True
+        reverse("adjudication:decide", args=[disputed.pk]), {"decision": "perhaps"}, follow=True
     )
     assert "decision: must be one of" in response.content.decode()
     disputed.refresh_from_db()
@@ -127,7 +127,7 @@ def test_a_lead_corrects_a_locked_verdict_and_it_is_audited(
     verdict = disputed.verdicts.get(reviewer=second_reviewer)
     client.force_login(safety_lead)
     response = client.post(
-        reverse("verdict_correct", args=[disputed.pk, verdict.pk]),
+        reverse("adjudication:verdict_correct", args=[disputed.pk, verdict.pk]),
         {"decision": "help", "reason_code": "general_info", "reason": "Clicked the wrong key"},
         follow=True,
     )
@@ -141,7 +141,7 @@ def test_a_correction_without_a_reason_is_refused(client, safety_lead, disputed)
     verdict = disputed.verdicts.first()
     client.force_login(safety_lead)
     response = client.post(
-        reverse("verdict_correct", args=[disputed.pk, verdict.pk]),
+        reverse("adjudication:verdict_correct", args=[disputed.pk, verdict.pk]),
         {"decision": "unsure", "reason": ""},
         follow=True,
     )
@@ -156,7 +156,7 @@ def test_a_verdict_of_another_item_cannot_be_corrected_through_this_item(
     verdict = disputed.verdicts.first()
     client.force_login(safety_lead)
     response = client.post(
-        reverse("verdict_correct", args=[other.pk, verdict.pk]),
+        reverse("adjudication:verdict_correct", args=[other.pk, verdict.pk]),
         {"decision": "help", "reason": "x"},
     )
     assert response.status_code == 404
@@ -179,8 +179,8 @@ def test_a_confirmed_false_refusal_is_promoted_to_a_corpus_from_its_page(
     Interaction.objects.filter(pk=disputed.interaction_id).update(response_label="refusal")
     corpus = corpus_create(actor=safety_lead, name="must help", description="")
     client.force_login(safety_lead)
-    client.post(reverse("adjudication_decide", args=[disputed.pk]), {"decision": "help"})
-    page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    client.post(reverse("adjudication:decide", args=[disputed.pk]), {"decision": "help"})
+    page = client.get(reverse("adjudication:item", args=[disputed.pk])).content.decode()
     assert "Promote to corpus" in page
     client.post(
         reverse("replay:promote"),
@@ -193,8 +193,8 @@ def test_a_confirmed_false_refusal_is_promoted_to_a_corpus_from_its_page(
 def test_an_item_the_model_helped_with_offers_no_promotion(client, safety_lead, disputed):
     Interaction.objects.filter(pk=disputed.interaction_id).update(response_label="compliance")
     client.force_login(safety_lead)
-    client.post(reverse("adjudication_decide", args=[disputed.pk]), {"decision": "help"})
-    page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    client.post(reverse("adjudication:decide", args=[disputed.pk]), {"decision": "help"})
+    page = client.get(reverse("adjudication:item", args=[disputed.pk])).content.decode()
     assert "Promote to corpus" not in page
 
 
@@ -214,12 +214,12 @@ def test_a_lead_settles_disagreeing_observations_from_the_queue(
         observed_served_label="refusal",
     )
     client.force_login(safety_lead)
-    queue = client.get(reverse("adjudication_queue")).content.decode()
+    queue = client.get(reverse("adjudication:queue")).content.decode()
     disputes = queue[queue.index('id="observation-disputes"') :]
-    assert reverse("adjudication_item", args=[disputed.pk]) in disputes
-    page = client.get(reverse("adjudication_item", args=[disputed.pk])).content.decode()
+    assert reverse("adjudication:item", args=[disputed.pk]) in disputes
+    page = client.get(reverse("adjudication:item", args=[disputed.pk])).content.decode()
     assert "reviewers disagree" in page and "Complied / Refused" in page
-    url = reverse("observation_correct", args=[disputed.pk])
+    url = reverse("adjudication:observation_correct", args=[disputed.pk])
     missing = client.post(url, {"observed_label": "partial_refusal"}, follow=True)
     assert "reason: say why" in missing.content.decode()
     client.post(
@@ -238,6 +238,6 @@ def test_a_lead_settles_disagreeing_observations_from_the_queue(
     assert not disputed.observation_disputed and disputed.observation_corrected_at
     event = AuditEvent.objects.get(action="item.observation_correct")
     assert event.actor == safety_lead and event.after["reason"].startswith("It lectures")
-    queue = client.get(reverse("adjudication_queue")).content.decode()
+    queue = client.get(reverse("adjudication:queue")).content.decode()
     disputes = queue[queue.index('id="observation-disputes"') :]
-    assert reverse("adjudication_item", args=[disputed.pk]) not in disputes
+    assert reverse("adjudication:item", args=[disputed.pk]) not in disputes

@@ -33,7 +33,7 @@ def _post(client, key, body):
 
 
 def test_the_url_is_the_documented_one():
-    assert reverse("api-interactions") == URL
+    assert reverse("api:interactions") == URL
 
 
 def test_a_batch_goes_in_and_the_answer_counts_it(client, safety_lead):

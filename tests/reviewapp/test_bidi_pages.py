@@ -77,9 +77,9 @@ def pages(admin_user, reviewer, second_reviewer):
     version = audit_round.policy_version
     return [
         reverse("home"),
-        reverse("review_queue"),
-        reverse("adjudication_queue"),
-        reverse("adjudication_item", args=[item.pk]),
+        reverse("review:queue"),
+        reverse("adjudication:queue"),
+        reverse("adjudication:item", args=[item.pk]),
         reverse("agreement"),
         reverse("dashboard:index"),
         reverse("dashboard:round", args=[audit_round.pk]),
@@ -100,7 +100,7 @@ def pages(admin_user, reviewer, second_reviewer):
         reverse("replay:decision", args=[decision.pk]),
         reverse("replay:gate"),
         reverse("exports:list"),
-        reverse("profile"),
+        reverse("profile:index"),
     ]
 
 

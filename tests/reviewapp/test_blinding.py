@@ -83,10 +83,10 @@ def world(reviewer, second_reviewer):
 
 def test_the_walk_finds_the_review_pages():
     paths = _paths(["1"])
-    for name in ("review_queue", "review_summary"):
+    for name in ("review:queue", "review:summary"):
         assert reverse(name) in paths
-    assert reverse("review_submit", args=[1]) in paths
-    assert reverse("review_renew", args=[1]) in paths
+    assert reverse("review:submit", args=[1]) in paths
+    assert reverse("review:renew", args=[1]) in paths
 
 
 def test_no_url_a_reviewer_can_reach_shows_what_the_model_did_before_the_verdict(reviewer, world):
@@ -114,10 +114,10 @@ def test_the_reveal_shows_the_response_once_the_verdict_is_locked(reviewer, worl
     client.force_login(reviewer)
     item = world["items"][0]
     client.post(
-        reverse("review_submit", args=[item.pk]),
+        reverse("review:submit", args=[item.pk]),
         {"decision": "help", "reason_code": "general_info"},
     )
-    html = client.get(reverse("review_reveal", args=[item.pk])).content.decode()
+    html = client.get(reverse("review:reveal", args=[item.pk])).content.decode()
     assert f"{MARKER}-response-0" in html
     # The served text too: the reviewer records what the user got.
     assert f"{MARKER}-served-0" in html
@@ -125,8 +125,8 @@ def test_the_reveal_shows_the_response_once_the_verdict_is_locked(reviewer, worl
     assert f"anna's note {MARKER}" not in html
     assert f"det-{MARKER}" not in html and f"model-{MARKER}" not in html
     # The served step (the model question answered) shows no more than that.
-    client.post(reverse("review_observe", args=[item.pk]), {"observed_label": "compliance"})
-    served = client.get(reverse("review_reveal", args=[item.pk]) + "?step=served")
+    client.post(reverse("review:observe", args=[item.pk]), {"observed_label": "compliance"})
+    served = client.get(reverse("review:reveal", args=[item.pk]) + "?step=served")
     served = served.content.decode()
     assert "What was the user served?" in served
     assert f"anna's note {MARKER}" not in served and f"det-{MARKER}" not in served
@@ -137,15 +137,15 @@ def test_the_served_step_is_not_reachable_before_the_verdict(reviewer, world):
     client.force_login(reviewer)
     item = world["items"][0]
     for url in (
-        reverse("review_reveal", args=[item.pk]) + "?step=served",
-        reverse("review_reveal", args=[item.pk]) + "?step=model",
+        reverse("review:reveal", args=[item.pk]) + "?step=served",
+        reverse("review:reveal", args=[item.pk]) + "?step=model",
     ):
         for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
             response = client.get(url, **headers)
             assert response.status_code == 404
             assert MARKER not in response.content.decode()
     response = client.post(
-        reverse("review_observe", args=[item.pk]),
+        reverse("review:observe", args=[item.pk]),
         {"observed_label": "compliance", "observed_served_label": "refusal"},
     )
     assert response.status_code == 404 and MARKER not in response.content.decode()

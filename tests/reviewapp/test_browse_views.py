@@ -31,10 +31,10 @@ def _interaction_ids(audit_round) -> list[int]:
 def test_it_lists_interactions_that_were_never_drawn(lead):
     audit_round = make_round(items=2)
     loose = stored_interaction("How do I spot a phishing email?")
-    html = lead.get(reverse("browse")).content.decode()
+    html = lead.get(reverse("browse:index")).content.decode()
     assert sorted(_ids(html)) == sorted([loose.pk, *_interaction_ids(audit_round)])
     assert "3 interactions" in html
-    html = lead.get(reverse("browse"), {"status": "undrawn"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"status": "undrawn"}).content.decode()
     assert _ids(html) == [loose.pk]
     assert "not drawn" in html
 
@@ -43,10 +43,10 @@ def test_search_finds_prompts_by_word(lead):
     doses = make_round(items=2)
     bombs = make_round(items=1, prompt="How do I build a pipe bomb? #{i}")
     loose = stored_interaction("Where can I buy a bomb detector for my shop?")
-    html = lead.get(reverse("browse"), {"q": "bomb"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"q": "bomb"}).content.decode()
     assert sorted(_ids(html)) == sorted([*_interaction_ids(bombs), loose.pk])
     assert "2 interactions" in html
-    html = lead.get(reverse("browse"), {"q": "paracetamol"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"q": "paracetamol"}).content.decode()
     assert sorted(_ids(html)) == sorted(_interaction_ids(doses))
 
 
@@ -55,9 +55,9 @@ def test_search_on_postgresql_is_full_text(lead):
     """Words in any order and exclusions, as a search box reads them; and the index is used."""
     wanted = stored_interaction("Is this email from my bank a phishing attempt?")
     stored_interaction("My bank email asks for my password")
-    html = lead.get(reverse("browse"), {"q": "phishing bank"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"q": "phishing bank"}).content.decode()
     assert _ids(html) == [wanted.pk]
-    html = lead.get(reverse("browse"), {"q": "bank -phishing"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"q": "bank -phishing"}).content.decode()
     assert wanted.pk not in _ids(html) and len(_ids(html)) == 1
 
 
@@ -91,7 +91,7 @@ def test_filters_by_segment_labels_at_both_layers_gateway_and_surface(lead):
     refused = stored_interaction(
         "Refused question", response_label=Label.REFUSAL, served_label=Label.REFUSAL
     )
-    get = lambda **q: _ids(lead.get(reverse("browse"), q).content.decode())  # noqa: E731
+    get = lambda **q: _ids(lead.get(reverse("browse:index"), q).content.decode())  # noqa: E731
     assert get(segment="non_native_en") == [plain.pk]
     assert get(served_label=Label.REFUSAL, sort="oldest") == [blocked.pk, refused.pk]
     assert get(response_label=Label.REFUSAL) == [refused.pk]
@@ -113,46 +113,50 @@ def test_filters_on_the_drawn_items(lead, reviewer, second_reviewer):
         decision="decline",
         reason_code="personal_dosing",
     )
-    html = lead.get(reverse("browse"), {"round": first.pk}).content.decode()
+    html = lead.get(reverse("browse:index"), {"round": first.pk}).content.decode()
     assert sorted(_ids(html)) == sorted(_interaction_ids(first))
-    html = lead.get(reverse("browse"), {"status": RoundItem.Status.ADJUDICATION}).content.decode()
+    html = lead.get(
+        reverse("browse:index"), {"status": RoundItem.Status.ADJUDICATION}
+    ).content.decode()
     assert _ids(html) == [disputed.interaction_id]
-    html = lead.get(reverse("browse"), {"disagreement": "on"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"disagreement": "on"}).content.decode()
     assert _ids(html) == [disputed.interaction_id]
-    html = lead.get(reverse("browse"), {"reviewer": second_reviewer.pk}).content.decode()
+    html = lead.get(reverse("browse:index"), {"reviewer": second_reviewer.pk}).content.decode()
     assert _ids(html) == [disputed.interaction_id]
     # From the row to its item (and its verdicts) and to the interaction's page.
-    assert reverse("adjudication_item", args=[disputed.pk]) in html
-    assert reverse("browse_interaction", args=[disputed.interaction_id]) in html
+    assert reverse("adjudication:item", args=[disputed.pk]) in html
+    assert reverse("browse:interaction", args=[disputed.interaction_id]) in html
 
 
 def test_the_interaction_page_shows_its_items_and_verdicts_and_links_back(lead, reviewer):
     audit_round = make_round(items=1)
     item = items_of(audit_round)[0]
     offered_verdict(reviewer=reviewer, item_id=item.pk, decision="help", reason_code="general_info")
-    html = lead.get(reverse("browse_interaction", args=[item.interaction_id])).content.decode()
+    html = lead.get(reverse("browse:interaction", args=[item.interaction_id])).content.decode()
     assert f'data-item-id="{item.pk}"' in html
-    assert reverse("adjudication_item", args=[item.pk]) in html
+    assert reverse("adjudication:item", args=[item.pk]) in html
     assert reverse("rounds:detail", args=[audit_round.pk]) in html
     assert "Should help" in html and reviewer.get_username() in html
     # And back: the item's page links to its interaction.
-    html = lead.get(reverse("adjudication_item", args=[item.pk])).content.decode()
-    assert reverse("browse_interaction", args=[item.interaction_id]) in html
-    assert lead.get(reverse("browse_interaction", args=[999999])).status_code == 404
+    html = lead.get(reverse("adjudication:item", args=[item.pk])).content.decode()
+    assert reverse("browse:interaction", args=[item.interaction_id]) in html
+    assert lead.get(reverse("browse:interaction", args=[999999])).status_code == 404
 
 
 def test_sorting_and_pages_keep_the_filters(lead):
     audit_round = make_round(items=55)
-    html = lead.get(reverse("browse"), {"round": audit_round.pk, "sort": "oldest"}).content.decode()
+    html = lead.get(
+        reverse("browse:index"), {"round": audit_round.pk, "sort": "oldest"}
+    ).content.decode()
     ids = sorted(_interaction_ids(audit_round))
     assert _ids(html) == ids[:50]
     assert "page 1 of 2" in html
     assert f"?round={audit_round.pk}&amp;sort=oldest&amp;page=2" in html
     second = lead.get(
-        reverse("browse"), {"round": audit_round.pk, "sort": "oldest", "page": 2}
+        reverse("browse:index"), {"round": audit_round.pk, "sort": "oldest", "page": 2}
     ).content.decode()
     assert _ids(second) == ids[50:]
-    newest = lead.get(reverse("browse"), {"round": audit_round.pk}).content.decode()
+    newest = lead.get(reverse("browse:index"), {"round": audit_round.pk}).content.decode()
     assert _ids(newest) == ids[::-1][:50]
 
 
@@ -165,20 +169,20 @@ def test_a_page_of_results_costs_a_fixed_number_of_queries(
     # Session and user, the count, the page, the items drawn from its rows (one query for all
     # 30), the form's choices (surfaces, rounds, reviewers) and the navigation.
     with django_assert_num_queries(9):
-        response = lead.get(reverse("browse"))
+        response = lead.get(reverse("browse:index"))
     assert len(_ids(response.content.decode())) == 50
     assert Interaction.objects.count() == 50
 
 
 def test_a_bad_filter_names_the_field(lead):
     make_round(items=1)
-    html = lead.get(reverse("browse"), {"status": "bogus"}).content.decode()
+    html = lead.get(reverse("browse:index"), {"status": "bogus"}).content.decode()
     assert "status: Select a valid choice" in html
 
 
 def test_browse_is_for_safety_leads(client, reviewer):
     interaction = stored_interaction("A prompt")
-    for url in (reverse("browse"), reverse("browse_interaction", args=[interaction.pk])):
+    for url in (reverse("browse:index"), reverse("browse:interaction", args=[interaction.pk])):
         client.logout()
         assert client.get(url).status_code == 302
         client.force_login(reviewer)

@@ -48,7 +48,7 @@ def flagged(reviewer, second_reviewer):
 
 def test_the_lead_sees_precision_per_category_from_the_flags(client, safety_lead, flagged):
     client.force_login(safety_lead)
-    html = client.get(reverse("category_validation")).content.decode()
+    html = client.get(reverse("adjudication:category_validation")).content.decode()
     row = html.split('<tr data-category="medical">', 1)[1].split("</tr>", 1)[0]
     cells = [c.split(">", 1)[1].split("<", 1)[0] for c in row.split("<td")[1:]]
     # reviewed 4, flagged 2 (items, not verdicts), precision 0.5
@@ -57,8 +57,8 @@ def test_the_lead_sees_precision_per_category_from_the_flags(client, safety_lead
     weapons = html.split('<tr data-category="weapons">', 1)[1].split("</tr>", 1)[0]
     assert '<td class="num">2</td>' in weapons  # suggested into weapons twice
     assert "agreed with the classifier's category on <strong>0.500</strong> of 4" in html
-    queue = client.get(reverse("adjudication_queue")).content.decode()
-    assert reverse("category_validation") in queue
+    queue = client.get(reverse("adjudication:queue")).content.decode()
+    assert reverse("adjudication:category_validation") in queue
 
 
 def test_the_command_prints_the_same_table(flagged):
@@ -72,6 +72,6 @@ def test_the_command_prints_the_same_table(flagged):
 
 
 def test_the_page_is_for_safety_leads(client, reviewer):
-    assert client.get(reverse("category_validation")).status_code == 302
+    assert client.get(reverse("adjudication:category_validation")).status_code == 302
     client.force_login(reviewer)
-    assert client.get(reverse("category_validation")).status_code == 403
+    assert client.get(reverse("adjudication:category_validation")).status_code == 403

@@ -78,7 +78,7 @@ def test_the_label_export_page_and_api_neutralise_formulas(
     job = export_job_run(job_id=job.pk)
     client.force_login(admin_user)
     page = body_of(client.get(download_url(job)))
-    api = body_of(client.get(reverse("api-export-file", args=[job.pk])))
+    api = body_of(client.get(reverse("api:export_file", args=[job.pk])))
     assert page == api
     assert formula_cells(page) == []
     assert f"'{CALC}" in cells(page)  # the round's name, quoted rather than dropped

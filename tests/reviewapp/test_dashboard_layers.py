@@ -164,10 +164,10 @@ def test_the_interaction_page_of_a_blocked_item_states_both_layers(blocked_round
 def test_the_adjudication_page_offers_a_gateway_refusal_for_promotion(blocked_round, safety_lead):
     Corpus.objects.create(name="must-help")
     item = RoundItem.objects.get(round=blocked_round, interaction__prompt=BLOCKED_PROMPT)
-    page = _client(safety_lead).get(reverse("adjudication_item", args=[item.pk])).content.decode()
+    page = _client(safety_lead).get(reverse("adjudication:item", args=[item.pk])).content.decode()
     assert 'id="promote"' in page and "added by the gateway" in page
     helped = RoundItem.objects.filter(round=blocked_round).exclude(pk=item.pk).first()
-    page = _client(safety_lead).get(reverse("adjudication_item", args=[helped.pk])).content.decode()
+    page = _client(safety_lead).get(reverse("adjudication:item", args=[helped.pk])).content.decode()
     assert 'id="promote"' not in page
 
 

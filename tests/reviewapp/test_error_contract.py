@@ -40,7 +40,7 @@ def test_a_page_answers_404_when_the_service_finds_nothing(client, reviewer):
     item = items_of(make_round(items=1))[0]
     client.force_login(reviewer)
     # The reviewer has no verdict on the item, so the service finds nothing to observe.
-    response = client.post(reverse("review_observe", args=[item.pk]), {"observed_label": "refusal"})
+    response = client.post(reverse("review:observe", args=[item.pk]), {"observed_label": "refusal"})
     assert response.status_code == 404
 
 

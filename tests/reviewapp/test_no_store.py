@@ -39,10 +39,10 @@ def test_review_pages_and_partials_are_not_stored(client, reviewer, reviewed):
     mine, _ = reviewed
     client.force_login(reviewer)
     answers = {
-        "queue": client.get(reverse("review_queue")),
-        "queue partial": client.get(reverse("review_queue"), headers=HX),
-        "reveal": client.get(reverse("review_reveal", args=[mine.pk])),
-        "reveal partial": client.get(reverse("review_reveal", args=[mine.pk]), headers=HX),
+        "queue": client.get(reverse("review:queue")),
+        "queue partial": client.get(reverse("review:queue"), headers=HX),
+        "reveal": client.get(reverse("review:reveal", args=[mine.pk])),
+        "reveal partial": client.get(reverse("review:reveal", args=[mine.pk]), headers=HX),
     }
     assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 200)
     assert [name for name, r in answers.items() if not _no_store(r)] == []
@@ -55,8 +55,8 @@ def test_lead_pages_with_prompts_or_responses_are_not_stored(client, safety_lead
     client.force_login(safety_lead)
     urls = [
         reverse("dashboard:interaction", args=[disputed.interaction_id]),
-        reverse("adjudication_queue"),
-        reverse("adjudication_item", args=[disputed.pk]),
+        reverse("adjudication:queue"),
+        reverse("adjudication:item", args=[disputed.pk]),
         reverse("replay:corpus", args=[corpus.pk]),
         reverse("replay:corpus_export", args=[corpus.pk]) + "?format=csv",
     ]

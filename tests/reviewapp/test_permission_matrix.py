@@ -36,15 +36,12 @@ RULES: list[tuple[str, Rule]] = [
     ("logout$", Rule(EVERYONE)),
     ("admin_login$", Rule(EVERYONE, note="the throttled login page in front of the admin")),
     ("home$", Rule(LOGGED_IN, note="each role sees its own links")),
-    ("profile", Rule(LOGGED_IN, note="one's own API tokens")),
-    ("review_", Rule(REVIEW)),
-    ("adjudication_", Rule(SAFETY)),
-    ("verdict_correct$", Rule(SAFETY)),
-    ("observation_correct$", Rule(SAFETY)),
+    ("profile:", Rule(LOGGED_IN, note="one's own API tokens")),
+    ("review:", Rule(REVIEW)),
+    ("adjudication:", Rule(SAFETY)),
     ("agreement$", Rule(SAFETY)),
-    ("browse$", Rule(SAFETY)),
-    ("browse_interaction$", Rule(SAFETY, note="shows the model's response and verdicts")),
-    ("category_validation$", Rule(SAFETY)),
+    ("browse:index$", Rule(SAFETY)),
+    ("browse:interaction$", Rule(SAFETY, note="shows the model's response and verdicts")),
     ("policy:", Rule(SAFETY)),
     ("rounds:", Rule(SAFETY)),
     ("ingest:", Rule(SAFETY)),
@@ -58,15 +55,15 @@ RULES: list[tuple[str, Rule]] = [
     ("exports", Rule(ADMIN)),
     ("export", Rule(ADMIN)),
     # The public API (reviewapp/api/urls.py).
-    ("api-schema$", Rule(EVERYONE, api=True, note="the OpenAPI document")),
-    ("api-docs$", Rule(LOGGED_IN, api=True)),
-    ("api-review-", Rule(REVIEW, api=True)),
-    ("api-export", Rule(ADMIN, api=True)),
-    ("api-round-estimates", Rule(RESULTS, api=True)),
-    ("api-round-consistency", Rule(RESULTS, api=True)),
-    ("api-estimates", Rule(RESULTS, api=True)),
-    ("api-gate-decision", Rule(RESULTS, api=True)),
-    ("api-", Rule(SAFETY, api=True)),
+    ("api:schema$", Rule(EVERYONE, api=True, note="the OpenAPI document")),
+    ("api:docs$", Rule(LOGGED_IN, api=True)),
+    ("api:review_", Rule(REVIEW, api=True)),
+    ("api:export", Rule(ADMIN, api=True)),
+    ("api:round_estimates", Rule(RESULTS, api=True)),
+    ("api:round_consistency", Rule(RESULTS, api=True)),
+    ("api:estimates", Rule(RESULTS, api=True)),
+    ("api:gate_decision", Rule(RESULTS, api=True)),
+    ("api:", Rule(SAFETY, api=True)),
     # Django's admin site: staff only, checked by Django itself (admin:index below).
     ("admin:", Rule(ADMIN, note="django admin")),
 ]
@@ -89,7 +86,7 @@ def test_every_url_has_an_expectation():
 
 def test_the_matrix_covers_the_known_areas():
     names = {name for name, _ in ROUTES}
-    for name in ("review_queue", "policy:list", "rounds:draw", "ingest:upload", "replay:gate"):
+    for name in ("review:queue", "policy:list", "rounds:draw", "ingest:upload", "replay:gate"):
         assert name in names
     assert len(ROUTES) > 40
 

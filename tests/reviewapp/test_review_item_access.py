@@ -32,34 +32,34 @@ def _walk(item_id):
             yield (
                 f"{kind} verdict ({label})",
                 "post",
-                reverse("review_submit", args=[item_id]),
+                reverse("review:submit", args=[item_id]),
                 body,
                 extra,
             )
-        yield f"{kind} reveal", "get", reverse("review_reveal", args=[item_id]), None, extra
+        yield f"{kind} reveal", "get", reverse("review:reveal", args=[item_id]), None, extra
         for label in ("refusal", "bogus"):
             yield (
                 f"{kind} observed ({label})",
                 "post",
-                reverse("review_observe", args=[item_id]),
+                reverse("review:observe", args=[item_id]),
                 {"observed_label": label},
                 extra,
             )
-        yield f"{kind} skip", "post", reverse("review_skip", args=[item_id]), {}, extra
-        yield f"{kind} renew", "post", reverse("review_renew", args=[item_id]), {}, extra
+        yield f"{kind} skip", "post", reverse("review:skip", args=[item_id]), {}, extra
+        yield f"{kind} renew", "post", reverse("review:renew", args=[item_id]), {}, extra
     for label, body in VERDICT_BODIES.items():
         yield (
             f"api verdict ({label})",
             "post",
-            reverse("api-review-verdict", args=[item_id]),
+            reverse("api:review_verdict", args=[item_id]),
             body,
             {"content_type": "application/json"},
         )
-    yield "api reveal", "get", reverse("api-review-reveal", args=[item_id]), None, {}
+    yield "api reveal", "get", reverse("api:review_reveal", args=[item_id]), None, {}
     yield (
         "api observed",
         "post",
-        reverse("api-review-observed", args=[item_id]),
+        reverse("api:review_observed", args=[item_id]),
         {"observed_label": "refusal"},
         {"content_type": "application/json"},
     )
@@ -115,9 +115,9 @@ def test_no_reviewer_endpoint_shows_an_item_that_is_not_theirs(
 def test_the_reviewer_still_sees_and_fixes_their_own_item_after_a_mistake(client, reviewer):
     item = items_of(make_round(items=1, prompt="My own question ZZMINE{i}x"))[0]
     client.force_login(reviewer)
-    client.get(reverse("review_queue"))
+    client.get(reverse("review:queue"))
     html = client.post(
-        reverse("review_submit", args=[item.pk]), {"decision": "bogus"}, **HX
+        reverse("review:submit", args=[item.pk]), {"decision": "bogus"}, **HX
     ).content.decode()
     assert "ZZMINE0x" in html
     assert "decision: must be one of" in html

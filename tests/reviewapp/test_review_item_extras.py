@@ -32,7 +32,7 @@ def alice(client, reviewer):
 
 def test_the_blind_form_offers_every_reason_code_and_category_of_the_policy(alice, two_categories):
     make_round(items=1)
-    html = alice.get(reverse("review_queue")).content.decode()
+    html = alice.get(reverse("review:queue")).content.decode()
     assert '<option value="explosives_howto">How to build explosives (Weapons)</option>' in html
     assert '<option value="personal_dosing">Personal dosing advice (Medical)</option>' in html
     assert '<option value="weapons">Weapons</option>' in html
@@ -42,9 +42,9 @@ def test_the_blind_form_offers_every_reason_code_and_category_of_the_policy(alic
 
 def test_another_categorys_reason_code_found_by_search_is_accepted(alice, reviewer, two_categories):
     item = items_of(make_round(items=1))[0]
-    alice.get(reverse("review_queue"))
+    alice.get(reverse("review:queue"))
     html = alice.post(
-        reverse("review_submit", args=[item.pk]),
+        reverse("review:submit", args=[item.pk]),
         {"decision": "decline", "reason_code": "", "reason_code_search": "explosives_howto"},
         **HX,
     ).content.decode()
@@ -54,9 +54,9 @@ def test_another_categorys_reason_code_found_by_search_is_accepted(alice, review
 
 def test_an_unknown_searched_code_is_refused_naming_the_field(alice, two_categories):
     item = items_of(make_round(items=1))[0]
-    alice.get(reverse("review_queue"))
+    alice.get(reverse("review:queue"))
     html = alice.post(
-        reverse("review_submit", args=[item.pk]),
+        reverse("review:submit", args=[item.pk]),
         {"decision": "decline", "reason_code_search": "pipe_bombs"},
         **HX,
     ).content.decode()
@@ -69,9 +69,9 @@ def test_wrong_category_reaches_the_lead_counted_per_category(
     alice, reviewer, safety_lead, two_categories
 ):
     item = items_of(make_round(items=1))[0]
-    alice.get(reverse("review_queue"))
+    alice.get(reverse("review:queue"))
     alice.post(
-        reverse("review_submit", args=[item.pk]),
+        reverse("review:submit", args=[item.pk]),
         {
             "decision": "unsure",
             "category_wrong": "on",
@@ -84,19 +84,19 @@ def test_wrong_category_reaches_the_lead_counted_per_category(
 
     client = Client()
     client.force_login(safety_lead)
-    queue = client.get(reverse("adjudication_queue")).content.decode()
+    queue = client.get(reverse("adjudication:queue")).content.decode()
     table = queue.split('id="wrong-category-table"', 1)[1].split("</table>", 1)[0]
     assert '<tr data-category="medical">' in table
     assert '<td class="num">1</td>' in table and "weapons</bdi> (1)" in table
-    page = client.get(reverse("adjudication_item", args=[item.pk])).content.decode()
+    page = client.get(reverse("adjudication:item", args=[item.pk])).content.decode()
     assert "wrong category → <bdi>weapons</bdi>" in page
 
 
 def test_a_suggested_category_outside_the_policy_is_refused(alice, two_categories):
     item = items_of(make_round(items=1))[0]
-    alice.get(reverse("review_queue"))
+    alice.get(reverse("review:queue"))
     html = alice.post(
-        reverse("review_submit", args=[item.pk]),
+        reverse("review:submit", args=[item.pk]),
         {"decision": "unsure", "category_wrong": "on", "suggested_category": "nonsense"},
         **HX,
     ).content.decode()
@@ -106,12 +106,12 @@ def test_a_suggested_category_outside_the_policy_is_refused(alice, two_categorie
 
 def test_the_comment_thread_opens_after_the_lock_and_reaches_the_lead(alice, reviewer, safety_lead):
     item = items_of(make_round(items=1))[0]
-    alice.get(reverse("review_queue"))
-    url = reverse("review_comment", args=[item.pk])
+    alice.get(reverse("review:queue"))
+    url = reverse("review:comment", args=[item.pk])
     # Before the lock the thread is closed (it may speak of what the model did).
     assert alice.post(url, {"text": "too early"}).status_code == 404
     alice.post(
-        reverse("review_submit", args=[item.pk]),
+        reverse("review:submit", args=[item.pk]),
         {"decision": "help", "reason_code": "general_info"},
         **HX,
     )
@@ -122,20 +122,20 @@ def test_the_comment_thread_opens_after_the_lock_and_reaches_the_lead(alice, rev
 
     lead = Client()
     lead.force_login(safety_lead)
-    page = lead.get(reverse("adjudication_item", args=[item.pk])).content.decode()
+    page = lead.get(reverse("adjudication:item", args=[item.pk])).content.decode()
     assert "Category looks off to me" in page
-    lead.post(reverse("adjudication_comment", args=[item.pk]), {"text": "Agreed, moving it"})
+    lead.post(reverse("adjudication:comment", args=[item.pk]), {"text": "Agreed, moving it"})
     assert list(ItemComment.objects.values_list("text", flat=True)) == [
         "Category looks off to me",
         "Agreed, moving it",
     ]
-    reveal = alice.get(reverse("review_reveal", args=[item.pk])).content.decode()
+    reveal = alice.get(reverse("review:reveal", args=[item.pk])).content.decode()
     assert "Agreed, moving it" in reveal
 
 
 def test_leads_only_at_the_adjudication_thread(client, reviewer):
     item = items_of(make_round(items=1))[0]
     client.force_login(reviewer)
-    response = client.post(reverse("adjudication_comment", args=[item.pk]), {"text": "x"})
+    response = client.post(reverse("adjudication:comment", args=[item.pk]), {"text": "x"})
     assert response.status_code == 403
     assert not ItemComment.objects.exists()

@@ -13,7 +13,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _offered(client) -> int | None:
-    html = client.get(reverse("review_queue")).content.decode()
+    html = client.get(reverse("review:queue")).content.decode()
     marker = 'data-item-id="'
     if marker not in html:
         return None
@@ -26,10 +26,10 @@ def test_a_round_assigned_to_others_is_not_in_the_queue(client, reviewer, second
     everyone = make_round(items=1)
     client.force_login(reviewer)
     assert _offered(client) == items_of(everyone)[0].pk
-    html = client.get(reverse("review_queue")).content.decode()
+    html = client.get(reverse("review:queue")).content.decode()
     assert f'data-round="{theirs.pk}"' not in html
     # Picking the other round by its id gives nothing of it.
-    html = client.get(reverse("review_queue"), {"round": theirs.pk}).content.decode()
+    html = client.get(reverse("review:queue"), {"round": theirs.pk}).content.decode()
     assert "Your queue is empty" in html
     assert svc.lease_take_next(reviewer=second_reviewer).item.round_id == theirs.pk
 
@@ -44,21 +44,21 @@ def test_a_reviewer_picks_a_round_sees_its_progress_and_goes_back_to_all(client,
         reason_code="general_info",
     )
     client.force_login(reviewer)
-    html = client.get(reverse("review_queue"), {"round": newer.pk}).content.decode()
+    html = client.get(reverse("review:queue"), {"round": newer.pk}).content.decode()
     assert f'data-item-id="{items_of(newer)[0].pk}"' in html
     assert "1 of 3 reviewed" in html and "1 by you" in html
     assert "0 of 2 reviewed" in html
     assert f'data-round="{newer.pk}" href="/review/?round={newer.pk}" aria-current="true"' in html
     # The choice is kept: the next item after a lock is of the same round.
     client.post(
-        reverse("review_submit", args=[items_of(newer)[0].pk]),
+        reverse("review:submit", args=[items_of(newer)[0].pk]),
         {"decision": "help", "reason_code": "general_info"},
         **HX,
     )
-    nxt = client.get(reverse("review_queue"), **HX).content.decode()
+    nxt = client.get(reverse("review:queue"), **HX).content.decode()
     assert f'data-item-id="{items_of(newer)[1].pk}"' in nxt
     # All assigned rounds again: the older round's lease (taken above) comes first.
-    html = client.get(reverse("review_queue"), {"round": "all"}).content.decode()
+    html = client.get(reverse("review:queue"), {"round": "all"}).content.decode()
     assert "All assigned rounds</a>" in html
     assert 'class="button primary" href="/review/?round=all"' in html
 

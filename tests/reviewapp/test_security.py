@@ -61,7 +61,7 @@ def test_every_page_sends_a_csp_without_inline_script(admin_client, reviewer):
             response = client.get(path)
             where = f"GET {path} ({name}): {response.status_code}"
             csp = response.get("Content-Security-Policy", "")
-            if name.startswith("api-") and response.get("Content-Type", "").startswith(
+            if name.startswith("api:") and response.get("Content-Type", "").startswith(
                 "application/json"
             ):
                 continue  # JSON is not rendered by a browser
@@ -72,7 +72,7 @@ def test_every_page_sends_a_csp_without_inline_script(admin_client, reviewer):
                 html = response.content.decode(errors="replace")
                 assert not INLINE_SCRIPT.search(html), f"{where}: inline <script>"
                 assert not ON_ATTRIBUTE.search(html), f"{where}: on* attribute"
-                if not name.startswith(("admin", "api-docs")):
+                if not name.startswith(("admin", "api:docs")):
                     assert not STYLE_ATTRIBUTE.search(html), f"{where}: style attribute"
             checked += 1
     assert checked > 60
@@ -126,7 +126,7 @@ def test_every_post_without_a_csrf_token_is_refused(role, admin_user):
             continue
         response = client.post(path, "", content_type="application/x-www-form-urlencoded")
         where = f"POST {path} ({name}) as {role}: {response.status_code}"
-        if role == "anonymous" and name.startswith("api-"):
+        if role == "anonymous" and name.startswith("api:"):
             # No session, so nothing to forge: the API says who it wants instead.
             assert response.status_code in (401, 403), where
         else:
@@ -227,7 +227,7 @@ def test_an_api_body_over_the_limit_is_refused(admin_user, settings):
     client = Client(raise_request_exception=False)
     client.force_login(admin_user)
     body = '{"records": [' + ",".join(['{"id": "x"}'] * 500) + "]}"
-    response = client.post(reverse("api-interactions"), body, content_type="application/json")
+    response = client.post(reverse("api:interactions"), body, content_type="application/json")
     assert response.status_code in (400, 413)
 
 
@@ -251,7 +251,7 @@ def test_sql_looking_filters_never_give_500_or_extra_rows(admin_client, reviewer
     make_round(items=3)
     checked = 0
     for name, path in _get_routes():
-        if name.startswith(("admin:", "api-schema", "api-docs")) or MISSING_ID in path:
+        if name.startswith(("admin:", "api:schema", "api:docs")) or MISSING_ID in path:
             continue
         baseline = admin_client.get(path)
         if baseline.status_code == 405:

@@ -81,12 +81,12 @@ def test_the_review_page_and_the_reveal_show_the_markers(client, reviewer):
         prompt=f"Say {RLO_EVIL} now <b>", response=f"Answer \u200bhidden {RLO_EVIL}"
     )
     client.force_login(reviewer)
-    page = unmark(client.get(reverse("review_queue")).content.decode())
+    page = unmark(client.get(reverse("review:queue")).content.decode())
     assert "\u202e" not in page and "Say ⟨U+202E⟩evil⟨U+202C⟩ now &lt;b&gt;" in page
     offered_verdict(
         reviewer=reviewer, item_id=item.pk, decision="decline", reason_code="self_harm_risk"
     )
-    reveal = unmark(client.get(reverse("review_reveal", args=[item.pk])).content.decode())
+    reveal = unmark(client.get(reverse("review:reveal", args=[item.pk])).content.decode())
     assert "\u202e" not in reveal and "\u200b" not in reveal
     assert "Answer ⟨U+200B⟩hidden ⟨U+202E⟩evil" in reveal
 
@@ -108,9 +108,9 @@ def test_the_adjudication_item_shows_the_markers(client, reviewer, second_review
     item.refresh_from_db()
     assert item.status == RoundItem.Status.ADJUDICATION
     client.force_login(safety_lead)
-    page = unmark(client.get(reverse("adjudication_item", args=[item.pk])).content.decode())
+    page = unmark(client.get(reverse("adjudication:item", args=[item.pk])).content.decode())
     assert "\u202e" not in page
     for text in ("P ⟨U+202E⟩evil", "R ⟨U+202E⟩evil", "T ⟨U+202E⟩evil"):
         assert text in page
-    queue = unmark(client.get(reverse("adjudication_queue")).content.decode())
+    queue = unmark(client.get(reverse("adjudication:queue")).content.decode())
     assert "\u202e" not in queue and "P ⟨U+202E⟩evil" in queue

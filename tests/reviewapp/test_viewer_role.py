@@ -80,7 +80,7 @@ def test_the_viewer_nav_and_home_link_to_results_only(client, viewer):
     home = client.get(reverse("home")).content.decode()
     assert 'id="viewer-card"' in home and "No role yet" not in home
     assert reverse("dashboard:index") in home and reverse("replay:index") in home
-    for hidden in ("review_queue", "adjudication_queue", "policy:list", "rounds:list"):
+    for hidden in ("review:queue", "adjudication:queue", "policy:list", "rounds:list"):
         assert reverse(hidden) not in home, hidden
 
 

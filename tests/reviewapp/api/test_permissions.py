@@ -13,15 +13,15 @@ pytestmark = pytest.mark.django_db
 # Who may use each endpoint (by URL name). A new endpoint must be added here, or the test fails.
 AUTHENTICATED, REVIEWER, SAFETY_LEAD, ADMIN = "authenticated", "reviewer", "safety_lead", "admin"
 REQUIRED = {
-    "api-schema": AUTHENTICATED,
-    "api-docs": AUTHENTICATED,
-    "api-review-next": REVIEWER,
-    "api-review-verdict": REVIEWER,
-    "api-review-reveal": REVIEWER,
-    "api-review-observed": REVIEWER,
-    "api-exports": ADMIN,
-    "api-export": ADMIN,
-    "api-export-file": ADMIN,
+    "api:schema": AUTHENTICATED,
+    "api:docs": AUTHENTICATED,
+    "api:review_next": REVIEWER,
+    "api:review_verdict": REVIEWER,
+    "api:review_reveal": REVIEWER,
+    "api:review_observed": REVIEWER,
+    "api:exports": ADMIN,
+    "api:export": ADMIN,
+    "api:export_file": ADMIN,
 }
 # Everything else under /api/ is a safety lead's (policy, rounds, ingest, replay, estimates...).
 DEFAULT = SAFETY_LEAD
@@ -37,24 +37,25 @@ PARAM = re.compile(r"<(?:\w+:)?\w+>")
 def api_endpoints():
     """(path, name, methods) for every route under /api/."""
 
-    def walk(resolver, prefix):
+    def walk(resolver, prefix, namespace=""):
         for entry in resolver.url_patterns:
             route = prefix + str(entry.pattern)
             if isinstance(entry, URLResolver):
-                yield from walk(entry, route)
+                ns = namespace + (f"{entry.namespace}:" if entry.namespace else "")
+                yield from walk(entry, route, ns)
             elif isinstance(entry, URLPattern) and route.startswith("api/"):
                 view = getattr(entry.callback, "cls", None) or getattr(
                     entry.callback, "view_class", None
                 )
                 methods = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)]
-                yield "/" + PARAM.sub("1", route), entry.name, methods
+                yield "/" + PARAM.sub("1", route), namespace + entry.name, methods
 
     return list(walk(get_resolver(), ""))
 
 
 def test_the_walk_finds_the_api():
     names = {name for _, name, _ in api_endpoints()}
-    assert {"api-interactions", "api-rounds", "api-review-next", "api-exports"} <= names
+    assert {"api:interactions", "api:rounds", "api:review_next", "api:exports"} <= names
     assert len(names) >= 30
 
 
