@@ -1,6 +1,8 @@
 """Celery tasks: the one module of auditcore that imports Celery. A task takes ids, loads, calls
 a service. The Celery app is made in reviewapp/celery.py, its beat schedule in the settings."""
 
+from collections.abc import Callable
+
 from celery import current_app, shared_task
 from celery.exceptions import CeleryError
 from celery.exceptions import TimeoutError as ResultTimeout
@@ -19,6 +21,26 @@ from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ing
 from auditcore.services.recategorise import recategorise_job_fail, recategorise_job_run
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
 from auditcore.services.rounds import OpenedRound, round_draw, round_templates_open_due
+
+# Jobs that resume from their own checkpoint: a lost database connection is retried with
+# backoff; any other error marks the job failed (with the reason its page shows) and re-raises.
+RESUMABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+def _run_or_fail[T](run: Callable[[], T], fail: Callable[[str], object], what: str) -> T:
+    try:
+        return run()
+    except OperationalError:
+        raise  # a lost database connection: retried with backoff
+    except Exception as exc:
+        fail(f"{what} failed: {exc}")
+        raise
 
 
 @worker_init.connect
@@ -74,22 +96,13 @@ def ingest_job_run(job_id: int) -> int:
     return len(chunk_ids)
 
 
-@shared_task(
-    name="auditcore.ingest_chunk_run",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="auditcore.ingest_chunk_run", **RESUMABLE)
 def ingest_chunk_run(job_id: int, chunk_id: int) -> None:
-    try:
-        ingest_chunk_process(chunk_id=chunk_id)
-    except OperationalError:
-        raise  # a lost database connection: retried with backoff
-    except Exception as exc:
-        ingest_job_fail(job_id=job_id, error=f"chunk {chunk_id} failed: {exc}")
-        raise
+    _run_or_fail(
+        lambda: ingest_chunk_process(chunk_id=chunk_id),
+        lambda error: ingest_job_fail(job_id=job_id, error=error),
+        f"chunk {chunk_id}",
+    )
 
 
 def ingest_job_enqueue(job_id: int) -> None:
@@ -149,25 +162,14 @@ def alerts_check_scheduled() -> int:
 # --- Replay ---------------------------------------------------------------------------------
 
 
-@shared_task(
-    name="auditcore.replay_run_chunk",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-    soft_time_limit=1800,
-    time_limit=1900,
-)
+@shared_task(name="auditcore.replay_run_chunk", soft_time_limit=1800, time_limit=1900, **RESUMABLE)
 def replay_run_chunk_task(run_id: int) -> int:
     """Replay the next chunk of a run, then queue the one after; results are the checkpoint."""
-    try:
-        remaining = replay_run_process_chunk(run_id=run_id)
-    except OperationalError:
-        raise  # a lost database connection: retried with backoff
-    except Exception as exc:
-        replay_run_fail(run_id=run_id, error=f"replay failed: {exc}")
-        raise
+    remaining = _run_or_fail(
+        lambda: replay_run_process_chunk(run_id=run_id),
+        lambda error: replay_run_fail(run_id=run_id, error=error),
+        "replay",
+    )
     if remaining:
         replay_run_chunk_task.delay(run_id)
     return remaining
@@ -216,24 +218,15 @@ def export_jobs_expire_scheduled() -> int:
 
 
 @shared_task(
-    name="auditcore.recategorise_job_run",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-    soft_time_limit=3600,
-    time_limit=3700,
+    name="auditcore.recategorise_job_run", soft_time_limit=3600, time_limit=3700, **RESUMABLE
 )
 def recategorise_job_run_task(job_id: int) -> int:
     """Re-categorise a period's traffic; a rerun resumes after the last finished chunk."""
-    try:
-        job = recategorise_job_run(job_id=job_id)
-    except OperationalError:
-        raise  # a lost database connection: retried with backoff
-    except Exception as exc:
-        recategorise_job_fail(job_id=job_id, error=f"re-categorisation failed: {exc}")
-        raise
+    job = _run_or_fail(
+        lambda: recategorise_job_run(job_id=job_id),
+        lambda error: recategorise_job_fail(job_id=job_id, error=error),
+        "re-categorisation",
+    )
     return job.changed
 
 
