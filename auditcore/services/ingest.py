@@ -258,6 +258,12 @@ class WriteCounts:
     rejected: int
 
 
+def _storable(text: str) -> str:
+    """A rejected record's text as PostgreSQL can store it: a NUL (which a broken line or a
+    non-object record may hold) shown as U+FFFD, as validation does for accepted records."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _store(
     *, job_id: int, source: str, rows: list[PreparedRow], rejected: list[Quarantine]
 ) -> WriteCounts:
@@ -276,7 +282,11 @@ def _store(
     QuarantinedRecord.objects.bulk_create(
         [
             QuarantinedRecord(
-                job_id=job_id, line=q.line, field=q.field, reason=q.reason, excerpt=q.excerpt
+                job_id=job_id,
+                line=q.line,
+                field=_storable(q.field),
+                reason=_storable(q.reason),
+                excerpt=_storable(q.excerpt),
             )
             for q in rejected
         ],

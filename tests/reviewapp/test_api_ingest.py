@@ -5,7 +5,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from auditcore.models import ApiToken, Interaction
+from auditcore.models import ApiToken, Interaction, QuarantinedRecord
 from auditcore.services.tokens import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +106,18 @@ def test_a_lone_surrogate_is_a_rejection_with_a_storable_excerpt(client, safety_
     response = _post(client, key, body)
     assert response.status_code == 200
     assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "prompt")]
+
+
+def test_a_record_that_is_not_an_object_and_holds_a_nul_is_quarantined_not_a_500(
+    client, safety_lead
+):
+    # PostgreSQL text cannot hold NUL: the quarantine row shows it as U+FFFD.
+    _, key = api_token_create(user=safety_lead, name="t")
+    response = _post(client, key, {"records": ["broken \x00 record", _record(1)]})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["inserted"], body["rejected"]) == (1, 1)
+    assert QuarantinedRecord.objects.get().excerpt == "broken \ufffd record"
 
 
 def test_a_batch_over_the_limit_is_refused_whole(client, safety_lead):
