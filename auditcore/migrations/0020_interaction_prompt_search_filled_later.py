@@ -1,10 +1,11 @@
 from django.db import migrations
 
 # The search column of migration 0018 stops being generated: PostgreSQL computing to_tsvector
-# on every insert cost about 50 µs of its CPU per ingested record, most of ingest's budget
-# (bench/README.md, "Search over prompts and re-categorising stored traffic"). It becomes a
-# plain column, NULL on insert, filled in batches off the ingest path by
-# auditcore.services.search_index; rows stored before keep their vectors. The GIN index stays,
+# and the GIN entry on every insert cost 20–50 µs of its CPU per ingested record, a large part of
+# ingest's budget; left NULL, about 6 µs (bench/README.md, "Search over prompts and
+# re-categorising stored traffic"). It becomes a plain column, NULL on insert, filled in batches
+# after the ingest job by auditcore.services.search_index (about as much work, later); rows
+# stored before keep their vectors. The GIN index stays,
 # and a partial index finds the rows not yet filled (the indexer's work, and the rows the
 # browser's search reads the prompt of), without planner statistics. PostgreSQL only.
 TABLE = "auditcore_interaction"
