@@ -70,3 +70,17 @@ def test_the_job_that_finishes_an_upload_queues_the_indexing_once(
         assert None not in _vectors().values()
     else:
         assert runs == [0]
+
+
+def test_beat_sweeps_the_rows_left_unindexed_every_five_minutes(settings):
+    from reviewapp.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["interactions-search-index"]
+    assert entry["task"] == tasks.interactions_search_index_task.name
+    assert entry["task"] in app.tasks
+    assert entry["schedule"].minute == set(range(0, 60, 5))
+    stored_interaction("Pushed over the API, which queues no indexing")
+    swept = app.tasks[entry["task"]].apply().get()
+    assert swept == (1 if connection.vendor == "postgresql" else 0)
+    if connection.vendor == "postgresql":
+        assert None not in _vectors().values()
