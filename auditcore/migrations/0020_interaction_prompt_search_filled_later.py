@@ -5,9 +5,9 @@ from django.db import migrations
 # ingest's budget; left NULL, about 6 µs (bench/README.md, "Search over prompts and
 # re-categorising stored traffic"). It becomes a plain column, NULL on insert, filled in batches
 # after the ingest job by auditcore.services.search_index (about as much work, later); rows
-# stored before keep their vectors. The GIN index stays,
-# and a partial index finds the rows not yet filled (the indexer's work, and the rows the
-# browser's search reads the prompt of), without planner statistics. PostgreSQL only.
+# stored before keep their vectors. The GIN index stays, and a partial index finds the rows not
+# yet filled (the indexer's work, and the rows whose vector the browser's search computes),
+# without planner statistics. PostgreSQL only.
 TABLE = "auditcore_interaction"
 COLUMN = "prompt_search"
 INDEX = "interaction_prompt_search"
