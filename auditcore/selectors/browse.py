@@ -80,6 +80,17 @@ def _search(rows: QuerySet[Interaction], q: str) -> QuerySet[Interaction]:
     return rows.filter(prompt__icontains=q)
 
 
+def interactions_awaiting_search_index() -> int:
+    """Interactions whose search vector the indexer has not filled yet (PostgreSQL; read
+    through the partial index on the NULLs)."""
+    if connection.vendor != "postgresql":
+        return 0
+    table = connection.ops.quote_name(Interaction._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {SEARCH_COLUMN} IS NULL")  # noqa: S608
+        return cursor.fetchone()[0]
+
+
 def _matching_items(filters: BrowseFilters) -> QuerySet[RoundItem]:
     items = RoundItem.objects.filter(interaction_id=OuterRef("pk"))
     if filters.round_id is not None:
