@@ -19,7 +19,9 @@ def interactions_search_index(*, batch: int = BATCH) -> int:
     transaction: an interrupted run keeps its batches and the next one resumes (the NULLs are the
     checkpoint), and no lock is held for long. Rows a concurrent run holds are skipped, not
     waited for. Rows stored after the run began are left to the next. Returns the rows filled;
-    ANALYZE follows when there were any, so the planner sees the column filled."""
+    ANALYZE follows when there were any, so the planner sees the column filled, unless the caller
+    holds a transaction (the task does not): ANALYZE would keep its lock until that commits, and
+    its figures in pg_class would stay even if it rolled back."""
     if connection.vendor != "postgresql":
         return 0
     table = connection.ops.quote_name(Interaction._meta.db_table)
@@ -48,7 +50,7 @@ def interactions_search_index(*, batch: int = BATCH) -> int:
             break
         written += count
         after = highest
-    if written:
+    if written and not connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table}")
     return written

@@ -74,3 +74,9 @@ def test_a_worker_killed_mid_indexing_leaves_the_rest_to_the_redelivered_task(
         first.kill()
         second.stop()
     assert _wrong_vectors() == 0
+    with connection.cursor() as cursor:  # and the planner was told the column is filled
+        cursor.execute(
+            "SELECT null_frac FROM pg_stats "
+            "WHERE tablename = 'auditcore_interaction' AND attname = 'prompt_search'"
+        )
+        assert cursor.fetchone() == (0.0,)
