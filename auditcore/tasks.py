@@ -21,6 +21,7 @@ from auditcore.services.ingest import ingest_chunk_process, ingest_job_fail, ing
 from auditcore.services.recategorise import recategorise_job_fail, recategorise_job_run
 from auditcore.services.replay import replay_run_fail, replay_run_process_chunk
 from auditcore.services.rounds import OpenedRound, round_draw, round_templates_open_due
+from auditcore.services.search_index import interactions_search_index
 
 # Jobs that resume from their own checkpoint: a lost database connection is retried with
 # backoff; any other error marks the job failed (with the reason its page shows) and re-raises.
@@ -98,11 +99,14 @@ def ingest_job_run(job_id: int) -> int:
 
 @shared_task(name="auditcore.ingest_chunk_run", **RESUMABLE)
 def ingest_chunk_run(job_id: int, chunk_id: int) -> None:
-    _run_or_fail(
+    """Store one chunk; the run that finishes the job queues the search indexing of its rows."""
+    job_finished = _run_or_fail(
         lambda: ingest_chunk_process(chunk_id=chunk_id),
         lambda error: ingest_job_fail(job_id=job_id, error=error),
         f"chunk {chunk_id}",
     )
+    if job_finished:
+        search_index_enqueue()
 
 
 def ingest_job_enqueue(job_id: int) -> None:
@@ -233,3 +237,23 @@ def recategorise_job_run_task(job_id: int) -> int:
 def recategorise_job_enqueue(job_id: int) -> None:
     """Send the job to the workers once the transaction that created it commits."""
     recategorise_job_run_task.delay_on_commit(job_id)
+
+
+# --- Search over prompts --------------------------------------------------------------------
+
+
+@shared_task(
+    name="auditcore.interactions_search_index",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3600,
+    time_limit=3700,
+)
+def interactions_search_index_task() -> int:
+    """Fill the search vectors ingest left out; resumable, and a concurrent run skips ahead."""
+    return interactions_search_index()
+
+
+def search_index_enqueue() -> None:
+    """Index the new rows once the transaction that stored them commits (at once outside one)."""
+    interactions_search_index_task.delay_on_commit()

@@ -250,6 +250,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "auditcore.export_jobs_expire_scheduled",
         "schedule": crontab(minute="*/15"),
     },
+    # Ingest queues the search indexing when a job finishes; this sweep catches the rest (API
+    # pushes, a lost task). Rows not yet indexed are still found, only more slowly.
+    "interactions-search-index": {
+        "task": "auditcore.interactions_search_index",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Alerts (a rise in false refusals, a new disparity or inconsistency) are POSTed here as

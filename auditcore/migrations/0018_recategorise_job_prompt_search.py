@@ -11,7 +11,8 @@ from django.db import migrations, models
 # was tried: without statistics the planner used it, but after ANALYZE it walked the primary key
 # or scanned the table re-computing to_tsvector for every row (bench/browse_recategorise.py),
 # because it prices that function far below its cost. Reading a stored vector is cheap, so every
-# plan the planner may pick stays fast, with or without statistics.
+# plan the planner may pick stays fast, with or without statistics. (Migration 0020 stops
+# generating it on insert: it is filled after ingest.)
 COLUMN = "prompt_search"
 INDEX = "interaction_prompt_search"
 EXPRESSION = "to_tsvector('simple'::regconfig, COALESCE(prompt, ''))"

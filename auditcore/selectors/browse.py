@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -16,8 +16,9 @@ from django.db.models.expressions import RawSQL
 from auditcore.models import Interaction, RoundItem, Verdict
 
 PAGE_SIZE = 50
-# PostgreSQL keeps to_tsvector(SEARCH_CONFIG, prompt) in this generated column, GIN-indexed
-# (migration 0018 says why a column and not an expression index); Django does not model it.
+# PostgreSQL keeps to_tsvector(SEARCH_CONFIG, prompt) in this GIN-indexed column (migration
+# 0018 says why a column and not an expression index), filled after ingest by
+# services.search_index (migration 0020); NULL until then. Django does not model it.
 SEARCH_CONFIG = "simple"
 SEARCH_COLUMN = "prompt_search"
 SORTS = {
@@ -61,17 +62,33 @@ class BrowseFilters:
 
 
 def _search(rows: QuerySet[Interaction], q: str) -> QuerySet[Interaction]:
-    """Full-text search on PostgreSQL (words, "phrases", -exclusions); a substring elsewhere."""
+    """Full-text search on PostgreSQL (words, "phrases", -exclusions); a substring elsewhere.
+
+    Rows whose vector is filled match through the GIN index; the few stored since the indexer
+    last ran (found through the partial index on the NULLs) have theirs computed here, so the
+    same rows match whether indexed or not."""
     if connection.vendor == "postgresql":
         column = RawSQL(  # noqa: S611 - fixed identifiers, no input
             f"{connection.ops.quote_name(Interaction._meta.db_table)}.{SEARCH_COLUMN}",
             (),
             output_field=SearchVectorField(),
         )
-        return rows.alias(found=column).filter(
-            found=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch")
-        )
+        query = SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch")
+        return rows.alias(
+            indexed=column, computed=SearchVector("prompt", config=SEARCH_CONFIG)
+        ).filter(Q(indexed=query) | (Q(indexed__isnull=True) & Q(computed=query)))
     return rows.filter(prompt__icontains=q)
+
+
+def interactions_awaiting_search_index() -> int:
+    """Interactions whose search vector the indexer has not filled yet (PostgreSQL; read
+    through the partial index on the NULLs)."""
+    if connection.vendor != "postgresql":
+        return 0
+    table = connection.ops.quote_name(Interaction._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {SEARCH_COLUMN} IS NULL")  # noqa: S608
+        return cursor.fetchone()[0]
 
 
 def _matching_items(filters: BrowseFilters) -> QuerySet[RoundItem]:

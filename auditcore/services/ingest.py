@@ -301,23 +301,24 @@ def _store(
     )
 
 
-def ingest_chunk_process(*, chunk_id: int) -> None:
-    """Process one chunk; its rows, its quarantine and its checkpoint commit together."""
+def ingest_chunk_process(*, chunk_id: int) -> bool:
+    """Process one chunk; its rows, its quarantine and its checkpoint commit together. True when
+    it was the job's last and the job has now succeeded."""
     with cyclic_gc_paused():
-        _process_chunk(chunk_id)
+        return _process_chunk(chunk_id)
 
 
-def _process_chunk(chunk_id: int) -> None:
+def _process_chunk(chunk_id: int) -> bool:
     chunk = IngestChunk.objects.select_related("job").get(pk=chunk_id)
     if chunk.status == IngestChunk.Status.DONE or chunk.job.status != IngestJob.Status.RUNNING:
-        return
+        return False
     job = chunk.job
     # The CPU-heavy part runs outside the transaction, so locks are held only for the write.
     rows, rejected = _prepare_chunk(job, chunk)
     with transaction.atomic():
         locked = IngestChunk.objects.select_for_update().get(pk=chunk_id)
         if locked.status == IngestChunk.Status.DONE:
-            return  # a redelivered copy of this chunk already committed it
+            return False  # a redelivered copy of this chunk already committed it
         counts = _store(job_id=job.pk, source=job.source, rows=rows, rejected=rejected)
         IngestChunk.objects.filter(pk=chunk_id).update(
             status=IngestChunk.Status.DONE,
@@ -335,7 +336,7 @@ def _process_chunk(chunk_id: int) -> None:
             chunks_done=F("chunks_done") + 1,
             bytes_done=F("bytes_done") + (chunk.end_byte - chunk.start_byte),
         )
-    _finish_if_complete(job.pk)
+    return _finish_if_complete(job.pk)
 
 
 def _join_conversations(job_id: int) -> None:
@@ -352,7 +353,7 @@ def _join_conversations(job_id: int) -> None:
     )
 
 
-def _finish_if_complete(job_id: int) -> None:
+def _finish_if_complete(job_id: int) -> bool:
     finished = IngestJob.objects.filter(
         pk=job_id, status=IngestJob.Status.RUNNING, chunks_done=F("chunk_count")
     ).update(status=IngestJob.Status.SUCCEEDED, finished_at=timezone.now())
@@ -361,6 +362,7 @@ def _finish_if_complete(job_id: int) -> None:
         job = IngestJob.objects.get(pk=job_id)
         if job.work_path and job.work_path != job.file_path:
             Path(job.work_path).unlink(missing_ok=True)
+    return bool(finished)
 
 
 def ingest_job_fail(*, job_id: int, error: str) -> None:

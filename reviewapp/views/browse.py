@@ -13,6 +13,7 @@ from auditcore.selectors.browse import (
     browse_interactions,
     drawn_items,
     interaction_detail,
+    interactions_awaiting_search_index,
 )
 from reviewapp.access import safety_lead_required
 from reviewapp.forms import BrowseForm
@@ -29,7 +30,14 @@ def browse(request: HtmxHttpRequest) -> HttpResponse:
     rows = [(row, items.get(row.pk, [])) for row in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "query": query.urlencode(),
+        # Only where it matters: a search, which reads those rows' prompts instead.
+        "awaiting_index": interactions_awaiting_search_index() if filters.q else 0,
+    }
     return render(request, "reviewapp/browse/browse.html", context)
 
 

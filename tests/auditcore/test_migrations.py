@@ -18,36 +18,40 @@ def _migrate(target):
     return executor.loader.project_state([target]).apps
 
 
+def _interaction(apps, surface, model, external_id: str, prompt: str, **fields):
+    """An unsaved interaction of the migration state's model."""
+    when = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    return apps.get_model("auditcore", "Interaction")(
+        source="prod",
+        external_id=external_id,
+        occurred_at=when,
+        day=when.date(),
+        surface_id=surface.pk,
+        model_version_id=model.pk,
+        prompt=prompt,
+        response="ok",
+        category="general",
+        response_label="compliance",
+        served_label="compliance",
+        detector_version="t",
+        u=0.5,
+        priority_key=0.5,
+        stratum_key="k",
+        **fields,
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_interactions_stored_before_the_digest_existed_get_theirs():
     apps = _migrate(BEFORE)
     try:
         surface = apps.get_model("auditcore", "Surface").objects.create(name="web")
         model = apps.get_model("auditcore", "ModelVersion").objects.create(name="m1")
-        interaction = apps.get_model("auditcore", "Interaction")
-        when = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
         prompts = ["How do I dispute a charge?", "how do i DISPUTE a charge", "Kill process 7"]
         # More rows than one batch of the migration, so the batching is exercised too.
         prompts += [f"prompt number {i}" for i in range(2100)]
-        interaction.objects.bulk_create(
-            interaction(
-                source="prod",
-                external_id=f"r{i}",
-                occurred_at=when,
-                day=when.date(),
-                surface_id=surface.pk,
-                model_version_id=model.pk,
-                prompt=prompt,
-                response="ok",
-                category="general",
-                response_label="compliance",
-                served_label="compliance",
-                detector_version="t",
-                u=0.5,
-                priority_key=0.5,
-                stratum_key="k",
-            )
-            for i, prompt in enumerate(prompts)
+        apps.get_model("auditcore", "Interaction").objects.bulk_create(
+            _interaction(apps, surface, model, f"r{i}", prompt) for i, prompt in enumerate(prompts)
         )
         apps = _migrate(AFTER)
         stored = dict(
@@ -149,3 +153,46 @@ def test_endpoints_that_named_a_key_variable_lose_the_key_and_say_so(client):
     page = client.get(reverse("replay:endpoints")).content.decode()
     assert "key removed: enter it again" in page
     assert "PROD_KEY" in page
+
+
+def _search_vectors() -> dict[str, str | None]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prompt, prompt_search::text FROM auditcore_interaction")
+        return dict(cursor.fetchall())
+
+
+def _pending_index_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'interaction_prompt_search_pending'"
+        )
+        return cursor.fetchone()[0] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the search column is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_search_vectors_stored_while_generated_are_kept_new_rows_wait_and_it_reverses():
+    generated = ("auditcore", "0019_merge_recategorise_after_reveal")
+    filled_later = ("auditcore", "0020_interaction_prompt_search_filled_later")
+
+    def store(apps, external_id: str, prompt: str) -> None:
+        surface, _ = apps.get_model("auditcore", "Surface").objects.get_or_create(name="web")
+        model, _ = apps.get_model("auditcore", "ModelVersion").objects.get_or_create(name="m1")
+        row = _interaction(apps, surface, model, external_id, prompt)
+        row.prompt_digest = prompt_digest(prompt)
+        row.save()
+
+    try:
+        store(_migrate(generated), "before", "Stored while generated")
+        assert _search_vectors() == {"Stored while generated": "'generated':3 'stored':1 'while':2"}
+        store(_migrate(filled_later), "after", "Stored after")
+        assert _search_vectors() == {
+            "Stored while generated": "'generated':3 'stored':1 'while':2",
+            "Stored after": None,
+        }
+        assert _pending_index_exists()
+        _migrate(generated)
+        assert _search_vectors()["Stored after"] == "'after':2 'stored':1"
+        assert not _pending_index_exists()
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])

@@ -8,6 +8,8 @@ from django.urls import reverse
 
 from auditcore.models import Interaction, Label, RoundItem
 from auditcore.selectors.browse import PAGE_SIZE, BrowseFilters, browse_interactions
+from auditcore.services.ingest import ingest_records_push
+from auditcore.services.search_index import interactions_search_index
 from tests.support.review_round import items_of, make_round, offered_verdict
 from tests.support.traffic import stored_interaction
 
@@ -61,11 +63,44 @@ def test_search_on_postgresql_is_full_text(lead):
     assert wanted.pk not in _ids(html) and len(_ids(html)) == 1
 
 
+def test_a_just_ingested_prompt_is_found_before_and_after_its_search_vector_is_filled(lead):
+    """Ingest leaves the vector out (PostgreSQL computes none on insert); search reads the
+    prompts not yet indexed, and the indexer's vectors find the same rows."""
+    record = {
+        "id": "r1",
+        "timestamp": "2026-11-20T12:00:00Z",
+        "surface": "web",
+        "model": "acme-1",
+        "response": "I can't help with that.",
+    }
+    pushed = [
+        {**record, "id": "r1", "prompt": "Is this email from my bank a phishing attempt?"},
+        {**record, "id": "r2", "prompt": "My bank email asks for my password"},
+    ]
+    ingest_records_push(records=pushed, source="api")
+    wanted = Interaction.objects.get(external_id="r1")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM auditcore_interaction WHERE prompt_search IS NULL")
+            assert cursor.fetchone()[0] == 2
+    query = {"q": "phishing bank"} if connection.vendor == "postgresql" else {"q": "phishing"}
+    html = lead.get(reverse("browse:index"), query).content.decode()
+    assert _ids(html) == [wanted.pk]
+    if connection.vendor == "postgresql":
+        assert "2 recently stored interactions are still being indexed" in html
+    assert interactions_search_index() == (2 if connection.vendor == "postgresql" else 0)
+    html = lead.get(reverse("browse:index"), query).content.decode()
+    assert _ids(html) == [wanted.pk]
+    assert "still being indexed" not in html
+    assert interactions_search_index() == 0
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="full text is PostgreSQL's")
 def test_search_on_postgresql_can_read_the_gin_index_without_statistics():
-    """The query's condition is the indexed stored vector (no to_tsvector per row), so the
-    planner can answer it from the GIN index on a table nobody has analysed. (On a table this
-    small a scan is cheaper, so scans are priced out to see the index is usable.)"""
+    """The query's condition is the indexed stored vector, so the planner can answer it from
+    the GIN index on a table nobody has analysed; to_tsvector is computed only for the rows not
+    yet indexed, found through their partial index. (On a table this small a scan is cheaper,
+    so scans are priced out to see the indexes are usable.)"""
     for i in range(20):
         stored_interaction(f"Is this a phishing text {i}?" if i % 10 == 0 else f"Boil an egg {i}")
     with connection.cursor() as cursor:
@@ -76,8 +111,10 @@ def test_search_on_postgresql_can_read_the_gin_index_without_statistics():
     found = browse_interactions(BrowseFilters(q="phishing"))
     assert found.count() == 2
     plan = found[:PAGE_SIZE].explain()
-    assert "Bitmap Index Scan on interaction_prompt_search" in plan
-    assert "to_tsvector" not in plan
+    assert "Bitmap Index Scan on interaction_prompt_search " in plan
+    assert "Bitmap Index Scan on interaction_prompt_search_pending" in plan
+    assert plan.count("to_tsvector") == 1
+    assert "(prompt_search IS NULL) AND (to_tsvector(" in plan
 
 
 def test_filters_by_segment_labels_at_both_layers_gateway_and_surface(lead):
