@@ -90,11 +90,18 @@ def worker_check(timeout: float) -> tuple[bool, str]:
 
 @shared_task(name="auditcore.ingest_job_run", acks_late=True, reject_on_worker_lost=True)
 def ingest_job_run(job_id: int) -> int:
-    """Cut the job into chunks and fan them out; rerunning re-sends only the pending chunks."""
-    chunk_ids = ingest_job_plan(job_id=job_id)
-    for chunk_id in chunk_ids:
-        ingest_chunk_run.delay(job_id, chunk_id)
-    return len(chunk_ids)
+    """Cut the job into chunks and fan them out as they are cut; rerunning re-sends only the
+    pending chunks."""
+
+    sent: list[int] = []
+
+    def dispatch(chunk_ids: list[int]) -> None:
+        for chunk_id in chunk_ids:
+            ingest_chunk_run.delay(job_id, chunk_id)
+        sent.extend(chunk_ids)
+
+    ingest_job_plan(job_id=job_id, dispatch=dispatch)
+    return len(sent)
 
 
 @shared_task(name="auditcore.ingest_chunk_run", **RESUMABLE)

@@ -1,12 +1,12 @@
 """Optional slower second tier, asked only about responses the fast rules find ambiguous."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
-
-import httpx
 
 from auditcore.detection.response import (
     DETECTOR_VERSION,
@@ -14,6 +14,9 @@ from auditcore.detection.response import (
     ResponseResult,
     classify_response,
 )
+from auditcore.lazy import LazyModule
+
+httpx = LazyModule("httpx")  # imported by the first judge asked, not by every ingest worker
 
 # Fast-tier scores inside this band are close enough to the 0.5 boundary to be worth a second look.
 AMBIGUOUS_LOW = 0.3

@@ -136,30 +136,35 @@ class Preparer:
             for r in redacted
         ]
         source, user_key, salt = self.source, self.user_key, self.sampling_salt
+        # A chunk's records fall into few strata: each key is built once per batch.
+        stratum_keys: dict[tuple, str] = {}
         for (position, _), record, model_result, category in zip(
             valid, redacted, model_results, categories, strict=True
         ):
             served_result = classify_served(
                 model_result, record.served_response, record.gateway_action
             )
-            redactions = record.metadata.get(REDACTIONS_METADATA_KEY, {})
+            redactions = record.metadata.get(REDACTIONS_METADATA_KEY)
             u = sampling.record_u(f"{source}\x1f{record.external_id}", salt)
             x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
+            stratum = (record.day, category.slug, model_result.label, record.model)
+            stratum_key = stratum_keys.get(stratum)
+            if stratum_key is None:
+                stratum_key = stratum_keys[stratum] = sampling.stratum_key(*stratum)
+            # Positional, in PreparedRow's field order: keywords cost a third more per row.
             out[position] = PreparedRow(
                 *_record_values(record),
-                prompt_digest=prompt_digest(record.prompt),
-                user_ref=hash_user(record.user_id, user_key) if record.user_id else "",
-                category=category.slug,
-                category_score=category.score,
-                response_label=model_result.label,
-                response_score=model_result.score,
-                served_label=served_result.label,
-                detector_version=model_result.detector_version,
-                u=u,
-                priority_key=sampling.priority_key(u, x),
-                stratum_key=sampling.stratum_key(
-                    record.day, category.slug, model_result.label, record.model
-                ),
-                redaction_count=sum(redactions.values()),
+                prompt_digest(record.prompt),
+                hash_user(record.user_id, user_key) if record.user_id else "",
+                category.slug,
+                category.score,
+                model_result.label,
+                model_result.score,
+                served_result.label,
+                model_result.detector_version,
+                u,
+                sampling.priority_key(u, x),
+                stratum_key,
+                sum(redactions.values()) if redactions else 0,
             )
         return out  # type: ignore[return-value] - every None was filled in

@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import hmac
 import ipaddress
 import math
 import re
@@ -638,13 +637,23 @@ def redact_record(record: IngestRecord) -> IngestRecord:
 
 
 def hash_user(user_id: str, key: bytes) -> str:
-    """Keyed hash of a user id: stable for joins, not reversible without the key."""
-    hasher = _keyed_hmac(key).copy()
-    hasher.update(user_id.encode("utf-8"))
-    return hasher.hexdigest()[:USER_HASH_CHARS]
+    """Keyed hash of a user id (HMAC-SHA256): stable for joins, not reversible without the key."""
+    inner, outer = _keyed_hmac(key)
+    inner = inner.copy()
+    inner.update(user_id.encode("utf-8"))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()[:USER_HASH_CHARS]
 
 
 @functools.lru_cache(maxsize=4)
-def _keyed_hmac(key: bytes) -> hmac.HMAC:
-    """HMAC-SHA256 keyed once: copying the keyed state costs less than keying it per id."""
-    return hmac.new(key, digestmod=hashlib.sha256)
+def _keyed_hmac(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """HMAC-SHA256's inner and outer hashes keyed once (RFC 2104): copying the two states costs
+    about half of copying an `hmac.HMAC`, whose copy and hexdigest add Python-level calls."""
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer

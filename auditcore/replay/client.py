@@ -13,7 +13,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+from auditcore.lazy import LazyModule
+
+httpx = LazyModule("httpx")  # imported by the first request, not by every worker that loads this
 
 PromptId = int | str
 

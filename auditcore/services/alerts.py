@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from auditcore.consistency import prompt_digest
+from auditcore.lazy import LazyModule
 from auditcore.models import Alert, AuditRound
 from auditcore.selectors.consistency import surface_consistency
 from auditcore.selectors.estimates import round_estimates
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 MIN_ALERT_N = 10
 # A round closed longer ago than this is no longer checked by the schedule.
 RECENT_DAYS = 8
+
+httpx = LazyModule("httpx")  # imported by the first webhook sent, not by every worker
 
 
 @dataclass(frozen=True)

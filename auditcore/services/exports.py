@@ -5,6 +5,9 @@ to the file (CSV, JSON Lines) or through pyarrow's JSON reader into Parquet row 
 databases take the Python path over ``selectors.exports.label_rows``. Both write the same cells.
 """
 
+from __future__ import annotations
+
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -14,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from auditcore.csvsafe import csv_writer
 from auditcore.exceptions import ApplicationError
+from auditcore.lazy import LazyModule
 from auditcore.models import AuditRound, ExportFormat, ExportJob
 from auditcore.selectors.export_copy import csv_copy_sql, jsonl_copy_sql, label_copy
 from auditcore.selectors.exports import (
@@ -35,49 +36,59 @@ from auditcore.selectors.exports import (
 )
 from auditcore.services.audit import audit_event_record
 
+# pyarrow takes a tenth of a second to import, which every worker and command would pay; only a
+# Parquet export needs it.
+pa = LazyModule("pyarrow")
+pa_json = LazyModule("pyarrow.json")
+pq = LazyModule("pyarrow.parquet")
+
 DEFAULT_TTL_HOURS = 24
 
-_TS = pa.timestamp("us", tz="UTC")
-_VERDICT = pa.struct(
-    [
-        ("reviewer", pa.string()),
-        ("decision", pa.string()),
-        ("reason_code", pa.string()),
-        ("observed_label", pa.string()),
-        ("policy_version", pa.string()),
-        ("locked_at", _TS),
-        ("superseded", pa.bool_()),
-    ]
-)
-_TURN = pa.struct([("role", pa.string()), ("content", pa.string())])
-_PARQUET_TYPES: dict[str, pa.DataType] = {
-    "item_id": pa.int64(),
-    "round": pa.string(),
-    "external_id": pa.string(),
-    "source": pa.string(),
-    "occurred_at": _TS,
-    "surface": pa.string(),
-    "model_version": pa.string(),
-    "category": pa.string(),
-    "policy_version": pa.string(),
-    "stratum": pa.string(),
-    "inclusion_probability": pa.float64(),
-    "weight": pa.float64(),
-    "final_decision": pa.string(),
-    "adjudicated_by": pa.string(),
-    "adjudicated_at": _TS,
-    "verdicts": pa.list_(_VERDICT),
-    "response_label": pa.string(),
-    "response_score": pa.float64(),
-    "served_label": pa.string(),
-    "gateway_action": pa.string(),
-    "category_score": pa.float64(),
-    "detector_version": pa.string(),
-    "prompt": pa.string(),
-    "earlier_turns": pa.list_(_TURN),
-    "response": pa.string(),
-    "served_response": pa.string(),
-}
+
+@functools.cache
+def _parquet_types() -> dict[str, pa.DataType]:
+    ts = pa.timestamp("us", tz="UTC")
+    verdict = pa.struct(
+        [
+            ("reviewer", pa.string()),
+            ("decision", pa.string()),
+            ("reason_code", pa.string()),
+            ("observed_label", pa.string()),
+            ("policy_version", pa.string()),
+            ("locked_at", ts),
+            ("superseded", pa.bool_()),
+        ]
+    )
+    turn = pa.struct([("role", pa.string()), ("content", pa.string())])
+    return {
+        "item_id": pa.int64(),
+        "round": pa.string(),
+        "external_id": pa.string(),
+        "source": pa.string(),
+        "occurred_at": ts,
+        "surface": pa.string(),
+        "model_version": pa.string(),
+        "category": pa.string(),
+        "policy_version": pa.string(),
+        "stratum": pa.string(),
+        "inclusion_probability": pa.float64(),
+        "weight": pa.float64(),
+        "final_decision": pa.string(),
+        "adjudicated_by": pa.string(),
+        "adjudicated_at": ts,
+        "verdicts": pa.list_(verdict),
+        "response_label": pa.string(),
+        "response_score": pa.float64(),
+        "served_label": pa.string(),
+        "gateway_action": pa.string(),
+        "category_score": pa.float64(),
+        "detector_version": pa.string(),
+        "prompt": pa.string(),
+        "earlier_turns": pa.list_(turn),
+        "response": pa.string(),
+        "served_response": pa.string(),
+    }
+
 
 Batches = Iterable[list[dict[str, Any]]]
 OnBatch = Callable[[int], None]
@@ -88,7 +99,8 @@ def export_columns(include_text: bool) -> tuple[str, ...]:
 
 
 def parquet_schema(include_text: bool) -> pa.Schema:
-    return pa.schema([(name, _PARQUET_TYPES[name]) for name in export_columns(include_text)])
+    types = _parquet_types()
+    return pa.schema([(name, types[name]) for name in export_columns(include_text)])
 
 
 def _csv_value(value: Any) -> Any:

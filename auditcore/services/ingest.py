@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -118,17 +119,18 @@ def _decompress(job: IngestJob) -> str:
 _PLAN_BLOCK = 4 * 1024 * 1024
 
 
-def _cut_chunks(work_path: str, fmt: str, per_chunk: int) -> list[tuple[int, int, int]]:
-    """Byte ranges of about `per_chunk` records, as (start, end, first line)."""
-    with open(work_path, "rb") as handle:
-        if fmt == "csv":
-            return _cut_csv(handle, per_chunk)
-        return _cut_lines(handle, per_chunk)
+Span = tuple[int, int, int]  # a chunk's byte range and the number of its first line
 
 
-def _cut_lines(handle: BinaryIO, per_chunk: int) -> list[tuple[int, int, int]]:
+def _cut_chunks(handle: BinaryIO, fmt: str, per_chunk: int) -> Iterator[Span]:
+    """Byte ranges of about `per_chunk` records, as (start, end, first line), from the start."""
+    if fmt == "csv":
+        return _cut_csv(handle, per_chunk)
+    return _cut_lines(handle, per_chunk)
+
+
+def _cut_lines(handle: BinaryIO, per_chunk: int) -> Iterator[Span]:
     """One record per line: newlines are counted a block at a time, in C."""
-    chunks = []
     start, first_line, lines, block_start = 0, 1, 0, 0
     while block := handle.read(_PLAN_BLOCK):
         pos = 0
@@ -136,20 +138,18 @@ def _cut_lines(handle: BinaryIO, per_chunk: int) -> list[tuple[int, int, int]]:
             for _ in range(per_chunk - lines):
                 pos = block.index(b"\n", pos) + 1
             end = block_start + pos
-            chunks.append((start, end, first_line))
+            yield start, end, first_line
             first_line += per_chunk
             start, lines = end, 0
         lines += count
         block_start += len(block)
     if block_start > start:
-        chunks.append((start, block_start, first_line))
-    return chunks
+        yield start, block_start, first_line
 
 
-def _cut_csv(handle: BinaryIO, per_chunk: int) -> list[tuple[int, int, int]]:
+def _cut_csv(handle: BinaryIO, per_chunk: int) -> Iterator[Span]:
     header = handle.readline()
     position, line_number = len(header), 1
-    chunks = []
     start, first_line, records, in_quotes = position, line_number + 1, 0, False
     for line in handle:
         line_number += 1
@@ -160,48 +160,90 @@ def _cut_csv(handle: BinaryIO, per_chunk: int) -> list[tuple[int, int, int]]:
             continue
         records += 1
         if records >= per_chunk:
-            chunks.append((start, position, first_line))
+            yield start, position, first_line
             start, first_line, records = position, line_number + 1, 0
     if position > start:
-        chunks.append((start, position, first_line))
-    return chunks
+        yield start, position, first_line
 
 
-def ingest_job_plan(*, job_id: int) -> list[int]:
-    """Claim a queued job and cut it into chunks; on a rerun, return the chunks still pending."""
+# Chunks are recorded and handed to the workers in batches as the file is cut: the first alone,
+# so that it runs while the rest of the file is still being cut, then this many at a time.
+_PLAN_BATCH = 8
+
+
+def _batches(spans: Iterator[Span]) -> Iterator[list[Span]]:
+    batch: list[Span] = []
+    size = 1
+    for span in spans:
+        batch.append(span)
+        if len(batch) == size:
+            yield batch
+            batch, size = [], _PLAN_BATCH
+    if batch:
+        yield batch
+
+
+def ingest_job_plan(
+    *, job_id: int, dispatch: Callable[[list[int]], object] = lambda chunk_ids: None
+) -> list[int]:
+    """Claim a queued job and cut it into chunks; return the ids of the chunks still pending.
+
+    Each batch of new chunks goes to `dispatch` as soon as it is recorded, so the first chunk
+    is processed while the rest of the file is being cut; on a rerun, the chunks still pending
+    go to it at once.
+    """
     claimed = IngestJob.objects.filter(pk=job_id, status=IngestJob.Status.QUEUED).update(
         status=IngestJob.Status.RUNNING, started_at=timezone.now()
     )
     job = IngestJob.objects.get(pk=job_id)
     if not claimed and (job.status != IngestJob.Status.RUNNING or job.chunk_count):
-        return list(
-            job.chunks.filter(status=IngestChunk.Status.PENDING).values_list("pk", flat=True)
-        )
+        pending = _pending_chunks(job_id)
+        dispatch(pending)
+        return pending
     try:
         work_path = _decompress(job)
         with open(work_path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
         fmt = job.format if job.format != "auto" else detect_format(head)
-        spans = _cut_chunks(work_path, fmt, settings.INGEST_CHUNK_RECORDS)
     except (OSError, EOFError, gzip.BadGzipFile, UnsupportedFormatError) as exc:
         ingest_job_fail(job_id=job_id, error=f"cannot read the input: {exc}")
         return []
-    with transaction.atomic():
-        IngestChunk.objects.bulk_create(
-            [
-                IngestChunk(job=job, index=i, start_byte=s, end_byte=e, first_line=f)
-                for i, (s, e, f) in enumerate(spans)
-            ],
-            ignore_conflicts=True,
-        )
-        IngestJob.objects.filter(pk=job_id).update(
-            work_path=work_path,
-            detected_format=fmt,
-            chunk_count=len(spans),
-            total_bytes=os.path.getsize(work_path),
-        )
+    # Chunks read these, so they are stored before the first chunk is handed over; the chunk
+    # count only once the whole file is cut, since it is what lets the job finish.
+    IngestJob.objects.filter(pk=job_id).update(
+        work_path=work_path, detected_format=fmt, total_bytes=os.path.getsize(work_path)
+    )
+    count = 0
+    try:
+        with open(work_path, "rb") as handle:
+            for batch in _batches(_cut_chunks(handle, fmt, settings.INGEST_CHUNK_RECORDS)):
+                IngestChunk.objects.bulk_create(
+                    [
+                        IngestChunk(
+                            job_id=job_id, index=count + i, start_byte=s, end_byte=e, first_line=f
+                        )
+                        for i, (s, e, f) in enumerate(batch)
+                    ],
+                    ignore_conflicts=True,  # already recorded by an interrupted run of this plan
+                )
+                dispatch(_pending_chunks(job_id, count, count + len(batch)))
+                count += len(batch)
+    except OSError as exc:
+        ingest_job_fail(job_id=job_id, error=f"cannot read the input: {exc}")
+        return []
+    IngestJob.objects.filter(pk=job_id).update(chunk_count=count)
     _finish_if_complete(job_id)
-    return list(job.chunks.filter(status=IngestChunk.Status.PENDING).values_list("pk", flat=True))
+    return _pending_chunks(job_id)
+
+
+def _pending_chunks(job_id: int, first: int = 0, stop: int | None = None) -> list[int]:
+    """Ids of the job's pending chunks, in order; with `stop`, only those indexed first..stop-1."""
+    chunks = IngestChunk.objects.filter(
+        job_id=job_id, status=IngestChunk.Status.PENDING, index__gte=first
+    )
+    if stop is not None:
+        chunks = chunks.filter(index__lt=stop)
+    return list(chunks.order_by("index").values_list("pk", flat=True))
 
 
 def _read_chunk(job: IngestJob, chunk: IngestChunk) -> io.BytesIO:

@@ -61,9 +61,12 @@ def write_jsonl(path, records, lines_before=()):
     return path
 
 
+def queued(path, source="prod", fmt="auto") -> IngestJob:
+    return ingest_job_create(path=path, source=source, fmt=fmt, origin=IngestJob.Origin.COMMAND)
+
+
 def run(path, source="prod", fmt="auto") -> IngestJob:
-    job = ingest_job_create(path=path, source=source, fmt=fmt, origin=IngestJob.Origin.COMMAND)
-    return ingest_job_run_inline(job_id=job.pk)
+    return ingest_job_run_inline(job_id=queued(path, source, fmt).pk)
 
 
 def test_a_file_is_cut_into_chunks_and_every_record_inserted(tmp_path, settings):
@@ -343,11 +346,7 @@ def test_new_surfaces_and_models_are_created_and_remember_their_job(tmp_path):
 
 def test_a_chunk_processed_twice_writes_its_rows_once(tmp_path, settings):
     settings.INGEST_CHUNK_RECORDS = 3
-    job = ingest_job_create(
-        path=write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(6)]),
-        source="prod",
-        origin=IngestJob.Origin.COMMAND,
-    )
+    job = queued(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(6)]))
     chunk_ids = ingest_job_plan(job_id=job.pk)
     ingest_chunk_process(chunk_id=chunk_ids[0])
     ingest_chunk_process(chunk_id=chunk_ids[0])  # a redelivered message
@@ -356,6 +355,51 @@ def test_a_chunk_processed_twice_writes_its_rows_once(tmp_path, settings):
     job.refresh_from_db()
     assert (job.status, job.received, job.inserted) == ("succeeded", 6, 6)
     assert Interaction.objects.count() == 6
+
+
+def test_the_first_chunk_is_handed_over_before_the_rest_of_the_file_is_cut(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 2
+    job = queued(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(21)]))
+    handed_over: list[list[int]] = []
+
+    def dispatch(chunk_ids):
+        handed_over.append(chunk_ids)
+        if len(handed_over) == 1:
+            # The first chunk alone, recorded and processable while the plan goes on cutting.
+            assert IngestChunk.objects.filter(job=job).count() == 1
+            assert IngestJob.objects.get(pk=job.pk).chunk_count == 0
+            assert ingest_chunk_process(chunk_id=chunk_ids[0]) is False  # not the last one
+
+    pending = ingest_job_plan(job_id=job.pk, dispatch=dispatch)
+    chunks = list(job.chunks.order_by("index").values_list("pk", flat=True))
+    assert [len(batch) for batch in handed_over] == [1, 8, 2]
+    assert [chunk_id for batch in handed_over for chunk_id in batch] == chunks
+    assert pending == chunks[1:]  # the first is already done
+    for chunk_id in pending:
+        ingest_chunk_process(chunk_id=chunk_id)
+    job.refresh_from_db()
+    assert (job.status, job.chunk_count, job.inserted) == ("succeeded", 11, 21)
+
+
+def test_a_plan_interrupted_while_cutting_is_completed_by_its_rerun(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 2
+    job = queued(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(21)]))
+
+    def lost_worker(chunk_ids):
+        if IngestChunk.objects.filter(job=job).count() > 1:
+            raise KeyboardInterrupt  # the process stops with part of the file cut
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_job_plan(job_id=job.pk, dispatch=lost_worker)
+    assert IngestChunk.objects.filter(job=job).count() == 9
+    handed_over: list[int] = []
+    pending = ingest_job_plan(job_id=job.pk, dispatch=handed_over.extend)  # the redelivery
+    assert handed_over == pending
+    assert len(pending) == 11
+    for chunk_id in pending:
+        ingest_chunk_process(chunk_id=chunk_id)
+    job.refresh_from_db()
+    assert (job.status, job.inserted, job.received) == ("succeeded", 21, 21)
 
 
 def test_an_unknown_format_is_refused_naming_the_field(tmp_path):

@@ -1,5 +1,6 @@
 """Tests for PII redaction and user-id hashing."""
 
+import hashlib
 import hmac
 import ipaddress
 import random
@@ -129,6 +130,13 @@ def test_redact_record_covers_every_free_text_field_and_counts_in_metadata():
     assert redacted.metadata["contact"] == "[EMAIL]"
     assert redacted.metadata["pii_redacted"] == {"EMAIL": 2, "PHONE": 1, "CARD": 1, "IP": 1}
     assert redacted.occurred_at == datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("key", [b"key-one", b"", b"k" * 64, b"long-key-" * 20])
+@pytest.mark.parametrize("user_id", ["u_123", "", "usér-ü-42", "x" * 500])
+def test_hash_user_is_hmac_sha256_so_stored_user_refs_stay_valid(key, user_id):
+    expected = hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    assert hash_user(user_id, key) == expected
 
 
 def test_hash_user_is_stable_keyed_and_not_the_raw_id():
