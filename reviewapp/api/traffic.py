@@ -119,7 +119,9 @@ class IngestJobOutput(serializers.Serializer):
     inserted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
-    chunk_count = serializers.IntegerField()
+    chunk_count = serializers.IntegerField(
+        help_text="0 until the whole file is cut; chunks already run meanwhile"
+    )
     chunks_done = serializers.IntegerField()
     error = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
