@@ -151,7 +151,7 @@ class Preparer:
             stratum_key = stratum_keys.get(stratum)
             if stratum_key is None:
                 stratum_key = stratum_keys[stratum] = sampling.stratum_key(*stratum)
-            # Positional, in PreparedRow's field order: keywords cost a third more per row.
+            # Positional, in PreparedRow's field order: keywords cost more (bench/README.md).
             out[position] = PreparedRow(
                 *_record_values(record),
                 prompt_digest(record.prompt),

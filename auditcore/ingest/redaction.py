@@ -649,7 +649,7 @@ def hash_user(user_id: str, key: bytes) -> str:
 @functools.lru_cache(maxsize=4)
 def _keyed_hmac(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     """HMAC-SHA256's inner and outer hashes keyed once (RFC 2104): copying the two states costs
-    about half of copying an `hmac.HMAC`, whose copy and hexdigest add Python-level calls."""
+    less than copying an `hmac.HMAC`, whose copy and hexdigest add Python-level calls."""
     block = hashlib.sha256().block_size
     if len(key) > block:
         key = hashlib.sha256(key).digest()

@@ -36,8 +36,8 @@ from auditcore.selectors.exports import (
 )
 from auditcore.services.audit import audit_event_record
 
-# pyarrow takes a tenth of a second to import, which every worker and command would pay; only a
-# Parquet export needs it.
+# pyarrow is slow to import, which every worker and command would pay for; only a Parquet export
+# needs it (bench/README.md).
 pa = LazyModule("pyarrow")
 pa_json = LazyModule("pyarrow.json")
 pq = LazyModule("pyarrow.parquet")

@@ -32,8 +32,8 @@ def _bar(job: IngestJob, started: float) -> str:
 
 class Command(BaseCommand):
     help = "Enqueue an ingest job for a JSONL, CSV or OpenAI log file (.gz read transparently)."
-    # The system checks import every URL pattern and view, a third of a second before the job is
-    # even recorded; `check`, `runserver` and `migrate` run them, an ingest needs none of them.
+    # The system checks import every URL pattern and view before the job is even recorded, most of
+    # the command's start (bench/README.md); `check`, `runserver` and `migrate` run them.
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
