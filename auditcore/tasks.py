@@ -100,7 +100,8 @@ def ingest_job_run(job_id: int) -> int:
             ingest_chunk_run.delay(job_id, chunk_id)
         sent.extend(chunk_ids)
 
-    ingest_job_plan(job_id=job_id, dispatch=dispatch)
+    if ingest_job_plan(job_id=job_id, dispatch=dispatch).finished:
+        search_index_enqueue()  # the chunks all ran while the file was cut
     return len(sent)
 
 

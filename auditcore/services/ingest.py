@@ -183,10 +183,16 @@ def _batches(spans: Iterator[Span]) -> Iterator[list[Span]]:
         yield batch
 
 
+@dataclass(frozen=True)
+class JobPlan:
+    pending: list[int]  # ids of the chunks not done yet, in order
+    finished: bool  # every chunk was done by the time the file was cut: the plan ended the job
+
+
 def ingest_job_plan(
     *, job_id: int, dispatch: Callable[[list[int]], object] = lambda chunk_ids: None
-) -> list[int]:
-    """Claim a queued job and cut it into chunks; return the ids of the chunks still pending.
+) -> JobPlan:
+    """Claim a queued job and cut it into chunks.
 
     Each batch of new chunks goes to `dispatch` as soon as it is recorded, so the first chunk
     is processed while the rest of the file is being cut; on a rerun, the chunks still pending
@@ -199,7 +205,7 @@ def ingest_job_plan(
     if not claimed and (job.status != IngestJob.Status.RUNNING or job.chunk_count):
         pending = _pending_chunks(job_id)
         dispatch(pending)
-        return pending
+        return JobPlan(pending, finished=False)
     try:
         work_path = _decompress(job)
         with open(work_path, "rb") as handle:
@@ -207,7 +213,7 @@ def ingest_job_plan(
         fmt = job.format if job.format != "auto" else detect_format(head)
     except (OSError, EOFError, gzip.BadGzipFile, UnsupportedFormatError) as exc:
         ingest_job_fail(job_id=job_id, error=f"cannot read the input: {exc}")
-        return []
+        return JobPlan([], finished=False)
     # Chunks read these, so they are stored before the first chunk is handed over; the chunk
     # count only once the whole file is cut, since it is what lets the job finish.
     IngestJob.objects.filter(pk=job_id).update(
@@ -230,10 +236,10 @@ def ingest_job_plan(
                 count += len(batch)
     except OSError as exc:
         ingest_job_fail(job_id=job_id, error=f"cannot read the input: {exc}")
-        return []
+        return JobPlan([], finished=False)
     IngestJob.objects.filter(pk=job_id).update(chunk_count=count)
-    _finish_if_complete(job_id)
-    return _pending_chunks(job_id)
+    finished = _finish_if_complete(job_id)
+    return JobPlan(_pending_chunks(job_id), finished)
 
 
 def _pending_chunks(job_id: int, first: int = 0, stop: int | None = None) -> list[int]:
@@ -415,7 +421,7 @@ def ingest_job_fail(*, job_id: int, error: str) -> None:
 
 def ingest_job_run_inline(*, job_id: int) -> IngestJob:
     """Run a whole job in this process (the demo seed, tests, and `ingest` without a worker)."""
-    for chunk_id in ingest_job_plan(job_id=job_id):
+    for chunk_id in ingest_job_plan(job_id=job_id).pending:
         ingest_chunk_process(chunk_id=chunk_id)
     return IngestJob.objects.get(pk=job_id)
 

@@ -347,10 +347,10 @@ def test_new_surfaces_and_models_are_created_and_remember_their_job(tmp_path):
 def test_a_chunk_processed_twice_writes_its_rows_once(tmp_path, settings):
     settings.INGEST_CHUNK_RECORDS = 3
     job = queued(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(6)]))
-    chunk_ids = ingest_job_plan(job_id=job.pk)
+    chunk_ids = ingest_job_plan(job_id=job.pk).pending
     ingest_chunk_process(chunk_id=chunk_ids[0])
     ingest_chunk_process(chunk_id=chunk_ids[0])  # a redelivered message
-    assert ingest_job_plan(job_id=job.pk) == chunk_ids[1:]  # a rerun plans only what is left
+    assert ingest_job_plan(job_id=job.pk).pending == chunk_ids[1:]  # a rerun: what is left
     ingest_chunk_process(chunk_id=chunk_ids[1])
     job.refresh_from_db()
     assert (job.status, job.received, job.inserted) == ("succeeded", 6, 6)
@@ -370,7 +370,9 @@ def test_the_first_chunk_is_handed_over_before_the_rest_of_the_file_is_cut(tmp_p
             assert IngestJob.objects.get(pk=job.pk).chunk_count == 0
             assert ingest_chunk_process(chunk_id=chunk_ids[0]) is False  # not the last one
 
-    pending = ingest_job_plan(job_id=job.pk, dispatch=dispatch)
+    plan = ingest_job_plan(job_id=job.pk, dispatch=dispatch)
+    pending = plan.pending
+    assert not plan.finished
     chunks = list(job.chunks.order_by("index").values_list("pk", flat=True))
     assert [len(batch) for batch in handed_over] == [1, 8, 2]
     assert [chunk_id for batch in handed_over for chunk_id in batch] == chunks
@@ -379,6 +381,21 @@ def test_the_first_chunk_is_handed_over_before_the_rest_of_the_file_is_cut(tmp_p
         ingest_chunk_process(chunk_id=chunk_id)
     job.refresh_from_db()
     assert (job.status, job.chunk_count, job.inserted) == ("succeeded", 11, 21)
+
+
+def test_a_plan_whose_chunks_all_ran_while_it_cut_ends_the_job_itself(tmp_path, settings):
+    settings.INGEST_CHUNK_RECORDS = 2
+    job = queued(write_jsonl(tmp_path / "a.jsonl", [record(i) for i in range(5)]))
+
+    def run_at_once(chunk_ids):
+        for chunk_id in chunk_ids:
+            assert ingest_chunk_process(chunk_id=chunk_id) is False  # the count is not known yet
+
+    plan = ingest_job_plan(job_id=job.pk, dispatch=run_at_once)
+    assert plan.finished
+    assert plan.pending == []
+    job.refresh_from_db()
+    assert (job.status, job.chunk_count, job.inserted) == ("succeeded", 3, 5)
 
 
 def test_a_plan_interrupted_while_cutting_is_completed_by_its_rerun(tmp_path, settings):
@@ -393,7 +410,7 @@ def test_a_plan_interrupted_while_cutting_is_completed_by_its_rerun(tmp_path, se
         ingest_job_plan(job_id=job.pk, dispatch=lost_worker)
     assert IngestChunk.objects.filter(job=job).count() == 9
     handed_over: list[int] = []
-    pending = ingest_job_plan(job_id=job.pk, dispatch=handed_over.extend)  # the redelivery
+    pending = ingest_job_plan(job_id=job.pk, dispatch=handed_over.extend).pending  # redelivered
     assert handed_over == pending
     assert len(pending) == 11
     for chunk_id in pending:
