@@ -138,13 +138,17 @@ class Preparer:
         source, user_key, salt = self.source, self.user_key, self.sampling_salt
         # A chunk's records fall into few strata: each key is built once per batch.
         stratum_keys: dict[tuple, str] = {}
-        for (position, _), record, model_result, category in zip(
+        for (position, original), record, model_result, category in zip(
             valid, redacted, model_results, categories, strict=True
         ):
             served_result = classify_served(
                 model_result, record.served_response, record.gateway_action
             )
-            redactions = record.metadata.get(REDACTIONS_METADATA_KEY)
+            # redact_record hands back the record itself when it redacted nothing; a count the
+            # source put under the same key is its own metadata, not a redaction.
+            redactions = 0
+            if record is not original:
+                redactions = sum(record.metadata[REDACTIONS_METADATA_KEY].values())
             u = sampling.record_u(f"{source}\x1f{record.external_id}", salt)
             x = sampling.size_measure(record.impact_weight, INGEST_SIZE_MEASURE)
             stratum = (record.day, category.slug, model_result.label, record.model)
@@ -165,6 +169,6 @@ class Preparer:
                 u,
                 sampling.priority_key(u, x),
                 stratum_key,
-                sum(redactions.values()) if redactions else 0,
+                redactions,
             )
         return out  # type: ignore[return-value] - every None was filled in

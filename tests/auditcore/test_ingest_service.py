@@ -223,6 +223,24 @@ def test_pii_is_redacted_and_user_ids_are_hashed(tmp_path):
     assert row.user_ref and "u_secret" not in row.user_ref
 
 
+def test_a_source_field_named_like_the_redaction_counts_neither_fails_nor_counts(tmp_path):
+    job = run(
+        write_jsonl(
+            tmp_path / "a.jsonl",
+            [
+                record(1, metadata={"pii_redacted": "by our gateway"}),
+                record(2, metadata={"pii_redacted": {"EMAIL": 7}}),
+                record(3, pii_redacted="n/a", prompt="Write to jane.doe@example.com"),
+            ],
+        )
+    )
+    assert (job.status, job.inserted, job.rejected) == ("succeeded", 3, 0)
+    rows = {r.external_id: r for r in Interaction.objects.filter(ingest_job=job)}
+    assert [rows[f"r{i:05d}"].redaction_count for i in (1, 2, 3)] == [0, 0, 1]
+    assert rows["r00001"].metadata == {"pii_redacted": "by our gateway"}  # kept as sent
+    assert rows["r00003"].metadata["pii_redacted"] == {"EMAIL": 1}  # what redaction found
+
+
 def test_each_row_stores_the_digest_of_its_redacted_prompt(tmp_path):
     job = run(
         write_jsonl(
