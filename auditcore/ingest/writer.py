@@ -11,19 +11,28 @@ from collections.abc import Sequence
 import orjson
 from django.db import IntegrityError, connection, transaction
 from psycopg.errors import UniqueViolation
-from psycopg.types.json import set_json_dumps
 
 from auditcore.ingest.pipeline import PreparedRow
 from auditcore.models import GatewayAction, Interaction, StratumCount
 
-# A row's own fields, then what the writer adds: the job's, and the looked-up surface and model.
+# The row's JSON fields, which PostgreSQL receives already encoded (see write_rows); a test checks
+# that they are the table's JSON columns.
+JSON_FIELDS = ("earlier_turns", "metadata")
+# A row's own fields, then what the writer adds (the job's, the looked-up surface and model), then
+# the JSON fields.
 _ROW_FIELDS = tuple(
-    f.name for f in dataclasses.fields(PreparedRow) if f.metadata.get("column", f.name) is not None
+    f.name
+    for f in dataclasses.fields(PreparedRow)
+    if f.metadata.get("column", f.name) is not None and f.name not in JSON_FIELDS
 )
 COLUMNS = (
     *_ROW_FIELDS, "source", "ingest_job_id", "created_at", "surface_id", "model_version_id",
+    *JSON_FIELDS,
 )  # fmt: skip
 _row_values = operator.attrgetter(*_ROW_FIELDS)
+
+# jsonb's binary format: a version byte, then the JSON text.
+_JSONB_VERSION = b"\x01"
 
 # (day, surface_id, model_version_id, category, outcome, gateway_changed)
 #   → [count, Σ impact, Σ impact²]
@@ -45,16 +54,28 @@ def write_rows(
     """
     if not rows:
         return {}
-    values = _first_of_each_id(
-        [
-            (*_row_values(r), source, job_id, now, surface_ids[r.surface], model_ids[r.model])
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
+        # The JSON fields go to the binary COPY in jsonb's own format: psycopg's jsonb dumper
+        # would run in Python for every value (bench/README.md).
+        dumps, version = orjson.dumps, _JSONB_VERSION
+        values = [
+            (
+                *_row_values(r), source, job_id, now, surface_ids[r.surface], model_ids[r.model],
+                version + dumps(r.earlier_turns), version + dumps(r.metadata),
+            )
             for r in rows
-        ]
-    )
-    if connection.vendor == "postgresql":
-        inserted = _write_postgresql(values)
+        ]  # fmt: skip
     else:
-        inserted = _write_portable(values, source)
+        values = [
+            (
+                *_row_values(r), source, job_id, now, surface_ids[r.surface], model_ids[r.model],
+                r.earlier_turns, r.metadata,
+            )
+            for r in rows
+        ]  # fmt: skip
+    values = _first_of_each_id(values)
+    inserted = _write_postgresql(values) if postgresql else _write_portable(values, source)
     tally: StratumTally = defaultdict(lambda: [0, 0.0, 0.0])
     for day, surface_id, model_id, category, outcome, action, impact in inserted:
         changed = action != GatewayAction.NONE
@@ -108,15 +129,16 @@ def _write_portable(values: list[tuple], source: str) -> list[tuple]:
 
 
 def _column_types() -> list[str]:
-    """PostgreSQL type names of COLUMNS, read off the model, for the binary COPY."""
+    """PostgreSQL type names of COLUMNS, read off the model, for the binary COPY; the jsonb
+    columns' values are sent as the bytes write_rows made, which the server reads as jsonb."""
     fields = {f.column: f for f in Interaction._meta.concrete_fields}
-    return [fields[c].db_type(connection).split("(")[0] for c in COLUMNS]
+    types = [fields[c].db_type(connection).split("(")[0] for c in COLUMNS]
+    return ["bytea" if t == "jsonb" else t for t in types]
 
 
 def _copy(cursor, table: str, values: list[tuple]) -> None:
     # Binary COPY spares both ends the text round trip of dates, numbers and JSON, so it costs
     # less than the text format (bench/README.md).
-    set_json_dumps(orjson.dumps, cursor.cursor)
     # COPY runs on the raw psycopg cursor: Django's wrapper turns its errors into Django's own,
     # so a lost connection is an OperationalError the chunk task retries.
     with (

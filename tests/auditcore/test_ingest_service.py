@@ -1,5 +1,6 @@
 """Ingest jobs end to end through the services: chunks, quarantine, idempotency, stratum counts."""
 
+import dataclasses
 import gzip
 import io
 import json
@@ -14,8 +15,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from auditcore.consistency import prompt_digest
+from auditcore.detection.category import CategoryClassifier
+from auditcore.detection.default_policy import default_category_specs
 from auditcore.exceptions import ApplicationError
 from auditcore.ingest import writer
+from auditcore.ingest.pipeline import Preparer
 from auditcore.models import (
     IngestChunk,
     IngestJob,
@@ -527,12 +531,23 @@ def test_a_copy_error_other_than_a_known_id_reaches_the_caller_as_a_django_error
     only the idempotency key sends a batch down the ON CONFLICT path."""
     require_services()
     job = ingest_records_push(records=[record(1)], source="copy-errors").job
-    row = Interaction.objects.filter(source="copy-errors").values_list(*writer.COLUMNS).get()
-    broken = list(row)
-    broken[writer.COLUMNS.index("external_id")] = "r-new"
-    broken[writer.COLUMNS.index("prompt")] = None  # NOT NULL
+    stored = Interaction.objects.get(source="copy-errors")
+    prepared = Preparer(
+        source="copy-errors",
+        categories=CategoryClassifier(tuple(default_category_specs())),
+        user_key=b"key",
+        sampling_salt="salt",
+    ).prepare(record(2), line=1)
+    broken = dataclasses.replace(prepared, prompt=None)  # NOT NULL
     with pytest.raises(IntegrityError) as raised, transaction.atomic():
-        writer._write_postgresql([tuple(broken)])
+        writer.write_rows(
+            rows=[broken],
+            source="copy-errors",
+            job_id=job.pk,
+            surface_ids={broken.surface: stored.surface_id},
+            model_ids={broken.model: stored.model_version_id},
+            now=stored.created_at,
+        )
     assert raised.value.__cause__.diag.column_name == "prompt"
     assert Interaction.objects.filter(source="copy-errors").count() == 1
     assert job.inserted == 1

@@ -6,6 +6,7 @@ import io
 
 import jsonschema
 import pytest
+from django.db.models import JSONField
 
 from auditcore.demo_data import generate_records
 from auditcore.ingest import writer
@@ -19,6 +20,15 @@ def test_the_copy_columns_are_every_column_of_the_interaction_table_but_its_id()
     columns = {field.column for field in Interaction._meta.concrete_fields} - {"id"}
     assert sorted(writer.COLUMNS) == sorted(columns)
     assert len(set(writer.COLUMNS)) == len(writer.COLUMNS)
+
+
+def test_the_writer_encodes_exactly_the_json_columns_itself():
+    json_columns = {
+        field.column
+        for field in Interaction._meta.concrete_fields
+        if isinstance(field, JSONField) and field.column in writer.COLUMNS
+    }
+    assert set(writer.JSON_FIELDS) == json_columns
 
 
 def test_a_csv_with_every_column_fills_every_field_of_the_record():
