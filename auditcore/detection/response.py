@@ -458,15 +458,18 @@ _FOREIGN_MARKERS = (
 _STRUCTURE_MARKERS = ("\n1.", "\n2.", "\n- ", "\n* ", "\n• ", "```", "\n    ", "\n|", "\n#")
 
 # One literal scan of a text tells which of these groups have a literal in it: [0, _HEDGE_FROM)
-# the _CUE_GROUPS, then each hedge word, the structure markers, and the literals of _WARNING,
-# _PIVOT, _ALTERNATIVE and _REFERRAL. Most plain answers need no regex search after it.
+# the _CUE_GROUPS, then the hedge anchors and the other hedge words (these two reported once per
+# occurrence, so the scan counts them), the structure markers, and the literals of _WARNING,
+# _LECTURE, _PIVOT, _ALTERNATIVE and _REFERRAL. Most plain answers need no regex search after it.
 _SCAN_GROUPS = (
-    *_CUE_GROUPS, *((word,) for word in _HEDGE_WORDS), _STRUCTURE_MARKERS, _WARNING_LITERALS,
+    *_CUE_GROUPS, _HEDGE_ANCHORS, _OTHER_HEDGE_WORDS, _STRUCTURE_MARKERS, _WARNING_LITERALS,
     _LECTURE_LITERALS, *_AFTER_GROUPS,
 )  # fmt: skip
 _HEDGE_FROM = len(_CUE_GROUPS)
-_STRUCTURE = _HEDGE_FROM + len(_HEDGE_WORDS)
 (
+    _HEDGE_ANCHOR_FOUND,
+    _OTHER_HEDGE_FOUND,
+    _STRUCTURE,
     _WARNING_FOUND,
     _LECTURE_FOUND,
     _PIVOT_FOUND,
@@ -474,8 +477,8 @@ _STRUCTURE = _HEDGE_FROM + len(_HEDGE_WORDS)
     _VERB_FOUND,
     _NOUN_FOUND,
     _HOTLINE_FOUND,
-) = range(_STRUCTURE + 1, len(_SCAN_GROUPS))
-_HEDGE_ANCHOR_INDICES = frozenset(_HEDGE_FROM + _HEDGE_WORDS.index(w) for w in _HEDGE_ANCHORS)
+) = range(_HEDGE_FROM, len(_SCAN_GROUPS))
+_COUNTED_GROUPS = (_HEDGE_ANCHOR_FOUND, _OTHER_HEDGE_FOUND)
 _SET_SCAN: SearchSet | None = None
 
 
@@ -492,7 +495,7 @@ def _may_match(found: list[int]) -> tuple[bool, bool, bool, bool]:
 def _prefilters(engine: str | None) -> tuple[SearchSet | None, ...]:
     """The _SET_* pre-filters of `engine` (the first installed one when None)."""
     gate = literal_search_set(_CUE_GROUPS, engine)
-    scan = literal_search_set(_SCAN_GROUPS, engine)
+    scan = literal_search_set(_SCAN_GROUPS, engine, counted=_COUNTED_GROUPS)
     if gate is None or scan is None:
         return None, None, None, None
     # Only Hyperscan can pre-filter a pattern with look-arounds; these stay None without it.
@@ -882,14 +885,11 @@ def _classify_without_cue(
             return _result(COMPLIANCE, 0.3, "short_answer_to_yes_no_question")
         return _result(REFUSAL, 0.8, "bare_no")
     if n >= 420 and present is not None:
-        # Only the hedge words that occur are counted.
-        if _HEDGE_ANCHOR_INDICES.isdisjoint(present):
+        # The scan has counted the hedge words.
+        hedges = present.count(_HEDGE_ANCHOR_FOUND)
+        if not hedges:
             return _result(COMPLIANCE, 0.05)
-        hedges = sum(
-            low.count(_HEDGE_WORDS[i - _HEDGE_FROM])
-            for i in present
-            if _HEDGE_FROM <= i < _STRUCTURE
-        )
+        hedges += present.count(_OTHER_HEDGE_FOUND)
         return _classify_hedged(n, hedges, _STRUCTURE in present)
     if n >= 420:
         # Hedge anchors are a subset of the hedge words: count them first, and stop when absent.
@@ -919,7 +919,10 @@ def _classify_without_cue(
                 return _result(REFUSAL, 0.7, "warning_only")
             if referral and n < 260:
                 return _result(REFUSAL, 0.65, "referral_only")
-    hedges = sum(low.count(w) for w in _HEDGE_WORDS)
+    if present is None:
+        hedges = sum(low.count(w) for w in _HEDGE_WORDS)
+    else:
+        hedges = present.count(_HEDGE_ANCHOR_FOUND) + present.count(_OTHER_HEDGE_FOUND)
     return _classify_hedged(n, hedges, structured)
 
 
