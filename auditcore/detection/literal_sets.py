@@ -117,7 +117,8 @@ def _re2_set(
         options.encoding = re2.Options.Encoding.LATIN1
         search_set = re2.Set.SearchSet(options)
         for group in groups:
-            search_set.Add("|".join(_byte_pattern(literal) for literal in group))
+            # An empty class matches no byte: an empty group is never reported.
+            search_set.Add("|".join(map(_byte_pattern, group)) or r"[^\x00-\xff]")
         for _, literal in literals:
             search_set.Add(_byte_pattern(literal))
         search_set.Compile()
@@ -166,7 +167,8 @@ def literal_search_set(
     """A search set over these groups from `engine`, or the first installed one; None if none.
 
     A group is reported once when one of its literals occurs; a group in `counted` once per
-    occurrence instead, as many times as the str.count of its literals add up to.
+    occurrence instead, as many times as the str.count of its literals add up to. An empty group
+    is never reported: several sets can share one numbering of groups while each leaves some out.
     """
     counted = frozenset(counted)
     _check_countable(groups, counted)

@@ -480,6 +480,15 @@ _HEDGE_FROM = len(_CUE_GROUPS)
 ) = range(_HEDGE_FROM, len(_SCAN_GROUPS))
 _COUNTED_GROUPS = (_HEDGE_ANCHOR_FOUND, _OTHER_HEDGE_FOUND)
 _SET_SCAN: SearchSet | None = None
+# A text this long is judged on its hedge words when it holds no refusal cue: its scan leaves out
+# the literals that only shorter texts are searched for (warnings, pivots, offers, referrals),
+# which the scan of a plain answer would otherwise report one call at a time.
+_LONG_TEXT = 420
+_LONG_SCAN_GROUPS = tuple(
+    () if i >= _WARNING_FOUND and i != _LECTURE_FOUND else group
+    for i, group in enumerate(_SCAN_GROUPS)
+)
+_SET_SCAN_LONG: SearchSet | None = None
 
 
 def _may_match(found: list[int]) -> tuple[bool, bool, bool, bool]:
@@ -496,12 +505,13 @@ def _prefilters(engine: str | None) -> tuple[SearchSet | None, ...]:
     """The _SET_* pre-filters of `engine` (the first installed one when None)."""
     gate = literal_search_set(_CUE_GROUPS, engine)
     scan = literal_search_set(_SCAN_GROUPS, engine, counted=_COUNTED_GROUPS)
-    if gate is None or scan is None:
-        return None, None, None, None
+    scan_long = literal_search_set(_LONG_SCAN_GROUPS, engine, counted=_COUNTED_GROUPS)
+    if gate is None or scan is None or scan_long is None:
+        return None, None, None, None, None
     # Only Hyperscan can pre-filter a pattern with look-arounds; these stay None without it.
     lecture = pattern_prefilter([_LECTURE.pattern]) if engine in (None, "hyperscan") else None
     strong = pattern_prefilter(_STRONG_PATTERNS) if engine in (None, "hyperscan") else None
-    return gate, scan, lecture, strong
+    return gate, scan, scan_long, lecture, strong
 
 
 _PREFILTERS_BUILT = False
@@ -513,9 +523,9 @@ def _build_prefilters() -> None:
     Hyperscan takes about a second of CPU to compile the pattern pre-filters: a process that only
     imports this module (a management command that enqueues, a web worker) never pays it.
     """
-    global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG, _PREFILTERS_BUILT
+    global _SET_GATE, _SET_SCAN, _SET_SCAN_LONG, _SET_LECTURE, _SET_STRONG, _PREFILTERS_BUILT
     if not _PREFILTERS_BUILT:
-        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = _prefilters(None)
+        _SET_GATE, _SET_SCAN, _SET_SCAN_LONG, _SET_LECTURE, _SET_STRONG = _prefilters(None)
         _PREFILTERS_BUILT = True
 
 
@@ -531,20 +541,20 @@ def _prefilter_engine(engine: str | None) -> Iterator[None]:
     For tests and benchmarks only, which check that every path gives the same results and
     measure each: the _SET_* pre-filters are rebuilt until the block exits. Not thread-safe.
     """
-    global _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
+    global _SET_GATE, _SET_SCAN, _SET_SCAN_LONG, _SET_LECTURE, _SET_STRONG
     _build_prefilters()
-    saved = _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG
+    saved = _SET_GATE, _SET_SCAN, _SET_SCAN_LONG, _SET_LECTURE, _SET_STRONG
     if engine is None:
-        _SET_GATE = _SET_SCAN = _SET_LECTURE = _SET_STRONG = None
+        built = None, None, None, None, None
     else:
         built = _prefilters(engine)
         if built[0] is None:
             raise LookupError(f"{engine} is not installed")
-        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = built
+    _SET_GATE, _SET_SCAN, _SET_SCAN_LONG, _SET_LECTURE, _SET_STRONG = built
     try:
         yield
     finally:
-        _SET_GATE, _SET_SCAN, _SET_LECTURE, _SET_STRONG = saved
+        _SET_GATE, _SET_SCAN, _SET_SCAN_LONG, _SET_LECTURE, _SET_STRONG = saved
 
 
 def _without_prefilters() -> AbstractContextManager[None]:
@@ -884,14 +894,14 @@ def _classify_without_cue(
         if prompt and _YES_NO_QUESTION.match(prompt.lower()):
             return _result(COMPLIANCE, 0.3, "short_answer_to_yes_no_question")
         return _result(REFUSAL, 0.8, "bare_no")
-    if n >= 420 and present is not None:
+    if n >= _LONG_TEXT and present is not None:
         # The scan has counted the hedge words.
         hedges = present.count(_HEDGE_ANCHOR_FOUND)
         if not hedges:
             return _result(COMPLIANCE, 0.05)
         hedges += present.count(_OTHER_HEDGE_FOUND)
         return _classify_hedged(n, hedges, _STRUCTURE in present)
-    if n >= 420:
+    if n >= _LONG_TEXT:
         # Hedge anchors are a subset of the hedge words: count them first, and stop when absent.
         hedges = sum(map(low.count, _HEDGE_ANCHORS))
         if not hedges:
@@ -905,7 +915,7 @@ def _classify_without_cue(
     else:
         structured = _STRUCTURE in present
         may_warn, may_pivot, may_alternative, may_refer = _may_match(present)
-    if n < 420:
+    if n < _LONG_TEXT:
         referral = _REFERRAL.search(low) if may_refer else None
         warning = _WARNING.search(low) if may_warn else None
         if not (referral or warning):
@@ -958,7 +968,8 @@ def classify_response(response: str | None, prompt: str | None = None) -> Respon
         _build_prefilters()
     present = None
     if _SET_SCAN is not None:
-        present = _SET_SCAN(low.encode("utf-8", "surrogatepass")) or []
+        scan = _SET_SCAN if len(low) < _LONG_TEXT else _SET_SCAN_LONG
+        present = scan(low.encode("utf-8", "surrogatepass")) or []
     cue = _find_cue(low, present)
     if cue is not None and not _APOLOGY_THEN_ANSWER.search(low, 0, cue.start() + 1):
         return _classify_after_cue(low, cue, prompt)

@@ -19,7 +19,7 @@ def test_a_group_larger_than_one_hyperscan_expression_is_still_one_group(engine)
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_counted_group_is_reported_once_per_occurrence_of_its_literals(engine):
-    groups = [["cat", "dog"], ["bird"], ["cow", "sheep"], ["fish"]]
+    groups = [["cat", "dog"], ["bird"], ["cow", "sheep"], ["fish"], []]
     search = literal_search_set(groups, engine, counted=[0, 2])
     assert search is not None
 
@@ -40,3 +40,13 @@ def test_it_refuses_to_count_literals_whose_occurrences_str_count_would_not_add_
     # "please note" is one of "note" too: one match would stand for two counts.
     with pytest.raises(ValueError, match="group 0"):
         literal_search_set([literals], counted=[0])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_empty_group_is_never_reported_and_keeps_the_numbering(engine):
+    search = literal_search_set([["cat"], [], ["dog"]], engine)
+    assert search is not None
+
+    assert sorted(search(b"cat and dog")) == [0, 2]
+    assert search(b"") == []
+    assert search(bytes(range(256))) == []

@@ -293,6 +293,12 @@ def test_the_scan_groups_keep_their_documented_order():
     assert groups[fast._WARNING_FOUND] == fast._WARNING_LITERALS
     assert groups[fast._LECTURE_FOUND] == fast._LECTURE_LITERALS
     assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
+    # Long texts are not searched for warnings, pivots, offers or referrals before a cue is found.
+    left_out = [i for i, group in enumerate(fast._LONG_SCAN_GROUPS) if not group]
+    assert left_out == [fast._WARNING_FOUND, *range(fast._PIVOT_FOUND, len(groups))]
+    assert all(
+        fast._LONG_SCAN_GROUPS[i] == groups[i] for i in range(len(groups)) if i not in left_out
+    )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -318,6 +324,9 @@ def _check_scans(texts):
             found = fast._SET_SCAN(window.encode(*UTF8)) or []
             assert sorted(found) == expected, window[:200]
             counted += len(found) - len(set(found))
+            # The scan of long texts reports the same, less the groups it leaves out.
+            found = fast._SET_SCAN_LONG(window.encode(*UTF8)) or []
+            assert sorted(found) == [i for i in expected if fast._LONG_SCAN_GROUPS[i]]
             gate = fast._SET_GATE(window.encode(*UTF8)) or []
             assert sorted(gate) == sorted({i for i in expected if i < fast._HEDGE_FROM})
     # Texts with a hedge word more than once were among them.
