@@ -563,6 +563,12 @@ def _without_prefilters() -> AbstractContextManager[None]:
 
 
 def _is_english(low: str) -> bool:
+    if low.isascii():
+        # A marker inside the opening is inside the padded head below: most answers stop here.
+        find = low.find
+        for marker in _ENGLISH_MARKERS:
+            if find(marker, 0, HEAD_CHARS) >= 0:
+                return True
     head = " " + low[:HEAD_CHARS] + " "
     if head.isascii():
         contains = head.__contains__
@@ -637,13 +643,14 @@ def _find_cue(low: str, present: list[int] | None) -> re.Match[str] | None:
     # Without any refusal literal in the whole text there is no cue in either window.
     if min(present, default=_ANCHOR_FROM) >= _ANCHOR_FROM:
         return None
-    if n <= HEAD_CHARS:
-        # The opening window is the whole text: the scan has already looked at it.
-        return _first_strong_cue(low, 0, n, present)
-    cue = _first_strong_cue(low, 0, HEAD_CHARS, _window_groups(low, 0, HEAD_CHARS))
-    if cue is None:
+    # When the opening window is the whole text, or the slice pre-filter tells which patterns may
+    # match in each slice, what occurs in the whole text serves both windows.
+    whole = n <= HEAD_CHARS or (_SET_STRONG is not None and low.isascii())
+    head = min(n, HEAD_CHARS)
+    cue = _first_strong_cue(low, 0, head, present if whole else _window_groups(low, 0, head))
+    if cue is None and n > HEAD_CHARS:
         tail = _tail_start(low)
-        cue = _first_strong_cue(low, tail, n, _window_groups(low, tail, n))
+        cue = _first_strong_cue(low, tail, n, present if whole else _window_groups(low, tail, n))
     return cue
 
 
@@ -659,18 +666,25 @@ def _first_strong_cue(
 
     `found` lists the _CUE_GROUPS that occur in the window (and maybe other scan groups), when
     the literal scan told: only those refusal patterns are searched for and those rare anchors
-    located. Without it, every slice is first checked for any literal.
+    located (in ASCII text the slice pre-filter narrows the patterns down, slice by slice, so
+    groups that occur only outside the window cost little). Without it, every slice is first
+    checked for any literal.
     """
     if found is None:
-        patterns, gate, rare = (_STRONG,), _STRONG_GATE.search, None
+        candidates, rare = _any_strong_literal, None
     else:
         found = sorted(found)
         rare_from = bisect_left(found, _ANCHOR_FROM)
         if not rare_from:
             return None
-        patterns, gate = [_STRONG_EACH[i] for i in found[:rare_from]], None
+        patterns = [_STRONG_EACH[i] for i in found[:rare_from]]
         if _SET_STRONG is not None and low.isascii():
-            gate = _strong_slice_gate(found[:rare_from])
+            candidates = _strong_slice_gate(found[:rare_from])
+        else:
+
+            def candidates(low: str, pos: int, stop: int) -> Sequence[re.Pattern[str]]:
+                return patterns
+
         rare_to = bisect_left(found, _HEDGE_FROM, rare_from)
         rare = [_RARE_ANCHORS[i - _ANCHOR_FROM] for i in found[rare_from:rare_to]]
     searched_to = start
@@ -682,9 +696,7 @@ def _first_strong_cue(
         pos = max(searched_to, anchor - _SLICE_BEFORE, start)
         stop = min(end, anchor + _SLICE_AFTER)
         while True:
-            if gate is not None and gate(low, pos, stop) is None:
-                break
-            match = _leftmost_match(patterns, low, pos, stop)
+            match = _leftmost_match(candidates(low, pos, stop), low, pos, stop)
             if match is None:
                 break
             before = low[max(0, match.start() - 8) : match.start()]
@@ -701,20 +713,25 @@ def _first_strong_cue(
     return None
 
 
-def _strong_slice_gate(ids: list[int]) -> Callable[[str, int, int], bool | None]:
-    """A gate for ASCII slices: whether one of these refusal patterns may match in the slice.
+def _any_strong_literal(low: str, pos: int, stop: int) -> Sequence[re.Pattern[str]]:
+    """The union of the refusal patterns if low[pos:stop] holds one of their literals."""
+    return (_STRONG,) if _STRONG_GATE.search(low, pos, stop) else ()
+
+
+def _strong_slice_gate(ids: list[int]) -> Callable[[str, int, int], Sequence[re.Pattern[str]]]:
+    """For ASCII text: which of these refusal patterns may match in a slice, in pattern order.
 
     Hyperscan sees the slice alone, so at its start a word boundary needs only the word character
-    after it, where `re` also looks at the character before: it finds every match `re` finds there,
-    and maybe more, never fewer.
+    after it, where `re` also looks at the character before: it reports every pattern that `re`
+    matches there, and maybe more, never fewer.
     """
     wanted = frozenset(ids)
 
-    def gate(low: str, pos: int, stop: int) -> bool | None:
-        reported = _SET_STRONG(low[pos:stop].encode("ascii"))
-        return True if not wanted.isdisjoint(reported) else None
+    def candidates(low: str, pos: int, stop: int) -> Sequence[re.Pattern[str]]:
+        reported = wanted.intersection(_SET_STRONG(low[pos:stop].encode("ascii")))
+        return [_STRONG_EACH[i] for i in sorted(reported)]
 
-    return gate
+    return candidates
 
 
 def _tail_start(low: str) -> int:
@@ -957,7 +974,7 @@ def classify_response(response: str | None, prompt: str | None = None) -> Respon
         )
     text = response if len(response) <= MAX_SCAN_CHARS else response[:MAX_SCAN_CHARS]
     low = text.lower()
-    if "’" in low:
+    if not low.isascii() and "’" in low:
         low = low.replace("’", "'")
     if not low.strip():
         return _result(REFUSAL, 0.6, "empty_response")
