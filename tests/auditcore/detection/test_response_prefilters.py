@@ -265,12 +265,30 @@ def test_every_warning_pivot_alternative_and_referral_match_contains_its_literal
     assert all(n > 50 for n in seen.values()), seen
 
 
-def test_every_lecture_match_contains_one_of_its_literals(texts):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_structure_after_a_cue_is_told_as_a_search_of_the_whole_text_tells_it(texts, engine):
+    with fast._prefilter_engine(engine):
+        structured = 0
+        for text in texts:
+            # Texts longer than the scanned opening, markers on both sides of its end.
+            for after in (text, text[fast._AFTER_SCAN_CHARS - 8 :], "x" * 596 + text[:40]):
+                found = fast._after_cue_scan(after)
+                expected = fast._has_structure(after)
+                structured += expected
+                assert fast._after_has_structure(after, found) == expected, after[:200]
+    assert structured > 100, structured
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [("_LECTURE", "_LECTURE_LITERALS"), ("_NAMED_PART", "_NAMED_PART_LITERALS")],
+)
+def test_every_lecture_and_named_part_match_contains_one_of_its_literals(texts, pattern, literals):
     seen = 0
     for text in texts:
-        for match in fast._LECTURE.finditer(text):
+        for match in getattr(fast, pattern).finditer(text):
             seen += 1
-            assert _has(match.group(), fast._LECTURE_LITERALS), match.group()
+            assert _has(match.group(), getattr(fast, literals)), match.group()
     assert seen > 20, seen
 
 
@@ -324,9 +342,12 @@ def _check_scans(texts):
             found = fast._SET_SCAN(window.encode(*UTF8)) or []
             assert sorted(found) == expected, window[:200]
             counted += len(found) - len(set(found))
-            # The scan of long texts reports the same, less the groups it leaves out.
+            # The scans of long texts and of what follows a cue report the same, less the groups
+            # they leave out.
             found = fast._SET_SCAN_LONG(window.encode(*UTF8)) or []
             assert sorted(found) == [i for i in expected if fast._LONG_SCAN_GROUPS[i]]
+            found = fast._SET_AFTER(window.encode(*UTF8)) or []
+            assert sorted(found) == sorted({i for i in expected if fast._AFTER_SCAN_GROUPS[i]})
             gate = fast._SET_GATE(window.encode(*UTF8)) or []
             assert sorted(gate) == sorted({i for i in expected if i < fast._HEDGE_FROM})
     # Texts with a hedge word more than once were among them.
