@@ -174,6 +174,24 @@ def test_the_lecture_prefilter_reports_every_opening_where_the_lecture_pattern_m
     assert len(ruled_out) > 0.5 * len(openings)
 
 
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan is not installed")
+def test_the_referral_prefilter_reports_every_text_where_the_referral_pattern_matches(texts):
+    ascii_texts = [t[:end] for t in texts if t.isascii() for end in (400, len(t))]
+    matching = [t for t in ascii_texts if fast._REFERRAL.search(t)]
+    assert len(matching) >= 50
+    assert all(fast._SET_REFERRAL(t.encode("ascii")) == [0] for t in matching)
+    # It rules out most texts with a referral verb and noun but no referral.
+    candidates = [
+        t
+        for t in ascii_texts
+        if _has(t, fast._REFERRAL_VERBS)
+        and _has(t, fast._REFERRAL_NOUNS)
+        and not fast._REFERRAL.search(t)
+    ]
+    ruled_out = [t for t in candidates if not fast._SET_REFERRAL(t.encode("ascii"))]
+    assert len(ruled_out) > 0.5 * len(candidates)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("source", SOURCES)
 def test_each_engine_and_the_pure_re_fallback_give_identical_results(source, engine):
