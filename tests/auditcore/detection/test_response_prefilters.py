@@ -329,9 +329,13 @@ def test_the_scan_groups_keep_their_documented_order():
     assert groups[fast._WARNING_FOUND] == fast._WARNING_LITERALS
     assert groups[fast._LECTURE_FOUND] == fast._LECTURE_LITERALS
     assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
-    # Long texts are not searched for warnings, pivots, offers or referrals before a cue is found.
+    # Long texts are not scanned for structure, warnings, pivots, offers or referrals.
     left_out = [i for i, group in enumerate(fast._LONG_SCAN_GROUPS) if not group]
-    assert left_out == [fast._WARNING_FOUND, *range(fast._PIVOT_FOUND, len(groups))]
+    assert left_out == [
+        fast._STRUCTURE,
+        fast._WARNING_FOUND,
+        *range(fast._PIVOT_FOUND, len(groups)),
+    ]
     assert all(
         fast._LONG_SCAN_GROUPS[i] == groups[i] for i in range(len(groups)) if i not in left_out
     )
