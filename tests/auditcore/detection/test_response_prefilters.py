@@ -299,9 +299,15 @@ def test_structure_after_a_cue_is_told_as_a_search_of_the_whole_text_tells_it(te
 
 @pytest.mark.parametrize(
     ("pattern", "literals"),
-    [("_LECTURE", "_LECTURE_LITERALS"), ("_NAMED_PART", "_NAMED_PART_LITERALS")],
+    [
+        ("_LECTURE", "_LECTURE_LITERALS"),
+        ("_NAMED_PART", "_NAMED_PART_LITERALS"),
+        ("_SAFER_TOPIC", "_SAFER_TOPIC_LITERALS"),
+    ],
 )
-def test_every_lecture_and_named_part_match_contains_one_of_its_literals(texts, pattern, literals):
+def test_every_lecture_named_part_and_safer_topic_match_holds_one_of_its_literals(
+    texts, pattern, literals
+):
     seen = 0
     for text in texts:
         for match in getattr(fast, pattern).finditer(text):
