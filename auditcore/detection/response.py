@@ -1064,10 +1064,9 @@ def _classify_without_cue(
 
 def _classify_hedged(low: str, hedges: int, structured: bool | None = None) -> ResponseResult:
     """`structured` is _has_structure(low), searched for here when it matters and is not given."""
-    density = hedges * 1000 / max(len(low), 1)
     # A disclaimer word every 80 characters or so buries the answer; an answer with a few
     # "consult a professional" lines is still an answer.
-    if hedges >= 6 and density >= 12:
+    if hedges >= 6 and hedges * 1000 / max(len(low), 1) >= 12:
         if structured is None:
             structured = _has_structure(low)
         return _result(PARTIAL, 0.6 if structured else 0.62, "buried_in_disclaimers")
