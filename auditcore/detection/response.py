@@ -212,8 +212,9 @@ _REFUSAL_LITERAL_GROUPS = frozenset(range(_ANCHOR_FROM))
 _SET_GATE: SearchSet | None = None
 _SLICE_BEFORE = 30
 _SLICE_AFTER = 80
-# Searching a slice for one or two refusal patterns costs less than the pre-filter's scan of it.
-_SLICE_PREFILTER_FROM = 3
+# Searching a slice for one refusal pattern costs less than the pre-filter's scan of it; from two
+# on, texts dense with refusal words spend less with the scan.
+_SLICE_PREFILTER_FROM = 2
 # A long answer without any of these cannot be buried in disclaimers.
 _HEDGE_ANCHORS = ("consult", "professional", "advice")
 
@@ -769,7 +770,7 @@ def _first_strong_cue(
 
     `found` lists the _CUE_GROUPS that occur in the window (and maybe other scan groups), when
     the literal scan told: only those refusal patterns are searched for and those rare anchors
-    located (in ASCII text the slice pre-filter narrows three or more patterns down, slice by
+    located (in ASCII text the slice pre-filter narrows two or more patterns down, slice by
     slice, so groups that occur only outside the window cost little). Without it, every slice is
     first checked for any literal.
     """
