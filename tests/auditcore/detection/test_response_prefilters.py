@@ -9,6 +9,7 @@ whose literals occur against the union of them all.
 
 import contextlib
 import importlib.util
+import random
 import re
 
 import pytest
@@ -102,12 +103,56 @@ def _spliced_pairs() -> list[tuple]:
     ]
 
 
+FOREIGN_OPENINGS = (
+    "Lo siento, no puedo ayudar con eso. Sin embargo, en general se recomienda lo siguiente: ",
+    "Je ne peux pas faire cela, désolé. Cependant, de manière générale : ",
+    "抱歉，我不能提供这个信息。不过，一般来说：",
+    "Извините, я не могу помочь с этим. Однако в общих чертах: ",
+    "Es tut mir leid, ich kann das nicht machen. Jedoch allgemein gilt: ",
+    "Mi dispiace, non posso aiutarti. Tuttavia, in generale: ",
+)
+# Ways to change a text that move it onto other paths of the classifier: non-ASCII text (byte
+# offsets apart from character offsets, no slice pre-filter), curly apostrophes, case, blank
+# edges, other languages, cues pushed into the final paragraph or past MAX_SCAN_CHARS.
+VARIATIONS = (
+    lambda text, rng: text.upper(),
+    lambda text, rng: text.replace("'", "’"),
+    lambda text, rng: (
+        rng.choice(["ü", "İ", "抱", "🙂", "\u200b", "é"]) * rng.randint(1, 400) + text
+    ),
+    lambda text, rng: text[: len(text) // 2] + " naïve café " + text[len(text) // 2 :],
+    lambda text, rng: " " * rng.randint(1, 30) + "\n" + text + "\n\t " * rng.randint(1, 5),
+    lambda text, rng: rng.choice(FOREIGN_OPENINGS) + text[: rng.randint(0, 300)],
+    # The cue only in the final paragraph, or near or past the end of what is scanned.
+    lambda text, rng: FILLER[: rng.randint(HEAD_CHARS, 3000)] + "\n\n" + text,
+    lambda text, rng: (FILLER * 2)[: MAX_SCAN_CHARS - rng.randint(-200, 200)] + text,
+    lambda text, rng: text + "\n\n" + FILLER[: rng.randint(0, 6000)],
+    lambda text, rng: text[: rng.randint(0, len(text))],
+)
+
+
+def _variation_pairs() -> list[tuple]:
+    """Texts of the other sources, each changed by one of VARIATIONS."""
+    rng = random.Random(20261205)
+    items = corpus_items()
+    texts = [item.response for item in items]
+    texts += [record["response"] for record in demo_records()[:1000]]
+    texts += list(bench_responses()[:1000])
+    pairs = []
+    for n, text in enumerate(texts):
+        variation = VARIATIONS[n % len(VARIATIONS)]
+        prompt = items[n % len(items)].prompt if n % 3 == 0 else None
+        pairs.append((variation(text, rng), prompt))
+    return pairs
+
+
 SOURCES = {
     "corpora": _corpus_pairs,
     "bench": lambda: [(text, None) for text in bench_responses()],
     "demo": _demo_pairs,
     "spliced": _spliced_pairs,
     "adversarial": _adversarial_pairs,
+    "variations": _variation_pairs,
 }
 
 
