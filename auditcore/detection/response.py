@@ -768,11 +768,11 @@ def _first_strong_cue(
 ) -> re.Match[str] | None:
     """Return the first refusal cue in low[start:end] that is not part of a helpful phrase.
 
-    `found` lists the _CUE_GROUPS that occur in the window (and maybe other scan groups), when
-    the literal scan told: only those refusal patterns are searched for and those rare anchors
-    located (in ASCII text the slice pre-filter narrows two or more patterns down, slice by
-    slice, so groups that occur only outside the window cost little). Without it, every slice is
-    first checked for any literal.
+    `found` lists the _CUE_GROUPS that occur in the window, or in the whole text, among other
+    scan groups, when the literal scan told: only those refusal patterns are searched for and
+    those rare anchors located (in ASCII text the slice pre-filter narrows two or more patterns
+    down, slice by slice, so groups that occur only outside the window cost little). Without it,
+    every slice is first checked for any literal.
     """
     if found is None:
         candidates, rare = _any_strong_literal, None
