@@ -829,11 +829,11 @@ def _strong_slice_gate(ids: list[int]) -> Callable[[str, int, int], Sequence[re.
     after it, where `re` also looks at the character before: it reports every pattern that `re`
     matches there, and maybe more, never fewer.
     """
-    wanted = frozenset(ids)
+    wanted = [(i, _STRONG_EACH[i]) for i in sorted(ids)]
 
     def candidates(low: str, pos: int, stop: int) -> Sequence[re.Pattern[str]]:
-        reported = wanted.intersection(_SET_STRONG(low[pos:stop].encode("ascii")))
-        return [_STRONG_EACH[i] for i in sorted(reported)]
+        reported = _SET_STRONG(low[pos:stop].encode("ascii"))
+        return [pattern for i, pattern in wanted if i in reported]
 
     return candidates
 
