@@ -1,7 +1,9 @@
 """Benchmark: fast-tier response classification throughput on one core vs a prefix regex.
 
 The classifier runs with each installed literal pre-filter engine (Hyperscan, google-re2) and on
-its pure-`re` path, in the same run, on the same responses.
+its pure-`re` path, in the same run, on the same responses. Each figure is the best of --repeat
+passes timed with time.process_time(), the CPU time of this process, so other work on the machine
+moves it far less than wall time would (it still shares the core's caches).
 """
 
 import argparse
@@ -58,6 +60,8 @@ REFUSAL_CLOSERS = [
 ]
 # Share of responses built from refusal language; production refusal rates are usually lower.
 REFUSAL_SHARE = 0.15
+# What the fast tier must sustain on one core (responses/s).
+TARGET_PER_SECOND = 150_000
 
 
 def generate(n: int, seed: int = 1234) -> list[str]:
@@ -74,32 +78,48 @@ def generate(n: int, seed: int = 1234) -> list[str]:
     return responses
 
 
-def rate(label: str, func, responses: list[str]) -> float:
-    start = time.perf_counter()
-    for response in responses:
-        func(response)
-    elapsed = time.perf_counter() - start
+def rate(label: str, func, responses: list[str], repeat: int, target: int | None = None) -> float:
+    """Responses/s of func over the responses: the best of `repeat` passes, in CPU time."""
+    elapsed = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        for response in responses:
+            func(response)
+        elapsed = min(elapsed, time.process_time() - start)
     per_second = len(responses) / elapsed
-    print(f"{label:<32} {per_second:>12,.0f} responses/s  ({elapsed:.2f} s)")
+    versus = ""
+    if target:
+        versus = f"  target {target:,}/s: {'met' if per_second >= target else 'not met'}"
+    print(f"{label:<32} {per_second:>12,.0f} responses/s  ({elapsed:.2f} s CPU){versus}")
     return per_second
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3, help="passes per engine; the best counts")
     args = parser.parse_args()
     responses = generate(args.n)
     mean_len = sum(map(len, responses)) / len(responses)
-    print(f"{len(responses):,} responses, mean length {mean_len:,.0f} characters, one core")
+    print(
+        f"{len(responses):,} responses, mean length {mean_len:,.0f} characters, one core,"
+        f" CPU time, best of {args.repeat}"
+    )
     classify_response(responses[0])  # compile the regexes outside the timed loop
-    rate("prefix regex (baseline)", PREFIX_REGEX.match, responses)
+    rate("prefix regex (baseline)", PREFIX_REGEX.match, responses, args.repeat)
     results = {}
     for engine in (*ENGINES, None):
         name = engine or "pure re"
         try:
             with classifier._prefilter_engine(engine):
                 classify_response(responses[0])
-                rate(f"classify_response, {name}", classify_response, responses)
+                rate(
+                    f"classify_response, {name}",
+                    classify_response,
+                    responses,
+                    args.repeat,
+                    TARGET_PER_SECOND,
+                )
                 results[name] = [classify_response(r) for r in responses[:20_000]]
         except LookupError:
             print(f"classify_response, {name}: not installed")

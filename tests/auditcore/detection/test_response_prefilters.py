@@ -9,6 +9,7 @@ whose literals occur against the union of them all.
 
 import contextlib
 import importlib.util
+import random
 import re
 
 import pytest
@@ -102,12 +103,56 @@ def _spliced_pairs() -> list[tuple]:
     ]
 
 
+FOREIGN_OPENINGS = (
+    "Lo siento, no puedo ayudar con eso. Sin embargo, en general se recomienda lo siguiente: ",
+    "Je ne peux pas faire cela, désolé. Cependant, de manière générale : ",
+    "抱歉，我不能提供这个信息。不过，一般来说：",
+    "Извините, я не могу помочь с этим. Однако в общих чертах: ",
+    "Es tut mir leid, ich kann das nicht machen. Jedoch allgemein gilt: ",
+    "Mi dispiace, non posso aiutarti. Tuttavia, in generale: ",
+)
+# Ways to change a text that move it onto other paths of the classifier: non-ASCII text (byte
+# offsets apart from character offsets, no slice pre-filter), curly apostrophes, case, blank
+# edges, other languages, cues pushed into the final paragraph or past MAX_SCAN_CHARS.
+VARIATIONS = (
+    lambda text, rng: text.upper(),
+    lambda text, rng: text.replace("'", "’"),
+    lambda text, rng: (
+        rng.choice(["ü", "İ", "抱", "🙂", "\u200b", "é"]) * rng.randint(1, 400) + text
+    ),
+    lambda text, rng: text[: len(text) // 2] + " naïve café " + text[len(text) // 2 :],
+    lambda text, rng: " " * rng.randint(1, 30) + "\n" + text + "\n\t " * rng.randint(1, 5),
+    lambda text, rng: rng.choice(FOREIGN_OPENINGS) + text[: rng.randint(0, 300)],
+    # The cue only in the final paragraph, or near or past the end of what is scanned.
+    lambda text, rng: FILLER[: rng.randint(HEAD_CHARS, 3000)] + "\n\n" + text,
+    lambda text, rng: (FILLER * 2)[: MAX_SCAN_CHARS - rng.randint(-200, 200)] + text,
+    lambda text, rng: text + "\n\n" + FILLER[: rng.randint(0, 6000)],
+    lambda text, rng: text[: rng.randint(0, len(text))],
+)
+
+
+def _variation_pairs() -> list[tuple]:
+    """Texts of the other sources, each changed by one of VARIATIONS."""
+    rng = random.Random(20261205)
+    items = corpus_items()
+    texts = [item.response for item in items]
+    texts += [record["response"] for record in demo_records()[:1000]]
+    texts += list(bench_responses()[:1000])
+    pairs = []
+    for n, text in enumerate(texts):
+        variation = VARIATIONS[n % len(VARIATIONS)]
+        prompt = items[n % len(items)].prompt if n % 3 == 0 else None
+        pairs.append((variation(text, rng), prompt))
+    return pairs
+
+
 SOURCES = {
     "corpora": _corpus_pairs,
     "bench": lambda: [(text, None) for text in bench_responses()],
     "demo": _demo_pairs,
     "spliced": _spliced_pairs,
     "adversarial": _adversarial_pairs,
+    "variations": _variation_pairs,
 }
 
 
@@ -172,6 +217,24 @@ def test_the_lecture_prefilter_reports_every_opening_where_the_lecture_pattern_m
     # It rules out most openings without a lecture, which is what it is for.
     ruled_out = [t for t in openings if not fast._SET_LECTURE(t.encode("ascii"))]
     assert len(ruled_out) > 0.5 * len(openings)
+
+
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan is not installed")
+def test_the_referral_prefilter_reports_every_text_where_the_referral_pattern_matches(texts):
+    ascii_texts = [t[:end] for t in texts if t.isascii() for end in (400, len(t))]
+    matching = [t for t in ascii_texts if fast._REFERRAL.search(t)]
+    assert len(matching) >= 50
+    assert all(fast._SET_REFERRAL(t.encode("ascii")) == [0] for t in matching)
+    # It rules out most texts with a referral verb and noun but no referral.
+    candidates = [
+        t
+        for t in ascii_texts
+        if _has(t, fast._REFERRAL_VERBS)
+        and _has(t, fast._REFERRAL_NOUNS)
+        and not fast._REFERRAL.search(t)
+    ]
+    ruled_out = [t for t in candidates if not fast._SET_REFERRAL(t.encode("ascii"))]
+    assert len(ruled_out) > 0.5 * len(candidates)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -265,12 +328,36 @@ def test_every_warning_pivot_alternative_and_referral_match_contains_its_literal
     assert all(n > 50 for n in seen.values()), seen
 
 
-def test_every_lecture_match_contains_one_of_its_literals(texts):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_structure_after_a_cue_is_told_as_a_search_of_the_whole_text_tells_it(texts, engine):
+    with fast._prefilter_engine(engine):
+        structured = 0
+        for text in texts:
+            # Texts longer than the scanned opening, markers on both sides of its end.
+            for after in (text, text[fast._AFTER_SCAN_CHARS - 8 :], "x" * 596 + text[:40]):
+                found = fast._after_cue_scan(after)
+                expected = fast._has_structure(after)
+                structured += expected
+                assert fast._after_has_structure(after, found) == expected, after[:200]
+    assert structured > 100, structured
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        ("_LECTURE", "_LECTURE_LITERALS"),
+        ("_NAMED_PART", "_NAMED_PART_LITERALS"),
+        ("_SAFER_TOPIC", "_SAFER_TOPIC_LITERALS"),
+    ],
+)
+def test_every_lecture_named_part_and_safer_topic_match_holds_one_of_its_literals(
+    texts, pattern, literals
+):
     seen = 0
     for text in texts:
-        for match in fast._LECTURE.finditer(text):
+        for match in getattr(fast, pattern).finditer(text):
             seen += 1
-            assert _has(match.group(), fast._LECTURE_LITERALS), match.group()
+            assert _has(match.group(), getattr(fast, literals)), match.group()
     assert seen > 20, seen
 
 
@@ -286,11 +373,23 @@ def test_the_scan_groups_keep_their_documented_order():
     assert groups[: fast._HEDGE_FROM] == fast._CUE_GROUPS
     assert fast._CUE_GROUPS[: fast._ANCHOR_FROM] == fast._STRONG_LITERALS
     assert [g[0] for g in fast._CUE_GROUPS[fast._ANCHOR_FROM :]] == list(fast._RARE_ANCHORS)
-    assert [g[0] for g in groups[fast._HEDGE_FROM : fast._STRUCTURE]] == list(fast._HEDGE_WORDS)
+    assert groups[fast._HEDGE_ANCHOR_FOUND] == fast._HEDGE_ANCHORS
+    assert groups[fast._OTHER_HEDGE_FOUND] == fast._OTHER_HEDGE_WORDS
+    assert sorted(fast._HEDGE_ANCHORS + fast._OTHER_HEDGE_WORDS) == sorted(fast._HEDGE_WORDS)
     assert groups[fast._STRUCTURE] == fast._STRUCTURE_MARKERS
     assert groups[fast._WARNING_FOUND] == fast._WARNING_LITERALS
     assert groups[fast._LECTURE_FOUND] == fast._LECTURE_LITERALS
     assert groups[fast._PIVOT_FOUND :] == fast._AFTER_GROUPS
+    # Long texts are not scanned for structure, warnings, pivots, offers or referrals.
+    left_out = [i for i, group in enumerate(fast._LONG_SCAN_GROUPS) if not group]
+    assert left_out == [
+        fast._STRUCTURE,
+        fast._WARNING_FOUND,
+        *range(fast._PIVOT_FOUND, len(groups)),
+    ]
+    assert all(
+        fast._LONG_SCAN_GROUPS[i] == groups[i] for i in range(len(groups)) if i not in left_out
+    )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -300,13 +399,32 @@ def test_the_literal_scans_report_exactly_the_groups_that_occur(texts, engine):
 
 
 def _check_scans(texts):
+    counted = 0
     for text in texts:
         for window in {text, text[:HEAD_CHARS]}:
-            expected = {i for i, group in enumerate(fast._SCAN_GROUPS) if _has(window, group)}
+            # A counted group once per occurrence of its literals, any other once if it occurs.
+            expected = [
+                i
+                for i, group in enumerate(fast._SCAN_GROUPS)
+                for _ in range(
+                    sum(window.count(lit) for lit in group)
+                    if i in fast._COUNTED_GROUPS
+                    else _has(window, group)
+                )
+            ]
             found = fast._SET_SCAN(window.encode(*UTF8)) or []
-            assert sorted(found) == sorted(expected), window[:200]
+            assert sorted(found) == expected, window[:200]
+            counted += len(found) - len(set(found))
+            # The scans of long texts and of what follows a cue report the same, less the groups
+            # they leave out.
+            found = fast._SET_SCAN_LONG(window.encode(*UTF8)) or []
+            assert sorted(found) == [i for i in expected if fast._LONG_SCAN_GROUPS[i]]
+            found = fast._SET_AFTER(window.encode(*UTF8)) or []
+            assert sorted(found) == sorted({i for i in expected if fast._AFTER_SCAN_GROUPS[i]})
             gate = fast._SET_GATE(window.encode(*UTF8)) or []
-            assert sorted(gate) == sorted(i for i in expected if i < fast._HEDGE_FROM)
+            assert sorted(gate) == sorted({i for i in expected if i < fast._HEDGE_FROM})
+    # Texts with a hedge word more than once were among them.
+    assert counted > 100, counted
 
 
 @pytest.mark.parametrize(
