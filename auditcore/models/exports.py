@@ -1,9 +1,9 @@
 """Exports of adjudicated labels: one row per export, from the browser or the command line."""
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from auditcore.models.jobs import BackgroundJob
 from auditcore.models.rounds import AuditRound
 
 
@@ -13,7 +13,7 @@ class ExportFormat(models.TextChoices):
     PARQUET = "parquet", "Parquet"
 
 
-class ExportJob(models.Model):
+class ExportJob(BackgroundJob):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -38,17 +38,10 @@ class ExportJob(models.Model):
     rows_written = models.PositiveIntegerField(default=0)
     file_path = models.CharField(max_length=1024, blank=True)
     file_size = models.BigIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
     # The run holding the job renews its lease with every batch; a job whose lease has lapsed
     # lost its worker, and a redelivered task takes it over under a new token.
     lease_token = models.CharField(max_length=32, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     # After this the file is deleted and the download link stops working.
     expires_at = models.DateTimeField(null=True, blank=True)
 

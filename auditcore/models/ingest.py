@@ -1,10 +1,11 @@
 """Ingest jobs and the records they quarantined."""
 
-from django.conf import settings
 from django.db import models
 
+from auditcore.models.jobs import BackgroundJob
 
-class IngestJob(models.Model):
+
+class IngestJob(BackgroundJob):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -34,13 +35,6 @@ class IngestJob(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

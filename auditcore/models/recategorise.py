@@ -1,12 +1,12 @@
 """Re-categorising stored traffic under a newly published policy version, as a background job."""
 
-from django.conf import settings
 from django.db import models
 
+from auditcore.models.jobs import BackgroundJob
 from auditcore.models.policy import PolicyVersion
 
 
-class RecategoriseJob(models.Model):
+class RecategoriseJob(BackgroundJob):
     """One pass of a version's category classifier over the stored interactions of a period.
 
     Interactions drawn into a round are left alone: their items keep the stratum (and the
@@ -32,13 +32,6 @@ class RecategoriseJob(models.Model):
     last_pk = models.BigIntegerField(default=0)
     # {"old→new": count} of the interactions whose category changed.
     transitions = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

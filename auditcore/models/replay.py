@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from auditcore.models.jobs import BackgroundJob
 from auditcore.models.rounds import RoundItem
 from auditcore.models.traffic import Interaction, Label
 
@@ -164,7 +165,7 @@ class Endpoint(models.Model):
         return bool(self.api_key_encrypted)
 
 
-class ReplayRun(models.Model):
+class ReplayRun(BackgroundJob):
     """One snapshot sent to one endpoint; the endpoint's settings are frozen in ``config``."""
 
     class Status(models.TextChoices):
@@ -182,14 +183,7 @@ class ReplayRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     answered = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
     detector_version = models.CharField(max_length=40, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
