@@ -196,3 +196,27 @@ def test_search_vectors_stored_while_generated_are_kept_new_rows_wait_and_it_rev
         assert not _pending_index_exists()
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
+
+
+def _search_index_definition() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'interaction_prompt_search'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the search column is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_search_index_leaves_out_the_vectors_not_yet_filled_and_it_reverses():
+    whole = ("auditcore", "0020_interaction_prompt_search_filled_later")
+    partial = ("auditcore", "0021_interaction_prompt_search_partial_gin")
+    try:
+        _migrate(whole)
+        assert "WHERE" not in _search_index_definition()
+        _migrate(partial)
+        assert _search_index_definition().endswith("WHERE (prompt_search IS NOT NULL)")
+        _migrate(whole)
+        assert "WHERE" not in _search_index_definition()
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("auditcore")[0])
