@@ -3,9 +3,11 @@ what ingest does, in the same run and on the same records:
 
 1. One Hyperscan scan per response for the classifier's literal groups and the redaction pattern
    families together, instead of redaction's scan of the record's joined text plus the
-   classifier's own scan of the lower-cased response. Only ASCII responses shorter than the
-   classifier's long-text threshold can share it (Hyperscan's caseless matching equals lower-
-   casing only for ASCII, and longer texts get a smaller scan); the rest keep both scans.
+   classifier's own scan of the lower-cased response (its whole group set for short responses,
+   its smaller one for long ones). Only ASCII records can share it (Hyperscan's caseless matching
+   equals lower-casing only for ASCII) whose response the classifier reads whole; the rest keep
+   both scans. The encoding of the lower-cased response is counted in today's path: the shared
+   scan reads the response as it is.
 2. Parsing a chunk to columns with pyarrow's JSON reader instead of orjson line by line; the
    preparation still needs every prompt, response and metadata value as a Python object.
 
@@ -36,11 +38,11 @@ from auditcore.ingest.validation import IngestRecord, validate_record
 FAMILY_ID_FROM = 1000  # family ids in the shared database, after the classifier's groups
 
 
-def shared_database() -> hyperscan.Database:
+def shared_database(groups) -> tuple[hyperscan.Database, hyperscan.Scratch]:
     """The classifier's scan groups (caseless, counted ones per occurrence) and the redaction
     families (pre-filter mode, once per scan) in one database."""
     expressions, ids, flags = [], [], []
-    for group_id, group in enumerate(classifier._SCAN_GROUPS):
+    for group_id, group in enumerate(groups):
         counted = group_id in classifier._COUNTED_GROUPS
         for expression in _alternations([_byte_pattern(literal) for literal in group]):
             expressions.append(expression.encode("ascii"))
@@ -54,42 +56,52 @@ def shared_database() -> hyperscan.Database:
         flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER)
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
-    return database
+    return database, hyperscan.Scratch(database)
 
 
 def shared_scan(records: list[IngestRecord], repeat: int) -> None:
     classifier.prepare()
     redaction.prepare()
     family_scan = redaction._family_scan()
-    cue_scan = classifier._SET_SCAN
-    database = shared_database()
-    scratch = hyperscan.Scratch(database)
-    texts = [(r.prompt, r.response) for r in records]
-    eligible = [(p, s) for p, s in texts if (p + s).isascii() and len(s) < classifier._LONG_TEXT]
+    # Short responses get the classifier's whole scan, long ones its smaller one; a response past
+    # MAX_SCAN_CHARS is classified on its head but redacted whole, so it keeps both scans.
+    short = shared_database(classifier._SCAN_GROUPS)
+    long = shared_database(classifier._LONG_SCAN_GROUPS)
+    eligible = [
+        (r.prompt, r.response)
+        for r in records
+        if (r.prompt + r.response).isascii() and len(r.response) <= classifier.MAX_SCAN_CHARS
+    ]
+    # The classifier lower-cases every response for its regexes whichever way it is scanned.
+    lowered = [response.lower().encode("ascii") for _, response in eligible]
+    own_scans = [
+        classifier._SET_SCAN if len(response) < classifier._LONG_TEXT else classifier._SET_SCAN_LONG
+        for _, response in eligible
+    ]
+    shared_scans = [
+        short if len(response) < classifier._LONG_TEXT else long for _, response in eligible
+    ]
 
     def on_match(group: int, start: int, end: int, flags: int, found: list[int]) -> None:
         found.append(group)
 
     # The shared scan reports the same classifier groups, as often, as the classifier's own.
     differ = 0
-    for _, response in eligible:
+    for (_, response), low, own, (database, scratch) in zip(
+        eligible, lowered, own_scans, shared_scans, strict=True
+    ):
         found: list[int] = []
         database.scan(response.encode("ascii"), on_match, 0, found, scratch)
-        cues = sorted(g for g in found if g < FAMILY_ID_FROM)
-        differ += cues != sorted(cue_scan(response.lower().encode("ascii")))
-
-    # The classifier lower-cases every response for its regexes whichever way it is scanned.
-    lowered = [(prompt, response.lower()) for prompt, response in eligible]
+        differ += sorted(g for g in found if g < FAMILY_ID_FROM) != sorted(own(low))
 
     def separate() -> None:
-        for (prompt, response), (_, low) in zip(eligible, lowered, strict=True):
+        for (prompt, response), low, own in zip(eligible, lowered, own_scans, strict=True):
             family_scan(f"{prompt}\n{response}".encode("ascii"))
-            cue_scan(low.encode("ascii"))
+            own(low)
 
     def shared() -> None:
-        scan = database.scan
-        for prompt, response in eligible:
-            scan(response.encode("ascii"), on_match, 0, [], scratch)
+        for (prompt, response), (database, scratch) in zip(eligible, shared_scans, strict=True):
+            database.scan(response.encode("ascii"), on_match, 0, [], scratch)
             family_scan(prompt.encode("ascii"))
 
     separate_s = cpu_seconds(separate, repeat)
@@ -98,7 +110,7 @@ def shared_scan(records: list[IngestRecord], repeat: int) -> None:
     saved = (separate_s - shared_s) / n * 1e6 if n else 0.0
     print("\n== one scan per response for cues and redaction families")
     print(
-        f"records it applies to (ASCII, response < {classifier._LONG_TEXT} chars): "
+        f"records it applies to (ASCII, response <= {classifier.MAX_SCAN_CHARS} chars): "
         f"{n:,} of {len(records):,} ({n / len(records):.0%})"
     )
     print(f"classifier groups reported differently from the classifier's own scan: {differ}")
