@@ -2,8 +2,9 @@ from django.db import migrations
 
 # Ingest stores every row with a NULL search vector (migration 0020), and a GIN index keeps an
 # entry even for NULL: every ingested row paid PostgreSQL for an entry no search reads
-# (bench/README.md). The index becomes partial, over the filled vectors only; the browser's condition `prompt_search @@ query` is strict, so the planner proves
-# it implies `prompt_search IS NOT NULL` and uses the index without statistics
+# (bench/README.md). The index becomes partial, over the filled vectors only; the browser's
+# condition `prompt_search @@ query` is strict, so the planner proves it implies
+# `prompt_search IS NOT NULL` and uses the index without statistics
 # (tests/reviewapp/test_browse_views.py). PostgreSQL only.
 INDEX = "interaction_prompt_search"
 
