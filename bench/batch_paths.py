@@ -51,8 +51,8 @@ def shared_database(groups) -> tuple[hyperscan.Database, hyperscan.Scratch]:
             flags.append(
                 hyperscan.HS_FLAG_CASELESS | (0 if counted else hyperscan.HS_FLAG_SINGLEMATCH)
             )
-    for family_id, (_, pattern) in enumerate(redaction._FAMILIES):
-        expressions.append(pattern.pattern.replace(r"\s", r"[\s\x1c-\x1f]").encode("ascii"))
+    for family_id, pattern in enumerate(redaction._family_patterns()):
+        expressions.append(pattern.encode("ascii"))
         ids.append(FAMILY_ID_FROM + family_id)
         flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER)
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)

@@ -419,13 +419,16 @@ _scan: SearchSet | None = None
 _scan_built = False
 
 
+def _family_patterns() -> list[str]:
+    """The families' patterns as the Hyperscan scan takes them, in family order."""
+    return [pattern.pattern.replace(r"\s", r"[\s\x1c-\x1f]") for _, pattern in _FAMILIES]
+
+
 def _family_scan() -> SearchSet | None:
     """The Hyperscan database of the families, compiled on first use; None without Hyperscan."""
     global _scan, _scan_built
     if not _scan_built:
-        _scan = pattern_prefilter(
-            [pattern.pattern.replace(r"\s", r"[\s\x1c-\x1f]") for _, pattern in _FAMILIES]
-        )
+        _scan = pattern_prefilter(_family_patterns())
         _scan_built = True
     return _scan
 
